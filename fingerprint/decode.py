@@ -1,0 +1,219 @@
+"""Turn a media file into a short list of small RGB frames with their times.
+
+Decoding is the only place untrusted bytes meet FFmpeg and Pillow, so every limit lives here:
+pixel count, duration, wall-clock time, and the frame budget. Frames come out already shrunk
+(at most ``WORK_SIDE`` pixels on the long side): everything downstream works on small arrays.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .types import MediaError
+
+WORK_SIDE = 256  # long side of the frames handed to border detection and hashing
+CUT_SIDE = 16  # size of the thumbnails compared to find scene cuts
+
+PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "BMP", "TIFF"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep hostile input from costing unbounded time or memory."""
+
+    max_pixels: int = 8192 * 8192  # per frame or photo
+    max_duration: float = 3 * 3600.0  # seconds of video
+    max_seconds: float = 300.0  # wall-clock budget for decoding one file
+    sample_fps: float = 2.0  # frames hashed per second of video
+    cut_threshold: float = 28.0  # mean grey-level change that counts as a scene cut
+    min_cut_gap: float = 0.2  # seconds between two frames taken at cuts
+
+
+@dataclass
+class Decoded:
+    kind: str  # "video" or "photo"
+    width: int
+    height: int
+    duration: float
+    times: list[float]
+    frames: list[np.ndarray]  # RGB uint8, long side <= WORK_SIDE
+
+
+def decode(source: str | Path | bytes, name: str, limits: Limits = Limits()) -> Decoded:
+    """Decode a photo, video or animated GIF into sampled frames, or raise MediaError."""
+    data = source if isinstance(source, bytes) else None
+    if data is None:
+        path = Path(source)
+        if not path.is_file():
+            raise MediaError(name, "no such file")
+        if path.stat().st_size == 0:
+            raise MediaError(name, "the file is empty (0 bytes)")
+    elif not data:
+        raise MediaError(name, "the file is empty (0 bytes)")
+
+    photo = _try_photo(source, name, limits)
+    if photo is not None:
+        return photo
+    return _decode_video(source, name, limits)
+
+
+def _work_size(width: int, height: int) -> tuple[int, int]:
+    scale = WORK_SIDE / max(width, height)
+    if scale >= 1:
+        return width, height
+    return max(2, round(width * scale)), max(2, round(height * scale))
+
+
+def _try_photo(source: str | Path | bytes, name: str, limits: Limits) -> Decoded | None:
+    """Open still images with Pillow (which honours EXIF orientation); None for anything else."""
+    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(fp) as img:
+                if img.format not in PHOTO_FORMATS:
+                    return None  # GIF and friends go through the video path (animation)
+                width, height = img.size
+                if width * height > limits.max_pixels:
+                    raise MediaError(name, f"the photo is too large ({width}x{height} pixels)")
+                img.draft("RGB", _work_size(width, height))  # JPEG: decode at reduced scale
+                img = ImageOps.exif_transpose(img).convert("RGB")
+                img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR)
+                frame = np.asarray(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None  # not a photo Pillow knows (or damaged): let the video decoder judge
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise MediaError(name, f"the photo is a decompression bomb ({exc})") from None
+    oriented_h, oriented_w = frame.shape[:2]
+    if (oriented_w > oriented_h) != (width > height):
+        width, height = height, width
+    return Decoded("photo", width, height, 0.0, [0.0], [frame])
+
+
+def _open_container(source: str | Path | bytes, name: str) -> av.container.InputContainer:
+    try:
+        return av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source))
+    except av.FFmpegError as exc:
+        raise MediaError(name, f"not a photo or video oldclip can read ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":", 1)[-1].strip() or type(exc).__name__
+
+
+def _decode_video(source: str | Path | bytes, name: str, limits: Limits) -> Decoded:
+    container = _open_container(source, name)
+    with container:
+        if not container.streams.video:
+            raise MediaError(name, "the file has no video or picture in it")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        ctx = stream.codec_context
+        width, height = ctx.width or 0, ctx.height or 0
+        if width * height > limits.max_pixels:
+            raise MediaError(name, f"the video frames are too large ({width}x{height} pixels)")
+        declared = _declared_duration(container, stream)
+        if declared > limits.max_duration:
+            raise MediaError(
+                name,
+                f"the video is {declared / 3600:.1f} h long; the limit is "
+                f"{limits.max_duration / 3600:.1f} h: cut out the part to check",
+            )
+        times, frames, last_t = [], [], 0.0
+        try:
+            for t, frame in _sample(container, stream, name, limits):
+                times.append(t)
+                frames.append(frame)
+                last_t = max(last_t, t)
+        except av.FFmpegError as exc:
+            if not frames:
+                raise MediaError(
+                    name, f"the video could not be decoded ({_reason(exc)}); it may be damaged"
+                ) from None
+            # A truncated download still carries its first seconds: keep what decoded.
+        if not frames:
+            raise MediaError(name, "no frame could be decoded; the file may be damaged or empty")
+        if width == 0 or height == 0:
+            height, width = frames[0].shape[:2]
+        kind = "video" if len(frames) > 1 or declared > 0 else "photo"
+        if (frames[0].shape[0] > frames[0].shape[1]) != (height > width):
+            width, height = height, width  # rotated by metadata
+        return Decoded(kind, width, height, max(declared, last_t), times, frames)
+
+
+def _declared_duration(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _luma_thumb(frame: av.VideoFrame) -> np.ndarray:
+    """A coarse grey thumbnail for cut detection, read straight off the luma plane.
+
+    Asking FFmpeg to scale every frame costs more than decoding it; striding over the Y plane of
+    planar YUV (nearly every video) costs nothing.
+    """
+    if frame.format.name.startswith(("yuv", "yuvj", "nv12", "gray")):
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:, : frame.width]
+        step_y = max(1, luma.shape[0] // CUT_SIDE)
+        step_x = max(1, luma.shape[1] // CUT_SIDE)
+        thumb = luma[::step_y, ::step_x][:CUT_SIDE, :CUT_SIDE]
+    else:
+        thumb = frame.to_ndarray(format="gray", width=CUT_SIDE, height=CUT_SIDE)
+    return thumb.astype(np.int16)
+
+
+def _sample(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    name: str,
+    limits: Limits,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (time, small RGB frame) every 1/sample_fps seconds and at scene cuts."""
+    step = 1.0 / limits.sample_fps
+    next_t = 0.0
+    last_taken = -1e9
+    previous_thumb: np.ndarray | None = None
+    deadline = time.monotonic() + limits.max_seconds
+    start: float | None = None
+    for frame in container.decode(stream):
+        if time.monotonic() > deadline:
+            raise MediaError(name, f"decoding took longer than {limits.max_seconds:.0f} s")
+        if frame.pts is None or frame.time is None:
+            continue
+        if start is None:
+            start = frame.time
+        t = frame.time - start
+        if t > limits.max_duration:
+            raise MediaError(name, "the video runs longer than the duration limit")
+        thumb = _luma_thumb(frame)
+        cut = (
+            previous_thumb is not None
+            and np.abs(thumb - previous_thumb).mean() > limits.cut_threshold
+            and t - last_taken >= limits.min_cut_gap
+        )
+        previous_thumb = thumb
+        if t + 1e-6 < next_t and not cut:
+            continue
+        w, h = _work_size(frame.width, frame.height)
+        rgb = frame.to_ndarray(format="rgb24", width=w, height=h)
+        rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+        if rotation:
+            rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
+        last_taken = t
+        if t + 1e-6 >= next_t:
+            next_t = (int((t + 1e-6) / step) + 1) * step
+        yield t, rgb

@@ -1,0 +1,190 @@
+"""From frame-hash hits to clip matches: candidates from the index, then temporal agreement.
+
+A single close frame pair proves little (dark frames, sky, a test card look alike).  A repost
+is a run of query frames that match reference frames in the same order with a steady offset
+(and a steady speed, for sped-up reposts).  So candidates found by the index are verified by a
+Hough vote over (speed, offset) lines, and scored by how many frames agree on that line and
+how closely.
+
+Photos have no time: a photo on either side is verified by its single best frame pair, with a
+tighter radius since there is no temporal evidence to lean on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import HashIndex
+from .types import (
+    HASH_BYTES,
+    INDEXED_VARIANTS,
+    QUERY_VARIANTS,
+    VARIANT_FULL,
+    VARIANT_MIRROR,
+    VARIANT_TURNED,
+    Fingerprint,
+    Match,
+)
+
+# Frames agreeing in order that make a match certain: about 4 s of video.  Fewer count
+# proportionally, so a short query is judged on what it has and a chance pair weighs little.
+FULL_EVIDENCE = 8
+SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes reposts make
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """Thresholds, in PDQ bits (of 256) and seconds.  ``bench/accuracy.py`` tunes them."""
+
+    index_radius: int = 52  # a stored frame this close makes its media a candidate
+    frame_radius: int = 64  # a frame pair this close counts as agreeing, during verification
+    photo_radius: int = 40  # a lone frame (photo) must be this close
+    min_score: float = 0.45
+    time_tolerance: float = 1.0  # seconds off the fitted line still counted
+    max_candidates: int = 25
+
+
+Loader = Callable[[int], Fingerprint | None]
+
+
+def find_matches(
+    query: Fingerprint,
+    index: HashIndex,
+    load: Loader,
+    settings: MatchSettings = MatchSettings(),
+) -> list[Match]:
+    """Matches of ``query`` among the indexed media, best first.
+
+    ``load`` fetches a stored media item's fingerprint (the index keeps hashes, not times).
+    """
+    searched = np.isin(query.variants, QUERY_VARIANTS)
+    hits = index.search(query.hashes[searched], settings.index_radius)
+    if not len(hits):
+        return []
+    media_ids, counts = np.unique(hits.media, return_counts=True)
+    ranked = media_ids[np.argsort(-counts, kind="stable")][: settings.max_candidates]
+    matches = []
+    for media_id in ranked:
+        reference = load(int(media_id))
+        if reference is None:
+            continue
+        match = verify(query, reference, int(media_id), settings)
+        if match is not None:
+            matches.append(match)
+    matches.sort(key=lambda m: (-m.score, -m.frames_matched, m.media_id))
+    return matches
+
+
+def verify(
+    query: Fingerprint, reference: Fingerprint, media_id: int, settings: MatchSettings
+) -> Match | None:
+    """Decide whether ``query`` shows (part of) ``reference``, and where."""
+    ref_keep = np.isin(reference.variants, INDEXED_VARIANTS)
+    ref_hashes, ref_times = reference.hashes[ref_keep], reference.times[ref_keep]
+    if not len(ref_hashes):
+        return None
+    best: Match | None = None
+    for mirrored, variants in ((False, (VARIANT_FULL,)), (True, (VARIANT_MIRROR, VARIANT_TURNED))):
+        keep = np.isin(query.variants, variants)
+        if not keep.any():
+            continue
+        distances = hamming(query.hashes[keep], ref_hashes)
+        q_times = query.times[keep]
+        if query.kind == "photo" or reference.kind == "photo":
+            found = _best_pair(distances, q_times, ref_times, media_id, mirrored, settings)
+        else:
+            found = _temporal(
+                distances, q_times, ref_times, _frame_times(query), media_id, mirrored, settings
+            )
+        if found is not None and (best is None or found.score > best.score):
+            best = found
+    return best
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """All-pairs Hamming distances between two stacks of hashes: an (len(a), len(b)) array."""
+    x = a.reshape(-1, HASH_BYTES).view(np.uint64)
+    y = b.reshape(-1, HASH_BYTES).view(np.uint64)
+    return np.bitwise_count(x[:, None, :] ^ y[None, :, :]).sum(axis=2, dtype=np.int32)
+
+
+def similarity(distance: np.ndarray | float) -> np.ndarray | float:
+    """1 for identical hashes, 0 at the distance of unrelated pictures (half the bits)."""
+    return np.clip(1.0 - np.asarray(distance, dtype=np.float64) / (HASH_BYTES * 4), 0.0, 1.0)
+
+
+def _frame_times(fp: Fingerprint) -> np.ndarray:
+    return np.unique(fp.times[fp.variants == VARIANT_FULL])
+
+
+def _vote(tq: np.ndarray, tr: np.ndarray, qi: np.ndarray, tol: float) -> tuple[float, float]:
+    """The (speed, offset) line through the most query frames: a Hough vote over offset bins.
+
+    A query frame counts once per bin however many reference frames it matches there, so a
+    still scene (one query frame matching many reference frames) cannot outvote a real run.
+    """
+    best, best_votes = (1.0, 0.0), -1
+    for speed in SPEEDS:
+        bins = np.round((tr - speed * tq) / tol).astype(np.int64)
+        pairs = np.unique(np.stack([bins, qi]), axis=1)
+        values, votes = np.unique(pairs[0], return_counts=True)
+        # Neighbouring bins share the tolerance window: add their votes.
+        lookup = dict(zip(values.tolist(), votes.tolist(), strict=True))
+        for value in values.tolist():
+            total = lookup[value] + (lookup.get(value - 1, 0) + lookup.get(value + 1, 0)) // 2
+            if total > best_votes:
+                best, best_votes = (speed, value * tol), total
+    return best
+
+
+def _best_pair(distances, q_times, ref_times, media_id, mirrored, settings) -> Match | None:
+    qi, ri = np.unravel_index(np.argmin(distances), distances.shape)
+    d = int(distances[qi, ri])
+    if d > settings.photo_radius:
+        return None
+    score = float(similarity(d))
+    if score < settings.min_score:
+        return None
+    tq, tr = float(q_times[qi]), float(ref_times[ri])
+    return Match(media_id, score, tq, tq, tr, tr, 1, mirrored, (tq, tr))
+
+
+def _temporal(
+    distances, q_times, ref_times, all_q_times, media_id, mirrored, settings
+) -> Match | None:
+    qi, ri = np.nonzero(distances <= settings.frame_radius)
+    if not len(qi):
+        return None
+    tq, tr, d = q_times[qi], ref_times[ri], distances[qi, ri]
+    tol = settings.time_tolerance
+    speed, offset = _vote(tq, tr, qi, tol)
+    on_line = np.abs(tr - (speed * tq + offset)) <= tol
+    tq, tr, d = tq[on_line], tr[on_line], d[on_line]
+    # One pair per query frame: its closest reference frame on the line.
+    order = np.lexsort((d, tq))
+    first = np.concatenate(([True], np.diff(tq[order]) != 0))
+    tq, tr, d = tq[order][first], tr[order][first], d[order][first]
+    needed = min(3, len(all_q_times))
+    if len(tq) < needed:
+        return None
+    q_start, q_end = float(tq.min()), float(tq.max())
+    in_span = int(((all_q_times >= q_start - 1e-6) & (all_q_times <= q_end + 1e-6)).sum())
+    evidence = min(1.0, len(tq) / min(FULL_EVIDENCE, max(1, in_span)))
+    score = float(evidence * np.mean(similarity(d)))
+    if score < settings.min_score:
+        return None
+    k = int(np.argmin(d))
+    return Match(
+        media_id=media_id,
+        score=round(score, 4),
+        query_start=q_start,
+        query_end=q_end,
+        ref_start=float(tr.min()),
+        ref_end=float(tr.max()),
+        frames_matched=len(tq),
+        mirrored=mirrored,
+        best_pair=(float(tq[k]), float(tr[k])),
+    )

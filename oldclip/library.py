@@ -1,0 +1,141 @@
+"""The library service: the SQLite archive and the in-memory index, kept in step.
+
+This is where storage/ and fingerprint/ meet: the CLI, the watchers' pipeline and the bot all
+go through it, so "add a clip" and "check a file" mean the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import storage
+from fingerprint import (
+    INDEXED_VARIANTS,
+    Fingerprint,
+    HashIndex,
+    Match,
+    find_matches,
+    fingerprint_file,
+)
+
+from .config import Config
+
+CACHE_SIZE = 256  # fingerprints of candidate media kept in memory between checks
+
+
+@dataclass(frozen=True)
+class ClipMatch:
+    """A match with what the library knows about the matched media."""
+
+    match: Match
+    clip: storage.Clip | None
+    sightings: list[storage.Sighting]
+
+    def as_dict(self) -> dict:
+        m, clip = self.match, self.clip
+        first = self.sightings[0] if self.sightings else None
+        return {
+            "clip_id": clip.id if clip else None,
+            "title": clip.title if clip else None,
+            "first_seen": clip.first_seen if clip else (first.seen_at if first else None),
+            "source": clip.source if clip else (first.url if first else None),
+            "score": round(m.score, 4),
+            "query_start": round(m.query_start, 2),
+            "query_end": round(m.query_end, 2),
+            "clip_start": round(m.ref_start, 2),
+            "clip_end": round(m.ref_end, 2),
+            "frames_matched": m.frames_matched,
+            "mirrored": m.mirrored,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    matches: list[ClipMatch]
+    fingerprint_ms: float
+    fingerprint: Fingerprint
+
+
+class Library:
+    """Open with ``Library.open(config)``; the index is built on first use."""
+
+    def __init__(self, db, config: Config):
+        self.db = db
+        self.config = config
+        self._index: HashIndex | None = None
+        self._cache: OrderedDict[int, Fingerprint] = OrderedDict()
+
+    @classmethod
+    def open(cls, config: Config) -> Library:
+        return cls(storage.open_db(config.database), config)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @property
+    def index(self) -> HashIndex:
+        if self._index is None:
+            index = HashIndex()
+            for media_id, hashes, variants in storage.iter_index_rows(self.db):
+                index.add(media_id, hashes[np.isin(variants, INDEXED_VARIANTS)])
+            self._index = index
+        return self._index
+
+    def fingerprint(self, path: str | Path) -> Fingerprint:
+        return fingerprint_file(path, self.config.limits)
+
+    def add_fingerprint(self, fp: Fingerprint) -> int:
+        """Store media (once per content hash) and index it; returns the media id."""
+        media_id, created = storage.add_media(self.db, fp)
+        if created and self._index is not None:
+            self._index.add(media_id, fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)])
+        return media_id
+
+    def add_clip(self, path: str | Path, **provenance) -> tuple[int, bool]:
+        """Fingerprint a file and record it as a clip: (clip id, created?)."""
+        media_id = self.add_fingerprint(self.fingerprint(path))
+        return storage.add_clip(self.db, media_id, **provenance)
+
+    def remove_clip(self, clip_id: int) -> bool:
+        clip = storage.get_clip(self.db, clip_id)
+        if clip is None or not storage.remove_clip(self.db, clip_id):
+            return False
+        if storage.get_media(self.db, clip.media_id) is None:
+            self._cache.pop(clip.media_id, None)
+            if self._index is not None:
+                self._index.remove(clip.media_id)
+        return True
+
+    def check_file(self, path: str | Path) -> CheckResult:
+        started = time.perf_counter()
+        fp = self.fingerprint(path)
+        elapsed = (time.perf_counter() - started) * 1000
+        return CheckResult(self.match(fp), elapsed, fp)
+
+    def match(self, fp: Fingerprint) -> list[ClipMatch]:
+        """Matches of a fingerprint among stored media, best first, with their provenance."""
+        found = find_matches(fp, self.index, self._load, self.config.matching)
+        return [
+            ClipMatch(
+                m,
+                storage.clip_for_media(self.db, m.media_id),
+                storage.sightings_for_media(self.db, m.media_id),
+            )
+            for m in found
+        ]
+
+    def _load(self, media_id: int) -> Fingerprint | None:
+        if media_id in self._cache:
+            self._cache.move_to_end(media_id)
+            return self._cache[media_id]
+        fp = storage.load_fingerprint(self.db, media_id)
+        if fp is not None:
+            self._cache[media_id] = fp
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return fp

@@ -1,0 +1,60 @@
+"""Plain-text answers for people: the verdict of a check and the card of a clip."""
+
+from __future__ import annotations
+
+import storage
+
+from .library import CheckResult
+
+
+def _seconds(value: float) -> str:
+    minutes, seconds = divmod(int(round(value)), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+def verdict(name: str, result: CheckResult, library_size: int) -> str:
+    if not result.matches:
+        return (
+            f"{name}: no match in the archive of {library_size} clips.\n"
+            "That does not prove the footage is new: search key frames with a reverse image "
+            "search, and add the clip once its origin is known."
+        )
+    lines = [f"{name}: OLD FOOTAGE. It matches {len(result.matches)} item(s) in the archive."]
+    for found in result.matches:
+        m, clip = found.match, found.clip
+        if clip is not None:
+            lines.append(f"- clip {clip.id}: {clip.title}")
+            lines.append(f"  first published {clip.first_seen} at {clip.source}")
+            if clip.description:
+                lines.append(f"  shows: {clip.description}")
+            if clip.verdict_url:
+                lines.append(f"  fact-check: {clip.verdict_url}")
+        elif found.sightings:
+            first = found.sightings[0]
+            lines.append(f"- seen before: first seen {first.seen_at} at {first.url}")
+        span = (
+            f"{_seconds(m.query_start)}-{_seconds(m.query_end)} of this file = "
+            f"{_seconds(m.ref_start)}-{_seconds(m.ref_end)} of the original"
+        )
+        mirrored = ", mirrored" if m.mirrored else ""
+        lines.append(f"  score {m.score:.2f}, {m.frames_matched} frames agree{mirrored}; {span}")
+    return "\n".join(lines)
+
+
+def clip_details(clip: storage.Clip, media: storage.Media | None) -> str:
+    rows = [
+        ("clip", str(clip.id)),
+        ("title", clip.title),
+        ("first seen", clip.first_seen),
+        ("source", clip.source),
+        ("shows", clip.description or ""),
+        ("fact-check", clip.verdict_url or ""),
+        ("language", clip.language or ""),
+        ("tags", ", ".join(clip.tags)),
+        ("added", f"{clip.added_at} by {clip.added_by or 'unknown'}"),
+    ]
+    if media is not None:
+        size = f"{media.width}x{media.height}"
+        length = f", {media.duration:.1f} s" if media.kind == "video" and media.duration else ""
+        rows.append(("media", f"{media.kind} {size}{length}, sha256 {media.sha256[:16]}…"))
+    return "\n".join(f"{key:>10}: {value}" for key, value in rows if value)

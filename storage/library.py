@@ -1,0 +1,299 @@
+"""The queries the rest of oldclip uses: media and fingerprints, clips, sightings.
+
+All SQL lives here so the schema can change behind these functions.  Writes that touch more
+than one row run in one transaction, and the "add if absent" writes are single statements, so
+two processes adding the same file or clip at once still store it only once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+from fingerprint.types import Fingerprint
+
+from . import blobs
+from .models import Clip, Media, Sighting
+
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+_MEDIA_COLUMNS = "id, sha256, kind, duration, width, height, size, created_at"
+_CLIP_COLUMNS = (
+    "id, media_id, title, description, first_seen, source, verdict_url, language, tags, "
+    "added_by, added_at"
+)
+_SIGHTING_COLUMNS = "id, media_id, url, source, post_url, seen_at"
+
+
+def _now() -> str:
+    """The current time as ISO 8601 UTC, to the second: what every *_at column stores."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _one(db: sqlite_utils.Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
+    """The first row of a query as a dict, or None."""
+    return next(iter(db.query(sql, list(params))), None)
+
+
+# --- media and fingerprints -------------------------------------------------------------------
+
+
+def add_media(db: sqlite_utils.Database, fp: Fingerprint) -> tuple[int, bool]:
+    """Store a media item and its fingerprint; return (media id, whether it was new).
+
+    Media are deduplicated by sha256, so importing the same file twice keeps one row and the
+    first fingerprint.  A media row left without a fingerprint gets this one.
+    """
+    sha = fp.sha256.lower()
+    with db.atomic():
+        cursor = db.execute(
+            "INSERT INTO media (sha256, kind, duration, width, height, size, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING",
+            [sha, fp.kind, float(fp.duration), fp.width, fp.height, fp.size, _now()],
+        )
+        created = cursor.rowcount == 1
+        media_id = int(db.execute("SELECT id FROM media WHERE sha256 = ?", [sha]).fetchone()[0])
+        db.execute(
+            "INSERT OR IGNORE INTO fingerprints "
+            "(media_id, algorithm, frame_count, hashes, times, variants) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                media_id,
+                fp.algorithm,
+                len(fp),
+                blobs.encode_hashes(fp.hashes),
+                blobs.encode_times(fp.times),
+                blobs.encode_variants(fp.variants),
+            ],
+        )
+    return media_id, created
+
+
+def get_media(db: sqlite_utils.Database, media_id: int) -> Media | None:
+    """The media row with this id, or None."""
+    row = _one(db, f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = ?", [media_id])
+    return Media(**row) if row else None
+
+
+def media_by_sha256(db: sqlite_utils.Database, sha: str) -> Media | None:
+    """The media whose file has this sha256 (hex, any case), or None."""
+    row = _one(db, f"SELECT {_MEDIA_COLUMNS} FROM media WHERE sha256 = ?", [sha.lower()])
+    return Media(**row) if row else None
+
+
+def load_fingerprint(db: sqlite_utils.Database, media_id: int) -> Fingerprint | None:
+    """Rebuild the stored Fingerprint of a media item, or None if it has none."""
+    row = _one(
+        db,
+        "SELECT m.kind, m.sha256, m.size, m.duration, m.width, m.height, "
+        "f.algorithm, f.frame_count, f.hashes, f.times, f.variants "
+        "FROM fingerprints f JOIN media m ON m.id = f.media_id WHERE f.media_id = ?",
+        [media_id],
+    )
+    if row is None:
+        return None
+    n = row["frame_count"]
+    return Fingerprint(
+        kind=row["kind"],
+        sha256=row["sha256"],
+        size=row["size"],
+        duration=row["duration"],
+        width=row["width"],
+        height=row["height"],
+        hashes=blobs.decode_hashes(row["hashes"], n, media_id),
+        times=blobs.decode_times(row["times"], n, media_id),
+        variants=blobs.decode_variants(row["variants"], n, media_id),
+        algorithm=row["algorithm"],
+    )
+
+
+def iter_index_rows(db: sqlite_utils.Database) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield (media id, (N, 32) uint8 hashes, (N,) uint8 variants) for every fingerprint.
+
+    Ordered by media id and read row by row from the cursor, so building the search index at
+    start-up never holds the whole library twice in memory.
+    """
+    cursor = db.execute(
+        "SELECT media_id, frame_count, hashes, variants FROM fingerprints ORDER BY media_id"
+    )
+    try:
+        for media_id, n, hashes, variants in cursor:
+            yield (
+                int(media_id),
+                blobs.decode_hashes(hashes, n, media_id),
+                blobs.decode_variants(variants, n, media_id),
+            )
+    finally:
+        cursor.close()
+
+
+# --- clips ------------------------------------------------------------------------------------
+
+
+def _check_first_seen(first_seen: str) -> None:
+    """Refuse anything but a real calendar date written YYYY-MM-DD.
+
+    date.fromisoformat alone would also accept forms like 20140717, which would then sort
+    wrongly against the other rows.
+    """
+    if not isinstance(first_seen, str) or not _DATE_RE.fullmatch(first_seen):
+        raise ValueError(f"first_seen must be a date written YYYY-MM-DD, got {first_seen!r}")
+    try:
+        date.fromisoformat(first_seen)
+    except ValueError:
+        raise ValueError(
+            f"first_seen {first_seen!r} is not a real calendar date (YYYY-MM-DD)"
+        ) from None
+
+
+def _clip(row: dict[str, Any]) -> Clip:
+    return Clip(**{**row, "tags": json.loads(row["tags"] or "[]")})
+
+
+def add_clip(
+    db: sqlite_utils.Database,
+    media_id: int,
+    *,
+    title: str,
+    first_seen: str,
+    source: str,
+    description: str | None = None,
+    verdict_url: str | None = None,
+    language: str | None = None,
+    tags: Iterable[str] = (),
+    added_by: str | None = None,
+) -> tuple[int, bool]:
+    """Attach a clip record to stored media; return (clip id, whether it was new).
+
+    A media item has at most one clip: adding again returns the existing clip unchanged, so
+    re-running an import is harmless.
+    """
+    _check_first_seen(first_seen)
+    if not title or not title.strip():
+        raise ValueError("title must not be empty")
+    if not source or not source.strip():
+        raise ValueError("source must not be empty (where was the footage first published?)")
+    if isinstance(tags, str):
+        # A bare string would otherwise be stored as a list of its characters.
+        raise TypeError("tags must be a list of strings, not a single string")
+    tag_list = [str(t) for t in tags]
+    if get_media(db, media_id) is None:
+        raise ValueError(f"no media with id {media_id}; add the media first")
+    with db.atomic():
+        cursor = db.execute(
+            "INSERT INTO clips (media_id, title, description, first_seen, source, verdict_url, "
+            "language, tags, added_by, added_at) "
+            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+            "WHERE NOT EXISTS (SELECT 1 FROM clips WHERE media_id = ?)",
+            [
+                media_id,
+                title,
+                description,
+                first_seen,
+                source,
+                verdict_url,
+                language,
+                json.dumps(tag_list, ensure_ascii=False),
+                added_by,
+                _now(),
+                media_id,
+            ],
+        )
+        created = cursor.rowcount == 1
+        clip_id = int(
+            db.execute(
+                "SELECT id FROM clips WHERE media_id = ? ORDER BY id LIMIT 1", [media_id]
+            ).fetchone()[0]
+        )
+    return clip_id, created
+
+
+def get_clip(db: sqlite_utils.Database, clip_id: int) -> Clip | None:
+    """The clip with this id, or None."""
+    row = _one(db, f"SELECT {_CLIP_COLUMNS} FROM clips WHERE id = ?", [clip_id])
+    return _clip(row) if row else None
+
+
+def clip_for_media(db: sqlite_utils.Database, media_id: int) -> Clip | None:
+    """The clip attached to a media item (what a match is reported as), or None."""
+    row = _one(
+        db,
+        f"SELECT {_CLIP_COLUMNS} FROM clips WHERE media_id = ? ORDER BY id LIMIT 1",
+        [media_id],
+    )
+    return _clip(row) if row else None
+
+
+def list_clips(db: sqlite_utils.Database) -> list[Clip]:
+    """Every clip, oldest id first."""
+    return [_clip(row) for row in db.query(f"SELECT {_CLIP_COLUMNS} FROM clips ORDER BY id")]
+
+
+def count_clips(db: sqlite_utils.Database) -> int:
+    """How many clips the library holds."""
+    return int(db.execute("SELECT count(*) FROM clips").fetchone()[0])
+
+
+def remove_clip(db: sqlite_utils.Database, clip_id: int) -> bool:
+    """Delete a clip; return False if there was none.
+
+    Its media and fingerprint go too unless a sighting or another clip still refers to them,
+    so removing a wrongly added clip also stops it matching.
+    """
+    with db.atomic():
+        row = db.execute("SELECT media_id FROM clips WHERE id = ?", [clip_id]).fetchone()
+        if row is None:
+            return False
+        media_id = row[0]
+        db.execute("DELETE FROM clips WHERE id = ?", [clip_id])
+        # The fingerprint row goes with the media via ON DELETE CASCADE.
+        db.execute(
+            "DELETE FROM media WHERE id = ? "
+            "AND NOT EXISTS (SELECT 1 FROM clips WHERE media_id = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM sightings WHERE media_id = ?)",
+            [media_id, media_id, media_id],
+        )
+    return True
+
+
+# --- sightings --------------------------------------------------------------------------------
+
+
+def add_sighting(
+    db: sqlite_utils.Database,
+    media_id: int,
+    *,
+    url: str,
+    source: str,
+    seen_at: str,
+    post_url: str | None = None,
+) -> int:
+    """Record that stored media was seen reposted; return the sighting id."""
+    try:
+        datetime.fromisoformat(seen_at)
+    except (TypeError, ValueError):
+        raise ValueError(f"seen_at must be an ISO 8601 date-time, got {seen_at!r}") from None
+    if get_media(db, media_id) is None:
+        raise ValueError(f"no media with id {media_id}")
+    cursor = db.execute(
+        "INSERT INTO sightings (media_id, url, source, post_url, seen_at) VALUES (?, ?, ?, ?, ?)",
+        [media_id, url, source, post_url, seen_at],
+    )
+    return int(cursor.lastrowid)
+
+
+def sightings_for_media(db: sqlite_utils.Database, media_id: int) -> list[Sighting]:
+    """Every sighting of a media item, earliest first (ties by insertion order)."""
+    return [
+        Sighting(**row)
+        for row in db.query(
+            f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE media_id = ? ORDER BY seen_at, id",
+            [media_id],
+        )
+    ]

@@ -1,0 +1,137 @@
+"""Versioned schema changes, tracked in ``PRAGMA user_version``.
+
+Each migration is a function that takes the database from version N-1 to N.  They run in
+order, each in its own ``BEGIN IMMEDIATE`` transaction together with the version bump, so a
+crash leaves the database at a whole version and two processes opening a fresh file at once
+cannot both apply the same step.  Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from .errors import StorageError
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+
+def _001_initial(db: sqlite_utils.Database) -> None:
+    """Media, their fingerprints, and the clips fact-checkers attach to them."""
+    db.execute(
+        """
+        CREATE TABLE media (
+            id INTEGER PRIMARY KEY,
+            sha256 TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            duration REAL,
+            width INTEGER,
+            height INTEGER,
+            size INTEGER,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE clips (
+            id INTEGER PRIMARY KEY,
+            media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            description TEXT,
+            first_seen TEXT NOT NULL,
+            source TEXT NOT NULL,
+            verdict_url TEXT,
+            language TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            added_by TEXT,
+            added_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE fingerprints (
+            media_id INTEGER PRIMARY KEY REFERENCES media(id) ON DELETE CASCADE,
+            algorithm TEXT NOT NULL,
+            frame_count INTEGER NOT NULL,
+            hashes BLOB NOT NULL,
+            times BLOB NOT NULL,
+            variants BLOB NOT NULL
+        )
+        """
+    )
+
+
+def _002_sightings(db: sqlite_utils.Database) -> None:
+    """Index clips by media (every match looks its clip up that way) and record reposts."""
+    db.execute("CREATE INDEX clips_media_id ON clips(media_id)")
+    db.execute(
+        """
+        CREATE TABLE sightings (
+            id INTEGER PRIMARY KEY,
+            media_id INTEGER NOT NULL REFERENCES media(id),
+            url TEXT NOT NULL,
+            source TEXT NOT NULL,
+            post_url TEXT,
+            seen_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX sightings_media_id ON sightings(media_id)")
+
+
+# Position i holds the migration that produces schema version i + 1.
+MIGRATIONS: tuple[Migration, ...] = (_001_initial, _002_sightings)
+CURRENT_VERSION = len(MIGRATIONS)
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    """The version this database's schema is at (0 for a fresh file)."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def newer_schema_message(name: str, version: int) -> str:
+    """The words used whenever a database is ahead of this code, so every path says the same."""
+    return (
+        f"database {name} was written by a newer oldclip "
+        f"(schema {version} > {CURRENT_VERSION}); upgrade oldclip"
+    )
+
+
+def migrate(db: sqlite_utils.Database, target: int | None = None, name: str = "") -> int:
+    """Apply pending migrations up to ``target`` (default: current) and return the new version.
+
+    ``target`` exists so tests can build a database as an older oldclip would have left it.
+    ``name`` only labels error messages.
+    """
+    target = CURRENT_VERSION if target is None else target
+    if not 0 <= target <= CURRENT_VERSION:
+        raise ValueError(f"target schema version must be 0..{CURRENT_VERSION}, got {target}")
+    label = name or "(unnamed)"
+    while True:
+        # IMMEDIATE takes the write lock before reading the version, so a concurrent opener
+        # waits (busy_timeout) and then sees our bump instead of re-running the same step.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = schema_version(db)
+            if version > CURRENT_VERSION:
+                raise StorageError(newer_schema_message(label, version))
+            if version >= target:
+                db.execute("COMMIT")
+                return version
+            step = MIGRATIONS[version]
+            try:
+                step(db)
+            except Exception as exc:
+                raise StorageError(
+                    f"database {label}: migration to schema {version + 1} "
+                    f"({step.__name__}) failed: {exc}"
+                ) from exc
+            # PRAGMA takes no parameters; the value is our own int.
+            db.execute(f"PRAGMA user_version = {version + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.rollback()
+            raise
