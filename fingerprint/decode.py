@@ -24,6 +24,9 @@ WORK_SIDE = 256  # long side of the frames handed to border detection and hashin
 CUT_SIDE = 16  # size of the thumbnails compared to find scene cuts
 
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "BMP", "TIFF"}
+# FFmpeg "decodes" text files (.txt, .nfo, .bin, ...) by rendering them as ANSI/text-mode art:
+# such a picture is not media, and fingerprinting it would put text files in the library.
+TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ def _decode_video(source: str | Path | bytes, name: str, limits: Limits) -> Deco
         if not container.streams.video:
             raise MediaError(name, "the file has no video or picture in it")
         stream = container.streams.video[0]
+        if stream.codec_context.name in TEXT_CODECS:
+            raise MediaError(name, "not a photo or video oldclip can read (it is text)")
         stream.thread_type = "AUTO"
         ctx = stream.codec_context
         width, height = ctx.width or 0, ctx.height or 0
@@ -126,8 +131,8 @@ def _decode_video(source: str | Path | bytes, name: str, limits: Limits) -> Deco
         if declared > limits.max_duration:
             raise MediaError(
                 name,
-                f"the video is {declared / 3600:.1f} h long; the limit is "
-                f"{limits.max_duration / 3600:.1f} h: cut out the part to check",
+                f"the video is {_span(declared)} long; the limit is "
+                f"{_span(limits.max_duration)}: cut out the part to check",
             )
         times, frames, last_t = [], [], 0.0
         try:
@@ -149,6 +154,15 @@ def _decode_video(source: str | Path | bytes, name: str, limits: Limits) -> Deco
         if (frames[0].shape[0] > frames[0].shape[1]) != (height > width):
             width, height = height, width  # rotated by metadata
         return Decoded(kind, width, height, max(declared, last_t), times, frames)
+
+
+def _span(seconds: float) -> str:
+    """A length of time in the unit a person would use: 22 s, 14 min, 3.0 h."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _declared_duration(container: av.container.InputContainer, stream: av.VideoStream) -> float:

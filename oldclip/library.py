@@ -80,10 +80,10 @@ class Library:
     @property
     def index(self) -> HashIndex:
         if self._index is None:
-            index = HashIndex()
-            for media_id, hashes, variants in storage.iter_index_rows(self.db):
-                index.add(media_id, hashes[np.isin(variants, INDEXED_VARIANTS)])
-            self._index = index
+            self._index = HashIndex.build(
+                (media_id, hashes[np.isin(variants, INDEXED_VARIANTS)])
+                for media_id, hashes, variants in storage.iter_index_rows(self.db)
+            )
         return self._index
 
     def fingerprint(self, path: str | Path) -> Fingerprint:
@@ -97,9 +97,18 @@ class Library:
         return media_id
 
     def add_clip(self, path: str | Path, **provenance) -> tuple[int, bool]:
-        """Fingerprint a file and record it as a clip: (clip id, created?)."""
-        media_id = self.add_fingerprint(self.fingerprint(path))
-        return storage.add_clip(self.db, media_id, **provenance)
+        """Fingerprint a file and record it as a clip: (clip id, created?).
+
+        One transaction: a clip refused for its provenance (a bad date, no title) must not
+        leave its media behind, or later checks would report a match with no clip to show.
+        """
+        fp = self.fingerprint(path)
+        with self.db.atomic():
+            media_id, media_created = storage.add_media(self.db, fp)
+            result = storage.add_clip(self.db, media_id, **provenance)
+        if media_created and self._index is not None:
+            self._index.add(media_id, fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)])
+        return result
 
     def remove_clip(self, clip_id: int) -> bool:
         clip = storage.get_clip(self.db, clip_id)

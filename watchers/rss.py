@@ -1,0 +1,133 @@
+"""RSS and Atom feeds (news sites, blogs, any feed URL).
+
+Media come from enclosures (<enclosure>, Atom rel="enclosure"), Media RSS <media:content> and
+<media:thumbnail>.  Items that only link to an article keep that link as post_url;
+article_url(post) tells the pipeline to fetch the page and call parse_article_media() on it
+(og:video / og:image / <video>), which is re-exported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urljoin
+
+from watchers.article import parse_article_media
+from watchers.errors import FeedError
+from watchers.feedxml import parse_feed_bytes
+from watchers.htmltree import html_to_text
+from watchers.mediakind import guess_kind, is_http_url
+from watchers.post import MediaRef, Post
+from watchers.timeutil import from_struct_time
+
+__all__ = ["KIND", "article_url", "entry_media", "feed_url", "parse", "parse_article_media"]
+
+KIND = "rss"
+log = logging.getLogger(__name__)
+
+
+def feed_url(target: str) -> str:
+    """An RSS/Atom source is its URL; "example.org/feed" gets https:// added."""
+    target = target.strip()
+    if not target:
+        raise FeedError(target, "no feed URL given", "give the full URL of the RSS/Atom feed")
+    if "://" in target:
+        return target
+    return "https://" + target
+
+
+def _thumbnail(entry: Mapping[str, Any], base: str) -> str | None:
+    for thumb in entry.get("media_thumbnail") or []:
+        url = urljoin(base, (thumb.get("url") or "").strip())
+        if is_http_url(url):
+            return url
+    return None
+
+
+def entry_media(entry: Mapping[str, Any], base: str) -> tuple[MediaRef, ...]:
+    """MediaRefs of one feedparser entry: enclosures + media:content, thumbnail attached to
+    the first video; a thumbnail alone becomes a kind="thumbnail" ref."""
+    candidates: list[tuple[str, str | None, str | None]] = []
+    for enc in entry.get("enclosures") or []:
+        candidates.append((enc.get("href") or enc.get("url") or "", enc.get("type"), None))
+    for content in entry.get("media_content") or []:
+        candidates.append((content.get("url") or "", content.get("type"), content.get("medium")))
+
+    thumb = _thumbnail(entry, base)
+    media: list[MediaRef] = []
+    seen: set[str] = set()
+    for raw, mime, medium in candidates:
+        url = urljoin(base, raw.strip())
+        if not is_http_url(url) or url in seen:
+            continue
+        kind = guess_kind(url, mime, medium)
+        if kind is None:
+            continue
+        seen.add(url)
+        media.append(MediaRef(url=url, kind=kind, mime=mime or None))
+    if thumb:
+        for i, ref in enumerate(media):
+            if ref.kind in ("video", "gif"):
+                media[i] = MediaRef(ref.url, ref.kind, ref.mime, ref.too_big, thumb)
+                break
+        else:
+            if not media:
+                media.append(MediaRef(url=thumb, kind="thumbnail"))
+    return tuple(media)
+
+
+def entry_text(entry: Mapping[str, Any]) -> str:
+    """Title and body as plain text (HTML removed), for keyword filters and alerts."""
+    title = html_to_text(entry.get("title") or "")
+    contents = entry.get("content") or []
+    body_html = (contents[0].get("value") if contents else None) or entry.get("summary") or ""
+    body = html_to_text(body_html)
+    if body and body != title:
+        return f"{title}\n{body}" if title else body
+    return title
+
+
+def _external_id(entry: Mapping[str, Any], link: str) -> str:
+    ident = entry.get("id") or link
+    if ident:
+        return str(ident)
+    digest = hashlib.sha256((entry.get("title") or "").encode()).hexdigest()[:16]
+    return f"sha256:{digest}"
+
+
+def parse(body: bytes, feed_url: str) -> list[Post]:
+    """Posts of an RSS/Atom feed, in feed order.  Raises FeedError if `body` is not a feed."""
+    parsed = parse_feed_bytes(body, feed_url)
+    posts: list[Post] = []
+    for entry in parsed.entries:
+        try:
+            link = urljoin(feed_url, (entry.get("link") or "").strip())
+            if not entry.get("link") and not entry.get("id"):
+                continue
+            posts.append(
+                Post(
+                    source=KIND,
+                    feed_url=feed_url,
+                    post_url=link if is_http_url(link) else "",
+                    external_id=_external_id(entry, link),
+                    author=entry.get("author") or None,
+                    published=from_struct_time(
+                        entry.get("published_parsed") or entry.get("updated_parsed")
+                    ),
+                    text=entry_text(entry),
+                    media=entry_media(entry, link or feed_url),
+                )
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            log.warning("skipping an unreadable entry of %s: %s", feed_url, exc)
+    return posts
+
+
+def article_url(post: Post) -> str | None:
+    """The page to scan with parse_article_media() when the post itself carries no video,
+    photo or GIF (only a link, or only a thumbnail); None otherwise."""
+    if any(m.kind != "thumbnail" for m in post.media):
+        return None
+    return post.post_url or None
