@@ -1,11 +1,15 @@
 """Find the picture inside letterbox bars, pillarbox bars and screen-recording frames.
 
-Reposts pad footage to 16:9 or 9:16, or film it inside a player window. A hash of the padded
-frame is a hash of the padding, so the content box is found first and only it is hashed.
-Two cues, because neither is enough alone:
+Reposts pad footage to 16:9 or 9:16, stamp a logo on the bar, or film it inside a player
+window. A hash of the padded frame is a hash of the padding, so the content box is found
+first and only it is hashed. Two cues, because neither is enough alone:
 
-* spatial: rows and columns at the edge that are flat (one colour, little texture);
+* spatial: rows and columns at the edge that are dark, allowing a logo or a caption on part of
+  their length;
 * temporal (videos): a player's chrome and the bars stay still while the footage moves.
+
+Compilations splice footage with different padding, so each shot (frames between scene cuts)
+gets its own box.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FLAT_STD = 10.0  # a row whose grey levels vary less than this is padding
-MIN_KEEP = 0.3  # never shrink a side below this fraction: a dark scene is not a border
-STILL_RATIO = 0.12  # a line moving less than this share of the picture's median motion is chrome
-MIN_MOTION = 3.0  # below this median temporal deviation the video is too still to judge motion
+DARK = 40.0  # pixels darker than this are bar-coloured ...
+DARK_SHARE = 0.75  # ... and a line this dark is a bar (a logo or caption may cover the rest)
+MIN_KEEP = 0.15  # never shrink a side below this fraction: a dark scene is not a border
+STILL = 3.0  # a line moving less than this (grey levels, codec noise included) is still ...
+STILL_RATIO = 0.15  # ... if the footage beside it moves at least this much more
+MIN_MOTION = 4.0  # below this the shot is too still to tell chrome from footage
+CUT = 30.0  # mean grey change between sampled frames that starts a new shot
 
 
 @dataclass(frozen=True)
@@ -33,16 +40,30 @@ class Box:
         return frame[self.top : self.bottom, self.left : self.right]
 
 
-def content_box(frames: list[np.ndarray]) -> Box:
-    """The box holding the footage, common to every frame of one media item."""
-    grey = np.stack([_grey(f) for f in frames])  # (T, H, W)
+def content_boxes(frames: list[np.ndarray]) -> list[Box]:
+    """The box holding the footage in each frame, found shot by shot."""
+    grey = [_grey(f) for f in frames]
+    boxes: list[Box] = []
+    start = 0
+    for end in [*_cuts(grey), len(grey)]:
+        if end > start:
+            if grey[start].shape == grey[end - 1].shape:
+                box = content_box(np.stack(grey[start:end]))
+                boxes.extend([box] * (end - start))
+            else:  # frames of another size in one shot: judge each alone
+                boxes.extend(content_box(g[None]) for g in grey[start:end])
+        start = end
+    return boxes
+
+
+def content_box(grey: np.ndarray) -> Box:
+    """The box common to a stack of grey frames (T, H, W) of one shot."""
     height, width = grey.shape[1:]
     top, bottom = _flat_edges(grey, axis=2)
     left, right = _flat_edges(grey, axis=1)
-    if len(frames) >= 3:
+    if len(grey) >= 3:
         inner = grey[:, top:bottom, left:right]
-        t2, b2 = _still_edges(inner, axis=2)
-        l2, r2 = _still_edges(inner, axis=1)
+        (t2, b2), (l2, r2) = _still_edges(inner)
         top, bottom = top + t2, top + b2
         left, right = left + l2, left + r2
     if bottom - top < MIN_KEEP * height:
@@ -56,6 +77,16 @@ def _grey(frame: np.ndarray) -> np.ndarray:
     return frame.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
+def _cuts(grey: list[np.ndarray]) -> list[int]:
+    """Indexes of the frames that start a new shot."""
+    cuts = []
+    for i in range(1, len(grey)):
+        a, b = grey[i - 1], grey[i]
+        if a.shape != b.shape or np.abs(a[::8, ::8] - b[::8, ::8]).mean() > CUT:
+            cuts.append(i)
+    return cuts
+
+
 def _trim(is_border: np.ndarray) -> tuple[int, int]:
     """First and one-past-last index that is not border, scanning in from both ends."""
     keep = np.flatnonzero(~is_border)
@@ -65,17 +96,25 @@ def _trim(is_border: np.ndarray) -> tuple[int, int]:
 
 
 def _flat_edges(grey: np.ndarray, axis: int) -> tuple[int, int]:
-    """Lines (rows for axis=2, columns for axis=1) that are flat in most frames."""
-    spread = grey.std(axis=axis)  # (T, lines)
-    flat_share = (spread < FLAT_STD).mean(axis=0)
-    return _trim(flat_share >= 0.8)
+    """Lines (rows for axis=2, columns for axis=1) that are dark bars in most frames.
+
+    Only dark lines count: a plain wall or sky in the footage is as plain as a grey bar, and
+    trimming it would make the box, and so the hashes, depend on how plain the wall looks.
+    """
+    dark = (grey < DARK).mean(axis=axis) >= DARK_SHARE  # (T, lines)
+    return _trim(dark.mean(axis=0) >= 0.8)
 
 
-def _still_edges(grey: np.ndarray, axis: int) -> tuple[int, int]:
-    """Lines that barely change over time, when the rest of the picture does."""
-    motion = grey.std(axis=0)  # (H, W): how much each pixel changes over the video
-    median = float(np.median(motion))
-    if median < MIN_MOTION:
-        return 0, motion.shape[0 if axis == 2 else 1]
-    per_line = motion.mean(axis=1 if axis == 2 else 0)
-    return _trim(per_line < STILL_RATIO * median)
+def _still_edges(grey: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Rows and columns at the edge that barely change while the footage does."""
+    motion = grey.std(axis=0)  # (H, W): how much each pixel changes over the shot
+    # A line is still when nearly all its pixels are: footage filmed by a hand or a moving
+    # camera has some motion on every line, even across a plain wall.
+    by_row = np.percentile(motion, 95, axis=1)
+    by_col = np.percentile(motion, 95, axis=0)
+    # The footage may fill a small part of a player window: judge it by its busiest lines.
+    reference = max(float(np.percentile(by_row, 95)), float(np.percentile(by_col, 95)))
+    if reference < MIN_MOTION:
+        return (0, len(by_row)), (0, len(by_col))
+    limit = min(STILL, STILL_RATIO * reference)
+    return _trim(by_row < limit), _trim(by_col < limit)

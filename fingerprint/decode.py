@@ -36,7 +36,8 @@ class Limits:
     max_pixels: int = 8192 * 8192  # per frame or photo
     max_duration: float = 3 * 3600.0  # seconds of video
     max_seconds: float = 300.0  # wall-clock budget for decoding one file
-    sample_fps: float = 2.0  # frames hashed per second of video
+    sample_fps: float = 6.0  # frames hashed per second of video (all searched with)
+    anchor_fps: float = 2.0  # of which indexed per second (what stored media cost in memory)
     cut_threshold: float = 28.0  # mean grey-level change that counts as a scene cut
     min_cut_gap: float = 0.2  # seconds between two frames taken at cuts
 
@@ -49,6 +50,7 @@ class Decoded:
     duration: float
     times: list[float]
     frames: list[np.ndarray]  # RGB uint8, long side <= WORK_SIDE
+    anchors: list[bool]  # which frames are indexed (see fingerprint.types)
 
 
 def decode(source: str | Path | bytes, name: str, limits: Limits = Limits()) -> Decoded:
@@ -99,7 +101,7 @@ def _try_photo(source: str | Path | bytes, name: str, limits: Limits) -> Decoded
     oriented_h, oriented_w = frame.shape[:2]
     if (oriented_w > oriented_h) != (width > height):
         width, height = height, width
-    return Decoded("photo", width, height, 0.0, [0.0], [frame])
+    return Decoded("photo", width, height, 0.0, [0.0], [frame], [True])
 
 
 def _open_container(source: str | Path | bytes, name: str) -> av.container.InputContainer:
@@ -134,11 +136,12 @@ def _decode_video(source: str | Path | bytes, name: str, limits: Limits) -> Deco
                 f"the video is {_span(declared)} long; the limit is "
                 f"{_span(limits.max_duration)}: cut out the part to check",
             )
-        times, frames, last_t = [], [], 0.0
+        times, frames, anchors, last_t = [], [], [], 0.0
         try:
-            for t, frame in _sample(container, stream, name, limits):
+            for t, frame, anchor in _sample(container, stream, name, limits):
                 times.append(t)
                 frames.append(frame)
+                anchors.append(anchor)
                 last_t = max(last_t, t)
         except av.FFmpegError as exc:
             if not frames:
@@ -153,7 +156,7 @@ def _decode_video(source: str | Path | bytes, name: str, limits: Limits) -> Deco
         kind = "video" if len(frames) > 1 or declared > 0 else "photo"
         if (frames[0].shape[0] > frames[0].shape[1]) != (height > width):
             width, height = height, width  # rotated by metadata
-        return Decoded(kind, width, height, max(declared, last_t), times, frames)
+        return Decoded(kind, width, height, max(declared, last_t), times, frames, anchors)
 
 
 def _span(seconds: float) -> str:
@@ -195,11 +198,11 @@ def _sample(
     stream: av.VideoStream,
     name: str,
     limits: Limits,
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (time, small RGB frame) every 1/sample_fps seconds and at scene cuts."""
-    step = 1.0 / limits.sample_fps
-    next_t = 0.0
-    last_taken = -1e9
+) -> Iterator[tuple[float, np.ndarray, bool]]:
+    """Yield (time, small RGB frame, is anchor) on a fixed time grid and at scene cuts."""
+    dense = _Grid(1.0 / limits.sample_fps)
+    anchor = _Grid(1.0 / limits.anchor_fps)
+    last_cut = -1e9
     previous_thumb: np.ndarray | None = None
     deadline = time.monotonic() + limits.max_seconds
     start: float | None = None
@@ -217,17 +220,31 @@ def _sample(
         cut = (
             previous_thumb is not None
             and np.abs(thumb - previous_thumb).mean() > limits.cut_threshold
-            and t - last_taken >= limits.min_cut_gap
+            and t - last_cut >= limits.min_cut_gap
         )
         previous_thumb = thumb
-        if t + 1e-6 < next_t and not cut:
+        if cut:
+            last_cut = t
+        is_anchor = anchor.due(t) or cut
+        if not (dense.due(t) or is_anchor):
             continue
         w, h = _work_size(frame.width, frame.height)
         rgb = frame.to_ndarray(format="rgb24", width=w, height=h)
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360
         if rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
-        last_taken = t
-        if t + 1e-6 >= next_t:
-            next_t = (int((t + 1e-6) / step) + 1) * step
-        yield t, rgb
+        yield t, rgb, is_anchor
+
+
+class _Grid:
+    """Says when a time reaches the next point of a regular grid (then moves past it)."""
+
+    def __init__(self, step: float):
+        self.step = step
+        self.next = 0.0
+
+    def due(self, t: float) -> bool:
+        if t + 1e-6 < self.next:
+            return False
+        self.next = (int((t + 1e-6) / self.step) + 1) * self.step
+        return True

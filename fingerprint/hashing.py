@@ -4,9 +4,9 @@ PDQ (Meta's 256-bit perceptual hash) survives re-encoding, scaling, colour chang
 overlays. What it does not survive, a mirror, a rotation or a tight crop, is covered by hashing
 the frame more than one way:
 
-* library side (indexed): the full content box, and a centre crop so that a vertical or cropped
-  repost of wide footage still lands near a stored hash;
-* query side (searched): the full content box, its mirror image, and for photos the other
+* indexed (anchor frames): the full content box, a centre zoom and a close-up (a vertical cut
+  of wide footage), so that a cropped or vertical repost still lands near a stored hash;
+* searched (every frame): the full content box and its mirror image, and for photos the other
   rotations and flips (phones and reposters turn pictures).
 
 Each variant is hashed from the pixels, not derived from the DCT: derived flips are 24-42 bits
@@ -22,20 +22,24 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from .borders import content_box
+from .borders import content_boxes
 from .decode import Decoded, Limits, decode
 from .types import (
-    VARIANT_CENTRE,
+    VARIANT_CLOSE,
+    VARIANT_DENSE,
     VARIANT_FULL,
     VARIANT_MIRROR,
     VARIANT_TURNED,
+    VARIANT_ZOOM,
     Fingerprint,
     MediaError,
 )
 
 HASH_SIDE = 128  # PDQ works on 64x64 internally; 128 keeps its filter meaningful and fast
 MIN_QUALITY = 40  # PDQ's own quality score: flat or near-black frames carry no identity
-CENTRE_SHARE = 0.6  # width kept by the centre-crop variant
+ZOOM = 0.8  # share of each side kept by the zoom variant
+CLOSE = 0.7  # ... by the close-up variant of footage that is not wide
+WIDE = 1.2  # width/height above which footage is wide: its close-up is a vertical 9:16 cut
 
 
 def fingerprint_file(path: str | Path, limits: Limits | None = None) -> Fingerprint:
@@ -61,17 +65,19 @@ def _sha256_file(path: Path) -> str:
 
 
 def _fingerprint(decoded: Decoded, name: str, sha256: str, size: int) -> Fingerprint:
-    box = content_box(decoded.frames)
+    boxes = content_boxes(decoded.frames)
     hashes: list[np.ndarray] = []
     times: list[float] = []
     variants: list[int] = []
     photo = decoded.kind == "photo"
-    for t, frame in zip(decoded.times, decoded.frames, strict=True):
+    for t, frame, box, anchor in zip(
+        decoded.times, decoded.frames, boxes, decoded.anchors, strict=True
+    ):
         region = box.apply(frame)
-        for variant, picture in _variants(region, photo):
+        for variant, picture in _variants(region, anchor, photo):
             bits, quality = pdqhash.compute(_square(picture))
             if quality < MIN_QUALITY:
-                if variant == VARIANT_FULL:
+                if variant in (VARIANT_FULL, VARIANT_DENSE):
                     break  # the whole frame is flat: none of its variants can identify it
                 continue
             hashes.append(np.packbits(bits.astype(np.uint8)))
@@ -94,12 +100,26 @@ def _fingerprint(decoded: Decoded, name: str, sha256: str, size: int) -> Fingerp
     )
 
 
-def _variants(region: np.ndarray, photo: bool):
-    yield VARIANT_FULL, region
+def _centre(region: np.ndarray, height_share: float, width_share: float) -> np.ndarray:
     height, width = region.shape[:2]
-    keep = max(2, round(width * CENTRE_SHARE))
-    left = (width - keep) // 2
-    yield VARIANT_CENTRE, region[:, left : left + keep]
+    h, w = max(2, round(height * height_share)), max(2, round(width * width_share))
+    top, left = (height - h) // 2, (width - w) // 2
+    return region[top : top + h, left : left + w]
+
+
+def _variants(region: np.ndarray, anchor: bool, photo: bool):
+    """The pictures of one frame to hash, with their variant codes (see fingerprint.types)."""
+    if not anchor:
+        yield VARIANT_DENSE, region
+        yield VARIANT_MIRROR, region[:, ::-1]
+        return
+    yield VARIANT_FULL, region
+    yield VARIANT_ZOOM, _centre(region, ZOOM, ZOOM)
+    height, width = region.shape[:2]
+    if width > height * WIDE:
+        yield VARIANT_CLOSE, _centre(region, 1.0, min(1.0, height * 9 / 16 / width))
+    else:
+        yield VARIANT_CLOSE, _centre(region, CLOSE, CLOSE)
     yield VARIANT_MIRROR, region[:, ::-1]
     if photo:
         for turned in (

@@ -19,17 +19,17 @@ import numpy as np
 
 from .index import HashIndex
 from .types import (
+    FLIPPED_VARIANTS,
     HASH_BYTES,
     INDEXED_VARIANTS,
     QUERY_VARIANTS,
-    VARIANT_FULL,
-    VARIANT_MIRROR,
-    VARIANT_TURNED,
+    UPRIGHT_VARIANTS,
     Fingerprint,
     Match,
 )
 
-# Frames agreeing in order that make a match certain: about 4 s of video.  Fewer count
+# Stored (anchor) frames agreeing in order that make a match certain: about 4 s of video.
+# Fewer count
 # proportionally, so a short query is judged on what it has and a chance pair weighs little.
 FULL_EVIDENCE = 8
 SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes reposts make
@@ -40,7 +40,7 @@ class MatchSettings:
     """Thresholds, in PDQ bits (of 256) and seconds.  ``bench/accuracy.py`` tunes them."""
 
     index_radius: int = 52  # a stored frame this close makes its media a candidate
-    frame_radius: int = 64  # a frame pair this close counts as agreeing, during verification
+    frame_radius: int = 76  # a frame pair this close counts as agreeing, during verification
     photo_radius: int = 40  # a lone frame (photo) must be this close
     min_score: float = 0.45
     time_tolerance: float = 1.0  # seconds off the fitted line still counted
@@ -87,7 +87,7 @@ def verify(
     if not len(ref_hashes):
         return None
     best: Match | None = None
-    for mirrored, variants in ((False, (VARIANT_FULL,)), (True, (VARIANT_MIRROR, VARIANT_TURNED))):
+    for mirrored, variants in ((False, UPRIGHT_VARIANTS), (True, FLIPPED_VARIANTS)):
         keep = np.isin(query.variants, variants)
         if not keep.any():
             continue
@@ -97,7 +97,7 @@ def verify(
             found = _best_pair(distances, q_times, ref_times, media_id, mirrored, settings)
         else:
             found = _temporal(
-                distances, q_times, ref_times, _frame_times(query), media_id, mirrored, settings
+                distances, q_times, ref_times, np.unique(ref_times), media_id, mirrored, settings
             )
         if found is not None and (best is None or found.score > best.score):
             best = found
@@ -116,20 +116,16 @@ def similarity(distance: np.ndarray | float) -> np.ndarray | float:
     return np.clip(1.0 - np.asarray(distance, dtype=np.float64) / (HASH_BYTES * 4), 0.0, 1.0)
 
 
-def _frame_times(fp: Fingerprint) -> np.ndarray:
-    return np.unique(fp.times[fp.variants == VARIANT_FULL])
+def _vote(tq: np.ndarray, tr: np.ndarray, ri: np.ndarray, tol: float) -> tuple[float, float]:
+    """The (speed, offset) line through the most reference frames: a Hough vote over offsets.
 
-
-def _vote(tq: np.ndarray, tr: np.ndarray, qi: np.ndarray, tol: float) -> tuple[float, float]:
-    """The (speed, offset) line through the most query frames: a Hough vote over offset bins.
-
-    A query frame counts once per bin however many reference frames it matches there, so a
-    still scene (one query frame matching many reference frames) cannot outvote a real run.
+    A reference frame counts once per bin however many query frames match it there, so a still
+    scene (one frame matching many) cannot outvote a real run.
     """
     best, best_votes = (1.0, 0.0), -1
     for speed in SPEEDS:
         bins = np.round((tr - speed * tq) / tol).astype(np.int64)
-        pairs = np.unique(np.stack([bins, qi]), axis=1)
+        pairs = np.unique(np.stack([bins, ri]), axis=1)
         values, votes = np.unique(pairs[0], return_counts=True)
         # Neighbouring bins share the tolerance window: add their votes.
         lookup = dict(zip(values.tolist(), votes.tolist(), strict=True))
@@ -153,26 +149,29 @@ def _best_pair(distances, q_times, ref_times, media_id, mirrored, settings) -> M
 
 
 def _temporal(
-    distances, q_times, ref_times, all_q_times, media_id, mirrored, settings
+    distances, q_times, ref_times, anchor_times, media_id, mirrored, settings
 ) -> Match | None:
     qi, ri = np.nonzero(distances <= settings.frame_radius)
     if not len(qi):
         return None
     tq, tr, d = q_times[qi], ref_times[ri], distances[qi, ri]
     tol = settings.time_tolerance
-    speed, offset = _vote(tq, tr, qi, tol)
+    speed, offset = _vote(tq, tr, ri, tol)
     on_line = np.abs(tr - (speed * tq + offset)) <= tol
     tq, tr, d = tq[on_line], tr[on_line], d[on_line]
-    # One pair per query frame: its closest reference frame on the line.
-    order = np.lexsort((d, tq))
-    first = np.concatenate(([True], np.diff(tq[order]) != 0))
+    # One pair per reference frame time: its closest query frame on the line.
+    order = np.lexsort((d, tr))
+    first = np.concatenate(([True], np.diff(tr[order]) != 0))
     tq, tr, d = tq[order][first], tr[order][first], d[order][first]
-    needed = min(3, len(all_q_times))
-    if len(tq) < needed:
+    # Three frames in order, or two that are each as close as a photo match must be (short or
+    # mostly featureless footage may have no more than that).
+    if len(tr) < min(3, len(anchor_times)) and not (
+        len(tr) >= 2 and d.max() <= settings.photo_radius
+    ):
         return None
-    q_start, q_end = float(tq.min()), float(tq.max())
-    in_span = int(((all_q_times >= q_start - 1e-6) & (all_q_times <= q_end + 1e-6)).sum())
-    evidence = min(1.0, len(tq) / min(FULL_EVIDENCE, max(1, in_span)))
+    ref_start, ref_end = float(tr.min()), float(tr.max())
+    in_span = int(((anchor_times >= ref_start - 1e-6) & (anchor_times <= ref_end + 1e-6)).sum())
+    evidence = min(1.0, len(tr) / min(FULL_EVIDENCE, max(1, in_span)))
     score = float(evidence * np.mean(similarity(d)))
     if score < settings.min_score:
         return None
@@ -180,11 +179,11 @@ def _temporal(
     return Match(
         media_id=media_id,
         score=round(score, 4),
-        query_start=q_start,
-        query_end=q_end,
-        ref_start=float(tr.min()),
-        ref_end=float(tr.max()),
-        frames_matched=len(tq),
+        query_start=float(tq.min()),
+        query_end=float(tq.max()),
+        ref_start=ref_start,
+        ref_end=ref_end,
+        frames_matched=len(tr),
         mirrored=mirrored,
         best_pair=(float(tq[k]), float(tr[k])),
     )

@@ -13,14 +13,21 @@ import numpy as np
 HASH_BYTES = 32  # PDQ: 256 bits
 ALGORITHM = "pdq-v1"
 
-# Which picture of a sampled frame a hash describes.  Library media are indexed by their full and
-# centre-crop hashes; a query searches with its full, mirrored and (photos) turned hashes.
-VARIANT_FULL = 0
-VARIANT_CENTRE = 1
-VARIANT_MIRROR = 2
-VARIANT_TURNED = 3
-INDEXED_VARIANTS = (VARIANT_FULL, VARIANT_CENTRE)
-QUERY_VARIANTS = (VARIANT_FULL, VARIANT_MIRROR, VARIANT_TURNED)
+# Which picture of a sampled frame a hash describes.  Frames are sampled densely (``Limits.
+# sample_fps``); every few of them is an *anchor* (``Limits.anchor_fps``).  Stored media are
+# indexed by their anchors' full, zoomed and close-up hashes: few per second, so the index stays
+# small.  A query searches with every frame, upright and mirrored: dense, so whatever the
+# sampling phase of the two files, some query frame lies close in time to every anchor.
+VARIANT_FULL = 0  # anchor frame, the whole content box
+VARIANT_ZOOM = 1  # anchor frame, centre 80%: a cropped or zoomed repost
+VARIANT_MIRROR = 2  # any frame, flipped left-right
+VARIANT_TURNED = 3  # photos: the other rotations and flips
+VARIANT_CLOSE = 4  # anchor frame, a 9:16 centre cut of wide footage, else the centre 70%
+VARIANT_DENSE = 5  # a frame between anchors, the whole content box
+INDEXED_VARIANTS = (VARIANT_FULL, VARIANT_ZOOM, VARIANT_CLOSE)
+UPRIGHT_VARIANTS = (VARIANT_FULL, VARIANT_DENSE)
+FLIPPED_VARIANTS = (VARIANT_MIRROR, VARIANT_TURNED)
+QUERY_VARIANTS = UPRIGHT_VARIANTS + FLIPPED_VARIANTS
 
 
 class MediaError(Exception):
@@ -37,7 +44,7 @@ class Fingerprint:
     """The frame hashes of one media item, in time order.
 
     ``hashes`` is an (N, 32) uint8 array of PDQ hashes, ``times`` the second each frame was taken
-    at, ``variants`` which part of the frame was hashed (VARIANT_FULL or VARIANT_CENTRE).
+    at, ``variants`` which picture of the frame was hashed (the VARIANT_* codes above).
     A photo is a fingerprint with one time, 0.0.
     """
 

@@ -42,12 +42,13 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
         raise ConfigError(f"{candidate}: no such config file (copy config.example.toml)")
 
     library = _table(data, "library", candidate)
+    for key in library:
+        if key != "database":  # a misspelt key would silently fall back to the default database
+            raise ConfigError(f"{candidate}: unknown key library.{key} (see config.example.toml)")
     db = database or os.environ.get("OLDCLIP_DB") or library.get("database")
     config = Config(
-        matching=_section(
-            MatchSettings, _table(data, "matching", candidate), "matching", candidate
-        ),
-        limits=_section(Limits, _table(data, "limits", candidate), "limits", candidate),
+        matching=_section(MatchSettings, data, "matching", candidate),
+        limits=_section(Limits, data, "limits", candidate),
         source=candidate if candidate.is_file() else None,
     )
     if db:

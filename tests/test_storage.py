@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sqlite_utils
 
-from fingerprint.types import VARIANT_CENTRE, VARIANT_FULL, Fingerprint
+from fingerprint.types import VARIANT_FULL, VARIANT_ZOOM, Fingerprint
 from storage import (
     CURRENT_VERSION,
     StorageError,
@@ -45,7 +45,7 @@ def make_fp(seed: int, frames: int = 12, kind: str = "video") -> Fingerprint:
         height=720,
         hashes=rng.integers(0, 256, size=(frames, 32), dtype=np.uint8),
         times=np.sort(rng.uniform(0, frames / 2, size=frames)).astype(np.float32),
-        variants=np.array([VARIANT_FULL, VARIANT_CENTRE] * (frames // 2), dtype=np.uint8),
+        variants=np.array([VARIANT_FULL, VARIANT_ZOOM] * (frames // 2), dtype=np.uint8),
     )
 
 
