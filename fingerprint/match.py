@@ -28,10 +28,10 @@ from .types import (
     Match,
 )
 
-# Stored (anchor) frames agreeing in order that make a match certain: about 4 s of video.
-# Fewer count
-# proportionally, so a short query is judged on what it has and a chance pair weighs little.
-FULL_EVIDENCE = 8
+# Stored frames agreeing in order that make a match certain: 4 s of video at the default
+# 6 frames per second.  Fewer count proportionally, so a short query is judged on what it has
+# and a chance pair weighs little.
+FULL_EVIDENCE = 24
 SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes reposts make
 
 
@@ -158,9 +158,14 @@ def _temporal(
     tol = settings.time_tolerance
     speed, offset = _vote(tq, tr, ri, tol)
     on_line = np.abs(tr - (speed * tq + offset)) <= tol
-    tq, tr, d = tq[on_line], tr[on_line], d[on_line]
-    # One pair per reference frame time: its closest query frame on the line.
-    order = np.lexsort((d, tr))
+    # The vote's offset is only as fine as its bins: refine it on the pairs it gathered, then
+    # keep the pairs that agree with the refined line.
+    offset = float(np.median(tr[on_line] - speed * tq[on_line]))
+    residual = np.abs(tr - (speed * tq + offset))
+    on_line = residual <= tol / 2
+    tq, tr, d, residual = tq[on_line], tr[on_line], d[on_line], residual[on_line]
+    # One pair per reference frame: its closest query frame on the line.
+    order = np.lexsort((residual, d, tr))
     first = np.concatenate(([True], np.diff(tr[order]) != 0))
     tq, tr, d = tq[order][first], tr[order][first], d[order][first]
     # Three frames in order, or two that are each as close as a photo match must be (short or
@@ -179,8 +184,8 @@ def _temporal(
     return Match(
         media_id=media_id,
         score=round(score, 4),
-        query_start=float(tq.min()),
-        query_end=float(tq.max()),
+        query_start=max(0.0, (ref_start - offset) / speed),
+        query_end=max(0.0, (ref_end - offset) / speed),
         ref_start=ref_start,
         ref_end=ref_end,
         frames_matched=len(tr),

@@ -14,17 +14,17 @@ HASH_BYTES = 32  # PDQ: 256 bits
 ALGORITHM = "pdq-v1"
 
 # Which picture of a sampled frame a hash describes.  Frames are sampled densely (``Limits.
-# sample_fps``); every few of them is an *anchor* (``Limits.anchor_fps``).  Stored media are
-# indexed by their anchors' full, zoomed and close-up hashes: few per second, so the index stays
-# small.  A query searches with every frame, upright and mirrored: dense, so whatever the
-# sampling phase of the two files, some query frame lies close in time to every anchor.
+# sample_fps``), so that whatever the sampling phase of two copies, each frame of one lies close
+# in time to a frame of the other: on handheld footage, frames 0.25 s apart are as different
+# as unrelated pictures.  Every few frames is an *anchor* (``Limits.anchor_fps``), which is
+# also hashed zoomed and close up, for cropped and vertical reposts.
 VARIANT_FULL = 0  # anchor frame, the whole content box
 VARIANT_ZOOM = 1  # anchor frame, centre 80%: a cropped or zoomed repost
 VARIANT_MIRROR = 2  # any frame, flipped left-right
 VARIANT_TURNED = 3  # photos: the other rotations and flips
 VARIANT_CLOSE = 4  # anchor frame, a 9:16 centre cut of wide footage, else the centre 70%
 VARIANT_DENSE = 5  # a frame between anchors, the whole content box
-INDEXED_VARIANTS = (VARIANT_FULL, VARIANT_ZOOM, VARIANT_CLOSE)
+INDEXED_VARIANTS = (VARIANT_FULL, VARIANT_DENSE, VARIANT_ZOOM, VARIANT_CLOSE)
 UPRIGHT_VARIANTS = (VARIANT_FULL, VARIANT_DENSE)
 FLIPPED_VARIANTS = (VARIANT_MIRROR, VARIANT_TURNED)
 QUERY_VARIANTS = UPRIGHT_VARIANTS + FLIPPED_VARIANTS

@@ -1,0 +1,205 @@
+"""Shared helpers for the tests that use real media.
+
+The clips and photos live read-only in ``../shared/media`` (see its README for the ground
+truth); nothing here copies them into the repository.  Fingerprints of the shared files are
+cached for the whole session so each file is decoded at most once, whichever test asks first.
+Generated media (mirrored copies, GIFs, black videos...) are written by the helpers below into
+the calling test's ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from fingerprint import INDEXED_VARIANTS, Fingerprint, HashIndex, fingerprint_file
+
+REPO = Path(__file__).resolve().parents[1]
+MEDIA = REPO.parent / "shared" / "media"
+VIDEOS = MEDIA / "videos"
+IMAGES = MEDIA / "images"
+
+CHAIR = VIDEOS / "chair-orig-22-sd-bar.mp4"
+CHAIR_RECUT = VIDEOS / "chair-20-sd-bar.mp4"
+PATTERN = VIDEOS / "pattern-hd-no-bar.mp4"
+DOORKNOB = VIDEOS / "doorknob-hd-no-bar.mp4"
+PADDED = VIDEOS / "test-padded-dimensions.mp4"
+BRIDGE = IMAGES / "aaa-orig.jpg"
+
+# Ground truth from ../shared/media/README.md: every pair inside a family matches, no pair
+# across families does.
+FAMILIES: dict[str, list[str]] = {
+    "chair": [
+        "chair-orig-22-sd-bar.mp4",
+        "chair-19-sd-bar.mp4",
+        "chair-20-sd-bar.mp4",
+        "chair-22-sd-grey-bar.mp4",
+        "chair-22-sd-sepia-bar.mp4",
+        "chair-22-with-large-logo-bar.mp4",
+        "chair-22-with-small-logo-bar.mp4",
+    ],
+    "pattern": [
+        "pattern-hd-no-bar.mp4",
+        "pattern-longer-no-bar.mp4",
+        "pattern-sd-grey-bar.mp4",
+        "pattern-sd-with-large-logo-bar.mp4",
+        "pattern-sd-with-small-logo-bar.mp4",
+    ],
+    "doorknob": ["doorknob-hd-no-bar.mp4"],
+    "padded": ["test-padded-dimensions.mp4"],
+}
+FAMILY_OF = {name: family for family, names in FAMILIES.items() for name in names}
+VIDEO_FILES = [VIDEOS / name for names in FAMILIES.values() for name in names]
+PHOTO_FILES = sorted(IMAGES.glob("*.jpg"))
+
+
+def require_media() -> None:
+    """Fail loudly (not skip) when the shared media are missing: the suite depends on them."""
+    missing = [p for p in [*VIDEO_FILES, BRIDGE] if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"shared test media missing under {MEDIA}: {missing[:3]}")
+
+
+@functools.cache
+def shared_fingerprint(path: Path) -> Fingerprint:
+    """The fingerprint of one shared file, computed once per test session."""
+    return fingerprint_file(path)
+
+
+def indexed(fp: Fingerprint) -> np.ndarray:
+    """The hashes a library indexes for a media item (what oldclip.library does)."""
+    return fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)]
+
+
+class SmallLibrary:
+    """A HashIndex plus the fingerprints behind it, as find_matches expects."""
+
+    def __init__(self, items: Iterable[tuple[Path | str, Fingerprint]] = ()):
+        self.index = HashIndex()
+        self.fingerprints: dict[int, Fingerprint] = {}
+        self.names: dict[int, str] = {}
+        for name, fp in items:
+            self.add(name, fp)
+
+    def add(self, name: Path | str, fp: Fingerprint) -> int:
+        media_id = len(self.fingerprints) + 1
+        self.fingerprints[media_id] = fp
+        self.names[media_id] = Path(name).name
+        self.index.add(media_id, indexed(fp))
+        return media_id
+
+    def id_of(self, name: str) -> int:
+        return next(i for i, n in self.names.items() if n == name)
+
+    def load(self, media_id: int) -> Fingerprint | None:
+        return self.fingerprints.get(media_id)
+
+
+@functools.cache
+def shared_library() -> SmallLibrary:
+    """One index over every shared video and photo (media id per file), built once."""
+    require_media()
+    return SmallLibrary((p, shared_fingerprint(p)) for p in [*VIDEO_FILES, *PHOTO_FILES])
+
+
+def single(path: Path) -> SmallLibrary:
+    """An index holding one shared file."""
+    return SmallLibrary([(path, shared_fingerprint(path))])
+
+
+# --- reading and writing media with PyAV ----------------------------------------------------
+
+
+def read_frames(
+    path: Path, start: float = 0.0, end: float = float("inf"), scale: float = 1.0
+) -> tuple[list[np.ndarray], list[float], Fraction]:
+    """Decoded RGB frames of ``path`` between ``start`` and ``end`` seconds, their times, fps."""
+    frames, times = [], []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or Fraction(30)
+        first = None
+        for frame in container.decode(stream):
+            if frame.time is None:
+                continue
+            first = frame.time if first is None else first
+            t = frame.time - first
+            if t < start:
+                continue
+            if t > end:
+                break
+            width = max(2, round(frame.width * scale / 2) * 2)
+            height = max(2, round(frame.height * scale / 2) * 2)
+            frames.append(frame.to_ndarray(format="rgb24", width=width, height=height))
+            times.append(t)
+    return frames, times, rate
+
+
+def frame_at(path: Path, seconds: float) -> tuple[np.ndarray, float]:
+    """The first decoded frame at or after ``seconds``, and its time."""
+    frames, times, _ = read_frames(path, start=seconds, end=seconds + 0.5)
+    return frames[0], times[0]
+
+
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: int | Fraction = 30) -> Path:
+    """Encode RGB frames (even width and height) to an H.264 MP4 at ``path``."""
+    frames = list(frames)
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "20"}
+        for pixels in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def save_jpeg(path: Path, pixels: np.ndarray, **kwargs) -> Path:
+    Image.fromarray(np.ascontiguousarray(pixels)).save(path, "JPEG", quality=92, **kwargs)
+    return path
+
+
+def noise_image(seed: int, size: tuple[int, int] = (480, 360)) -> np.ndarray:
+    """A textured picture of nothing in the archive: smoothed seeded noise."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(coarse).resize(size, Image.Resampling.BICUBIC))
+
+
+# --- the console script -----------------------------------------------------------------------
+
+
+def run_cli(
+    *args: str | Path,
+    db: Path | None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m oldclip [--db DB] ARGS`` without OLDCLIP_* variables; never raises."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("OLDCLIP_")}
+    full_env.update(env or {})
+    command = [sys.executable, "-m", "oldclip"]
+    if db is not None:
+        command += ["--db", str(db)]
+    command += [str(a) for a in args]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or (db.parent if db is not None else None),
+        timeout=timeout,
+    )
