@@ -2,12 +2,13 @@
 
 Usable on its own (it imports nothing else of oldclip)::
 
+    import numpy as np
     from fingerprint import HashIndex, fingerprint_file, find_matches, INDEXED_VARIANTS
     original = fingerprint_file("chair.mp4")
     index = HashIndex()
     index.add(1, original.hashes[np.isin(original.variants, INDEXED_VARIANTS)])
     matches = find_matches(fingerprint_file("repost.mp4"), index, {1: original}.get)
-    # -> [Match(media_id=1, score=0.93, query_start=0.0, query_end=19.5, ...)]
+    # -> [Match(media_id=1, score=0.98, query_start=0.0, query_end=20.4, ref_start=2.0, ...)]
 """
 
 from .decode import Limits

@@ -74,7 +74,7 @@ def content_box(grey: np.ndarray) -> Box:
 
 
 def _grey(frame: np.ndarray) -> np.ndarray:
-    return frame.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return frame.astype(np.float32)
 
 
 def _cuts(grey: list[np.ndarray]) -> list[int]:

@@ -2,7 +2,8 @@
 
 Decoding is the only place untrusted bytes meet FFmpeg and Pillow, so every limit lives here:
 pixel count, duration, wall-clock time, and the frame budget. Frames come out already shrunk
-(at most ``WORK_SIDE`` pixels on the long side): everything downstream works on small arrays.
+(at most ``WORK_SIDE`` pixels on the long side) and grey: PDQ hashes luminance only, so colour
+would only cost conversion time and memory.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Decoded:
     height: int
     duration: float
     times: list[float]
-    frames: list[np.ndarray]  # RGB uint8, long side <= WORK_SIDE
+    frames: list[np.ndarray]  # grey uint8 (H, W), long side <= WORK_SIDE
     anchors: list[bool]  # which frames are indexed (see fingerprint.types)
 
 
@@ -90,9 +91,9 @@ def _try_photo(source: str | Path | bytes, name: str, limits: Limits) -> Decoded
                 width, height = img.size
                 if width * height > limits.max_pixels:
                     raise MediaError(name, f"the photo is too large ({width}x{height} pixels)")
-                img.draft("RGB", _work_size(width, height))  # JPEG: decode at reduced scale
-                img = ImageOps.exif_transpose(img).convert("RGB")
-                img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR)
+                img.draft("L", _work_size(width, height))  # JPEG: decode at reduced scale
+                img = ImageOps.exif_transpose(img).convert("L")
+                img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
                 frame = np.asarray(img)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None  # not a photo Pillow knows (or damaged): let the video decoder judge
@@ -199,7 +200,7 @@ def _sample(
     name: str,
     limits: Limits,
 ) -> Iterator[tuple[float, np.ndarray, bool]]:
-    """Yield (time, small RGB frame, is anchor) on a fixed time grid and at scene cuts."""
+    """Yield (time, small grey frame, is anchor) on a fixed time grid and at scene cuts."""
     dense = _Grid(1.0 / limits.sample_fps)
     anchor = _Grid(1.0 / limits.anchor_fps)
     last_cut = -1e9
@@ -229,11 +230,12 @@ def _sample(
         if not (dense.due(t) or is_anchor):
             continue
         w, h = _work_size(frame.width, frame.height)
-        rgb = frame.to_ndarray(format="rgb24", width=w, height=h)
+        small = frame.reformat(width=w, height=h, format="gray", interpolation="AREA")
+        grey = small.to_ndarray()
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360
         if rotation:
-            rgb = np.ascontiguousarray(np.rot90(rgb, k=rotation // 90))
-        yield t, rgb, is_anchor
+            grey = np.ascontiguousarray(np.rot90(grey, k=rotation // 90))
+        yield t, grey, is_anchor
 
 
 class _Grid:

@@ -127,12 +127,14 @@ def _variants(region: np.ndarray, anchor: bool, photo: bool):
             np.rot90(region, 2),
             np.rot90(region, 3),
             region[::-1],
-            region.transpose(1, 0, 2),
-            np.rot90(region, 2).transpose(1, 0, 2),
+            region.T,
+            np.rot90(region, 2).T,
         ):
             yield VARIANT_TURNED, turned
 
 
 def _square(picture: np.ndarray) -> np.ndarray:
+    """The grey picture at PDQ's working size, as the three equal channels pdqhash expects."""
     image = Image.fromarray(np.ascontiguousarray(picture))
-    return np.asarray(image.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BILINEAR))
+    square = np.asarray(image.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BILINEAR))
+    return np.repeat(square[:, :, None], 3, axis=2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from media import (
     BRIDGE,
@@ -28,6 +29,7 @@ from media import (
     single,
     write_video,
 )
+from PIL import Image
 
 from fingerprint import Match, find_matches, fingerprint_file
 
@@ -164,3 +166,18 @@ def test_a_screenshot_between_sampled_frames_finds_the_video(tmp_path: Path) -> 
     assert 7.2 <= seconds <= 7.3
     found = matches_of(fingerprint_file(save_jpeg(tmp_path / "chair.jpg", pixels)))
     assert CHAIR.name in found
+
+
+def test_a_video_showing_a_known_photo_finds_the_photo(tmp_path: Path) -> None:
+    # A news clip that pans slowly over a known photo, inside black bars: the photo is the clip.
+    photo = np.asarray(Image.open(BRIDGE).convert("RGB").resize((640, 400)))
+    frames = []
+    for i in range(60):  # 2 s at 30 fps, drifting 1 px a frame down and right
+        canvas = np.zeros((720, 1280, 3), dtype=np.uint8)
+        canvas[160 + i // 2 : 560 + i // 2, 320 + i // 2 : 960 + i // 2] = photo
+        frames.append(canvas)
+    video = fingerprint_file(write_video(tmp_path / "pan.mp4", frames))
+    lib = single(BRIDGE)
+    found = find_matches(video, lib.index, lib.load)
+    assert found, "a video showing the bridge photo did not find it"
+    assert found[0].frames_matched == 1
