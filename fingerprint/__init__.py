@@ -12,7 +12,7 @@ Usable on its own (it imports nothing else of oldclip)::
 """
 
 from .decode import Limits
-from .hashing import fingerprint_bytes, fingerprint_file
+from .hashing import fingerprint_bytes, fingerprint_file, sha256_file
 from .index import HashIndex, Hits
 from .match import MatchSettings, find_matches, verify
 from .types import (
@@ -36,5 +36,6 @@ __all__ = [
     "find_matches",
     "fingerprint_bytes",
     "fingerprint_file",
+    "sha256_file",
     "verify",
 ]

@@ -45,7 +45,7 @@ WIDE = 1.2  # width/height above which footage is wide: its close-up is a vertic
 def fingerprint_file(path: str | Path, limits: Limits | None = None) -> Fingerprint:
     """Fingerprint a photo or video file on disk."""
     path = Path(path)
-    digest = _sha256_file(path) if path.is_file() else ""
+    digest = sha256_file(path) if path.is_file() else ""
     decoded = decode(path, path.name, limits or Limits())
     return _fingerprint(decoded, path.name, digest, path.stat().st_size)
 
@@ -56,7 +56,8 @@ def fingerprint_bytes(data: bytes, name: str, limits: Limits | None = None) -> F
     return _fingerprint(decoded, name, hashlib.sha256(data).hexdigest(), len(data))
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The file's SHA-256, read in blocks: the identity media are stored and deduplicated by."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -21,17 +21,21 @@ from .index import HashIndex
 from .types import (
     FLIPPED_VARIANTS,
     HASH_BYTES,
-    INDEXED_VARIANTS,
     QUERY_VARIANTS,
     UPRIGHT_VARIANTS,
+    VARIANT_CLOSE,
+    VARIANT_DENSE,
+    VARIANT_FULL,
+    VARIANT_ZOOM,
     Fingerprint,
     Match,
 )
 
-# Stored frames agreeing in order that make a match certain: 4 s of video at the default
-# 6 frames per second.  Fewer count proportionally, so a short query is judged on what it has
-# and a chance pair weighs little.
-FULL_EVIDENCE = 24
+# Seconds of stored frames agreeing in order that make a match certain.  Fewer count
+# proportionally, so a short query is judged on what it has and a chance pair weighs little.
+FULL_EVIDENCE_S = 4.0
+# How a stored media item is looked at: whole, zoomed, close up (see fingerprint.types).
+REFERENCE_VIEWS = ((VARIANT_FULL, VARIANT_DENSE), (VARIANT_ZOOM,), (VARIANT_CLOSE,))
 SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes reposts make
 
 
@@ -81,26 +85,30 @@ def find_matches(
 def verify(
     query: Fingerprint, reference: Fingerprint, media_id: int, settings: MatchSettings
 ) -> Match | None:
-    """Decide whether ``query`` shows (part of) ``reference``, and where."""
-    ref_keep = np.isin(reference.variants, INDEXED_VARIANTS)
-    ref_hashes, ref_times = reference.hashes[ref_keep], reference.times[ref_keep]
-    if not len(ref_hashes):
-        return None
+    """Decide whether ``query`` shows (part of) ``reference``, and where.
+
+    The reference is looked at whole and through each of its crops (views), the query upright
+    and flipped; the best agreement wins.  Each view is aligned on its own, so a vertical repost
+    is judged by how many of the reference's close-ups it matches, not by all of its frames.
+    """
     best: Match | None = None
-    for mirrored, variants in ((False, UPRIGHT_VARIANTS), (True, FLIPPED_VARIANTS)):
-        keep = np.isin(query.variants, variants)
-        if not keep.any():
+    for view in REFERENCE_VIEWS:
+        ref_keep = np.isin(reference.variants, view)
+        if not ref_keep.any():
             continue
-        distances = hamming(query.hashes[keep], ref_hashes)
-        q_times = query.times[keep]
-        if query.kind == "photo" or reference.kind == "photo":
-            found = _best_pair(distances, q_times, ref_times, media_id, mirrored, settings)
-        else:
-            found = _temporal(
-                distances, q_times, ref_times, np.unique(ref_times), media_id, mirrored, settings
-            )
-        if found is not None and (best is None or found.score > best.score):
-            best = found
+        ref_hashes, ref_times = reference.hashes[ref_keep], reference.times[ref_keep]
+        for mirrored, variants in ((False, UPRIGHT_VARIANTS), (True, FLIPPED_VARIANTS)):
+            keep = np.isin(query.variants, variants)
+            if not keep.any():
+                continue
+            distances = hamming(query.hashes[keep], ref_hashes)
+            q_times = query.times[keep]
+            if query.kind == "photo" or reference.kind == "photo":
+                found = _best_pair(distances, q_times, ref_times, media_id, mirrored, settings)
+            else:
+                found = _temporal(distances, q_times, ref_times, media_id, mirrored, settings)
+            if found is not None and (best is None or found.score > best.score):
+                best = found
     return best
 
 
@@ -136,6 +144,13 @@ def _vote(tq: np.ndarray, tr: np.ndarray, ri: np.ndarray, tol: float) -> tuple[f
     return best
 
 
+def _rate(times: np.ndarray) -> float:
+    """Frames per second of a sorted array of distinct frame times."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return 1.0
+    return (len(times) - 1) / float(times[-1] - times[0])
+
+
 def _best_pair(distances, q_times, ref_times, media_id, mirrored, settings) -> Match | None:
     qi, ri = np.unravel_index(np.argmin(distances), distances.shape)
     d = int(distances[qi, ri])
@@ -148,9 +163,7 @@ def _best_pair(distances, q_times, ref_times, media_id, mirrored, settings) -> M
     return Match(media_id, score, tq, tq, tr, tr, 1, mirrored, (tq, tr))
 
 
-def _temporal(
-    distances, q_times, ref_times, anchor_times, media_id, mirrored, settings
-) -> Match | None:
+def _temporal(distances, q_times, ref_times, media_id, mirrored, settings) -> Match | None:
     qi, ri = np.nonzero(distances <= settings.frame_radius)
     if not len(qi):
         return None
@@ -170,13 +183,14 @@ def _temporal(
     tq, tr, d = tq[order][first], tr[order][first], d[order][first]
     # Three frames in order, or two that are each as close as a photo match must be (short or
     # mostly featureless footage may have no more than that).
-    if len(tr) < min(3, len(anchor_times)) and not (
+    frame_times = np.unique(ref_times)
+    if len(tr) < min(3, len(frame_times)) and not (
         len(tr) >= 2 and d.max() <= settings.photo_radius
     ):
         return None
     ref_start, ref_end = float(tr.min()), float(tr.max())
-    in_span = int(((anchor_times >= ref_start - 1e-6) & (anchor_times <= ref_end + 1e-6)).sum())
-    evidence = min(1.0, len(tr) / min(FULL_EVIDENCE, max(1, in_span)))
+    in_span = int(((frame_times >= ref_start - 1e-6) & (frame_times <= ref_end + 1e-6)).sum())
+    evidence = min(1.0, len(tr) / max(1.0, min(FULL_EVIDENCE_S * _rate(frame_times), in_span)))
     score = float(evidence * np.mean(similarity(d)))
     if score < settings.min_score:
         return None

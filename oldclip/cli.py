@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -11,12 +12,16 @@ from pathlib import Path
 
 import storage
 from fingerprint import MediaError
+from watchers.errors import FeedError
+from watchers.registry import KINDS
 
 from . import __version__
-from .config import ConfigError, load_config
+from .config import ConfigError, load_config, parse_duration
 from .importer import import_folder
 from .library import CheckResult, Library
-from .render import clip_details, verdict
+from .render import clip_details, feed_line, repost_line, verdict
+from .runner import run_until_signalled
+from .watch import add_feed, run_forever, run_once
 
 
 class UsageError(Exception):
@@ -65,6 +70,47 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", help="remove a clip from the library")
     remove.add_argument("id", type=int)
     remove.set_defaults(run=cmd_remove)
+
+    feeds = commands.add_parser("feeds", help="the sources the watchers poll")
+    feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    feed_add = feed_commands.add_parser("add", help="watch a source")
+    feed_add.add_argument("kind", choices=sorted(KINDS))
+    feed_add.add_argument("target", help="URL, or channel name / handle / hashtag")
+    feed_add.add_argument("--every", metavar="DURATION", help="poll interval: 90s, 10m, 2h")
+    feed_add.add_argument("--label", help="a name for alerts and filters")
+    feed_add.add_argument("--language", help="language of the source, e.g. ar")
+    feed_add.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="WORD",
+        help="keep only posts containing one of these words (repeatable)",
+    )
+    feed_add.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="WORD",
+        help="skip posts containing any of these words (repeatable)",
+    )
+    feed_add.set_defaults(run=cmd_feeds_add)
+    feed_list = feed_commands.add_parser("list", help="feeds with their health")
+    feed_list.add_argument("--json", action="store_true")
+    feed_list.set_defaults(run=cmd_feeds_list)
+    feed_remove = feed_commands.add_parser("remove", help="stop watching a source")
+    feed_remove.add_argument("id", type=int)
+    feed_remove.set_defaults(run=cmd_feeds_remove)
+
+    watch = commands.add_parser("watch", help="run the watchers")
+    watch.add_argument(
+        "--once", action="store_true", help="poll every feed once, process everything fetched, exit"
+    )
+    watch.set_defaults(run=cmd_watch)
+
+    reposts = commands.add_parser("reposts", help="reposts of old footage found, newest first")
+    reposts.add_argument("--json", action="store_true")
+    reposts.add_argument("--limit", type=int, default=100)
+    reposts.set_defaults(run=cmd_reposts)
     return parser
 
 
@@ -152,6 +198,67 @@ def cmd_remove(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds_add(library: Library, args: argparse.Namespace) -> int:
+    every = parse_duration(args.every) if args.every else library.config.watch.poll_interval_s
+    feed_id, created = add_feed(
+        library,
+        args.kind,
+        args.target,
+        interval_s=every,
+        label=args.label,
+        language=args.language,
+        include=args.include,
+        exclude=args.exclude,
+    )
+    print(feed_id)
+    if not created:
+        print(f"oldclip: that feed is already watched as feed {feed_id}", file=sys.stderr)
+    return 0
+
+
+def cmd_feeds_list(library: Library, args: argparse.Namespace) -> int:
+    feeds = storage.list_feeds(library.db)
+    if args.json:
+        print(json.dumps([asdict(f) for f in feeds], ensure_ascii=False, indent=2))
+    elif not feeds:
+        print("No feeds: add one with `oldclip feeds add KIND TARGET`.")
+    else:
+        for feed in feeds:
+            print(feed_line(feed))
+    return 0
+
+
+def cmd_feeds_remove(library: Library, args: argparse.Namespace) -> int:
+    if not storage.remove_feed(library.db, args.id):
+        raise UsageError(f"no feed {args.id} (see `oldclip feeds list`)")
+    print(f"removed feed {args.id}")
+    return 0
+
+
+def cmd_watch(library: Library, args: argparse.Namespace) -> int:
+    if args.once:
+        report = asyncio.run(run_once(library, library.config))
+        print(
+            f"polled {report.polled} feeds ({report.failed_polls} failed), "
+            f"{report.new_posts} new posts, {report.processed} media processed, "
+            f"{report.reposts} reposts found, {report.failed_media} media failed"
+        )
+        return 0
+    return run_until_signalled(run_forever, library)
+
+
+def cmd_reposts(library: Library, args: argparse.Namespace) -> int:
+    found = storage.list_reposts(library.db, limit=args.limit)
+    if args.json:
+        print(json.dumps([asdict(r) for r in found], ensure_ascii=False, indent=2))
+    elif not found:
+        print("No reposts found yet.")
+    else:
+        for repost in found:
+            print(repost_line(repost))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -161,7 +268,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.run(library, args)
         finally:
             library.close()
-    except (ConfigError, MediaError, storage.StorageError, UsageError, ValueError) as exc:
+    except (
+        ConfigError,
+        FeedError,
+        MediaError,
+        storage.StorageError,
+        UsageError,
+        ValueError,
+    ) as exc:
         print(f"oldclip: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -21,11 +21,81 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class WatchSettings:
+    """How the watchers poll, download and decide (``[watch]`` in the config)."""
+
+    poll_interval_s: int = 600  # default for feeds added without --every
+    jitter: float = 0.1  # share of the interval added at random, so polls do not bunch up
+    down_after: int = 5  # failed polls in a row before the admins are alerted
+    max_backoff_s: int = 6 * 3600  # longest wait between polls of a failing feed
+    max_media_mb: int = 200  # larger downloads are abandoned
+    download_timeout_s: float = 180.0
+    max_attempts: int = 5  # tries per media item before it is marked failed
+    retry_base_s: float = 60.0  # first retry delay; doubles with each attempt
+    fingerprint_workers: int = 1  # processes fingerprinting in parallel
+    group_window_s: int = 3600  # reposts of one clip within this window make one alert
+    sighting_min_age_h: float = 48.0  # an earlier sighting this old makes a repost
+    media_dir: str = ""  # where downloads are archived; default: beside the database
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """``[network]``: the SSRF guard and politeness."""
+
+    allow_private_addresses: bool = False  # tests turn it on for their loopback servers
+    per_host_limit: int = 4  # connections at once to one host
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """A feed declared in the config file (``[[feeds]]``)."""
+
+    kind: str
+    target: str
+    every_s: int | None = None
+    label: str | None = None
+    language: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     database: Path = field(default_factory=lambda: Path(user_data_dir("oldclip")) / "library.db")
     matching: MatchSettings = field(default_factory=MatchSettings)
     limits: Limits = field(default_factory=Limits)
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    feeds: tuple[FeedSpec, ...] = ()
     source: Path | None = None  # the file it was read from, if any
+
+    @property
+    def media_dir(self) -> Path:
+        return (
+            Path(self.watch.media_dir).expanduser()
+            if self.watch.media_dir
+            else (self.database.parent / "media")
+        )
+
+
+TABLES = {"library", "matching", "limits", "watch", "network", "feeds", "bot"}
+
+
+def parse_duration(text: str | int) -> int:
+    """Seconds in "90s", "10m", "2h", "1d" or a bare number of seconds."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        seconds = text
+    else:
+        value = str(text).strip().lower()
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        scale = units.get(value[-1:])
+        number = value[:-1] if scale else value
+        if not number.isdigit():
+            raise ValueError(f"{text!r} is not a duration: use 90s, 10m, 2h or 1d")
+        seconds = int(number) * (scale or 1)
+    if seconds < 10:
+        raise ValueError(f"{text!r} is too short: poll at most every 10 seconds")
+    return seconds
 
 
 def load_config(path: str | Path | None = None, database: str | Path | None = None) -> Config:
@@ -41,6 +111,9 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
     elif explicit:
         raise ConfigError(f"{candidate}: no such config file (copy config.example.toml)")
 
+    for name in data:
+        if name not in TABLES:
+            raise ConfigError(f"{candidate}: unknown section [{name}] (see config.example.toml)")
     library = _table(data, "library", candidate)
     for key in library:
         if key != "database":  # a misspelt key would silently fall back to the default database
@@ -49,11 +122,59 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
     config = Config(
         matching=_section(MatchSettings, data, "matching", candidate),
         limits=_section(Limits, data, "limits", candidate),
+        watch=_section(WatchSettings, data, "watch", candidate),
+        network=_section(NetworkSettings, data, "network", candidate),
+        feeds=_feeds(data.get("feeds", []), candidate),
         source=candidate if candidate.is_file() else None,
     )
     if db:
-        config = Config(Path(db).expanduser(), config.matching, config.limits, config.source)
+        config = replace(config, database=Path(db).expanduser())
     return config
+
+
+def _feeds(entries: object, path: Path) -> tuple[FeedSpec, ...]:
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: feeds must be a list of [[feeds]] tables")
+    specs = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{path}: feed {number}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where} must be a table")
+        unknown = set(entry) - {
+            "kind",
+            "target",
+            "every",
+            "label",
+            "language",
+            "include",
+            "exclude",
+        }
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key {sorted(unknown)[0]} (see config.example.toml)"
+            )
+        if not entry.get("kind") or not entry.get("target"):
+            raise ConfigError(f"{where} needs a kind and a target")
+        try:
+            every = parse_duration(entry["every"]) if "every" in entry else None
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        words = {k: entry.get(k, []) for k in ("include", "exclude")}
+        for key, value in words.items():
+            if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+                raise ConfigError(f"{where}: {key} must be a list of words")
+        specs.append(
+            FeedSpec(
+                kind=str(entry["kind"]),
+                target=str(entry["target"]),
+                every_s=every,
+                label=entry.get("label"),
+                language=entry.get("language"),
+                include=tuple(words["include"]),
+                exclude=tuple(words["exclude"]),
+            )
+        )
+    return tuple(specs)
 
 
 def _table(data: dict, name: str, path: Path) -> dict:

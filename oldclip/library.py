@@ -128,7 +128,7 @@ class Library:
 
     def match(self, fp: Fingerprint) -> list[ClipMatch]:
         """Matches of a fingerprint among stored media, best first, with their provenance."""
-        found = find_matches(fp, self.index, self._load, self.config.matching)
+        found = find_matches(fp, self.index, self.load, self.config.matching)
         return [
             ClipMatch(
                 m,
@@ -138,7 +138,7 @@ class Library:
             for m in found
         ]
 
-    def _load(self, media_id: int) -> Fingerprint | None:
+    def load(self, media_id: int) -> Fingerprint | None:
         if media_id in self._cache:
             self._cache.move_to_end(media_id)
             return self._cache[media_id]

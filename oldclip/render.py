@@ -58,3 +58,25 @@ def clip_details(clip: storage.Clip, media: storage.Media | None) -> str:
         length = f", {media.duration:.1f} s" if media.kind == "video" and media.duration else ""
         rows.append(("media", f"{media.kind} {size}{length}, sha256 {media.sha256[:16]}…"))
     return "\n".join(f"{key:>10}: {value}" for key, value in rows if value)
+
+
+def feed_line(feed: storage.Feed) -> str:
+    """One line per feed: what it is and how it is doing."""
+    if feed.consecutive_failures:
+        health = f"FAILING x{feed.consecutive_failures}: {feed.last_error}"
+    elif feed.last_success_at:
+        health = f"ok, last polled {feed.last_success_at}"
+    else:
+        health = "not polled yet"
+    label = f" [{feed.label}]" if feed.label else ""
+    return f"{feed.id:>4}  {feed.kind:<9} {feed.target}{label}  every {feed.interval_s}s  {health}"
+
+
+def repost_line(repost: storage.Repost) -> str:
+    what = f"clip {repost.clip_id}: {repost.clip_title}" if repost.clip_id else "earlier post"
+    return (
+        f"{repost.published or repost.created_at}  {repost.source}  {repost.post_url}\n"
+        f"      = {what}, first seen {repost.first_seen} at {repost.first_source}; "
+        f"score {repost.score:.2f}, {repost.query_start:.0f}-{repost.query_end:.0f} s of the "
+        f"post = {repost.ref_start:.0f}-{repost.ref_end:.0f} s of the original"
+    )

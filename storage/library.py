@@ -297,3 +297,14 @@ def sightings_for_media(db: sqlite_utils.Database, media_id: int) -> list[Sighti
             [media_id],
         )
     ]
+
+
+def earliest_sighting(db: sqlite_utils.Database, media_id: int) -> Sighting | None:
+    """The first recorded sighting of a media item (what a repost is dated against), or None."""
+    row = _one(
+        db,
+        f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE media_id = ? "
+        "ORDER BY seen_at, id LIMIT 1",
+        [media_id],
+    )
+    return Sighting(**row) if row else None

@@ -82,8 +82,127 @@ def _002_sightings(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX sightings_media_id ON sightings(media_id)")
 
 
+def _003_watch(db: sqlite_utils.Database) -> None:
+    """Watched feeds, the posts they produced, each post's media with its pipeline state,
+    detected reposts, and the outbox of alerts the bot delivers.
+
+    References to media and clips are ON DELETE SET NULL so that removing a wrongly added
+    clip (which deletes its media) still works after reposts of it were recorded.
+    """
+    db.execute(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            url TEXT NOT NULL,
+            label TEXT,
+            language TEXT,
+            interval_s INTEGER NOT NULL,
+            include TEXT NOT NULL DEFAULT '[]',
+            exclude TEXT NOT NULL DEFAULT '[]',
+            source TEXT NOT NULL DEFAULT 'cli' CHECK (source IN ('cli', 'config')),
+            created_at TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            cursor TEXT,
+            last_polled_at TEXT,
+            last_success_at TEXT,
+            last_error TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            down_alerted INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (kind, url)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER REFERENCES feeds(id) ON DELETE SET NULL,
+            source TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            post_url TEXT NOT NULL,
+            author TEXT,
+            published TEXT,
+            text TEXT,
+            forwarded_from TEXT,
+            first_seen_at TEXT NOT NULL,
+            UNIQUE (source, post_url)
+        )
+        """
+    )
+    db.execute("CREATE INDEX posts_feed_id ON posts(feed_id)")
+    db.execute(
+        """
+        CREATE TABLE post_media (
+            id INTEGER PRIMARY KEY,
+            post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,
+            url TEXT NOT NULL,
+            kind TEXT,
+            mime TEXT,
+            too_big INTEGER NOT NULL DEFAULT 0,
+            thumbnail_url TEXT,
+            state TEXT NOT NULL DEFAULT 'new' CHECK (
+                state IN ('new', 'fetched', 'fingerprinted', 'matched', 'notified', 'failed')
+            ),
+            file_path TEXT,
+            media_id INTEGER REFERENCES media(id) ON DELETE SET NULL,
+            error TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            updated_at TEXT NOT NULL,
+            UNIQUE (post_id, url)
+        )
+        """
+    )
+    db.execute("CREATE INDEX post_media_due ON post_media(state, next_attempt_at)")
+    db.execute("CREATE INDEX post_media_media_id ON post_media(media_id)")
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('repost', 'feed_down', 'feed_up')),
+            group_key TEXT,
+            payload TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            delivered_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX outbox_pending ON outbox(delivered_at, next_attempt_at)")
+    db.execute("CREATE INDEX outbox_group_key ON outbox(group_key)")
+    db.execute(
+        """
+        CREATE TABLE reposts (
+            id INTEGER PRIMARY KEY,
+            post_media_id INTEGER NOT NULL UNIQUE REFERENCES post_media(id) ON DELETE CASCADE,
+            media_id INTEGER REFERENCES media(id) ON DELETE SET NULL,
+            matched_media_id INTEGER REFERENCES media(id) ON DELETE SET NULL,
+            clip_id INTEGER REFERENCES clips(id) ON DELETE SET NULL,
+            score REAL,
+            query_start REAL,
+            query_end REAL,
+            ref_start REAL,
+            ref_end REAL,
+            frames_matched INTEGER,
+            first_seen TEXT,
+            first_source TEXT,
+            outbox_id INTEGER REFERENCES outbox(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    for column in ("media_id", "matched_media_id", "clip_id", "outbox_id"):
+        db.execute(f"CREATE INDEX reposts_{column} ON reposts({column})")
+
+
 # Position i holds the migration that produces schema version i + 1.
-MIGRATIONS: tuple[Migration, ...] = (_001_initial, _002_sightings)
+MIGRATIONS: tuple[Migration, ...] = (_001_initial, _002_sightings, _003_watch)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -61,3 +61,19 @@ def is_http_url(url: str | None) -> bool:
     if not url:
         return False
     return urlsplit(url.strip()).scheme.lower() in ("http", "https")
+
+
+# Hosts whose video links are web pages or adaptive streams, not files: without a downloader
+# (yt-dlp) only their thumbnail can be fingerprinted.
+PAGE_HOSTS = ("youtube.com", "youtu.be", "v.redd.it", "tiktok.com", "x.com", "twitter.com")
+
+
+def is_direct_file(url: str, mime: str | None = None) -> bool:
+    """False for links that are pages or HLS playlists rather than a media file to download."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if any(host == h or host.endswith("." + h) for h in PAGE_HOSTS):
+        return False
+    if mime and mime.split(";", 1)[0].strip().lower() in HLS_TYPES:
+        return False
+    return splitext(parts.path)[1].lower() != ".m3u8"
