@@ -24,6 +24,8 @@ from .types import MediaError
 WORK_SIDE = 256  # long side of the frames handed to border detection and hashing
 CUT_SIDE = 16  # size of the thumbnails compared to find scene cuts
 
+# Demuxers allowed for video: self-contained files only (no playlists, no concat lists).
+CONTAINER_FORMATS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,gif,avi,flv,mpegts,mpeg,asf"
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "BMP", "TIFF"}
 # FFmpeg "decodes" text files (.txt, .nfo, .bin, ...) by rendering them as ANSI/text-mode art:
 # such a picture is not media, and fingerprinting it would put text files in the library.
@@ -106,8 +108,16 @@ def _try_photo(source: str | Path | bytes, name: str, limits: Limits) -> Decoded
 
 
 def _open_container(source: str | Path | bytes, name: str) -> av.container.InputContainer:
+    # FFmpeg would follow an HLS playlist or a concat list inside an untrusted "video" to any
+    # URL or local file (SSRF, file disclosure): only self-contained container formats are
+    # opened, and only the file itself may be read.
+    options = {"format_whitelist": CONTAINER_FORMATS, "protocol_whitelist": "file,pipe"}
     try:
-        return av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source))
+        if isinstance(source, bytes):
+            return av.open(io.BytesIO(source), options=options)
+        with open(source, "rb") as probe:  # a path that is not a regular readable file fails here
+            probe.read(1)
+        return av.open(str(source), options=options)
     except av.FFmpegError as exc:
         raise MediaError(name, f"not a photo or video oldclip can read ({_reason(exc)})") from None
 

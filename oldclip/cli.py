@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     feeds = commands.add_parser("feeds", help="the sources the watchers poll")
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     feed_add = feed_commands.add_parser("add", help="watch a source")
-    feed_add.add_argument("kind", choices=sorted(KINDS))
+    # Not argparse choices: a bad kind gets the one-line "oldclip: error: ..." of add_feed.
+    feed_add.add_argument("kind", help=f"one of {', '.join(sorted(KINDS))}")
     feed_add.add_argument("target", help="URL, or channel name / handle / hashtag")
     feed_add.add_argument("--every", metavar="DURATION", help="poll interval: 90s, 10m, 2h")
     feed_add.add_argument("--label", help="a name for alerts and filters")

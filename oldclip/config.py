@@ -6,6 +6,7 @@ the config file, the defaults below.  ``config.example.toml`` documents every ke
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -44,6 +45,9 @@ class NetworkSettings:
 
     allow_private_addresses: bool = False  # tests turn it on for their loopback servers
     per_host_limit: int = 4  # connections at once to one host
+    # Exceptions to the guard (e.g. ["127.0.0.0/8"] for a loopback test server or a trusted
+    # internal mirror); everything else private stays refused, redirects included.
+    allowed_networks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
         matching=_section(MatchSettings, data, "matching", candidate),
         limits=_section(Limits, data, "limits", candidate),
         watch=_section(WatchSettings, data, "watch", candidate),
-        network=_section(NetworkSettings, data, "network", candidate),
+        network=_network(data, candidate),
         feeds=_feeds(data.get("feeds", []), candidate),
         source=candidate if candidate.is_file() else None,
     )
@@ -177,6 +181,19 @@ def _feeds(entries: object, path: Path) -> tuple[FeedSpec, ...]:
     return tuple(specs)
 
 
+def _network(data: dict, path: Path) -> NetworkSettings:
+    settings = _section(NetworkSettings, data, "network", path)
+    for network in settings.allowed_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{path}: network.allowed_networks: {network!r} is not a network "
+                '(use e.g. "127.0.0.0/8" or "10.1.2.3")'
+            ) from None
+    return settings
+
+
 def _table(data: dict, name: str, path: Path) -> dict:
     value = data.get(name, {})
     if not isinstance(value, dict):
@@ -191,6 +208,10 @@ def _section(cls, data: dict, name: str, path: Path):
         if key not in known:
             raise ConfigError(f"{path}: unknown key {name}.{key} (see config.example.toml)")
         default = getattr(cls(), key)
+        if isinstance(default, tuple):  # a TOML list of strings
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{path}: {name}.{key} must be a list of strings, not {value!r}")
+            continue
         if not isinstance(value, type(default)) and not (
             isinstance(default, float) and isinstance(value, int)
         ):

@@ -51,6 +51,7 @@ def _session(config: Config):
     return make_session(
         allow_private_addresses=config.network.allow_private_addresses,
         per_host_limit=config.network.per_host_limit,
+        allowed_networks=config.network.allowed_networks,
     )
 
 

@@ -43,6 +43,9 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
         if version > CURRENT_VERSION:
             raise StorageError(newer_schema_message(name, version))
         db.enable_wal()
+        # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits,
+        # which the pipeline redoes (its steps are idempotent).  FULL would fsync every post.
+        db.execute("PRAGMA synchronous = NORMAL")
         migrate(db, name=name)
     except StorageError:
         if db is not None:

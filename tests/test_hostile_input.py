@@ -7,6 +7,7 @@ person can act on; no other exception type may escape.  The elapsed-time bounds 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from aiohttp import web
 from media import CHAIR, run_cli, write_video
 
 from fingerprint import Limits, MediaError, fingerprint_bytes, fingerprint_file
@@ -168,3 +170,37 @@ def test_one_bad_row_does_not_stop_an_import(tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     [clip] = json.loads(listed.stdout)
     assert (clip["title"], clip["first_seen"]) == ("Chair", "2014-07-17")
+
+
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["file", "bytes"])
+async def test_a_playlist_posing_as_video_fetches_nothing(tmp_path: Path, as_bytes: bool) -> None:
+    # FFmpeg's HLS demuxer would fetch every segment URL of a playlist, wherever it points.
+    hits: list[str] = []
+
+    async def record(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(body=CHAIR.read_bytes(), content_type="video/mp4")
+
+    app = web.Application()
+    app.router.add_get("/{path:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        playlist = (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:10\n"
+            f"#EXTINF:10,\nhttp://127.0.0.1:{port}/secret.ts\n"
+            "#EXTINF:10,\nfile:///etc/hostname\n#EXT-X-ENDLIST\n"
+        )
+        path = tmp_path / "breaking.mp4"
+        path.write_text(playlist)
+        with pytest.raises(MediaError, match="breaking.mp4"):
+            if as_bytes:
+                await asyncio.to_thread(fingerprint_bytes, path.read_bytes(), path.name)
+            else:
+                await asyncio.to_thread(fingerprint_file, path)
+    finally:
+        await runner.cleanup()
+    assert hits == []
