@@ -138,19 +138,27 @@ def main() -> None:
         f"precision {tp / max(1, tp + fp):.3f} ({fp} wrong matches)"
     )
 
-    print("\nthreshold sweep: worst per-edit recall and precision")
+    print("\nthreshold sweep")
+    print(f"{'min_score':>9} {'recall':>7} {'precision':>9} {'edits >= 0.95':>13}  worst edit")
     best = None
     for t in thresholds:
-        per_edit = [np.mean([o >= t for e, o, _ in rows if e == edit]) for edit in args.edits]
+        per_edit = {
+            edit: float(np.mean([o >= t for e, o, _ in rows if e == edit])) for edit in args.edits
+        }
         tp, fp = int(np.sum(own >= t)), int(np.sum(wrong >= t))
         precision = tp / max(1, tp + fp)
-        print(f"  {t:4.2f}: worst recall {min(per_edit):.2f}, precision {precision:.3f}")
-        if precision == 1.0 and (best is None or min(per_edit) > best[1]):
-            best = (t, min(per_edit))
+        meeting = sum(r >= 0.95 for r in per_edit.values())
+        worst = min(per_edit, key=per_edit.get)
+        print(
+            f"{t:9.2f} {tp / len(own):7.3f} {precision:9.3f} {meeting:>6} of {len(per_edit):<4}"
+            f"  {worst} {per_edit[worst]:.2f}"
+        )
+        if precision == 1.0 and (best is None or (meeting, tp) > best[1:]):
+            best = (t, meeting, tp)
     if best:
         print(
             f"best threshold with precision 1.0: {best[0]:.2f} "
-            f"(worst per-edit recall {best[1]:.2f})"
+            f"({best[1]} of {len(args.edits)} edits at recall >= 0.95)"
         )
     print(f"highest wrong score seen: {wrong.max():.3f}")
 

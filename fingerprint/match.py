@@ -43,10 +43,10 @@ SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes repost
 class MatchSettings:
     """Thresholds, in PDQ bits (of 256) and seconds.  ``bench/accuracy.py`` tunes them."""
 
-    index_radius: int = 52  # a stored frame this close makes its media a candidate
+    index_radius: int = 64  # a stored frame this close makes its media a candidate
     frame_radius: int = 76  # a frame pair this close counts as agreeing, during verification
     photo_radius: int = 40  # a lone frame (photo) must be this close
-    min_score: float = 0.45
+    min_score: float = 0.35
     time_tolerance: float = 1.0  # seconds off the fitted line still counted
     max_candidates: int = 25
 

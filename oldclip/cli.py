@@ -21,7 +21,7 @@ from .importer import import_folder
 from .library import CheckResult, Library
 from .render import clip_details, feed_line, repost_line, verdict
 from .runner import run_until_signalled
-from .watch import add_feed, run_forever, run_once
+from .watch import add_feed, run_forever, run_once, sync_config_feeds
 
 
 class UsageError(Exception):
@@ -218,6 +218,7 @@ def cmd_feeds_add(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_list(library: Library, args: argparse.Namespace) -> int:
+    sync_config_feeds(library, library.config)  # feeds declared in the config show at once
     feeds = storage.list_feeds(library.db)
     if args.json:
         print(json.dumps([asdict(f) for f in feeds], ensure_ascii=False, indent=2))

@@ -29,6 +29,7 @@ class WatchSettings:
     jitter: float = 0.1  # share of the interval added at random, so polls do not bunch up
     down_after: int = 5  # failed polls in a row before the admins are alerted
     max_backoff_s: int = 6 * 3600  # longest wait between polls of a failing feed
+    feed_timeout_s: float = 30.0  # seconds a feed page may take
     max_media_mb: int = 200  # larger downloads are abandoned
     download_timeout_s: float = 180.0
     max_attempts: int = 5  # tries per media item before it is marked failed

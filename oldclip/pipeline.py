@@ -83,7 +83,7 @@ class Pipeline:
             exclude=tuple(feed.exclude),
         )
         try:
-            result = await poll(self.session, state)
+            result = await poll(self.session, state, timeout_s=self.watch.feed_timeout_s)
         except (FetchError, FeedError) as exc:
             if storage.record_poll_failure(db, feed_id, str(exc), down_after=self.watch.down_after):
                 storage.add_alert(db, "feed_down", _feed_alert(feed, str(exc)))
@@ -164,10 +164,11 @@ class Pipeline:
         )
         content_type = result.content_type or ""
         if not content_type.startswith(MEDIA_TYPES):
-            raise FetchError(
+            # Final: the link is a web page (or worse), asking again gives the same page.
+            raise MediaError(
                 item.url,
-                f"the server sent {content_type or 'no content type'}, not a video or photo",
-                "The link probably points to a web page; nothing to fingerprint.",
+                f"the server sent {content_type or 'no content type'}, not a video or photo; "
+                "the link probably points to a web page",
             )
         path = self._archive_path(item, content_type)
         path.write_bytes(result.body)
@@ -256,9 +257,7 @@ class Pipeline:
         return None
 
     def _failed(self, item: storage.PostMedia, exc: Exception) -> str:
-        permanent = isinstance(exc, MediaError) or (
-            isinstance(exc, FetchError) and exc.status is not None and 400 <= exc.status < 500
-        )
+        permanent = isinstance(exc, MediaError) or (isinstance(exc, FetchError) and exc.permanent)
         retry = None if permanent else self.watch.retry_base_s * 2**item.attempts
         storage.fail(
             self.library.db,

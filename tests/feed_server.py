@@ -5,6 +5,8 @@ URL (so media links in the fixtures point back at it), the shared test media rea
 /media/..., and hostile routes that a real source or attacker could produce:
 
   /feeds/NAME          a fixture (ETag + Last-Modified; answers 304 to a matching If-None-Match)
+  /nocache/NAME        a fixture without validators: every poll gets every post again
+  /flaky/NAME          HTTP 503 while `flaky_down` is true (the default), else the fixture
   /media/PATH          a file from ../shared/media (path traversal refused)
   /500                 a server error
   /slow                waits `slow_seconds` (default 30 s) before answering
@@ -65,6 +67,7 @@ class FeedServer:
     """The fake source server; see the module docstring for the routes."""
 
     slow_seconds: float = 30.0
+    flaky_down: bool = True
     requests: list[RecordedRequest] = field(default_factory=list)
     base_url: str = ""
     _runner: web.AppRunner | None = None
@@ -80,6 +83,8 @@ class FeedServer:
     async def __aenter__(self) -> FeedServer:
         app = web.Application(middlewares=[self._record])
         app.router.add_get("/feeds/{name}", self._fixture)
+        app.router.add_get("/nocache/{name}", self._nocache)
+        app.router.add_get("/flaky/{name}", self._flaky)
         app.router.add_get("/media/{path:.+}", self._media)
         app.router.add_get("/500", self._error)
         app.router.add_get("/slow", self._slow)
@@ -126,6 +131,17 @@ class FeedServer:
         content_type = FIXTURE_TYPES.get(name) or CONTENT_TYPES.get(path.suffix, "text/plain")
         headers["Content-Type"] = content_type
         return web.Response(body=body, headers=headers)
+
+    async def _nocache(self, request: web.Request) -> web.StreamResponse:
+        response = await self._fixture(request)
+        for header in ("ETag", "Last-Modified"):
+            response.headers.popall(header, None)
+        return response
+
+    async def _flaky(self, request: web.Request) -> web.StreamResponse:
+        if self.flaky_down:
+            return web.Response(status=503, text="Service Unavailable")
+        return await self._fixture(request)
 
     async def _media(self, request: web.Request) -> web.StreamResponse:
         target = (MEDIA_DIR / request.match_info["path"]).resolve()

@@ -55,6 +55,19 @@ class FetchError(Exception):
         self.status = status
         self.retry_after = retry_after
 
+    @property
+    def permanent(self) -> bool:
+        """Asking again will not help: the answer was a client error (4xx) or not acceptable."""
+        return self.status is not None and 400 <= self.status < 500 and self.status != 429
+
+
+class TooLargeError(FetchError):
+    """The body is over the byte cap; fetching it again gives the same answer."""
+
+    @property
+    def permanent(self) -> bool:
+        return True
+
 
 @dataclass(frozen=True)
 class FetchResult:
@@ -155,12 +168,12 @@ async def _read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -
     todo = "The file is larger than the configured limit; raise the limit if this is expected."
     length = resp.content_length
     if length is not None and length > max_bytes:
-        raise FetchError(url, f"it is {length} bytes, over the limit of {max_bytes} bytes", todo)
+        raise TooLargeError(url, f"it is {length} bytes, over the limit of {max_bytes} bytes", todo)
     buf = bytearray()
     async for chunk in resp.content.iter_chunked(CHUNK_SIZE):
         buf += chunk
         if len(buf) > max_bytes:
-            raise FetchError(url, f"it is over the limit of {max_bytes} bytes", todo)
+            raise TooLargeError(url, f"it is over the limit of {max_bytes} bytes", todo)
     return bytes(buf)
 
 

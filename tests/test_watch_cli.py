@@ -1,0 +1,207 @@
+"""The watchers' commands as a user runs them: `python -m oldclip --config FILE ...` in a
+subprocess, against the local feed server running in the test's own event loop (so the
+subprocess is awaited, never waited on), a real SQLite file and the real shared videos."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from feed_server import FeedServer
+from media import CHAIR
+
+import storage
+
+CHAIR_POST = "https://mastodon.example/@verifier/113541200000000003"
+MASTODON_TARGET = "https://mastodon.example/api/v1/timelines/tag/osint?only_media=true&limit=40"
+SUMMARY = re.compile(
+    r"polled (\d+) feeds \((\d+) failed\), (\d+) new posts, (\d+) media processed, "
+    r"(\d+) reposts found, (\d+) media failed"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+async def oldclip(config: Path, *args: str | Path, timeout: float = 120) -> Run:
+    """`python -m oldclip --config CONFIG ARGS`, awaited so the feed server keeps serving."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLDCLIP_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "oldclip",
+        "--config",
+        str(config),
+        *(str(a) for a in args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=config.parent,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+def write_config(tmp_path: Path, feeds: str = "") -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[library]\ndatabase = "{tmp_path / "library.db"}"\n\n'
+        "[network]\nallow_private_addresses = true\n" + feeds,
+        encoding="utf-8",
+    )
+    return path
+
+
+def stored_feeds(tmp_path: Path) -> list[storage.Feed]:
+    db = storage.open_db(tmp_path / "library.db")
+    try:
+        return storage.list_feeds(db)
+    finally:
+        db.conn.close()
+
+
+def one_error_line(run: Run) -> str:
+    assert run.returncode == 1, run
+    assert run.stdout == ""
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("oldclip: error: ")
+    return lines[0]
+
+
+async def test_feeds_add_list_remove(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    added = await oldclip(
+        config,
+        *("feeds", "add", "mastodon", MASTODON_TARGET, "--every", "10m", "--label", "L"),
+        *("--include", "checkpoint", "--exclude", "advert"),
+    )
+    assert added.returncode == 0, added.stderr
+    feed_id = int(added.stdout.strip())
+
+    listed = await oldclip(config, "feeds", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (feed,) = json.loads(listed.stdout)
+    assert feed["id"] == feed_id
+    assert feed["kind"] == "mastodon"
+    assert feed["target"] == feed["url"] == MASTODON_TARGET
+    assert (feed["label"], feed["interval_s"], feed["source"]) == ("L", 600, "cli")
+    assert (feed["include"], feed["exclude"]) == (["checkpoint"], ["advert"])
+    # Its health, before any poll.
+    assert feed["consecutive_failures"] == 0
+    assert feed["last_error"] is None and feed["last_success_at"] is None
+    assert feed["down_alerted"] is False
+
+    text = await oldclip(config, "feeds", "list")
+    assert text.returncode == 0
+    row = rf"^\s*{feed_id}\s+mastodon\s+\S+ \[L\]\s+every 600s\s+not polled yet$"
+    assert re.search(row, text.stdout, re.M), text.stdout
+
+    removed = await oldclip(config, "feeds", "remove", str(feed_id))
+    assert (removed.returncode, removed.stdout.strip()) == (0, f"removed feed {feed_id}")
+    assert stored_feeds(tmp_path) == []
+    again = await oldclip(config, "feeds", "remove", str(feed_id))
+    assert f"no feed {feed_id}" in one_error_line(again)
+
+
+async def test_feeds_add_refuses_a_bad_kind_or_interval_in_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    bad_kind, bad_every, too_often = await asyncio.gather(
+        oldclip(config, "feeds", "add", "myspace", "https://example.org/feed"),
+        oldclip(config, "feeds", "add", "rss", "https://example.org/feed", "--every", "5x"),
+        oldclip(config, "feeds", "add", "rss", "https://example.org/feed", "--every", "5s"),
+    )
+    message = one_error_line(bad_kind)
+    assert "unknown feed kind 'myspace'" in message
+    assert "mastodon" in message and "telegram" in message  # says what would work
+    assert "'5x' is not a duration" in one_error_line(bad_every)
+    assert "'5s' is too short" in one_error_line(too_often)
+    assert stored_feeds(tmp_path) == []
+
+
+CONFIG_FEEDS = """
+[[feeds]]
+kind = "mastodon"
+target = "{base}/feeds/mastodon_tag.json"
+every = "15m"
+label = "from-config"
+include = ["checkpoint"]
+"""
+
+
+async def test_watch_once_finds_the_chair_repost_once(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, CONFIG_FEEDS.format(base=feed_server.base_url))
+    add = await oldclip(
+        config,
+        *("add", CHAIR, "--title", "Folding chair in a hallway", "--first-seen", "2017-06-20"),
+        *("--source", "https://example.org/2017/chair"),
+    )
+    assert add.returncode == 0, add.stderr
+    broken = await oldclip(config, "feeds", "add", "rss", feed_server.url("/500"), "--label", "b")
+    assert broken.returncode == 0, broken.stderr
+    broken_id = int(broken.stdout)
+
+    first = await oldclip(config, "watch", "--once")
+    assert first.returncode == 0, first.stderr
+    (line,) = first.stdout.splitlines()
+    assert SUMMARY.fullmatch(line), line
+    assert line == (
+        "polled 2 feeds (1 failed), 1 new posts, 1 media processed, 1 reposts found, 0 media failed"
+    )
+
+    listed = await oldclip(config, "feeds", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    feeds = {f["id"]: f for f in json.loads(listed.stdout)}
+    failing = feeds.pop(broken_id)
+    (from_config,) = feeds.values()  # the [[feeds]] entry, merged into the database
+    assert (from_config["source"], from_config["label"]) == ("config", "from-config")
+    assert (from_config["interval_s"], from_config["include"]) == (900, ["checkpoint"])
+    assert from_config["consecutive_failures"] == 0 and from_config["last_error"] is None
+    assert from_config["last_success_at"] is not None
+    assert failing["consecutive_failures"] == 1
+    assert failing["last_error"].startswith(f"Could not fetch {feed_server.url('/500')}: ")
+    assert "HTTP 500" in failing["last_error"]
+
+    text = await oldclip(config, "feeds", "list")
+    assert text.returncode == 0
+    (failing_line,) = [row for row in text.stdout.splitlines() if "FAILING" in row]
+    assert f"FAILING x1: {failing['last_error']}" in failing_line
+    assert "[from-config]" in text.stdout and "ok, last polled" in text.stdout
+
+    second = await oldclip(config, "watch", "--once")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == (
+        "polled 2 feeds (1 failed), 0 new posts, 0 media processed, 0 reposts found, 0 media failed"
+    )
+
+    reposts = await oldclip(config, "reposts", "--json")
+    assert reposts.returncode == 0, reposts.stderr
+    (repost,) = json.loads(reposts.stdout)
+    assert repost["post_url"] == CHAIR_POST
+    assert repost["clip_title"] == "Folding chair in a hallway"
+    assert repost["first_seen"] == "2017-06-20"
+    assert repost["first_source"] == "https://example.org/2017/chair"
+    assert repost["source"] == "mastodon"
+
+
+async def test_config_feeds_show_in_feeds_list_before_any_watch(tmp_path: Path) -> None:
+    config = write_config(tmp_path, CONFIG_FEEDS.format(base="https://feeds.example.org"))
+    listed = await oldclip(config, "feeds", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [f["label"] for f in json.loads(listed.stdout)] == ["from-config"]
