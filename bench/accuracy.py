@@ -153,7 +153,7 @@ def main() -> None:
             f"{t:9.2f} {tp / len(own):7.3f} {precision:9.3f} {meeting:>6} of {len(per_edit):<4}"
             f"  {worst} {per_edit[worst]:.2f}"
         )
-        if precision == 1.0 and (best is None or (meeting, tp) > best[1:]):
+        if precision == 1.0 and (best is None or (meeting, tp) >= best[1:]):  # ties: higher t
             best = (t, meeting, tp)
     if best:
         print(

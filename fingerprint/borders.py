@@ -40,24 +40,8 @@ class Box:
         return frame[self.top : self.bottom, self.left : self.right]
 
 
-def content_boxes(frames: list[np.ndarray]) -> list[Box]:
-    """The box holding the footage in each frame, found shot by shot."""
-    grey = [_grey(f) for f in frames]
-    boxes: list[Box] = []
-    start = 0
-    for end in [*_cuts(grey), len(grey)]:
-        if end > start:
-            if grey[start].shape == grey[end - 1].shape:
-                box = content_box(np.stack(grey[start:end]))
-                boxes.extend([box] * (end - start))
-            else:  # frames of another size in one shot: judge each alone
-                boxes.extend(content_box(g[None]) for g in grey[start:end])
-        start = end
-    return boxes
-
-
 def content_box(grey: np.ndarray) -> Box:
-    """The box common to a stack of grey frames (T, H, W) of one shot."""
+    """The box common to a stack of grey frames (T, H, W, float32) of one shot."""
     height, width = grey.shape[1:]
     top, bottom = _flat_edges(grey, axis=2)
     left, right = _flat_edges(grey, axis=1)
@@ -73,18 +57,12 @@ def content_box(grey: np.ndarray) -> Box:
     return Box(top, bottom, left, right)
 
 
-def _grey(frame: np.ndarray) -> np.ndarray:
-    return frame.astype(np.float32)
-
-
-def _cuts(grey: list[np.ndarray]) -> list[int]:
-    """Indexes of the frames that start a new shot."""
-    cuts = []
-    for i in range(1, len(grey)):
-        a, b = grey[i - 1], grey[i]
-        if a.shape != b.shape or np.abs(a[::8, ::8] - b[::8, ::8]).mean() > CUT:
-            cuts.append(i)
-    return cuts
+def is_cut(before: np.ndarray, after: np.ndarray) -> bool:
+    """Whether two consecutive sampled frames belong to different shots."""
+    if before.shape != after.shape:
+        return True
+    a, b = before[::8, ::8].astype(np.float32), after[::8, ::8].astype(np.float32)
+    return float(np.abs(a - b).mean()) > CUT
 
 
 def _trim(is_border: np.ndarray) -> tuple[int, int]:

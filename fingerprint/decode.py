@@ -9,6 +9,8 @@ would only cost conversion time and memory.
 from __future__ import annotations
 
 import io
+import queue
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -45,19 +47,30 @@ class Limits:
     min_cut_gap: float = 0.2  # seconds between two frames taken at cuts
 
 
-@dataclass
-class Decoded:
+@dataclass(frozen=True)
+class Sample:
+    time: float
+    grey: np.ndarray  # (H, W) uint8, long side <= WORK_SIDE
+    anchor: bool  # indexed (see fingerprint.types)
+
+
+@dataclass(frozen=True)
+class Header:
     kind: str  # "video" or "photo"
-    width: int
+    width: int  # as stored; rotation metadata may turn the frames (see the samples' shape)
     height: int
-    duration: float
-    times: list[float]
-    frames: list[np.ndarray]  # grey uint8 (H, W), long side <= WORK_SIDE
-    anchors: list[bool]  # which frames are indexed (see fingerprint.types)
+    duration: float  # as declared by the container; 0 for photos
 
 
-def decode(source: str | Path | bytes, name: str, limits: Limits = Limits()) -> Decoded:
-    """Decode a photo, video or animated GIF into sampled frames, or raise MediaError."""
+def decode(
+    source: str | Path | bytes, name: str, limits: Limits = Limits()
+) -> tuple[Header, Iterator[Sample]]:
+    """Open a photo, video or animated GIF; its sampled frames come as they are decoded.
+
+    Video frames are decoded in a background thread (FFmpeg releases the GIL), so whoever
+    consumes the samples works while the next ones are decoded.  Errors found while decoding
+    are raised from the iterator as MediaError.
+    """
     data = source if isinstance(source, bytes) else None
     if data is None:
         path = Path(source)
@@ -70,7 +83,8 @@ def decode(source: str | Path | bytes, name: str, limits: Limits = Limits()) -> 
 
     photo = _try_photo(source, name, limits)
     if photo is not None:
-        return photo
+        header, grey = photo
+        return header, iter([Sample(0.0, grey, True)])
     return _decode_video(source, name, limits)
 
 
@@ -81,7 +95,9 @@ def _work_size(width: int, height: int) -> tuple[int, int]:
     return max(2, round(width * scale)), max(2, round(height * scale))
 
 
-def _try_photo(source: str | Path | bytes, name: str, limits: Limits) -> Decoded | None:
+def _try_photo(
+    source: str | Path | bytes, name: str, limits: Limits
+) -> tuple[Header, np.ndarray] | None:
     """Open still images with Pillow (which honours EXIF orientation); None for anything else."""
     fp = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
@@ -104,7 +120,7 @@ def _try_photo(source: str | Path | bytes, name: str, limits: Limits) -> Decoded
     oriented_h, oriented_w = frame.shape[:2]
     if (oriented_w > oriented_h) != (width > height):
         width, height = height, width
-    return Decoded("photo", width, height, 0.0, [0.0], [frame], [True])
+    return Header("photo", width, height, 0.0), frame
 
 
 def _open_container(source: str | Path | bytes, name: str) -> av.container.InputContainer:
@@ -127,9 +143,11 @@ def _reason(exc: Exception) -> str:
     return text.split(":", 1)[-1].strip() or type(exc).__name__
 
 
-def _decode_video(source: str | Path | bytes, name: str, limits: Limits) -> Decoded:
+def _decode_video(
+    source: str | Path | bytes, name: str, limits: Limits
+) -> tuple[Header, Iterator[Sample]]:
     container = _open_container(source, name)
-    with container:
+    try:
         if not container.streams.video:
             raise MediaError(name, "the file has no video or picture in it")
         stream = container.streams.video[0]
@@ -147,27 +165,76 @@ def _decode_video(source: str | Path | bytes, name: str, limits: Limits) -> Deco
                 f"the video is {_span(declared)} long; the limit is "
                 f"{_span(limits.max_duration)}: cut out the part to check",
             )
-        times, frames, anchors, last_t = [], [], [], 0.0
+    except BaseException:
+        container.close()
+        raise
+    header = Header("video", width, height, declared)
+    return header, _in_background(_samples(container, stream, name, limits))
+
+
+def _samples(
+    container: av.container.InputContainer, stream: av.VideoStream, name: str, limits: Limits
+) -> Iterator[Sample]:
+    """The sampled frames; a truncated file yields what decoded before the damage."""
+    count = 0
+    with container:
         try:
-            for t, frame, anchor in _sample(container, stream, name, limits):
-                times.append(t)
-                frames.append(frame)
-                anchors.append(anchor)
-                last_t = max(last_t, t)
+            for t, grey, anchor in _sample(container, stream, name, limits):
+                count += 1
+                yield Sample(t, grey, anchor)
         except av.FFmpegError as exc:
-            if not frames:
+            if not count:
                 raise MediaError(
                     name, f"the video could not be decoded ({_reason(exc)}); it may be damaged"
                 ) from None
-            # A truncated download still carries its first seconds: keep what decoded.
-        if not frames:
-            raise MediaError(name, "no frame could be decoded; the file may be damaged or empty")
-        if width == 0 or height == 0:
-            height, width = frames[0].shape[:2]
-        kind = "video" if len(frames) > 1 or declared > 0 else "photo"
-        if (frames[0].shape[0] > frames[0].shape[1]) != (height > width):
-            width, height = height, width  # rotated by metadata
-        return Decoded(kind, width, height, max(declared, last_t), times, frames, anchors)
+    if not count:
+        raise MediaError(name, "no frame could be decoded; the file may be damaged or empty")
+
+
+_DONE = object()
+
+
+def _in_background(items: Iterator[Sample], depth: int = 32) -> Iterator[Sample]:
+    """Run ``items`` in a thread, handing its values over through a bounded queue.
+
+    If the consumer stops early, the producer notices at its next hand-over and stops too.
+    """
+    handover: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handover.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+        finally:
+            items.close()
+
+    worker = threading.Thread(target=produce, name="oldclip-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handover.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _span(seconds: float) -> str:
@@ -187,21 +254,46 @@ def _declared_duration(container: av.container.InputContainer, stream: av.VideoS
     return 0.0
 
 
-def _luma_thumb(frame: av.VideoFrame) -> np.ndarray:
-    """A coarse grey thumbnail for cut detection, read straight off the luma plane.
+def _luma(frame: av.VideoFrame) -> np.ndarray | None:
+    """The frame's luma plane as a (height, width) view, for planar YUV (nearly every video).
 
-    Asking FFmpeg to scale every frame costs more than decoding it; striding over the Y plane of
-    planar YUV (nearly every video) costs nothing.
+    Asking FFmpeg to convert and scale a frame costs more than decoding it; the Y plane is
+    already the grey picture PDQ hashes.  None for other pixel formats.
     """
-    if frame.format.name.startswith(("yuv", "yuvj", "nv12", "gray")):
-        plane = frame.planes[0]
-        luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:, : frame.width]
-        step_y = max(1, luma.shape[0] // CUT_SIDE)
-        step_x = max(1, luma.shape[1] // CUT_SIDE)
-        thumb = luma[::step_y, ::step_x][:CUT_SIDE, :CUT_SIDE]
-    else:
-        thumb = frame.to_ndarray(format="gray", width=CUT_SIDE, height=CUT_SIDE)
-    return thumb.astype(np.int16)
+    if not frame.format.name.startswith(("yuv", "yuvj", "nv12", "nv21", "gray")):
+        return None
+    plane = frame.planes[0]
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[
+        : frame.height, : frame.width
+    ]
+
+
+def _luma_thumb(frame: av.VideoFrame, luma: np.ndarray | None) -> np.ndarray:
+    """A coarse grey thumbnail for cut detection."""
+    if luma is None:
+        return frame.to_ndarray(format="gray", width=CUT_SIDE, height=CUT_SIDE).astype(np.int16)
+    step_y = max(1, luma.shape[0] // CUT_SIDE)
+    step_x = max(1, luma.shape[1] // CUT_SIDE)
+    return luma[::step_y, ::step_x][:CUT_SIDE, :CUT_SIDE].astype(np.int16)
+
+
+def _small_grey(frame: av.VideoFrame, luma: np.ndarray | None) -> np.ndarray:
+    """The frame in grey at work size, area-averaged so that small details do not alias."""
+    w, h = _work_size(frame.width, frame.height)
+    if luma is None:
+        return frame.reformat(width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
+    image = Image.fromarray(luma)
+    factor = min(luma.shape[1] // w, luma.shape[0] // h)
+    if factor >= 2:
+        image = image.reduce(factor)  # fast box filter by a whole factor, then the remainder
+    image = image.resize((w, h), Image.Resampling.BOX)
+    full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
+    if not full_range:
+        image = image.point(_EXPAND_LIMITED_RANGE)  # video black is 16, white 235: make 0..255
+    return np.asarray(image)
+
+
+_EXPAND_LIMITED_RANGE = [min(255, max(0, round((v - 16) * 255 / 219))) for v in range(256)]
 
 
 def _sample(
@@ -227,7 +319,8 @@ def _sample(
         t = frame.time - start
         if t > limits.max_duration:
             raise MediaError(name, "the video runs longer than the duration limit")
-        thumb = _luma_thumb(frame)
+        luma = _luma(frame)
+        thumb = _luma_thumb(frame, luma)
         cut = (
             previous_thumb is not None
             and np.abs(thumb - previous_thumb).mean() > limits.cut_threshold
@@ -239,9 +332,7 @@ def _sample(
         is_anchor = anchor.due(t) or cut
         if not (dense.due(t) or is_anchor):
             continue
-        w, h = _work_size(frame.width, frame.height)
-        small = frame.reformat(width=w, height=h, format="gray", interpolation="AREA")
-        grey = small.to_ndarray()
+        grey = _small_grey(frame, luma)
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360
         if rotation:
             grey = np.ascontiguousarray(np.rot90(grey, k=rotation // 90))

@@ -16,14 +16,15 @@ away from the real ones, which would eat most of the matching budget.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pdqhash
 from PIL import Image
 
-from .borders import content_boxes
-from .decode import Decoded, Limits, decode
+from .borders import Box, content_box, is_cut
+from .decode import Header, Limits, Sample, decode
 from .types import (
     VARIANT_CLOSE,
     VARIANT_DENSE,
@@ -35,7 +36,8 @@ from .types import (
     MediaError,
 )
 
-HASH_SIDE = 128  # PDQ works on 64x64 internally; 128 keeps its filter meaningful and fast
+PROBE = 12  # frames (2 s) that set a shot's provisional content box
+HASH_SIDE = 64  # PDQ works on 64x64 internally: handing it that size skips its own filtering
 MIN_QUALITY = 40  # PDQ's own quality score: flat or near-black frames carry no identity
 ZOOM = 0.8  # share of each side kept by the zoom variant
 CLOSE = 0.7  # ... by the close-up variant of footage that is not wide
@@ -46,14 +48,14 @@ def fingerprint_file(path: str | Path, limits: Limits | None = None) -> Fingerpr
     """Fingerprint a photo or video file on disk."""
     path = Path(path)
     digest = sha256_file(path) if path.is_file() else ""
-    decoded = decode(path, path.name, limits or Limits())
-    return _fingerprint(decoded, path.name, digest, path.stat().st_size)
+    header, samples = decode(path, path.name, limits or Limits())
+    return _fingerprint(header, samples, path.name, digest, path.stat().st_size)
 
 
 def fingerprint_bytes(data: bytes, name: str, limits: Limits | None = None) -> Fingerprint:
     """Fingerprint media held in memory (a download, a Telegram file)."""
-    decoded = decode(data, name, limits or Limits())
-    return _fingerprint(decoded, name, hashlib.sha256(data).hexdigest(), len(data))
+    header, samples = decode(data, name, limits or Limits())
+    return _fingerprint(header, samples, name, hashlib.sha256(data).hexdigest(), len(data))
 
 
 def sha256_file(path: Path) -> str:
@@ -65,39 +67,85 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fingerprint(decoded: Decoded, name: str, sha256: str, size: int) -> Fingerprint:
-    boxes = content_boxes(decoded.frames)
-    hashes: list[np.ndarray] = []
-    times: list[float] = []
-    variants: list[int] = []
-    photo = decoded.kind == "photo"
-    for t, frame, box, anchor in zip(
-        decoded.times, decoded.frames, boxes, decoded.anchors, strict=True
-    ):
-        region = box.apply(frame)
-        for variant, picture in _variants(region, anchor, photo):
+class _Hashes:
+    """The growing (hash, time, variant) columns of one fingerprint."""
+
+    def __init__(self) -> None:
+        self.hashes: list[np.ndarray] = []
+        self.times: list[float] = []
+        self.variants: list[int] = []
+
+    def add_frame(self, sample: Sample, box: Box, photo: bool) -> None:
+        for variant, picture in _variants(box.apply(sample.grey), sample.anchor, photo):
             bits, quality = pdqhash.compute(_square(picture))
             if quality < MIN_QUALITY:
                 if variant in (VARIANT_FULL, VARIANT_DENSE):
-                    break  # the whole frame is flat: none of its variants can identify it
+                    return  # the whole frame is flat: none of its variants can identify it
                 continue
-            hashes.append(np.packbits(bits.astype(np.uint8)))
-            times.append(t)
-            variants.append(variant)
-    if not hashes:
+            self.hashes.append(np.packbits(bits.astype(np.uint8)))
+            self.times.append(sample.time)
+            self.variants.append(variant)
+
+    def truncate(self, length: int) -> None:
+        del self.hashes[length:], self.times[length:], self.variants[length:]
+
+
+def _fingerprint(
+    header: Header, samples: Iterator[Sample], name: str, sha256: str, size: int
+) -> Fingerprint:
+    """Hash the samples shot by shot while later ones are still being decoded.
+
+    A shot's content box needs all of its frames, but waiting for them would leave nothing to
+    do while the video decodes.  So frames are hashed as they come with the box of the shot's
+    first ``PROBE`` frames; when the shot ends, its box is worked out from all of them and the
+    shot is hashed again in the rare case it differs.  The result is the same either way.
+    """
+    out = _Hashes()
+    photo = header.kind == "photo"
+    width, height = header.width, header.height
+    shot: list[Sample] = []
+    shot_start = 0  # where the shot's hashes begin in ``out``
+    provisional: Box | None = None
+    last_time, count = 0.0, 0
+
+    def finish_shot() -> None:
+        final = content_box(np.stack([s.grey for s in shot]).astype(np.float32))
+        if final != provisional:
+            out.truncate(shot_start)
+            for sample in shot:
+                out.add_frame(sample, final, photo)
+
+    for sample in samples:
+        if count == 0 and (sample.grey.shape[0] > sample.grey.shape[1]) != (height > width):
+            width, height = height, width  # turned by rotation metadata
+        count += 1
+        last_time = max(last_time, sample.time)
+        if shot and is_cut(shot[-1].grey, sample.grey):
+            finish_shot()
+            shot, shot_start, provisional = [], len(out.hashes), None
+        shot.append(sample)
+        if provisional is None and len(shot) >= PROBE:
+            provisional = content_box(np.stack([s.grey for s in shot]).astype(np.float32))
+            for earlier in shot:
+                out.add_frame(earlier, provisional, photo)
+        elif provisional is not None:
+            out.add_frame(sample, provisional, photo)
+    if shot:
+        finish_shot()
+    if not out.hashes:
         raise MediaError(
             name, "every frame is flat or black: there is no picture detail to fingerprint"
         )
     return Fingerprint(
-        kind=decoded.kind,
+        kind="video" if count > 1 or header.duration > 0 else "photo",
         sha256=sha256,
         size=size,
-        duration=decoded.duration,
-        width=decoded.width,
-        height=decoded.height,
-        hashes=np.stack(hashes),
-        times=np.asarray(times, dtype=np.float32),
-        variants=np.asarray(variants, dtype=np.uint8),
+        duration=max(header.duration, last_time),
+        width=width,
+        height=height,
+        hashes=np.stack(out.hashes),
+        times=np.asarray(out.times, dtype=np.float32),
+        variants=np.asarray(out.variants, dtype=np.uint8),
     )
 
 

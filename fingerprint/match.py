@@ -46,7 +46,7 @@ class MatchSettings:
     index_radius: int = 64  # a stored frame this close makes its media a candidate
     frame_radius: int = 76  # a frame pair this close counts as agreeing, during verification
     photo_radius: int = 40  # a lone frame (photo) must be this close
-    min_score: float = 0.35
+    min_score: float = 0.25
     time_tolerance: float = 1.0  # seconds off the fitted line still counted
     max_candidates: int = 25
 
