@@ -20,6 +20,7 @@ from .config import ConfigError, load_config, parse_duration
 from .importer import import_folder
 from .library import CheckResult, Library
 from .render import clip_details, feed_line, repost_line, verdict
+from .run import run as run_everything
 from .runner import run_until_signalled
 from .watch import add_feed, run_forever, run_once, sync_config_feeds
 
@@ -107,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="poll every feed once, process everything fetched, exit"
     )
     watch.set_defaults(run=cmd_watch)
+
+    run = commands.add_parser(
+        "run", help="run the bot, the watchers and alert delivery until stopped"
+    )
+    run.set_defaults(run=cmd_run)
 
     reposts = commands.add_parser("reposts", help="reposts of old footage found, newest first")
     reposts.add_argument("--json", action="store_true")
@@ -247,6 +253,10 @@ def cmd_watch(library: Library, args: argparse.Namespace) -> int:
         )
         return 0
     return run_until_signalled(run_forever, library)
+
+
+def cmd_run(library: Library, args: argparse.Namespace) -> int:
+    return run_everything(library, library.config)
 
 
 def cmd_reposts(library: Library, args: argparse.Namespace) -> int:

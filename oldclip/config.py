@@ -14,6 +14,7 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from bot.settings import BotSettings
 from fingerprint import Limits, MatchSettings
 
 
@@ -71,6 +72,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     watch: WatchSettings = field(default_factory=WatchSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
+    bot: BotSettings = field(default_factory=BotSettings)
     feeds: tuple[FeedSpec, ...] = ()
     source: Path | None = None  # the file it was read from, if any
 
@@ -129,12 +131,20 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
         limits=_section(Limits, data, "limits", candidate),
         watch=_section(WatchSettings, data, "watch", candidate),
         network=_network(data, candidate),
+        bot=_bot(data, candidate),
         feeds=_feeds(data.get("feeds", []), candidate),
         source=candidate if candidate.is_file() else None,
     )
     if db:
         config = replace(config, database=Path(db).expanduser())
     return config
+
+
+def _bot(data: dict, path: Path) -> BotSettings:
+    """``[bot]``, with the token from $OLDCLIP_BOT_TOKEN when set (it wins over the file)."""
+    settings = _section(BotSettings, data, "bot", path)
+    token = os.environ.get("OLDCLIP_BOT_TOKEN")
+    return replace(settings, token=token) if token else settings
 
 
 def _feeds(entries: object, path: Path) -> tuple[FeedSpec, ...]:
@@ -209,9 +219,13 @@ def _section(cls, data: dict, name: str, path: Path):
         if key not in known:
             raise ConfigError(f"{path}: unknown key {name}.{key} (see config.example.toml)")
         default = getattr(cls(), key)
-        if isinstance(default, tuple):  # a TOML list of strings
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{path}: {name}.{key} must be a list of strings, not {value!r}")
+        if isinstance(default, tuple):  # a TOML list, of the type the annotation names
+            item = int if "tuple[int" in str(known[key].type) else str
+            if not isinstance(value, list) or not all(
+                isinstance(v, item) and not isinstance(v, bool) for v in value
+            ):
+                kind = "numbers" if item is int else "strings"
+                raise ConfigError(f"{path}: {name}.{key} must be a list of {kind}, not {value!r}")
             continue
         if not isinstance(value, type(default)) and not (
             isinstance(default, float) and isinstance(value, int)

@@ -6,6 +6,7 @@ go through it, so "add a clip" and "check a file" mean the same thing everywhere
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -108,7 +109,19 @@ class Library:
             result = storage.add_clip(self.db, media_id, **provenance)
         if media_created and self._index is not None:
             self._index.add(media_id, fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)])
+        self.keep_copy(media_id, Path(path), fp.sha256)
         return result
+
+    def keep_copy(self, media_id: int, path: Path, sha256: str) -> None:
+        """Archive a copy of a library file, so evidence pictures can be drawn from it later."""
+        media = storage.get_media(self.db, media_id)
+        if media is None or (media.path and Path(media.path).is_file()):
+            return
+        target = self.config.media_dir / "library" / f"{sha256}{path.suffix.lower()}"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        storage.set_media_path(self.db, media_id, str(target))
 
     def remove_clip(self, clip_id: int) -> bool:
         clip = storage.get_clip(self.db, clip_id)

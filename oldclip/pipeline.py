@@ -194,6 +194,7 @@ class Pipeline:
                     self._workers, fingerprint_file, path, self.config.limits
                 )
             media_id = self.library.add_fingerprint(fp)
+            storage.set_media_path(db, media_id, str(path))  # the archived download
         storage.add_sighting(
             db,
             media_id,

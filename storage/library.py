@@ -8,6 +8,7 @@ two processes adding the same file or clip at once still store it only once.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
@@ -23,7 +24,7 @@ from .models import Clip, Media, Sighting
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-_MEDIA_COLUMNS = "id, sha256, kind, duration, width, height, size, created_at"
+_MEDIA_COLUMNS = "id, sha256, kind, duration, width, height, size, created_at, path"
 _CLIP_COLUMNS = (
     "id, media_id, title, description, first_seen, source, verdict_url, language, tags, "
     "added_by, added_at"
@@ -75,6 +76,11 @@ def add_media(db: sqlite_utils.Database, fp: Fingerprint) -> tuple[int, bool]:
     return media_id, created
 
 
+def _media_exists(db: sqlite_utils.Database, media_id: int) -> bool:
+    """Whether the media row exists (reads no columns, so it works at every schema version)."""
+    return db.execute("SELECT 1 FROM media WHERE id = ?", [media_id]).fetchone() is not None
+
+
 def get_media(db: sqlite_utils.Database, media_id: int) -> Media | None:
     """The media row with this id, or None."""
     row = _one(db, f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = ?", [media_id])
@@ -85,6 +91,15 @@ def media_by_sha256(db: sqlite_utils.Database, sha: str) -> Media | None:
     """The media whose file has this sha256 (hex, any case), or None."""
     row = _one(db, f"SELECT {_MEDIA_COLUMNS} FROM media WHERE sha256 = ?", [sha.lower()])
     return Media(**row) if row else None
+
+
+def set_media_path(db: sqlite_utils.Database, media_id: int, path: str | os.PathLike[str]) -> bool:
+    """Record where a copy of the media file is kept; return False if there is no such media."""
+    path = os.fspath(path)
+    if not isinstance(path, str) or not path.strip():
+        raise ValueError("path must not be empty")
+    cursor = db.execute("UPDATE media SET path = ? WHERE id = ?", [path, media_id])
+    return cursor.rowcount == 1
 
 
 def load_fingerprint(db: sqlite_utils.Database, media_id: int) -> Fingerprint | None:
@@ -183,7 +198,7 @@ def add_clip(
         # A bare string would otherwise be stored as a list of its characters.
         raise TypeError("tags must be a list of strings, not a single string")
     tag_list = [str(t) for t in tags]
-    if get_media(db, media_id) is None:
+    if not _media_exists(db, media_id):
         raise ValueError(f"no media with id {media_id}; add the media first")
     with db.atomic():
         cursor = db.execute(
@@ -279,7 +294,7 @@ def add_sighting(
         datetime.fromisoformat(seen_at)
     except (TypeError, ValueError):
         raise ValueError(f"seen_at must be an ISO 8601 date-time, got {seen_at!r}") from None
-    if get_media(db, media_id) is None:
+    if not _media_exists(db, media_id):
         raise ValueError(f"no media with id {media_id}")
     cursor = db.execute(
         "INSERT INTO sightings (media_id, url, source, post_url, seen_at) VALUES (?, ?, ?, ?, ?)",

@@ -201,8 +201,127 @@ def _003_watch(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE INDEX reposts_{column} ON reposts({column})")
 
 
+def _004_bot(db: sqlite_utils.Database) -> None:
+    """What the Telegram bot must not forget across restarts: its users, their subscriptions
+    and mutes, one delivery row per alert per chat, feedback on alerts, clips marked "not a
+    match" for a post, and the questions to answer once the asked-about media is identified.
+    Media also get ``path``, where a copy of the file is kept (for evidence pictures).
+
+    As in _003_watch, references to media and clips never block ``remove_clip``: the history
+    (feedback, questions) keeps its row with the reference set to NULL, and what only means
+    something while the media exists (mutes, "not a match" marks) goes with it.  User and chat
+    ids are Telegram's and reference nothing: an admin may trust a user the bot never met.
+    """
+    db.execute("ALTER TABLE media ADD COLUMN path TEXT")
+    db.execute(
+        """
+        CREATE TABLE bot_users (
+            user_id INTEGER PRIMARY KEY,
+            language TEXT,
+            first_seen_at TEXT,
+            last_seen_at TEXT,
+            trusted INTEGER NOT NULL DEFAULT 0,
+            muted_until TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL,
+            feeds TEXT NOT NULL DEFAULT '[]',
+            labels TEXT NOT NULL DEFAULT '[]',
+            min_score REAL NOT NULL DEFAULT 0,
+            language TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (user_id, chat_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE muted_clips (
+            user_id INTEGER NOT NULL,
+            matched_media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, matched_media_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX muted_clips_matched_media_id ON muted_clips(matched_media_id)")
+    db.execute(
+        """
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            outbox_id INTEGER NOT NULL REFERENCES outbox(id) ON DELETE CASCADE,
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (outbox_id, chat_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX deliveries_due ON deliveries(state, next_attempt_at)")
+    db.execute(
+        """
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            outbox_id INTEGER REFERENCES outbox(id) ON DELETE SET NULL,
+            post_url TEXT NOT NULL,
+            matched_media_id INTEGER REFERENCES media(id) ON DELETE SET NULL,
+            user_id INTEGER NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('confirmed', 'not_a_match', 'muted')),
+            created_at TEXT NOT NULL,
+            UNIQUE (outbox_id, user_id, verdict)
+        )
+        """
+    )
+    db.execute("CREATE INDEX feedback_matched_media_id ON feedback(matched_media_id)")
+    db.execute(
+        """
+        CREATE TABLE not_a_match (
+            post_url TEXT NOT NULL,
+            matched_media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+            user_id INTEGER,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (post_url, matched_media_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX not_a_match_matched_media_id ON not_a_match(matched_media_id)")
+    db.execute(
+        """
+        CREATE TABLE questions (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            chat_id INTEGER NOT NULL,
+            message_id INTEGER,
+            media_id INTEGER REFERENCES media(id) ON DELETE SET NULL,
+            asked_at TEXT NOT NULL,
+            answered_clip_id INTEGER REFERENCES clips(id) ON DELETE SET NULL,
+            notified_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX questions_media_id ON questions(media_id)")
+    db.execute("CREATE INDEX questions_answered_clip_id ON questions(answered_clip_id)")
+    # One open question per person and media: asking again about the same file while the
+    # first is unanswered must not make the answer arrive twice.
+    db.execute(
+        "CREATE UNIQUE INDEX questions_open ON questions(user_id, media_id) "
+        "WHERE notified_at IS NULL"
+    )
+
+
 # Position i holds the migration that produces schema version i + 1.
-MIGRATIONS: tuple[Migration, ...] = (_001_initial, _002_sightings, _003_watch)
+MIGRATIONS: tuple[Migration, ...] = (_001_initial, _002_sightings, _003_watch, _004_bot)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -21,6 +21,7 @@ class Media:
     height: int | None
     size: int | None
     created_at: str  # ISO 8601 UTC, when this row was written
+    path: str | None = None  # where a copy of the file is kept (evidence pictures), if anywhere
 
 
 @dataclass(frozen=True)

@@ -429,6 +429,7 @@ def record_repost_and_alert(
                 "verdict_url": clip.verdict_url if clip else None,
                 "first_seen": values["first_seen"],
                 "first_source": values["first_source"],
+                "feed_id": item.feed_id,
                 "feed_label": item.feed_label,
                 "language": item.feed_language,
                 "posts": [post],

@@ -99,8 +99,11 @@ def utf16_len(text: str) -> int:
 
 
 def url_entities(text: str) -> list[Json]:
-    """The "url" entities Telegram would compute: offsets and lengths in UTF-16 code units."""
+    """The "bot_command" and "url" entities Telegram would compute (offsets in UTF-16 units)."""
     entities = []
+    command = re.match(r"/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?", text)
+    if command:
+        entities.append({"type": "bot_command", "offset": 0, "length": utf16_len(command.group())})
     for match in URL_RE.finditer(text):
         url = match.group().rstrip(".,;:!?)]}")
         offset = utf16_len(text[: match.start()])

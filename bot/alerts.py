@@ -1,0 +1,175 @@
+"""Alert delivery: from the outbox the watchers fill, to each subscribed fact-checker's chat.
+
+Two durable steps, so a restart loses nothing and sends nothing twice:
+
+1. plan: each pending outbox alert becomes one delivery row per chat that wants it (filters,
+   mutes and "not a match" verdicts applied), then the alert is marked delivered;
+2. send: due deliveries go out, at most one message per chat per second; a 429 postpones that
+   delivery by the time Telegram asks for, other errors retry with backoff, then give up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import time
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import Forbidden, RetryAfter, TelegramError
+
+import storage
+
+from .deps import Deps
+from .i18n import t
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+PER_CHAT_GAP_S = 1.0  # Telegram: about one message per second per chat
+
+
+def plan(deps: Deps) -> int:
+    """Turn pending outbox alerts into per-chat deliveries; returns how many were planned."""
+    planned = 0
+    for alert in storage.pending_alerts(deps.db):
+        chats = _recipients(deps, alert)
+        planned += storage.plan_deliveries(deps.db, alert.id, chats)
+        storage.mark_delivered(deps.db, alert.id, count=alert.count)
+    return planned
+
+
+def _recipients(deps: Deps, alert: storage.OutboxItem) -> list[int]:
+    if alert.kind in ("feed_down", "feed_up"):
+        return list(deps.settings.admins)
+    payload = alert.payload
+    matched = payload.get("matched_media_id")
+    posts = payload.get("posts", [])
+    if (
+        matched is not None
+        and posts
+        and all(storage.is_not_a_match(deps.db, p["post_url"], matched) for p in posts)
+    ):
+        return []
+    best = max((p.get("score") or 0.0 for p in posts), default=0.0)
+    chats = []
+    for sub in storage.all_subscriptions(deps.db):
+        if not deps.is_fact_checker(sub.user_id):
+            continue  # trust withdrawn since subscribing
+        if matched is not None and storage.is_muted(deps.db, sub.user_id, matched):
+            continue
+        if best < sub.min_score:
+            continue
+        if sub.labels and payload.get("feed_label") not in sub.labels:
+            continue
+        if sub.language and payload.get("language") not in (None, sub.language):
+            continue
+        if sub.feeds and payload.get("feed_id") not in sub.feeds:
+            continue
+        chats.append(sub.chat_id)
+    return sorted(set(chats))
+
+
+def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    e = html.escape
+    p = alert.payload
+    if alert.kind == "feed_down":
+        return t(
+            lang,
+            "alert_feed_down",
+            feed=e(p.get("label") or p.get("target") or "?"),
+            error=e(p.get("error") or ""),
+        ), None
+    if alert.kind == "feed_up":
+        return t(lang, "alert_feed_up", feed=e(p.get("label") or p.get("target") or "?")), None
+    lines = [
+        t(
+            lang,
+            "alert_repost",
+            count=len(p.get("posts", [])),
+            title=e(p.get("clip_title") or "?"),
+            first_seen=e(str(p.get("first_seen") or "?")),
+        )
+    ]
+    for post in p.get("posts", [])[:10]:
+        lines.append(
+            t(
+                lang,
+                "alert_post_line",
+                url=e(post["post_url"]),
+                source=e(post.get("source") or ""),
+                score=f"{post.get('score') or 0:.2f}",
+            )
+        )
+    if p.get("first_source"):
+        lines.append(t(lang, "first_source", source=e(p["first_source"])))
+    buttons = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t(lang, "button_confirm"), callback_data=f"fb:{alert.id}:c"),
+                InlineKeyboardButton(t(lang, "button_not_match"), callback_data=f"fb:{alert.id}:n"),
+            ],
+            [InlineKeyboardButton(t(lang, "button_mute"), callback_data=f"fb:{alert.id}:m")],
+        ]
+    )
+    return "\n".join(lines), buttons
+
+
+async def send_due(deps: Deps, bot: Bot, last_sent: dict[int, float]) -> int:
+    """Send the deliveries that are due; returns how many went out."""
+    sent = 0
+    for delivery in storage.due_deliveries(deps.db):
+        gap = PER_CHAT_GAP_S - (time.monotonic() - last_sent.get(delivery.chat_id, 0.0))
+        if gap > 0:
+            await asyncio.sleep(gap)
+        alert = storage.get_alert(deps.db, delivery.outbox_id)
+        user = storage.get_user(deps.db, delivery.chat_id)
+        text, buttons = render(alert, (user.language if user else None) or "en")
+        try:
+            message = await bot.send_message(
+                delivery.chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=buttons,
+                disable_web_page_preview=True,
+            )
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+            storage.delivery_failed(
+                deps.db, delivery.id, str(exc), retry_in_s=seconds, max_attempts=MAX_ATTEMPTS
+            )
+            continue
+        except Forbidden as exc:  # the person blocked the bot: retrying will not help
+            storage.delivery_failed(
+                deps.db, delivery.id, str(exc), retry_in_s=None, max_attempts=MAX_ATTEMPTS
+            )
+            continue
+        except TelegramError as exc:
+            storage.delivery_failed(
+                deps.db,
+                delivery.id,
+                str(exc),
+                retry_in_s=2.0 * 2**delivery.attempts,
+                max_attempts=MAX_ATTEMPTS,
+            )
+            continue
+        finally:
+            last_sent[delivery.chat_id] = time.monotonic()
+        storage.mark_sent(deps.db, delivery.id, message.message_id)
+        sent += 1
+    return sent
+
+
+async def deliver_forever(deps: Deps, bot: Bot, stop: asyncio.Event) -> None:
+    last_sent: dict[int, float] = {}
+    while not stop.is_set():
+        try:
+            plan(deps)
+            await send_due(deps, bot, last_sent)
+        except Exception:  # keep delivering: one broken alert must not stop the others
+            log.exception("alert delivery pass failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), deps.settings.alert_interval_s)

@@ -1,0 +1,115 @@
+"""Building the python-telegram-bot Application and running it inside oldclip's event loop.
+
+``run_bot`` uses PTB's manual lifecycle (not ``run_polling``, which would own the loop and the
+signal handlers) so that the bot, the watchers and alert delivery share one loop and stop
+together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from . import factcheck, public
+from .alerts import deliver_forever
+from .deps import Deps
+from .i18n import t
+
+log = logging.getLogger(__name__)
+
+TOKEN_RE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+MEDIA = (
+    filters.PHOTO
+    | filters.VIDEO
+    | filters.ANIMATION
+    | filters.VIDEO_NOTE
+    | filters.Document.VIDEO
+    | filters.Document.IMAGE
+)
+
+
+class RedactTokens(logging.Filter):
+    """Blank out anything shaped like a bot token, whatever logger it passes through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if TOKEN_RE.search(message):
+            record.msg, record.args = TOKEN_RE.sub("<token>", message), None
+        return True
+
+
+def quiet_secrets() -> None:
+    """httpx logs every request URL, which holds the token: keep it quiet and redact the rest."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    redact = RedactTokens()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+
+
+def build_application(deps: Deps) -> Application:
+    settings = deps.settings
+    builder = ApplicationBuilder().token(settings.token).rate_limiter(AIORateLimiter(max_retries=3))
+    if settings.api_base_url:
+        root = settings.api_base_url.rstrip("/")
+        builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
+    if settings.local_mode:
+        builder = builder.local_mode(True)
+    app = builder.build()
+    app.bot_data["deps"] = deps
+    app.add_handler(CommandHandler("start", public.start))
+    app.add_handler(CommandHandler("help", public.help_command))
+    app.add_handler(CommandHandler("language", public.language))
+    app.add_handler(CommandHandler("subscribe", factcheck.subscribe))
+    app.add_handler(CommandHandler("unsubscribe", factcheck.unsubscribe))
+    app.add_handler(CommandHandler("subscriptions", factcheck.subscriptions))
+    app.add_handler(CommandHandler("stats", factcheck.stats))
+    app.add_handler(CallbackQueryHandler(public.language_chosen, pattern=r"^lang:"))
+    app.add_handler(CallbackQueryHandler(factcheck.feedback, pattern=r"^fb:"))
+    # An animation also carries a document: one handler for all media, so it is checked once.
+    app.add_handler(MessageHandler(MEDIA, public.check_media, block=False))
+    app.add_error_handler(_on_error)
+    return app
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("handling an update failed: %s", context.error, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        with contextlib.suppress(Exception):  # the error reply is best effort
+            await update.effective_message.reply_text(t("en", "error_generic"))
+
+
+async def run_bot(deps: Deps, stop: asyncio.Event) -> None:
+    """Poll for updates and deliver alerts until ``stop`` is set."""
+    app = build_application(deps)
+    async with app:
+        await app.bot.set_my_commands(
+            [
+                BotCommand("start", "what this bot does"),
+                BotCommand("help", "how to use it"),
+                BotCommand("language", "English / العربية"),
+            ]
+        )
+        await app.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
+        await app.start()
+        delivery = asyncio.create_task(deliver_forever(deps, app.bot, stop))
+        try:
+            await stop.wait()
+        finally:
+            await delivery
+            await app.updater.stop()
+            await app.stop()

@@ -1,0 +1,32 @@
+"""What every handler reaches through ``context.bot_data["deps"]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+import storage
+
+from .ports import Checker
+from .ratelimit import RateLimit
+from .settings import BotSettings
+
+
+@dataclass
+class Deps:
+    db: sqlite_utils.Database
+    checker: Checker
+    settings: BotSettings
+    rate: RateLimit = field(default_factory=RateLimit)
+
+    def is_fact_checker(self, user_id: int) -> bool:
+        """Checked on every privileged command and button: callback data comes from clients."""
+        return (
+            user_id in self.settings.fact_checkers
+            or user_id in self.settings.admins
+            or user_id in storage.trusted_users(self.db)
+        )
+
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self.settings.admins

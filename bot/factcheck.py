@@ -1,0 +1,142 @@
+"""Fact-checkers' side: subscriptions, feedback buttons on alerts, /stats.
+
+Every privileged command and button checks the user id against the trusted list each time:
+buttons are visible to anyone who can see the message, and callback data comes from clients.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+import storage
+
+from .deps import Deps
+from .i18n import t
+from .public import language_of
+
+VERDICTS = {"c": "confirmed", "n": "not_a_match", "m": "muted"}
+
+
+async def _trusted(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Deps, str] | None:
+    deps: Deps = context.bot_data["deps"]
+    lang = language_of(deps, update)
+    if not deps.is_fact_checker(update.effective_user.id):
+        await update.effective_message.reply_text(t(lang, "not_allowed"))
+        return None
+    return deps, lang
+
+
+async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/subscribe [label ...] [min=0.5] [lang=ar]: alerts in this chat, optionally filtered."""
+    allowed = await _trusted(update, context)
+    if allowed is None:
+        return
+    deps, lang = allowed
+    labels, min_score, language = [], 0.0, None
+    for word in context.args or []:
+        if word.startswith("min="):
+            with contextlib.suppress(ValueError):
+                min_score = float(word[4:])
+        elif word.startswith("lang="):
+            language = word[5:] or None
+        else:
+            labels.append(word)
+    storage.subscribe(
+        deps.db,
+        update.effective_user.id,
+        update.effective_chat.id,
+        labels=labels,
+        min_score=min_score,
+        language=language,
+    )
+    await update.effective_message.reply_text(t(lang, "subscribed"))
+
+
+async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    allowed = await _trusted(update, context)
+    if allowed is None:
+        return
+    deps, lang = allowed
+    storage.unsubscribe(deps.db, update.effective_user.id, update.effective_chat.id)
+    await update.effective_message.reply_text(t(lang, "unsubscribed"))
+
+
+async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    allowed = await _trusted(update, context)
+    if allowed is None:
+        return
+    deps, lang = allowed
+    subs = storage.subscriptions_of(deps.db, update.effective_user.id)
+    if not subs:
+        await update.effective_message.reply_text(t(lang, "subscriptions_none"))
+        return
+    lines = [
+        f"• chat {s.chat_id}: {', '.join(s.labels) or '*'}; min {s.min_score:.2f}"
+        f"{'; ' + s.language if s.language else ''}"
+        for s in subs
+    ]
+    await update.effective_message.reply_text(
+        t(lang, "subscriptions_list", lines=html.escape("\n".join(lines))),
+        parse_mode=ParseMode.HTML,
+    )
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    allowed = await _trusted(update, context)
+    if allowed is None:
+        return
+    deps, lang = allowed
+    s = storage.library_stats(deps.db)
+    feedback = s.get("feedback", {})
+    await update.effective_message.reply_text(
+        t(
+            lang,
+            "stats",
+            clips=s.get("clips", 0),
+            sightings=s.get("sightings", 0),
+            reposts=s.get("reposts", 0),
+            confirmed=feedback.get("confirmed", 0),
+            not_a_match=feedback.get("not_a_match", 0),
+            muted=feedback.get("muted", 0),
+        ),
+        parse_mode=ParseMode.HTML,
+    )
+
+
+async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """fb:<alert id>:<c|n|m> from the buttons under an alert."""
+    query = update.callback_query
+    deps: Deps = context.bot_data["deps"]
+    lang = language_of(deps, update)
+    user_id = query.from_user.id
+    if not deps.is_fact_checker(user_id):
+        await query.answer(t(lang, "not_allowed"), show_alert=True)
+        return
+    try:
+        _, alert_id, code = (query.data or "").split(":")
+        verdict = VERDICTS[code]
+        alert = storage.get_alert(deps.db, int(alert_id))
+    except (ValueError, KeyError):
+        alert = None
+    if alert is None or alert.kind != "repost":
+        await query.answer()
+        return
+    matched = alert.payload.get("matched_media_id")
+    try:
+        for post in alert.payload.get("posts", []) if matched is not None else []:
+            storage.record_feedback(
+                deps.db,
+                outbox_id=alert.id,
+                post_url=post["post_url"],
+                matched_media_id=matched,
+                user_id=user_id,
+                verdict=verdict,  # 'muted' also mutes the clip for this user
+            )
+    except ValueError:  # the clip was removed since the alert went out: nothing to mark
+        pass
+    await query.answer(t(lang, "feedback_thanks"))

@@ -1,0 +1,217 @@
+"""The public side: /start, /help, /language, and "is this old?" for any video, photo or GIF.
+
+One handler, one job.  The media handler downloads the file (within Telegram's limit), has the
+``Checker`` fingerprint and match it off the event loop, and answers with the verdict: the
+clip's provenance and a side-by-side picture when it is old, or an honest "not in the archive"
+with key frames to reverse-search when it is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import tempfile
+from pathlib import Path
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+import storage
+from fingerprint import MediaError
+
+from . import evidence
+from .deps import Deps
+from .i18n import LANGUAGES, pick_language, t
+from .ports import CheckOutcome, Finding
+
+log = logging.getLogger(__name__)
+
+
+def language_of(deps: Deps, update: Update) -> str:
+    user = update.effective_user
+    if user is None:
+        return "en"
+    stored = storage.touch_user(deps.db, user.id)
+    return pick_language(stored.language, user.language_code)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    lang = language_of(context.bot_data["deps"], update)
+    await update.effective_message.reply_text(t(lang, "start"), parse_mode=ParseMode.HTML)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    lang = language_of(context.bot_data["deps"], update)
+    await update.effective_message.reply_text(t(lang, "help"), parse_mode=ParseMode.HTML)
+
+
+async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    lang = language_of(context.bot_data["deps"], update)
+    buttons = [
+        [InlineKeyboardButton(name, callback_data=f"lang:{code}")]
+        for code, name in LANGUAGES.items()
+    ]
+    await update.effective_message.reply_text(
+        t(lang, "language_prompt"), reply_markup=InlineKeyboardMarkup(buttons)
+    )
+
+
+async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    code = (query.data or "").removeprefix("lang:")
+    if code not in LANGUAGES:
+        await query.answer()
+        return
+    storage.touch_user(context.bot_data["deps"].db, query.from_user.id)
+    storage.set_language(context.bot_data["deps"].db, query.from_user.id, code)
+    await query.answer()
+    await query.edit_message_text(t(code, "language_set"))
+
+
+def _attachment(message: Message):
+    """The file to check and a name for it: the largest photo, or the video/GIF/document."""
+    if message.photo:
+        return message.photo[-1], "photo.jpg"
+    for kind, name in (
+        ("animation", "animation.mp4"),
+        ("video", "video.mp4"),
+        ("video_note", "round.mp4"),
+        ("document", None),
+    ):
+        item = getattr(message, kind)
+        if item is not None:
+            return item, name or (getattr(item, "file_name", None) or "file")
+    return None, None
+
+
+async def check_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    deps: Deps = context.bot_data["deps"]
+    message, user = update.effective_message, update.effective_user
+    lang = language_of(deps, update)
+    wait = deps.rate.take(user.id)
+    if wait:
+        await message.reply_text(t(lang, "rate_limited", seconds=int(wait) + 1))
+        return
+    item, name = _attachment(message)
+    if item is None:
+        await message.reply_text(t(lang, "not_media"))
+        return
+    limit = deps.settings.download_limit_bytes
+    if limit is not None and (item.file_size or 0) > limit:
+        await message.reply_text(
+            t(lang, "too_big", size_mb=f"{item.file_size / 1e6:.0f}"), parse_mode=ParseMode.HTML
+        )
+        return
+    status = await message.reply_text(t(lang, "checking"))
+    with tempfile.TemporaryDirectory(prefix="oldclip-bot-") as tmp:
+        path = Path(tmp) / Path(name).name
+        try:
+            telegram_file = await item.get_file()
+            await telegram_file.download_to_drive(path)
+        except BadRequest as exc:
+            if "too big" in str(exc).lower():
+                size = item.file_size or 0
+                await status.edit_text(t(lang, "too_big", size_mb=f"{size / 1e6:.0f}"))
+                return
+            raise
+        try:
+            outcome = await deps.checker.check(path, keep=True)
+        except MediaError as exc:
+            await status.edit_text(t(lang, "bad_file", reason=html.escape(exc.reason)))
+            return
+        await _answer(message, status, lang, outcome, path)
+    if outcome.media_id is not None and not any(f.clip_id for f in outcome.findings):
+        storage.record_question(
+            deps.db,
+            user_id=user.id,
+            chat_id=message.chat_id,
+            message_id=message.message_id,
+            media_id=outcome.media_id,
+        )
+
+
+async def _answer(
+    message: Message, status: Message, lang: str, outcome: CheckOutcome, path: Path
+) -> None:
+    origin = _origin_line(message, lang)
+    if not outcome.findings:
+        text = t(lang, "no_match", count=outcome.library_size)
+        await status.edit_text(origin + text, parse_mode=ParseMode.HTML)
+        frames = await asyncio.to_thread(evidence.key_frames, path)
+        if frames:
+            await message.reply_media_group(
+                [InputMediaPhoto(f) for f in frames],
+                caption=t(lang, "key_frames_caption"),
+            )
+        return
+    best = outcome.findings[0]
+    await status.edit_text(
+        origin + verdict_text(lang, best), parse_mode=ParseMode.HTML, disable_web_page_preview=True
+    )
+    picture = await asyncio.to_thread(_evidence, path, best, lang)
+    if picture is not None:
+        await message.reply_photo(picture)
+
+
+def verdict_text(lang: str, f: Finding) -> str:
+    e = html.escape
+    lines = [t(lang, "verdict_old", first_seen=e(f.first_seen or "?"))]
+    if f.title:
+        lines.append(t(lang, "clip_title", title=e(f.title)))
+    if f.description:
+        lines.append(t(lang, "clip_shows", description=e(f.description)))
+    if f.source:
+        lines.append(t(lang, "first_source", source=e(f.source)))
+    if f.verdict_url:
+        lines.append(t(lang, "fact_check_link", url=e(f.verdict_url)))
+    lines.append(
+        t(
+            lang,
+            "match_details",
+            query_start=_clock(f.query_start),
+            query_end=_clock(f.query_end),
+            clip_start=_clock(f.ref_start),
+            clip_end=_clock(f.ref_end),
+            frames=f.frames,
+            score=f"{f.score:.2f}",
+        )
+    )
+    if f.mirrored:
+        lines.append(t(lang, "mirrored_note"))
+    return "\n".join(lines)
+
+
+def _origin_line(message: Message, lang: str) -> str:
+    origin = message.forward_origin
+    chat = getattr(origin, "chat", None)
+    if origin is None or chat is None:
+        return ""
+    where = f"@{chat.username}" if chat.username else (chat.title or str(chat.id))
+    return t(lang, "forwarded_from", channel=html.escape(where), date=origin.date.date()) + "\n\n"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def _evidence(path: Path, f: Finding, lang: str) -> bytes | None:
+    """The side-by-side picture, or None when the library's copy of the media is not at hand."""
+    if not f.ref_path or not Path(f.ref_path).is_file():
+        return None
+    try:
+        query_frame = evidence.frame_at(path, f.best_pair[0])
+        ref_frame = evidence.frame_at(f.ref_path, f.best_pair[1])
+    except MediaError as exc:
+        log.info("no evidence picture: %s", exc)
+        return None
+    return evidence.side_by_side(
+        query_frame,
+        ref_frame,
+        query_label=f"{t('en', 'label_query')} {_clock(f.best_pair[0])}",
+        ref_label=f"{t('en', 'label_library')} {f.first_seen or ''}",
+        lang=lang,
+    )

@@ -1,0 +1,572 @@
+"""What the Telegram bot keeps across restarts: users, subscriptions, deliveries, feedback and
+the questions it still owes an answer.
+
+- Users are keyed by their Telegram id.  A row may exist for a user the bot never met (an admin
+  trusted them with /trust), so first_seen_at / last_seen_at are None until they write.
+  Fact-checkers listed in the config are not stored here; ``trusted`` only covers /trust.
+- A subscription is one (user, chat) with its filters; subscribing again updates the filters.
+- Deliveries: the outbox holds one alert, ``plan_deliveries`` turns it into one row per chat,
+  and the sender works through ``due_deliveries``, so an alert to many subscribers is sent per
+  chat, each with its own retries, and a restart resumes where it stopped.  Planning is
+  idempotent per (alert, chat), and it closes the alert to grouping (see plan_deliveries).
+- Feedback is recorded once per (alert, user, verdict).  "Not a match" is also remembered per
+  (post, matched media), so that clip never alerts for that post again; "muted" also mutes the
+  clip for that user.
+- A question is someone asking about media the library did not know.  When that media is
+  identified, ``mark_question_answered`` is a compare-and-set, so each person is told once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from .txn import When, immediate, utc_iso, utc_iso_after
+
+DELIVERY_STATES = ("pending", "sent", "failed")
+VERDICTS = ("confirmed", "not_a_match", "muted")
+
+_USER_COLUMNS = "user_id, language, first_seen_at, last_seen_at, trusted, muted_until"
+_SUBSCRIPTION_COLUMNS = "id, user_id, chat_id, feeds, labels, min_score, language, created_at"
+_DELIVERY_COLUMNS = (
+    "id, outbox_id, chat_id, message_id, state, attempts, next_attempt_at, error, created_at, "
+    "sent_at"
+)
+_QUESTION_COLUMNS = (
+    "id, user_id, chat_id, message_id, media_id, asked_at, answered_clip_id, notified_at"
+)
+
+
+@dataclass(frozen=True)
+class BotUser:
+    """Someone who used the bot (or was trusted by an admin before they did)."""
+
+    user_id: int  # Telegram user id
+    language: str | None  # preferred language of the bot's replies; None: the default
+    first_seen_at: str | None  # None for a user trusted before they ever wrote
+    last_seen_at: str | None
+    trusted: bool  # a fact-checker added by an admin with /trust
+    muted_until: str | None  # ISO 8601 UTC; no alerts before this
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A user's request to get alerts in a chat, with the filters they chose."""
+
+    id: int
+    user_id: int
+    chat_id: int  # where alerts go (the user's private chat, or a group)
+    feeds: list[int]  # only alerts from these feed ids (empty: all)
+    labels: list[str]  # only alerts from feeds with one of these labels (empty: all)
+    min_score: float  # only matches scoring at least this (0..1)
+    language: str | None  # only alerts from feeds of this language (None: any)
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One alert to be sent to (or sent to) one chat."""
+
+    id: int
+    outbox_id: int
+    chat_id: int
+    message_id: int | None  # the Telegram message, once sent
+    state: str  # one of DELIVERY_STATES
+    attempts: int  # failed attempts
+    next_attempt_at: str | None  # not due before this (ISO 8601 UTC); None: due now
+    error: str | None
+    created_at: str
+    sent_at: str | None
+
+
+@dataclass(frozen=True)
+class Question:
+    """Someone asked about media the library could not identify at the time."""
+
+    id: int
+    user_id: int
+    chat_id: int
+    message_id: int | None  # the asker's message, to reply to
+    media_id: int | None  # the asked-about media (None if it was removed since)
+    asked_at: str
+    answered_clip_id: int | None
+    notified_at: str | None  # when the asker was told; None: still open
+
+
+def _one(db: sqlite_utils.Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
+    return next(iter(db.query(sql, list(params))), None)
+
+
+def _telegram_id(name: str, value: Any) -> int:
+    """Telegram ids are ints (chat ids of groups are negative); refuse anything else."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer Telegram id, got {value!r}")
+    return value
+
+
+def _user(row: dict[str, Any]) -> BotUser:
+    return BotUser(**{**row, "trusted": bool(row["trusted"])})
+
+
+def _subscription(row: dict[str, Any]) -> Subscription:
+    return Subscription(
+        **{
+            **row,
+            "feeds": json.loads(row["feeds"] or "[]"),
+            "labels": json.loads(row["labels"] or "[]"),
+            "min_score": float(row["min_score"]),
+        }
+    )
+
+
+def _ids(name: str, values: Iterable[int]) -> list[int]:
+    """Distinct integer ids in the order given (a bare int or string is refused)."""
+    if isinstance(values, int | str):
+        raise TypeError(f"{name} must be a list of integer ids, not a single value")
+    ids = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must hold integer ids, got {value!r}")
+        ids.append(value)
+    return list(dict.fromkeys(ids))
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+def touch_user(db: sqlite_utils.Database, user_id: int) -> BotUser:
+    """Note that a user wrote to the bot now (creating them on first contact); return them."""
+    _telegram_id("user_id", user_id)
+    now = utc_iso()
+    with immediate(db):
+        db.execute(
+            "INSERT INTO bot_users (user_id, first_seen_at, last_seen_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(user_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
+            "first_seen_at = COALESCE(first_seen_at, excluded.first_seen_at)",
+            [user_id, now, now],
+        )
+        row = _one(db, f"SELECT {_USER_COLUMNS} FROM bot_users WHERE user_id = ?", [user_id])
+    assert row is not None
+    return _user(row)
+
+
+def get_user(db: sqlite_utils.Database, user_id: int) -> BotUser | None:
+    """The user with this Telegram id, or None."""
+    row = _one(db, f"SELECT {_USER_COLUMNS} FROM bot_users WHERE user_id = ?", [user_id])
+    return _user(row) if row else None
+
+
+def set_language(db: sqlite_utils.Database, user_id: int, lang: str | None) -> None:
+    """Set the language of the bot's replies to a user (None: back to the default)."""
+    _telegram_id("user_id", user_id)
+    if lang is not None and (not isinstance(lang, str) or not lang.strip()):
+        raise ValueError(f"language must be a language code such as 'uk', got {lang!r}")
+    db.execute(
+        "INSERT INTO bot_users (user_id, language) VALUES (?, ?) "
+        "ON CONFLICT(user_id) DO UPDATE SET language = excluded.language",
+        [user_id, lang.strip() if lang else None],
+    )
+
+
+def set_trusted(db: sqlite_utils.Database, user_id: int, trusted: bool) -> bool:
+    """Trust (/trust) or stop trusting (/untrust) a user; return whether that changed anything.
+
+    Trusting a user the bot never met creates their row; untrusting one never adds a row.
+    """
+    _telegram_id("user_id", user_id)
+    if not isinstance(trusted, bool):
+        raise ValueError(f"trusted must be True or False, got {trusted!r}")
+    if trusted:
+        cursor = db.execute(
+            "INSERT INTO bot_users (user_id, trusted) VALUES (?, 1) "
+            "ON CONFLICT(user_id) DO UPDATE SET trusted = 1 WHERE trusted = 0",
+            [user_id],
+        )
+    else:
+        cursor = db.execute(
+            "UPDATE bot_users SET trusted = 0 WHERE user_id = ? AND trusted != 0", [user_id]
+        )
+    return cursor.rowcount == 1
+
+
+def trusted_users(db: sqlite_utils.Database) -> list[int]:
+    """The ids of users trusted with /trust, ascending."""
+    return [
+        int(row[0])
+        for row in db.execute("SELECT user_id FROM bot_users WHERE trusted = 1 ORDER BY user_id")
+    ]
+
+
+# --- subscriptions ----------------------------------------------------------------------------
+
+
+def subscribe(
+    db: sqlite_utils.Database,
+    user_id: int,
+    chat_id: int,
+    *,
+    feeds: Iterable[int] = (),
+    labels: Iterable[str] = (),
+    min_score: float = 0.0,
+    language: str | None = None,
+) -> tuple[int, bool]:
+    """Subscribe a user's chat to alerts; return (subscription id, whether it was new).
+
+    Subscribing the same (user, chat) again keeps the id and replaces the filters with these.
+    """
+    _telegram_id("user_id", user_id)
+    _telegram_id("chat_id", chat_id)
+    feeds_json = json.dumps(sorted(_ids("feeds", feeds)))
+    if isinstance(labels, str):
+        # A bare string would otherwise be stored as a list of its characters.
+        raise TypeError("labels must be a list of strings, not a single string")
+    label_list = list(dict.fromkeys(str(label) for label in labels))
+    labels_json = json.dumps(label_list, ensure_ascii=False)
+    if (
+        isinstance(min_score, bool)
+        or not isinstance(min_score, int | float)
+        or not math.isfinite(min_score)
+        or not 0.0 <= min_score <= 1.0
+    ):
+        raise ValueError(f"min_score must be a number from 0 to 1, got {min_score!r}")
+    if language is not None and (not isinstance(language, str) or not language.strip()):
+        raise ValueError(f"language must be a language code such as 'uk', got {language!r}")
+    values = [feeds_json, labels_json, float(min_score), language]
+    with immediate(db):
+        cursor = db.execute(
+            "INSERT INTO subscriptions (user_id, chat_id, feeds, labels, min_score, language, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user_id, chat_id) DO NOTHING",
+            [user_id, chat_id, *values, utc_iso()],
+        )
+        created = cursor.rowcount == 1
+        subscription_id = int(
+            db.execute(
+                "SELECT id FROM subscriptions WHERE user_id = ? AND chat_id = ?",
+                [user_id, chat_id],
+            ).fetchone()[0]
+        )
+        if not created:
+            db.execute(
+                "UPDATE subscriptions SET feeds = ?, labels = ?, min_score = ?, language = ? "
+                "WHERE id = ?",
+                [*values, subscription_id],
+            )
+    return subscription_id, created
+
+
+def unsubscribe(db: sqlite_utils.Database, user_id: int, chat_id: int) -> bool:
+    """Stop a user's alerts in a chat; return False if there was no such subscription.
+
+    Deliveries already planned for the chat stay queued; the sender may check
+    ``subscriptions_of`` if it must not send them.
+    """
+    cursor = db.execute(
+        "DELETE FROM subscriptions WHERE user_id = ? AND chat_id = ?", [user_id, chat_id]
+    )
+    return cursor.rowcount == 1
+
+
+def subscriptions_of(db: sqlite_utils.Database, user_id: int) -> list[Subscription]:
+    """A user's subscriptions, oldest first."""
+    return [
+        _subscription(row)
+        for row in db.query(
+            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = ? ORDER BY id",
+            [user_id],
+        )
+    ]
+
+
+def all_subscriptions(db: sqlite_utils.Database) -> list[Subscription]:
+    """Every subscription, oldest first (what an alert is matched against)."""
+    return [
+        _subscription(row)
+        for row in db.query(f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id")
+    ]
+
+
+def mute_clip(db: sqlite_utils.Database, user_id: int, matched_media_id: int) -> bool:
+    """Stop alerting a user about reposts of this known media; return whether it was new.
+
+    The mute goes away with the media (e.g. when its clip is removed).
+    """
+    _telegram_id("user_id", user_id)
+    with immediate(db):
+        _require_media(db, matched_media_id)
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO muted_clips (user_id, matched_media_id, created_at) "
+            "VALUES (?, ?, ?)",
+            [user_id, matched_media_id, utc_iso()],
+        )
+    return cursor.rowcount == 1
+
+
+def is_muted(db: sqlite_utils.Database, user_id: int, matched_media_id: int) -> bool:
+    """Whether the user muted alerts about this known media."""
+    row = db.execute(
+        "SELECT 1 FROM muted_clips WHERE user_id = ? AND matched_media_id = ?",
+        [user_id, matched_media_id],
+    ).fetchone()
+    return row is not None
+
+
+# --- deliveries -------------------------------------------------------------------------------
+
+
+def _require_alert(db: sqlite_utils.Database, outbox_id: int) -> None:
+    if db.execute("SELECT 1 FROM outbox WHERE id = ?", [outbox_id]).fetchone() is None:
+        raise ValueError(f"no alert with outbox id {outbox_id}")
+
+
+def _require_media(db: sqlite_utils.Database, media_id: int) -> None:
+    if db.execute("SELECT 1 FROM media WHERE id = ?", [media_id]).fetchone() is None:
+        raise ValueError(f"no media with id {media_id} (was its clip removed?)")
+
+
+def plan_deliveries(db: sqlite_utils.Database, outbox_id: int, chat_ids: Iterable[int]) -> int:
+    """Queue an alert for each chat; return how many deliveries are new.
+
+    Idempotent: a chat that already has a delivery of this alert gets no second one, so
+    planning again after a crash (or with a chat that subscribed since) is safe.
+
+    In the same transaction the outbox item is marked delivered if it was not: from now on its
+    messages may go out, so a repost found later must start a new alert rather than be grouped
+    into this one, whose messages would never show it.  ``mark_delivered`` afterwards simply
+    returns False.
+    """
+    chats_json = json.dumps(_ids("chat_ids", chat_ids))
+    now = utc_iso()
+    with immediate(db):
+        _require_alert(db, outbox_id)
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO deliveries (outbox_id, chat_id, created_at) "
+            "SELECT ?, value, ? FROM json_each(?)",
+            [outbox_id, now, chats_json],
+        )
+        planned = cursor.rowcount
+        db.execute(
+            "UPDATE outbox SET delivered_at = ?, next_attempt_at = NULL "
+            "WHERE id = ? AND delivered_at IS NULL",
+            [now, outbox_id],
+        )
+    return planned
+
+
+def due_deliveries(
+    db: sqlite_utils.Database, *, now: When = None, limit: int = 30
+) -> list[Delivery]:
+    """Pending deliveries that are due (no retry time, or it has come), oldest first."""
+    rows = db.query(
+        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'pending' "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
+        [utc_iso(now), limit],
+    )
+    return [Delivery(**row) for row in rows]
+
+
+def mark_sent(db: sqlite_utils.Database, delivery_id: int, message_id: int | None) -> bool:
+    """Record that a delivery was sent as Telegram message ``message_id``; return False if it
+    was not pending (already sent, failed for good, or missing)."""
+    cursor = db.execute(
+        "UPDATE deliveries SET state = 'sent', message_id = ?, sent_at = ?, "
+        "next_attempt_at = NULL, error = NULL WHERE id = ? AND state = 'pending'",
+        [message_id, utc_iso(), delivery_id],
+    )
+    return cursor.rowcount == 1
+
+
+def delivery_failed(
+    db: sqlite_utils.Database,
+    delivery_id: int,
+    error: str,
+    *,
+    retry_in_s: float | None,
+    max_attempts: int,
+) -> None:
+    """Record a failed send.
+
+    The delivery stays pending with ``next_attempt_at`` = now + ``retry_in_s``, or becomes
+    'failed' for good when ``retry_in_s`` is None (e.g. the bot was blocked) or this was attempt
+    ``max_attempts``.  Deliveries already sent or failed are left alone.  Backoff is the
+    caller's choice.
+    """
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, got {max_attempts!r}")
+    retry_at = None if retry_in_s is None else utc_iso_after(retry_in_s)
+    db.execute(
+        "UPDATE deliveries SET attempts = attempts + 1, error = ?, "
+        "state = CASE WHEN ? IS NULL OR attempts + 1 >= ? THEN 'failed' ELSE state END, "
+        "next_attempt_at = CASE WHEN ? IS NULL OR attempts + 1 >= ? THEN NULL ELSE ? END "
+        "WHERE id = ? AND state = 'pending'",
+        [error, retry_at, max_attempts, retry_at, max_attempts, retry_at, delivery_id],
+    )
+
+
+def deliveries_of(db: sqlite_utils.Database, outbox_id: int) -> list[Delivery]:
+    """Every delivery of one alert, in the order they were planned."""
+    return [
+        Delivery(**row)
+        for row in db.query(
+            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE outbox_id = ? ORDER BY id",
+            [outbox_id],
+        )
+    ]
+
+
+# --- feedback ---------------------------------------------------------------------------------
+
+
+def record_feedback(
+    db: sqlite_utils.Database,
+    *,
+    outbox_id: int,
+    post_url: str,
+    matched_media_id: int,
+    user_id: int,
+    verdict: str,
+) -> bool:
+    """Record a user's verdict on an alert; return False if they had already given it.
+
+    'not_a_match' also marks (post_url, matched_media_id) so that media never alerts for that
+    post again, whoever marked it; callers decide who may.  'muted' also mutes the media for
+    this user.  Both happen in the same transaction as the feedback row.
+    """
+    if verdict not in VERDICTS:
+        raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+    if not isinstance(post_url, str) or not post_url.strip():
+        raise ValueError("post_url must not be empty")
+    _telegram_id("user_id", user_id)
+    now = utc_iso()
+    with immediate(db):
+        _require_alert(db, outbox_id)
+        _require_media(db, matched_media_id)
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO feedback (outbox_id, post_url, matched_media_id, user_id, "
+            "verdict, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [outbox_id, post_url, matched_media_id, user_id, verdict, now],
+        )
+        created = cursor.rowcount == 1
+        if verdict == "not_a_match":
+            db.execute(
+                "INSERT OR IGNORE INTO not_a_match (post_url, matched_media_id, user_id, "
+                "created_at) VALUES (?, ?, ?, ?)",
+                [post_url, matched_media_id, user_id, now],
+            )
+        elif verdict == "muted":
+            db.execute(
+                "INSERT OR IGNORE INTO muted_clips (user_id, matched_media_id, created_at) "
+                "VALUES (?, ?, ?)",
+                [user_id, matched_media_id, now],
+            )
+    return created
+
+
+def is_not_a_match(db: sqlite_utils.Database, post_url: str, matched_media_id: int) -> bool:
+    """Whether this known media was marked "not a match" for this post."""
+    row = db.execute(
+        "SELECT 1 FROM not_a_match WHERE post_url = ? AND matched_media_id = ?",
+        [post_url, matched_media_id],
+    ).fetchone()
+    return row is not None
+
+
+def feedback_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """How many times each verdict was given (every verdict present, 0 if never)."""
+    counts = dict.fromkeys(VERDICTS, 0)
+    for verdict, count in db.execute("SELECT verdict, count(*) FROM feedback GROUP BY verdict"):
+        counts[verdict] = int(count)
+    return counts
+
+
+# --- questions --------------------------------------------------------------------------------
+
+
+def record_question(
+    db: sqlite_utils.Database, *, user_id: int, chat_id: int, message_id: int | None, media_id: int
+) -> int:
+    """Remember that a user asked about (fingerprinted, stored) media; return the question id.
+
+    A person has one open question per media: asking again before it is answered returns the
+    same id, now pointing at the latest message, so the answer arrives once, as a reply to it.
+    """
+    _telegram_id("user_id", user_id)
+    _telegram_id("chat_id", chat_id)
+    with immediate(db):
+        _require_media(db, media_id)
+        row = db.execute(
+            "SELECT id FROM questions WHERE user_id = ? AND media_id = ? AND notified_at IS NULL",
+            [user_id, media_id],
+        ).fetchone()
+        if row is not None:
+            db.execute(
+                "UPDATE questions SET chat_id = ?, message_id = ? WHERE id = ?",
+                [chat_id, message_id, row[0]],
+            )
+            return int(row[0])
+        cursor = db.execute(
+            "INSERT INTO questions (user_id, chat_id, message_id, media_id, asked_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [user_id, chat_id, message_id, media_id, utc_iso()],
+        )
+    return int(cursor.lastrowid)
+
+
+def open_questions_for_media(db: sqlite_utils.Database, media_ids: Iterable[int]) -> list[Question]:
+    """Questions about any of these media whose askers were not told yet, oldest first."""
+    rows = db.query(
+        f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE notified_at IS NULL "
+        "AND media_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        [json.dumps(_ids("media_ids", media_ids))],
+    )
+    return [Question(**row) for row in rows]
+
+
+def mark_question_answered(db: sqlite_utils.Database, question_id: int, clip_id: int) -> bool:
+    """Claim a question for telling its asker about ``clip_id``; return whether this call won.
+
+    Compare-and-set on "not told yet": of two callers (or a caller and its restarted self) only
+    one gets True, so call it before sending and send only on True.  A crash between the two
+    loses that one answer rather than sending it twice.
+    """
+    with immediate(db):
+        if db.execute("SELECT 1 FROM clips WHERE id = ?", [clip_id]).fetchone() is None:
+            raise ValueError(f"no clip with id {clip_id}")
+        cursor = db.execute(
+            "UPDATE questions SET answered_clip_id = ?, notified_at = ? "
+            "WHERE id = ? AND notified_at IS NULL",
+            [clip_id, utc_iso(), question_id],
+        )
+    return cursor.rowcount == 1
+
+
+# --- stats ------------------------------------------------------------------------------------
+
+
+def library_stats(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Counts for /stats, read in one statement so they agree with each other.
+
+    Keys: clips, media, sightings, reposts, alerts (repost alerts in the outbox), and feedback
+    (a dict as from ``feedback_counts``).
+    """
+    row = db.execute(
+        "SELECT (SELECT count(*) FROM clips), (SELECT count(*) FROM media), "
+        "(SELECT count(*) FROM sightings), (SELECT count(*) FROM reposts), "
+        "(SELECT count(*) FROM outbox WHERE kind = 'repost'), "
+        "(SELECT json_group_object(verdict, n) FROM "
+        "(SELECT verdict, count(*) AS n FROM feedback GROUP BY verdict))"
+    ).fetchone()
+    feedback = dict.fromkeys(VERDICTS, 0)
+    feedback.update({verdict: int(n) for verdict, n in json.loads(row[5] or "{}").items()})
+    return {
+        "clips": int(row[0]),
+        "media": int(row[1]),
+        "sightings": int(row[2]),
+        "reposts": int(row[3]),
+        "alerts": int(row[4]),
+        "feedback": feedback,
+    }

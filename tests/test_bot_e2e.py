@@ -1,0 +1,240 @@
+"""`oldclip run` itself, talking to a local fake of the Telegram Bot API.
+
+The real process starts from a config file that points the bot at the fake (``[bot]
+api_base_url``), with the token in the environment; users send updates through the fake and the
+tests read what the bot sent back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from fake_telegram import DEFAULT_TOKEN, FakeTelegram
+from media import CHAIR, CHAIR_RECUT, DOORKNOB, REPO
+
+import storage
+from oldclip.config import load_config
+from oldclip.library import Library
+
+CHAIR_TITLE = "Folding chair in a hallway"
+FACT_CHECKER, ADMIN, STRANGER = 100, 1, 555
+
+
+@pytest.fixture(scope="module")
+def library_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library holding the chair clip (with its archived copy), made once for the module."""
+    folder = tmp_path_factory.mktemp("lib")
+    library = Library.open(load_config(None, folder / "library.db"))
+    library.add_clip(
+        CHAIR, title=CHAIR_TITLE, first_seen="2017-06-20", source="https://example.org/chair"
+    )
+    library.close()
+    return folder
+
+
+def write_config(folder: Path, base_url: str) -> Path:
+    config = folder / "config.toml"
+    config.write_text(
+        f'[library]\ndatabase = "{folder / "library.db"}"\n'
+        f'[bot]\napi_base_url = "{base_url}"\nfact_checkers = [{FACT_CHECKER}]\n'
+        f"admins = [{ADMIN}]\nrequests_per_minute = 60.0\nalert_interval_s = 0.5\n"
+    )
+    return config
+
+
+class Running:
+    """An `oldclip run` process and the fake Telegram it talks to."""
+
+    def __init__(self, tg: FakeTelegram, folder: Path):
+        self.tg, self.folder = tg, folder
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        config = write_config(self.folder, self.tg.base_url)
+        env = {**os.environ, "OLDCLIP_BOT_TOKEN": DEFAULT_TOKEN, "PYTHONPATH": str(REPO)}
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "oldclip", "--config", str(config), "run",
+            cwd=self.folder, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await self.tg.wait_for("getUpdates", timeout=30)
+
+    async def stop(self) -> tuple[int, str]:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(self.process.communicate(), 30)
+        return self.process.returncode, err.decode()
+
+
+@pytest.fixture
+async def running(tmp_path: Path, library_template: Path) -> AsyncIterator[Running]:
+    for item in library_template.iterdir():
+        target = tmp_path / item.name
+        if item.is_file():
+            target.write_bytes(item.read_bytes())
+    (tmp_path / "media").mkdir(exist_ok=True)
+    async with FakeTelegram() as tg:
+        run = Running(tg, tmp_path)
+        await run.start()
+        try:
+            yield run
+        finally:
+            if run.process and run.process.returncode is None:
+                await run.stop()
+
+
+def texts_to(tg: FakeTelegram, chat_id: int) -> list[str]:
+    return [
+        str(c.params.get("text") or c.params.get("caption") or "")
+        for c in tg.calls
+        if c.params.get("chat_id") == chat_id
+    ]
+
+
+async def wait_text(tg: FakeTelegram, chat_id: int, needle: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for text in texts_to(tg, chat_id):
+            if needle in text:
+                return text
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no message with {needle!r} to {chat_id}; got {texts_to(tg, chat_id)}")
+
+
+async def test_forwarded_recut_gets_the_clip_its_date_and_a_picture(running: Running) -> None:
+    tg = running.tg
+    user = tg.user(42)
+    origin = tg.channel_origin("frontline_clips", 1202, int(time.time()) - 3600)
+    tg.send_video(user, CHAIR_RECUT, forward_origin=origin)
+    text = await wait_text(tg, 42, CHAIR_TITLE)
+    assert "2017-06-20" in text and "@frontline_clips" in text
+    photo = await tg.wait_for(lambda c: c.method == "sendPhoto" and c.params["chat_id"] == 42, 30)
+    assert len(photo.params["photo"]) > 10_000  # a real JPEG: the side-by-side evidence
+    code, err = await running.stop()
+    assert code == 0 and DEFAULT_TOKEN not in err and DEFAULT_TOKEN.split(":")[1] not in err
+
+
+async def test_unknown_video_gets_the_honest_answer_and_key_frames(running: Running) -> None:
+    tg = running.tg
+    tg.send_video(tg.user(43), DOORKNOB)
+    text = await wait_text(tg, 43, "1")  # "... archive of 1 clips ..."
+    await tg.wait_for(lambda c: c.method == "sendMediaGroup" and c.params["chat_id"] == 43, 30)
+    assert "1" in text and CHAIR_TITLE not in text
+
+
+async def test_arabic_speaker_is_answered_in_arabic(running: Running) -> None:
+    tg = running.tg
+    tg.send_text(tg.user(44, language_code="ar"), "/start")
+    deadline = time.monotonic() + 30
+    while not texts_to(tg, 44) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    (text,) = texts_to(tg, 44)
+    assert any("\u0600" <= ch <= "\u06ff" for ch in text)
+
+
+async def test_file_over_20_mb_gets_the_clear_answer(running: Running) -> None:
+    tg = running.tg
+    big = tg.add_file(CHAIR_RECUT, file_size=25_000_000)
+    tg.send_video(tg.user(45), big)
+    text = await wait_text(tg, 45, "25")
+    assert "20" in text
+    downloads = [c for c in tg.calls if c.method == "getFile"]
+    assert all(c.params["file_id"] != big["file_id"] for c in downloads)
+
+
+async def test_stranger_cannot_subscribe_and_fact_checker_feedback_is_stored(
+    running: Running,
+) -> None:
+    tg = running.tg
+    tg.send_text(tg.user(STRANGER), "/subscribe")
+    await tg.wait_for(lambda c: c.params.get("chat_id") == STRANGER, 30)
+    db_path = running.folder / "library.db"
+    db = storage.open_db(db_path)
+    assert storage.all_subscriptions(db) == []
+
+    tg.send_text(tg.user(FACT_CHECKER), "/subscribe")
+    await tg.wait_for(lambda c: c.params.get("chat_id") == FACT_CHECKER, 30)
+    assert [s.user_id for s in storage.all_subscriptions(db)] == [FACT_CHECKER]
+
+    clip = storage.list_clips(db)[0]
+    alert_id = storage.add_alert(
+        db,
+        "repost",
+        {
+            "matched_media_id": clip.media_id,
+            "clip_id": clip.id,
+            "clip_title": CHAIR_TITLE,
+            "first_seen": "2017-06-20",
+            "posts": [{"post_url": "https://t.me/x/1", "source": "telegram", "score": 0.9}],
+        },
+        group_key=f"media:{clip.media_id}",
+    )
+    alert = await tg.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and c.params["chat_id"] == FACT_CHECKER
+            and CHAIR_TITLE in c.params.get("text", "")
+        ),
+        30,
+    )
+    message = tg.last_message(FACT_CHECKER)
+    assert "reply_markup" in message and alert.params["reply_markup"]
+
+    tg.press_button(tg.user(STRANGER), message, f"fb:{alert_id}:n")  # someone else's client
+    await tg.wait_for(lambda c: c.method == "answerCallbackQuery", 30)
+    assert storage.feedback_counts(db).get("not_a_match", 0) == 0
+
+    tg.press_button(tg.user(FACT_CHECKER), message, f"fb:{alert_id}:n")
+    deadline = time.monotonic() + 30
+    while storage.feedback_counts(db).get("not_a_match", 0) == 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert storage.feedback_counts(db)["not_a_match"] == 1
+    assert storage.is_not_a_match(db, "https://t.me/x/1", clip.media_id)
+
+
+async def test_alert_survives_a_429_and_a_restart(running: Running) -> None:
+    tg = running.tg
+    db = storage.open_db(running.folder / "library.db")
+    storage.subscribe(db, FACT_CHECKER, FACT_CHECKER)
+    code, _ = await running.stop()  # the alert is queued while the bot is down
+    assert code == 0
+    clip = storage.list_clips(db)[0]
+    alert_id = storage.add_alert(
+        db,
+        "repost",
+        {
+            "matched_media_id": clip.media_id,
+            "clip_title": CHAIR_TITLE,
+            "first_seen": "2017-06-20",
+            "posts": [{"post_url": "https://t.me/y/2", "source": "telegram", "score": 0.8}],
+        },
+    )
+    tg.fail_next("sendMessage", status=429, retry_after=2, chat_id=FACT_CHECKER)
+    await running.start()
+
+    def attempts() -> int:
+        return sum(
+            1
+            for c in tg.calls
+            if c.method == "sendMessage" and "https://t.me/y/2" in str(c.params.get("text"))
+        )
+
+    deadline = time.monotonic() + 60
+    while attempts() < 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    refused_at = time.monotonic()  # the first try was answered 429, retry after 2 s
+    while attempts() < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert attempts() == 2, "the alert was not sent again after the 429"
+    assert time.monotonic() - refused_at >= 1.5  # it waited as Telegram asked
+    deadline = time.monotonic() + 10
+    while storage.deliveries_of(db, alert_id)[0].state != "sent" and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert storage.deliveries_of(db, alert_id)[0].state == "sent"

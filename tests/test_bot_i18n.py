@@ -1,0 +1,242 @@
+"""The bot's message catalogue: complete in every language, formattable, RTL-safe."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from bot import i18n
+from bot.i18n import FSI, LANGUAGES, PDI, RLM, RTL, UNTRANSLATED, isolate, pick_language, t
+
+REQUIRED_KEYS = [
+    "start",
+    "help",
+    "language_prompt",
+    "language_set",
+    "verdict_old",
+    "clip_title",
+    "clip_shows",
+    "first_source",
+    "fact_check_link",
+    "match_details",
+    "mirrored_note",
+    "seen_before",
+    "forwarded_from",
+    "no_match",
+    "key_frames_caption",
+    "checking",
+    "too_big",
+    "not_media",
+    "bad_file",
+    "link_unsupported",
+    "link_failed",
+    "rate_limited",
+    "identified_later",
+    "not_allowed",
+    "admin_only",
+    "alert_repost",
+    "alert_post_line",
+    "alert_feed_down",
+    "alert_feed_up",
+    "button_confirm",
+    "button_not_match",
+    "button_mute",
+    "feedback_thanks",
+    "subscribed",
+    "unsubscribed",
+    "subscriptions_list",
+    "subscriptions_none",
+    "add_usage",
+    "add_ask_title",
+    "add_ask_date",
+    "add_ask_source",
+    "add_ask_description",
+    "add_done",
+    "add_cancelled",
+    "bad_date",
+    "clip_card",
+    "clip_not_found",
+    "clip_removed",
+    "stats",
+    "feeds_list",
+    "feed_added",
+    "feed_removed",
+    "trusted",
+    "untrusted",
+    "error_generic",
+]
+
+# A value for every placeholder the catalogue uses (already HTML-escaped, as callers must).
+SAMPLES = {
+    "first_seen": "2017-06-20",
+    "title": html.escape("Airstrike on a market <Aleppo>"),
+    "description": "A market in Aleppo after an airstrike, 2016",
+    "url": "https://example.org/post/1?a=1&amp;b=2",
+    "source": "@aleppo_news",
+    "query_start": "0:03",
+    "query_end": "0:10",
+    "clip_start": "1:02",
+    "clip_end": "1:09",
+    "frames": 42,
+    "score": "0.93",
+    "where": "@some_channel",
+    "when": "2024-05-01 14:03 UTC",
+    "channel": "@some_channel",
+    "date": "2024-05-01",
+    "count": 1234,
+    "size_mb": "48.2",
+    "reason": "the file is empty (0 bytes)",
+    "seconds": 30,
+    "asked_at": "2024-05-01",
+    "lines": "• one\n• two",
+    "feed": "telegram:@some_channel",
+    "clip_id": 17,
+    "value": "yesterday",
+    "reposts": 5,
+    "added_by": "@checker",
+    "added_at": "2024-05-02",
+    "clips": 812,
+    "sightings": 90211,
+    "confirmed": 40,
+    "not_a_match": 3,
+    "muted": 1,
+    "error": "HTTP 503",
+    "user": "@checker",
+}
+
+ALLOWED_TAG = re.compile(r'</?(b|i)>|<a href="[^"<>]*">|</a>')
+
+
+def test_required_keys_exist_in_every_language() -> None:
+    for lang in LANGUAGES:
+        catalogue = i18n.CATALOGUE[lang]
+        missing = set(REQUIRED_KEYS) - set(catalogue) - UNTRANSLATED.get(lang, frozenset())
+        assert not missing, (lang, sorted(missing))
+
+
+def test_every_key_is_translated() -> None:
+    """Arabic falls back to English only for keys listed as not yet translated (none now)."""
+    for lang in LANGUAGES:
+        untranslated = set(i18n.CATALOGUE["en"]) - set(i18n.CATALOGUE[lang])
+        assert untranslated <= UNTRANSLATED.get(lang, frozenset()), (lang, untranslated)
+        assert not set(i18n.CATALOGUE[lang]) - set(i18n.CATALOGUE["en"])
+    assert UNTRANSLATED["ar"] == frozenset()
+
+
+@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+def test_every_message_formats_with_its_placeholders(lang: str) -> None:
+    for key in i18n.CATALOGUE["en"]:
+        needed = i18n.placeholders(lang, key)
+        assert needed == i18n.placeholders("en", key), (lang, key)  # same values in every lang
+        assert needed <= set(SAMPLES), (key, needed - set(SAMPLES))
+        text = t(lang, key, **{name: SAMPLES[name] for name in needed})
+        assert text.strip()
+        assert "{" not in text and "}" not in text, (lang, key)
+        for name in needed:
+            assert str(SAMPLES[name]) in text, (lang, key, name)
+
+
+def test_placeholders_have_no_format_specs() -> None:
+    for lang in LANGUAGES:
+        for key, text in i18n.CATALOGUE[lang].items():
+            assert not re.search(r"\{[^}]*[:!][^}]*\}", text), (lang, key)
+
+
+@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+def test_messages_are_valid_telegram_html(lang: str) -> None:
+    for key in i18n.CATALOGUE["en"]:
+        text = t(lang, key, **SAMPLES)
+        bare = ALLOWED_TAG.sub("", text)
+        assert "<" not in bare and ">" not in bare, (lang, key, bare)
+        assert not re.search(r"&(?!(amp|lt|gt|quot|#\d+);)", bare), (lang, key)
+        for tag in ("b", "i", "a"):
+            assert text.count(f"<{tag}>") + text.count(f"<{tag} ") == text.count(f"</{tag}>")
+
+
+def test_url_only_inside_href() -> None:
+    for lang in LANGUAGES:
+        for key, text in i18n.CATALOGUE[lang].items():
+            assert text.count("{url}") == text.count('href="{url}"'), (lang, key)
+
+
+def test_unknown_key_raises_and_missing_value_raises() -> None:
+    with pytest.raises(KeyError):
+        t("en", "no_such_key")
+    with pytest.raises(KeyError):
+        t("ar", "verdict_olld", first_seen="2017")
+    with pytest.raises(KeyError):
+        t("en", "verdict_old")  # first_seen missing
+
+
+def test_missing_translation_falls_back_to_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    arabic = dict(i18n.CATALOGUE["ar"])
+    del arabic["checking"]
+    monkeypatch.setitem(i18n.CATALOGUE, "ar", arabic)
+    assert t("ar", "checking") == t("en", "checking")
+    assert t("fr", "checking") == t("en", "checking")  # an unknown language too
+
+
+def test_english_text() -> None:
+    assert t("en", "verdict_old", first_seen="2017-06-20") == (
+        "⚠️ <b>Old footage: this matches a clip first published on 2017-06-20.</b>"
+    )
+    assert t("en", "too_big", size_mb="48.2").startswith("This file is 48.2 MB;")
+    assert "/language" in t("en", "help") and "/stats" in t("en", "help")
+    assert FSI not in t("en", "verdict_old", first_seen="2017-06-20")
+
+
+@pytest.mark.parametrize(
+    ("stored", "code", "expected"),
+    [
+        ("ar", "en-US", "ar"),
+        ("en", "ar", "en"),
+        (None, "ar-EG", "ar"),
+        (None, "ar", "ar"),
+        (None, "AR_sa", "ar"),
+        (None, "en-GB", "en"),
+        (None, "fr", "en"),
+        (None, None, "en"),
+        (None, "", "en"),
+        ("xx", "ar-EG", "ar"),  # a stored language no longer supported
+        ("xx", None, "en"),
+    ],
+)
+def test_pick_language(stored: str | None, code: str | None, expected: str) -> None:
+    assert pick_language(stored, code) == expected
+
+
+def test_isolate() -> None:
+    assert isolate("2017-06-20") == "\u20682017-06-20\u2069"
+
+
+def test_arabic_values_are_isolated() -> None:
+    assert "ar" in RTL and "en" not in RTL
+    text = t("ar", "verdict_old", first_seen="2017-06-20")
+    assert isolate("2017-06-20") in text
+    details = t("ar", "match_details", **SAMPLES)
+    for name in ("query_start", "query_end", "clip_start", "clip_end", "frames", "score"):
+        assert isolate(str(SAMPLES[name])) in details
+    assert isolate("1234") in t("ar", "no_match", count=1234)
+    # URLs in href stay bare (an isolate would break the link); the visible text is isolated.
+    line = t("ar", "alert_post_line", url="https://example.org/a", source="@chan", score="0.9")
+    assert 'href="https://example.org/a"' in line and isolate("@chan") in line
+    # Blocks of lines are not wrapped: each line is its own message.
+    block = t("ar", "feeds_list", lines="• one\n• two")
+    assert "• one\n• two" in block and FSI not in block
+    assert text.count(FSI) == text.count(PDI)
+
+
+def test_arabic_lines_start_right_to_left() -> None:
+    for key in i18n.CATALOGUE["ar"]:
+        for line in t("ar", key, **SAMPLES).split("\n"):
+            if line and not line.startswith("•"):  # "•" lines come from the lines sample
+                assert line.startswith(RLM), (key, line)
+    assert "ا" in t("ar", "start")  # really Arabic
+
+
+def test_clock() -> None:
+    assert i18n.clock(7.2) == "0:07"
+    assert i18n.clock(750) == "12:30"
+    assert i18n.clock(3723) == "1:02:03"
