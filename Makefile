@@ -1,10 +1,10 @@
-# Two commands on a fresh machine: `make run ARGS="..."` and `make test`.
+# Two commands on a fresh machine: `make run` (oldclip run; other commands with ARGS="...") and `make test`.
 # Both create .venv and install oldclip into it the first time (and again when pyproject changes).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-ARGS ?= --help
+ARGS ?= run
 
 .PHONY: run test lint format bench clean
 

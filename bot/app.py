@@ -12,7 +12,7 @@ import contextlib
 import logging
 import re
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, MessageEntity, Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -24,7 +24,7 @@ from telegram.ext import (
     filters,
 )
 
-from . import factcheck, public
+from . import admin, curation, factcheck, public
 from .alerts import deliver_forever
 from .deps import Deps
 from .i18n import t
@@ -40,6 +40,13 @@ MEDIA = (
     | filters.VIDEO_NOTE
     | filters.Document.VIDEO
     | filters.Document.IMAGE
+)
+# A text message (not a command) with a link in it: the post's video is fetched and checked.
+LINKS = (
+    filters.UpdateType.MESSAGE
+    & filters.TEXT
+    & ~filters.COMMAND
+    & (filters.Entity(MessageEntity.URL) | filters.Entity(MessageEntity.TEXT_LINK))
 )
 
 
@@ -78,10 +85,25 @@ def build_application(deps: Deps) -> Application:
     app.add_handler(CommandHandler("unsubscribe", factcheck.unsubscribe))
     app.add_handler(CommandHandler("subscriptions", factcheck.subscriptions))
     app.add_handler(CommandHandler("stats", factcheck.stats))
+    app.add_handler(CommandHandler("feeds", admin.list_feeds))
+    app.add_handler(CommandHandler("addfeed", admin.add_feed))
+    app.add_handler(CommandHandler("removefeed", admin.remove_feed))
+    app.add_handler(CommandHandler("trust", admin.trust))
+    app.add_handler(CommandHandler("untrust", admin.untrust))
+    # /add dialogues: answers are taken before any other handler sees them (group -1).
+    new_messages = filters.UpdateType.MESSAGE
+    app.add_handler(
+        MessageHandler(new_messages & filters.TEXT & ~filters.COMMAND, curation.answer), group=-1
+    )
+    app.add_handler(CommandHandler("add", curation.add, filters=new_messages))
+    app.add_handler(CommandHandler("cancel", curation.cancel, filters=new_messages))
+    app.add_handler(CommandHandler("clip", curation.show_clip))
+    app.add_handler(CommandHandler("remove", curation.remove))
     app.add_handler(CallbackQueryHandler(public.language_chosen, pattern=r"^lang:"))
     app.add_handler(CallbackQueryHandler(factcheck.feedback, pattern=r"^fb:"))
     # An animation also carries a document: one handler for all media, so it is checked once.
     app.add_handler(MessageHandler(MEDIA, public.check_media, block=False))
+    app.add_handler(MessageHandler(LINKS, public.check_link, block=False))
     app.add_error_handler(_on_error)
     return app
 

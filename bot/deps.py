@@ -8,7 +8,7 @@ import sqlite_utils
 
 import storage
 
-from .ports import Checker
+from .ports import Checker, Feeds, LinkFetcher
 from .ratelimit import RateLimit
 from .settings import BotSettings
 
@@ -19,6 +19,8 @@ class Deps:
     checker: Checker
     settings: BotSettings
     rate: RateLimit = field(default_factory=RateLimit)
+    feeds: Feeds | None = None  # the admin commands answer that feeds are managed elsewhere
+    links: LinkFetcher | None = None  # without it, links are answered as unsupported
 
     def is_fact_checker(self, user_id: int) -> bool:
         """Checked on every privileged command and button: callback data comes from clients."""

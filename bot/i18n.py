@@ -149,7 +149,13 @@ EN: dict[str, str] = {
         "/add – reply with it to a video or photo to add it to the library as a known old clip\n"
         "/clip <i>number</i> – show a clip of the library\n"
         "/remove <i>number</i> – remove a clip from the library\n"
-        "/stats – figures on the archive, reposts and feedback"
+        "/stats – figures on the archive, reposts and feedback\n"
+        "\n"
+        "<b>For admins</b>\n"
+        "/feeds – the watched sources and their health\n"
+        "/addfeed <i>kind target [every]</i> – watch a source, e.g. /addfeed telegram channel 10m\n"
+        "/removefeed <i>number</i> – stop watching a source\n"
+        "/trust <i>user id</i>, /untrust <i>user id</i> – add or remove a fact-checker"
     ),
     "language_prompt": "Choose your language:",
     "language_set": "Done: I will answer in English.",
@@ -235,9 +241,15 @@ EN: dict[str, str] = {
         "When was it first published? Send the date as YYYY-MM-DD, for example 2017-06-20."
     ),
     "add_ask_source": (
-        "Send the link to the earliest known publication (or send - if there is none)."
+        "Send the link to the earliest known publication (or an archive reference)."
     ),
-    "add_ask_description": ("What does it actually show: where, when, who? One or two sentences."),
+    "add_ask_description": (
+        "What does it actually show: where, when, who? One or two sentences (or send - to skip)."
+    ),
+    "add_ask_verdict": "Send the link to the fact-check or verdict (or send - if there is none).",
+    "bad_url": (
+        "“{value}” is not a link. Send a link starting with https://, or - if there is none."
+    ),
     "add_done": "✅ Added to the library as clip #{clip_id}: {title}",
     "add_cancelled": "Cancelled; nothing was added.",
     "bad_date": (
@@ -266,6 +278,18 @@ EN: dict[str, str] = {
     "feed_removed": "🗑 Stopped watching {feed}.",
     "trusted": "✅ {user} is now a trusted fact-checker.",
     "untrusted": "{user} is no longer a trusted fact-checker.",
+    "feeds_off": "Feeds are not managed from this bot.",
+    "addfeed_usage": (
+        "Usage: /addfeed KIND TARGET [every], e.g. /addfeed telegram some_channel 10m or "
+        "/addfeed rss https://example.org/feed.xml 1h"
+    ),
+    "feed_bad": "Could not add that feed: {reason}",
+    "feed_exists": "Already watching {feed}.",
+    "removefeed_usage": "Usage: /removefeed ID (the numbers shown by /feeds).",
+    "feed_not_found": "There is no feed with the id {value}.",
+    "trust_usage": (
+        "Usage: /trust USER_ID or /untrust USER_ID, with the person's numeric Telegram user id."
+    ),
     "error_generic": "Something went wrong on our side; please try again later.",
     # Labels drawn on the side-by-side picture (see bot.evidence.picture_labels).
     "label_query": "Your copy",
@@ -302,7 +326,13 @@ AR: dict[str, str] = {
         "/add – يُرسَل ردًّا على فيديو أو صورة لإضافتها إلى المكتبة بوصفها مادة قديمة موثّقة\n"
         "/clip <i>الرقم</i> – عرض مقطع من المكتبة\n"
         "/remove <i>الرقم</i> – حذف مقطع من المكتبة\n"
-        "/stats – إحصاءات الأرشيف وعمليات إعادة النشر والتقييمات"
+        "/stats – إحصاءات الأرشيف وعمليات إعادة النشر والتقييمات\n"
+        "\n"
+        "<b>للمشرفين</b>\n"
+        "/feeds – المصادر المُتابَعة وحالتها\n"
+        "/addfeed <i>النوع الهدف [الفاصل]</i> – متابعة مصدر، مثل: /addfeed telegram channel 10m\n"
+        "/removefeed <i>الرقم</i> – إيقاف متابعة مصدر\n"
+        "/trust <i>معرّف المستخدم</i>، /untrust <i>معرّف المستخدم</i> – إضافة مدقق معلومات أو إزالته"
     ),
     "language_prompt": "اختر لغتك:",
     "language_set": "تم. سأجيبك من الآن باللغة العربية.",
@@ -377,8 +407,12 @@ AR: dict[str, str] = {
     ),
     "add_ask_title": ("ما عنوان المقطع؟ (مثلًا: «غارة جوية على سوق في حلب»)\nأرسل /cancel للإلغاء."),
     "add_ask_date": "متى نُشر لأول مرة؟ أرسل التاريخ بالصيغة YYYY-MM-DD، مثل 2017-06-20.",
-    "add_ask_source": "أرسل رابط أقدم نشر معروف للمقطع (أو أرسل - إن لم يتوفر).",
-    "add_ask_description": "ماذا يُظهر المقطع فعلًا: أين ومتى ومَن؟ في جملة أو جملتين.",
+    "add_ask_source": "أرسل رابط أقدم نشر معروف للمقطع (أو مرجعًا أرشيفيًا له).",
+    "add_ask_description": (
+        "ماذا يُظهر المقطع فعلًا: أين ومتى ومَن؟ في جملة أو جملتين (أو أرسل - للتخطي)."
+    ),
+    "add_ask_verdict": "أرسل رابط تقرير التحقق أو الحكم (أو أرسل - إن لم يتوفر).",
+    "bad_url": "«{value}» ليس رابطًا. أرسل رابطًا يبدأ بـ https:// أو أرسل - إن لم يتوفر.",
     "add_done": "✅ أُضيف إلى المكتبة بوصفه المقطع رقم {clip_id}: {title}",
     "add_cancelled": "أُلغيت العملية، ولم يُضَف شيء.",
     "bad_date": "لم أفهم التاريخ «{value}». يُرجى استخدام الصيغة YYYY-MM-DD، مثل 2017-06-20.",
@@ -405,6 +439,19 @@ AR: dict[str, str] = {
     "feed_removed": "🗑 أُزيل المصدر {feed} من قائمة الرصد.",
     "trusted": "✅ أُضيف {user} إلى قائمة مدققي المعلومات الموثوقين.",
     "untrusted": "أُزيل {user} من قائمة مدققي المعلومات الموثوقين.",
+    "feeds_off": "لا تُدار المصادر المرصودة من خلال هذا البوت.",
+    "addfeed_usage": (
+        "طريقة الاستخدام: /addfeed KIND TARGET [every]، مثل /addfeed telegram some_channel 10m "
+        "أو /addfeed rss https://example.org/feed.xml 1h"
+    ),
+    "feed_bad": "تعذّرت إضافة هذا المصدر: {reason}",
+    "feed_exists": "المصدر {feed} مرصود بالفعل.",
+    "removefeed_usage": "طريقة الاستخدام: /removefeed ID (الأرقام التي يعرضها الأمر /feeds).",
+    "feed_not_found": "لا يوجد مصدر بالمعرّف {value}.",
+    "trust_usage": (
+        "طريقة الاستخدام: /trust USER_ID أو /untrust USER_ID، "
+        "مع المعرّف الرقمي للمستخدم على تيليغرام."
+    ),
     "error_generic": "حدث خطأ من جانبنا؛ يُرجى المحاولة مجددًا لاحقًا.",
     "label_query": "نسختك",
     "label_query_forwarded": "نسختك، أُعيد توجيهها بتاريخ {date}",

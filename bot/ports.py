@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from storage import Feed, Question
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -45,4 +47,70 @@ class CheckOutcome:
 class Checker(Protocol):
     async def check(self, path: Path, *, keep: bool) -> CheckOutcome:
         """Fingerprint and match a file; ``keep`` stores it so later clips can be matched."""
+        ...
+
+    async def add_clip(
+        self,
+        path: Path,
+        *,
+        title: str,
+        first_seen: str,
+        source: str,
+        description: str | None,
+        verdict_url: str | None,
+        added_by: str,
+    ) -> tuple[int, bool]:
+        """Add a file to the library as a known old clip: (clip id, whether it is new).
+
+        Raises ValueError for refused provenance and fingerprint.MediaError for unreadable
+        media.
+        """
+        ...
+
+    async def askers_of(self, clip_id: int) -> list[Question]:
+        """Open questions (askers not told yet) about media that would now match the clip."""
+        ...
+
+    def remove_clip(self, clip_id: int) -> bool:
+        """Remove a clip (and stop it matching); False if there was none."""
+        ...
+
+
+class Feeds(Protocol):
+    """The watched feeds, for the admin commands (``oldclip run`` implements it)."""
+
+    def add(self, kind: str, target: str, every: str | None) -> tuple[int, bool]:
+        """Watch a feed: (feed id, whether it is new).  ``every`` is a duration such as "10m"
+        (None: the configured default).  Raises ValueError, with a message for people, for an
+        unknown kind, a bad target or a bad duration."""
+        ...
+
+    def remove(self, feed_id: int) -> bool:
+        """Stop watching a feed; False if there was none."""
+        ...
+
+    def list(self) -> list[Feed]:
+        """Every feed with its health, oldest first."""
+        ...
+
+
+class LinkError(Exception):
+    """A link could not be turned into a local file; ``str(exc)`` says why, for people."""
+
+
+class UnsupportedLink(LinkError):
+    """No supported site handles this link (raw URLs to arbitrary hosts included)."""
+
+
+class LinkFetcher(Protocol):
+    """Downloads the video behind a post's link (``oldclip run`` implements it with yt-dlp)."""
+
+    def supports(self, url: str) -> bool:
+        """Whether a supported site handles this URL (no network)."""
+        ...
+
+    async def fetch(self, url: str, folder: Path) -> Path:
+        """Download into ``folder`` within the size and duration caps, off the event loop.
+
+        Raises UnsupportedLink, or LinkError with the reason."""
         ...

@@ -3,7 +3,8 @@
 One handler, one job.  The media handler downloads the file (within Telegram's limit), has the
 ``Checker`` fingerprint and match it off the event loop, and answers with the verdict: the
 clip's provenance and a side-by-side picture when it is old, or an honest "not in the archive"
-with key frames to reverse-search when it is not.
+with key frames to reverse-search when it is not.  A link to a post (YouTube, X, TikTok, t.me,
+...) gets the same answer: the ``LinkFetcher`` downloads the video and ``check_file`` takes over.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import logging
 import tempfile
 from pathlib import Path
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Message, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+    MessageEntity,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -25,7 +33,7 @@ from fingerprint import MediaError
 from . import evidence
 from .deps import Deps
 from .i18n import LANGUAGES, pick_language, t
-from .ports import CheckOutcome, Finding
+from .ports import CheckOutcome, Finding, LinkError, UnsupportedLink
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +95,19 @@ def _attachment(message: Message):
     return None, None
 
 
+async def _rate_limited(deps: Deps, update: Update, lang: str) -> bool:
+    """True (and the person told when to try again) when they asked too often."""
+    wait = deps.rate.take(update.effective_user.id)
+    if wait:
+        await update.effective_message.reply_text(t(lang, "rate_limited", seconds=int(wait) + 1))
+    return bool(wait)
+
+
 async def check_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps: Deps = context.bot_data["deps"]
-    message, user = update.effective_message, update.effective_user
+    message = update.effective_message
     lang = language_of(deps, update)
-    wait = deps.rate.take(user.id)
-    if wait:
-        await message.reply_text(t(lang, "rate_limited", seconds=int(wait) + 1))
+    if await _rate_limited(deps, update, lang):
         return
     item, name = _attachment(message)
     if item is None:
@@ -117,12 +131,53 @@ async def check_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
                 await status.edit_text(t(lang, "too_big", size_mb=f"{size / 1e6:.0f}"))
                 return
             raise
+        await check_file(deps, update, status, lang, path)
+
+
+def link_of(message: Message) -> str | None:
+    """The first link in a text message (a URL typed out, or a text link's target)."""
+    entities = message.parse_entities([MessageEntity.URL, MessageEntity.TEXT_LINK])
+    for entity, text in sorted(entities.items(), key=lambda item: item[0].offset):
+        return entity.url if entity.type == MessageEntity.TEXT_LINK else text
+    return None
+
+
+async def check_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A link to a post: the video is downloaded from the site, then checked like a file."""
+    deps: Deps = context.bot_data["deps"]
+    message = update.effective_message
+    url = link_of(message)
+    if url is None:
+        return
+    lang = language_of(deps, update)
+    if await _rate_limited(deps, update, lang):
+        return
+    if deps.links is None or not deps.links.supports(url):
+        await message.reply_text(t(lang, "link_unsupported"))
+        return
+    status = await message.reply_text(t(lang, "checking"))
+    with tempfile.TemporaryDirectory(prefix="oldclip-link-") as tmp:
         try:
-            outcome = await deps.checker.check(path, keep=True)
-        except MediaError as exc:
-            await status.edit_text(t(lang, "bad_file", reason=html.escape(exc.reason)))
+            path = await deps.links.fetch(url, Path(tmp))
+        except UnsupportedLink:
+            await status.edit_text(t(lang, "link_unsupported"))
             return
-        await _answer(message, status, lang, outcome, path)
+        except LinkError as exc:
+            await status.edit_text(t(lang, "link_failed", reason=html.escape(str(exc))))
+            return
+        await check_file(deps, update, status, lang, path)
+
+
+async def check_file(deps: Deps, update: Update, status: Message, lang: str, path: Path) -> None:
+    """A local copy of what was sent (a file, or a link's video): check it, answer by editing
+    ``status``, and remember the question when the answer is "not known yet"."""
+    message, user = update.effective_message, update.effective_user
+    try:
+        outcome = await deps.checker.check(path, keep=True)
+    except MediaError as exc:
+        await status.edit_text(t(lang, "bad_file", reason=html.escape(exc.reason)))
+        return
+    await _answer(message, status, lang, outcome, path)
     if outcome.media_id is not None and not any(f.clip_id for f in outcome.findings):
         storage.record_question(
             deps.db,
@@ -130,6 +185,7 @@ async def check_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             chat_id=message.chat_id,
             message_id=message.message_id,
             media_id=outcome.media_id,
+            language=lang,
         )
 
 

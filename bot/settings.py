@@ -16,6 +16,10 @@ class BotSettings:
     admins: tuple[int, ...] = ()  # user ids who may also manage feeds and fact-checkers
     requests_per_minute: float = 6.0  # per person, for the public "is this old?" answers
     alert_interval_s: float = 5.0  # how often the outbox is looked at
+    link_max_mb: int = 50  # links to posts: the most a download may take
+    link_max_duration_s: int = 1200  # ... and the longest video fetched
+    link_timeout_s: float = 20.0  # socket timeout for link downloads
+    link_proxy: str = ""  # route link downloads through this proxy (e.g. an egress filter)
 
     def __repr__(self) -> str:  # the token must never reach a log or a traceback
         return (

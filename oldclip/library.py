@@ -97,13 +97,17 @@ class Library:
             self._index.add(media_id, fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)])
         return media_id
 
-    def add_clip(self, path: str | Path, **provenance) -> tuple[int, bool]:
+    def add_clip(
+        self, path: str | Path, *, fp: Fingerprint | None = None, **provenance
+    ) -> tuple[int, bool]:
         """Fingerprint a file and record it as a clip: (clip id, created?).
 
-        One transaction: a clip refused for its provenance (a bad date, no title) must not
-        leave its media behind, or later checks would report a match with no clip to show.
+        ``fp`` is the file's fingerprint when the caller already has it (the bot computes it
+        in a worker process).  One transaction: a clip refused for its provenance (a bad date,
+        no title) must not leave its media behind, or later checks would report a match with
+        no clip to show.
         """
-        fp = self.fingerprint(path)
+        fp = fp if fp is not None else self.fingerprint(path)
         with self.db.atomic():
             media_id, media_created = storage.add_media(self.db, fp)
             result = storage.add_clip(self.db, media_id, **provenance)
@@ -140,9 +144,13 @@ class Library:
         return CheckResult(self.match(fp), elapsed, fp)
 
     def match(self, fp: Fingerprint) -> list[ClipMatch]:
-        """Matches of a fingerprint among stored media, best first, with their provenance."""
+        """Matches of a fingerprint among stored media, best first, with their provenance.
+
+        Media known only because someone asked about them (no clip, never sighted) are not
+        evidence of anything and are left out.
+        """
         found = find_matches(fp, self.index, self.load, self.config.matching)
-        return [
+        matches = [
             ClipMatch(
                 m,
                 storage.clip_for_media(self.db, m.media_id),
@@ -150,6 +158,7 @@ class Library:
             )
             for m in found
         ]
+        return [m for m in matches if m.clip is not None or m.sightings]
 
     def load(self, media_id: int) -> Fingerprint | None:
         if media_id in self._cache:

@@ -8,23 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import numpy as np
 
 import storage
 from bot.app import quiet_secrets, run_bot
 from bot.deps import Deps
 from bot.ports import CheckOutcome, Finding
 from bot.ratelimit import RateLimit
-from fingerprint import fingerprint_file
+from fingerprint import (
+    INDEXED_VARIANTS,
+    Fingerprint,
+    HashIndex,
+    MatchSettings,
+    find_matches,
+    fingerprint_file,
+)
+from watchers.errors import FeedError
 
-from .config import Config
+from .config import Config, parse_duration
 from .library import ClipMatch, Library
-from .watch import run_forever
+from .links import LinkDownloader
+from .runner import run_until_signalled
+from .watch import add_feed, run_forever
 
 log = logging.getLogger(__name__)
+MAX_OPEN_QUESTIONS = 5000  # open questions matched against a newly added clip
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -45,10 +57,61 @@ class LibraryChecker:
             media_id = self.library.add_fingerprint(fp)
             found = [f for f in found if f.match.media_id != media_id or f.clip is not None]
         return CheckOutcome(
-            findings=[self._finding(f) for f in found if f.clip or f.sightings],
+            findings=[self._finding(f) for f in found],
             library_size=storage.count_clips(self.library.db),
             media_id=media_id,
         )
+
+    async def add_clip(
+        self,
+        path: Path,
+        *,
+        title: str,
+        first_seen: str,
+        source: str,
+        description: str | None,
+        verdict_url: str | None,
+        added_by: str,
+    ) -> tuple[int, bool]:
+        loop = asyncio.get_running_loop()
+        limits = self.library.config.limits
+        fp = await loop.run_in_executor(self.workers, fingerprint_file, path, limits)
+        return self.library.add_clip(  # also keeps a copy, for evidence pictures
+            path,
+            fp=fp,
+            title=title,
+            first_seen=first_seen,
+            source=source,
+            description=description,
+            verdict_url=verdict_url,
+            added_by=added_by,
+        )
+
+    async def askers_of(self, clip_id: int) -> list[storage.Question]:
+        """Open questions about media that, asked about now, would be identified as the clip.
+
+        Matching is not symmetric (a query is tried cropped, zoomed and mirrored; stored media
+        only as it is), so each asked-about file is matched as a query against the clip alone,
+        exactly as the question would be checked today.  The newest ``MAX_OPEN_QUESTIONS``
+        open questions are considered.
+        """
+        db = self.library.db
+        clip = storage.get_clip(db, clip_id)
+        clip_fp = self.library.load(clip.media_id) if clip is not None else None
+        if clip is None or clip_fp is None:
+            return []
+        questions = storage.open_questions(db, limit=MAX_OPEN_QUESTIONS)
+        asked: dict[int, Fingerprint] = {}
+        for media_id in {q.media_id for q in questions} - {clip.media_id, None}:
+            fp = storage.load_fingerprint(db, media_id)
+            if fp is not None:
+                asked[media_id] = fp
+        settings = self.library.config.matching
+        matched = await asyncio.to_thread(_matching, clip.media_id, clip_fp, asked, settings)
+        return [q for q in reversed(questions) if q.media_id in matched | {clip.media_id}]
+
+    def remove_clip(self, clip_id: int) -> bool:
+        return self.library.remove_clip(clip_id)
 
     def _finding(self, found: ClipMatch) -> Finding:
         m, clip = found.match, found.clip
@@ -74,6 +137,43 @@ class LibraryChecker:
         )
 
 
+class LibraryFeeds:
+    """The bot's ``Feeds``: the admin commands add and remove feeds like `oldclip feeds`."""
+
+    def __init__(self, library: Library, config: Config):
+        self.library, self.config = library, config
+
+    def add(self, kind: str, target: str, every: str | None) -> tuple[int, bool]:
+        interval = parse_duration(every) if every else self.config.watch.poll_interval_s
+        try:
+            return add_feed(self.library, kind, target, interval_s=interval)
+        except FeedError as exc:  # a target the kind cannot use
+            raise ValueError(f"{exc.reason} ({exc.hint})" if exc.hint else exc.reason) from None
+
+    def remove(self, feed_id: int) -> bool:
+        return storage.remove_feed(self.library.db, feed_id)
+
+    def list(self) -> list[storage.Feed]:
+        return storage.list_feeds(self.library.db)
+
+
+def _matching(
+    clip_media_id: int,
+    clip_fp: Fingerprint,
+    asked: dict[int, Fingerprint],
+    settings: MatchSettings,
+) -> set[int]:
+    """The ids of the ``asked`` media that match the clip when checked against it alone."""
+    only_clip = HashIndex.build(
+        [(clip_media_id, clip_fp.hashes[np.isin(clip_fp.variants, INDEXED_VARIANTS)])]
+    )
+    return {
+        media_id
+        for media_id, fp in asked.items()
+        if find_matches(fp, only_clip, lambda _: clip_fp, settings)
+    }
+
+
 def run(library: Library, config: Config) -> int:
     """Run until SIGINT/SIGTERM; exit status 0 after a clean stop."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -86,11 +186,7 @@ def run(library: Library, config: Config) -> int:
             file=sys.stderr,
         )
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+    async def everything(library: Library, config: Config, stop: asyncio.Event) -> None:
         tasks = [asyncio.create_task(run_forever(library, config, stop))]
         workers = None
         if settings.token:
@@ -100,21 +196,24 @@ def run(library: Library, config: Config) -> int:
                 checker=LibraryChecker(library, workers),
                 settings=settings,
                 rate=RateLimit(per_minute=settings.requests_per_minute),
+                feeds=LibraryFeeds(library, config),
+                links=LinkDownloader(
+                    max_bytes=settings.link_max_mb * 1_000_000,
+                    max_duration_s=settings.link_max_duration_s,
+                    socket_timeout_s=settings.link_timeout_s,
+                    proxy=settings.link_proxy or None,
+                ),
             )
             tasks.append(asyncio.create_task(run_bot(deps, stop)))
-        print("oldclip: running; Ctrl-C or SIGTERM stops it", file=sys.stderr)
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 if task.exception() is not None:
-                    stop.set()
                     raise task.exception()
         finally:
-            stop.set()
+            stop.set()  # one part failing stops the others cleanly
             await asyncio.gather(*tasks, return_exceptions=True)
             if workers is not None:
                 workers.shutdown(cancel_futures=True)
 
-    asyncio.run(main())
-    print("oldclip: stopped", file=sys.stderr)
-    return 0
+    return run_until_signalled(everything, library)

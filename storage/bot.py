@@ -38,7 +38,7 @@ _DELIVERY_COLUMNS = (
     "sent_at"
 )
 _QUESTION_COLUMNS = (
-    "id, user_id, chat_id, message_id, media_id, asked_at, answered_clip_id, notified_at"
+    "id, user_id, chat_id, message_id, media_id, asked_at, answered_clip_id, notified_at, language"
 )
 
 
@@ -96,6 +96,7 @@ class Question:
     asked_at: str
     answered_clip_id: int | None
     notified_at: str | None  # when the asker was told; None: still open
+    language: str | None = None  # the language the asker was answered in, if known
 
 
 def _one(db: sqlite_utils.Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
@@ -487,12 +488,19 @@ def feedback_counts(db: sqlite_utils.Database) -> dict[str, int]:
 
 
 def record_question(
-    db: sqlite_utils.Database, *, user_id: int, chat_id: int, message_id: int | None, media_id: int
+    db: sqlite_utils.Database,
+    *,
+    user_id: int,
+    chat_id: int,
+    message_id: int | None,
+    media_id: int,
+    language: str | None = None,
 ) -> int:
     """Remember that a user asked about (fingerprinted, stored) media; return the question id.
 
     A person has one open question per media: asking again before it is answered returns the
-    same id, now pointing at the latest message, so the answer arrives once, as a reply to it.
+    same id, now pointing at the latest message (and language), so the answer arrives once, as
+    a reply to it.  ``language`` is the one they were answered in, for the later answer.
     """
     _telegram_id("user_id", user_id)
     _telegram_id("chat_id", chat_id)
@@ -504,14 +512,15 @@ def record_question(
         ).fetchone()
         if row is not None:
             db.execute(
-                "UPDATE questions SET chat_id = ?, message_id = ? WHERE id = ?",
-                [chat_id, message_id, row[0]],
+                "UPDATE questions SET chat_id = ?, message_id = ?, "
+                "language = COALESCE(?, language) WHERE id = ?",
+                [chat_id, message_id, language, row[0]],
             )
             return int(row[0])
         cursor = db.execute(
-            "INSERT INTO questions (user_id, chat_id, message_id, media_id, asked_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [user_id, chat_id, message_id, media_id, utc_iso()],
+            "INSERT INTO questions (user_id, chat_id, message_id, media_id, asked_at, language) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [user_id, chat_id, message_id, media_id, utc_iso(), language],
         )
     return int(cursor.lastrowid)
 
@@ -522,6 +531,16 @@ def open_questions_for_media(db: sqlite_utils.Database, media_ids: Iterable[int]
         f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE notified_at IS NULL "
         "AND media_id IN (SELECT value FROM json_each(?)) ORDER BY id",
         [json.dumps(_ids("media_ids", media_ids))],
+    )
+    return [Question(**row) for row in rows]
+
+
+def open_questions(db: sqlite_utils.Database, *, limit: int | None = None) -> list[Question]:
+    """Questions about media still stored whose askers were not told yet, newest first."""
+    rows = db.query(
+        f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE notified_at IS NULL "
+        "AND media_id IS NOT NULL ORDER BY id DESC LIMIT ?",
+        [-1 if limit is None else limit],
     )
     return [Question(**row) for row in rows]
 

@@ -320,8 +320,20 @@ def _004_bot(db: sqlite_utils.Database) -> None:
     )
 
 
+def _005_question_language(db: sqlite_utils.Database) -> None:
+    """Questions remember the language the asker was answered in, so that the later "it has
+    been identified" message is in that language too, even if they never chose one."""
+    db.execute("ALTER TABLE questions ADD COLUMN language TEXT")
+
+
 # Position i holds the migration that produces schema version i + 1.
-MIGRATIONS: tuple[Migration, ...] = (_001_initial, _002_sightings, _003_watch, _004_bot)
+MIGRATIONS: tuple[Migration, ...] = (
+    _001_initial,
+    _002_sightings,
+    _003_watch,
+    _004_bot,
+    _005_question_language,
+)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

@@ -464,6 +464,12 @@ def list_reposts(db: sqlite_utils.Database, limit: int = 100) -> list[Repost]:
     return [Repost(**row) for row in rows]
 
 
+def count_reposts_of_clip(db: sqlite_utils.Database, clip_id: int) -> int:
+    """How many reposts of this clip the watchers caught."""
+    row = db.execute("SELECT count(*) FROM reposts WHERE clip_id = ?", [clip_id]).fetchone()
+    return int(row[0])
+
+
 # --- the outbox -------------------------------------------------------------------------------
 
 

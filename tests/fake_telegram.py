@@ -231,10 +231,12 @@ class FakeTelegram:
         duration: int = 10,
         width: int = 640,
         height: int = 360,
+        **extra: Any,
     ) -> Json:
+        """``extra`` goes into the message as is (e.g. ``chat=...`` for a group)."""
         video = self._ref(file) | {"width": width, "height": height, "duration": duration}
         video["mime_type"] = "video/mp4"
-        return self._user_update(user, caption, video=video, forward_origin=forward_origin)
+        return self._user_update(user, caption, video=video, forward_origin=forward_origin, **extra)
 
     def send_photo(self, user: Json, file: Json | bytes | Path, caption: str | None = None) -> Json:
         ref = self._ref(file)

@@ -64,7 +64,7 @@ class Running:
             cwd=self.folder, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        await self.tg.wait_for("getUpdates", timeout=30)
+        await self.tg.wait_for("getUpdates", timeout=90)
 
     async def stop(self) -> tuple[int, str]:
         assert self.process is not None

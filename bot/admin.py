@@ -1,0 +1,164 @@
+"""Admins' side: watched feeds (/feeds, /addfeed, /removefeed) and fact-checkers (/trust,
+/untrust).
+
+The admin list is checked on every command (others get ``admin_only`` and nothing changes).
+Feeds are reached through the ``Feeds`` port: the bot never imports the watchers.
+"""
+
+from __future__ import annotations
+
+import html
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+import storage
+
+from .deps import Deps
+from .i18n import t
+from .public import language_of
+
+MAX_LIST_CHARS = 3500  # /feeds stays one message (Telegram's limit is 4096)
+MAX_ERROR_CHARS = 120
+
+
+async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Deps, str] | None:
+    deps: Deps = context.bot_data["deps"]
+    lang = language_of(deps, update)
+    if not deps.is_admin(update.effective_user.id):
+        await update.effective_message.reply_text(t(lang, "admin_only"))
+        return None
+    return deps, lang
+
+
+async def _feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Deps, str] | None:
+    allowed = await _admin(update, context)
+    if allowed is not None and allowed[0].feeds is None:
+        await update.effective_message.reply_text(t(allowed[1], "feeds_off"))
+        return None
+    return allowed
+
+
+def _name(feed: storage.Feed) -> str:
+    return f"{feed.kind}:{feed.target}"
+
+
+def feed_line(feed: storage.Feed) -> str:
+    """One feed and its health, as plain text (escape before sending as HTML)."""
+    if feed.consecutive_failures:
+        error = feed.last_error or "?"
+        if len(error) > MAX_ERROR_CHARS:
+            error = error[: MAX_ERROR_CHARS - 1] + "…"
+        health = f"failing x{feed.consecutive_failures}: {error}"
+    elif feed.last_success_at:
+        health = f"ok, last polled {feed.last_success_at}"
+    else:
+        health = "not polled yet"
+    label = f" [{feed.label}]" if feed.label else ""
+    return f"• {feed.id}: {_name(feed)}{label}, every {feed.interval_s}s; {health}"
+
+
+async def list_feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/feeds: every watched feed with its health."""
+    allowed = await _feeds(update, context)
+    if allowed is None:
+        return
+    deps, lang = allowed
+    feeds = deps.feeds.list()
+    if not feeds:
+        await update.effective_message.reply_text(t(lang, "feeds_none"))
+        return
+    lines: list[str] = []
+    size = 0
+    for number, feed in enumerate(feeds):
+        line = html.escape(feed_line(feed))
+        if size + len(line) > MAX_LIST_CHARS:
+            lines.append(f"… (+{len(feeds) - number})")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    await update.effective_message.reply_text(
+        t(lang, "feeds_list", lines="\n".join(lines)),
+        parse_mode=ParseMode.HTML,
+        disable_web_page_preview=True,
+    )
+
+
+async def add_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/addfeed KIND TARGET [every]"""
+    allowed = await _feeds(update, context)
+    if allowed is None:
+        return
+    deps, lang = allowed
+    args = context.args or []
+    if len(args) not in (2, 3):
+        await update.effective_message.reply_text(
+            t(lang, "addfeed_usage"), disable_web_page_preview=True
+        )
+        return
+    kind, target = args[0].lower(), args[1]
+    every = args[2] if len(args) == 3 else None
+    try:
+        _, created = deps.feeds.add(kind, target, every)
+    except ValueError as exc:
+        await update.effective_message.reply_text(
+            t(lang, "feed_bad", reason=html.escape(str(exc))),
+            parse_mode=ParseMode.HTML,
+            disable_web_page_preview=True,
+        )
+        return
+    name = html.escape(f"{kind}:{target}")
+    await update.effective_message.reply_text(
+        t(lang, "feed_added" if created else "feed_exists", feed=name),
+        parse_mode=ParseMode.HTML,
+        disable_web_page_preview=True,
+    )
+
+
+async def remove_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/removefeed ID"""
+    allowed = await _feeds(update, context)
+    if allowed is None:
+        return
+    deps, lang = allowed
+    args = context.args or []
+    if len(args) != 1 or not args[0].isdigit():
+        await update.effective_message.reply_text(t(lang, "removefeed_usage"))
+        return
+    feed_id = int(args[0])
+    feed = next((f for f in deps.feeds.list() if f.id == feed_id), None)
+    if feed is None or not deps.feeds.remove(feed_id):
+        await update.effective_message.reply_text(t(lang, "feed_not_found", value=feed_id))
+        return
+    await update.effective_message.reply_text(
+        t(lang, "feed_removed", feed=html.escape(_name(feed))),
+        parse_mode=ParseMode.HTML,
+        disable_web_page_preview=True,
+    )
+
+
+async def trust(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/trust USER_ID: a fact-checker from now on (kept in the database)."""
+    await _set_trusted(update, context, True)
+
+
+async def untrust(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/untrust USER_ID (fact-checkers listed in the config stay trusted)."""
+    await _set_trusted(update, context, False)
+
+
+async def _set_trusted(update: Update, context: ContextTypes.DEFAULT_TYPE, trusted: bool) -> None:
+    allowed = await _admin(update, context)
+    if allowed is None:
+        return
+    deps, lang = allowed
+    args = context.args or []
+    user_id = int(args[0]) if len(args) == 1 and args[0].isdigit() else 0
+    if not 0 < user_id < 2**63:
+        await update.effective_message.reply_text(t(lang, "trust_usage"))
+        return
+    storage.set_trusted(deps.db, user_id, trusted)
+    await update.effective_message.reply_text(
+        t(lang, "trusted" if trusted else "untrusted", user=user_id), parse_mode=ParseMode.HTML
+    )

@@ -1,0 +1,357 @@
+"""Fact-checkers curate the library from Telegram: /add (a short dialogue), /clip and /remove.
+
+/add is sent as a reply to a message with a video, photo, GIF, round video or media document.
+The bot then asks, one message at a time, for the title, the first publication date, the
+source, a description and a fact-check link, and adds the media as a clip.  Everyone who had
+asked the bot about matching footage that it could not identify then is told, once.
+
+The dialogue is a small state machine in ``bot_data`` keyed by (chat, user), so other people's
+messages in the same chat, or the same person's in another chat, never count as answers.  Its
+handler runs in group -1 (before the public handlers) and stops the update there when it took
+it as an answer, so a source link is not also checked as a link to a post.  The trust check is
+made on /add, on every answer and again before the clip is stored.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from telegram import Document, ForceReply, Message, ReplyParameters, Update
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+import storage
+from fingerprint import MediaError
+
+from .deps import Deps
+from .i18n import pick_language, t
+from .public import _attachment, language_of
+
+log = logging.getLogger(__name__)
+
+DRAFTS = "curation_drafts"  # bot_data key: {(chat id, user id): Draft}
+DRAFT_TTL_S = 3600.0  # an abandoned dialogue is forgotten after an hour
+SKIP = "-"
+MAX_TITLE, MAX_TEXT = 300, 2000
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+
+# The dialogue's steps in order, each with its question.
+STEPS = ("title", "first_seen", "source", "description", "verdict_url")
+QUESTIONS = {
+    "title": "add_ask_title",
+    "first_seen": "add_ask_date",
+    "source": "add_ask_source",
+    "description": "add_ask_description",
+    "verdict_url": "add_ask_verdict",
+}
+
+
+@dataclass
+class Draft:
+    """An /add dialogue in progress: the media replied to and the answers so far."""
+
+    item: Any  # the telegram PhotoSize / Video / Animation / VideoNote / Document
+    name: str
+    lang: str
+    started: float = field(default_factory=time.monotonic)
+    answers: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def step(self) -> str:
+        return STEPS[len(self.answers)]
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() - self.started > DRAFT_TTL_S
+
+
+def _drafts(context: ContextTypes.DEFAULT_TYPE) -> dict[tuple[int, int], Draft]:
+    return context.bot_data.setdefault(DRAFTS, {})
+
+
+def _key(update: Update) -> tuple[int, int]:
+    return update.effective_chat.id, update.effective_user.id
+
+
+def added_by(user) -> str:
+    """How a clip records who added it through the bot: the stable id, and the @name if any."""
+    return f"telegram:{user.id}" + (f" @{user.username}" if user.username else "")
+
+
+def media_of(message: Message | None) -> tuple[Any, str | None]:
+    """The media /add can take from a message (documents only if video or image), or None."""
+    if message is None:
+        return None, None
+    item, name = _attachment(message)
+    if isinstance(item, Document) and not ((item.mime_type or "").startswith(("video/", "image/"))):
+        return None, None
+    return item, name
+
+
+async def _ask(message: Message, lang: str, key: str, **values: Any) -> None:
+    # In a group, ForceReply makes the answer a reply to the bot, which the bot receives even
+    # in privacy mode; in a private chat it only gets in the way.
+    markup = None
+    if message.chat.type != ChatType.PRIVATE:
+        markup = ForceReply(selective=True)
+    await message.reply_text(t(lang, key, **values), reply_markup=markup, parse_mode=ParseMode.HTML)
+
+
+async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/add, as a reply to a message with media: start the dialogue."""
+    deps: Deps = context.bot_data["deps"]
+    message = update.effective_message
+    lang = language_of(deps, update)
+    if not deps.is_fact_checker(update.effective_user.id):
+        await message.reply_text(t(lang, "not_allowed"))
+        return
+    item, name = media_of(message.reply_to_message)
+    if item is None:
+        await message.reply_text(t(lang, "add_usage"))
+        return
+    limit = deps.settings.download_limit_bytes
+    if limit is not None and (item.file_size or 0) > limit:
+        await message.reply_text(
+            t(lang, "too_big", size_mb=f"{item.file_size / 1e6:.0f}"), parse_mode=ParseMode.HTML
+        )
+        return
+    _drafts(context)[_key(update)] = Draft(item=item, name=name, lang=lang)
+    await _ask(message, lang, QUESTIONS[STEPS[0]])
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel: drop this person's dialogue in this chat, if any."""
+    deps: Deps = context.bot_data["deps"]
+    draft = _drafts(context).pop(_key(update), None)
+    lang = draft.lang if draft else language_of(deps, update)
+    await update.effective_message.reply_text(t(lang, "add_cancelled"))
+
+
+def _parse(step: str, text: str) -> tuple[str | None, str | None]:
+    """(value, None) for a valid answer, or (None, error message key) to ask again."""
+    if step == "title":
+        return (text[:MAX_TITLE], None) if text and text != SKIP else (None, "add_ask_title")
+    if step == "first_seen":
+        try:
+            valid = DATE_RE.fullmatch(text) and date.fromisoformat(text) <= date.today()
+        except ValueError:
+            valid = False
+        return (text, None) if valid else (None, "bad_date")
+    if step == "source":
+        return (text[:MAX_TEXT], None) if text and text != SKIP else (None, "add_ask_source")
+    if step == "description":
+        return (None if text == SKIP else text[:MAX_TEXT]), None
+    # verdict_url: it ends up in href="..." of every verdict, so only a plain web link will do
+    if text == SKIP:
+        return None, None
+    return (text, None) if URL_RE.fullmatch(text) else (None, "bad_url")
+
+
+async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A text message in a chat where this person has an /add dialogue: the next answer.
+
+    Runs before the other handlers; without a dialogue it returns and the update goes on.
+    """
+    drafts = _drafts(context)
+    key = _key(update)
+    draft = drafts.get(key)
+    if draft is None:
+        return
+    if draft.expired:
+        del drafts[key]
+        return
+    deps: Deps = context.bot_data["deps"]
+    message, lang = update.effective_message, draft.lang
+    if not deps.is_fact_checker(update.effective_user.id):
+        del drafts[key]
+        await message.reply_text(t(lang, "not_allowed"))
+        raise ApplicationHandlerStop
+    text = (message.text or "").strip()
+    step = draft.step
+    value, error = _parse(step, text)
+    if error is not None:
+        if error in QUESTIONS.values():
+            await _ask(message, lang, error)
+        else:
+            await message.reply_text(
+                t(lang, error, value=html.escape(text[:100])), parse_mode=ParseMode.HTML
+            )
+            await _ask(message, lang, QUESTIONS[step])
+        raise ApplicationHandlerStop
+    draft.answers[step] = value
+    if len(draft.answers) < len(STEPS):
+        await _ask(message, lang, QUESTIONS[draft.step])
+        raise ApplicationHandlerStop
+    del drafts[key]  # before any await: a message sent meanwhile is not another answer
+    # Downloading and fingerprinting take seconds: not while every other update waits.
+    context.application.create_task(
+        _store(deps, update, context, draft), update=update, name="curation-add"
+    )
+    raise ApplicationHandlerStop
+
+
+async def _store(
+    deps: Deps, update: Update, context: ContextTypes.DEFAULT_TYPE, draft: Draft
+) -> None:
+    message, user, lang = update.effective_message, update.effective_user, draft.lang
+    if not deps.is_fact_checker(user.id):
+        await message.reply_text(t(lang, "not_allowed"))
+        return
+    a = draft.answers
+    with tempfile.TemporaryDirectory(prefix="oldclip-add-") as tmp:
+        path = Path(tmp) / Path(draft.name).name
+        try:
+            telegram_file = await draft.item.get_file()
+            await telegram_file.download_to_drive(path)
+        except BadRequest as exc:
+            if "too big" in str(exc).lower():
+                size = draft.item.file_size or 0
+                await message.reply_text(
+                    t(lang, "too_big", size_mb=f"{size / 1e6:.0f}"), parse_mode=ParseMode.HTML
+                )
+                return
+            raise
+        try:
+            clip_id, _ = await deps.checker.add_clip(
+                path,
+                title=a["title"],
+                first_seen=a["first_seen"],
+                source=a["source"],
+                description=a["description"],
+                verdict_url=a["verdict_url"],
+                added_by=added_by(user),
+            )
+        except (MediaError, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, MediaError) else str(exc)
+            await message.reply_text(
+                t(lang, "bad_file", reason=html.escape(reason)), parse_mode=ParseMode.HTML
+            )
+            return
+    clip = storage.get_clip(deps.db, clip_id)
+    title = clip.title if clip else a["title"]
+    await message.reply_text(
+        t(lang, "add_done", clip_id=clip_id, title=html.escape(title)), parse_mode=ParseMode.HTML
+    )
+    await tell_askers(deps, context.bot, clip_id, adder=user.id)
+
+
+async def tell_askers(deps: Deps, bot, clip_id: int, *, adder: int | None = None) -> int:
+    """Tell everyone still waiting about footage that matches the clip, once each.
+
+    The question is claimed (compare-and-set) before the message goes out, so two additions
+    racing, or a retry, never tell anyone twice; a send that fails loses that one answer.
+    The person who added the clip is not told about their own question.  Returns how many
+    were told.
+    """
+    clip = storage.get_clip(deps.db, clip_id)
+    if clip is None:
+        return 0
+    told = 0
+    for question in await deps.checker.askers_of(clip_id):
+        if not storage.mark_question_answered(deps.db, question.id, clip_id):
+            continue
+        if question.user_id == adder:
+            continue
+        stored = storage.get_user(deps.db, question.user_id)
+        lang = pick_language(stored.language if stored else None, question.language)
+        text = t(
+            lang,
+            "identified_later",
+            asked_at=question.asked_at[:10],
+            title=html.escape(clip.title),
+            first_seen=clip.first_seen,
+        )
+        reply = None
+        if question.message_id is not None:
+            reply = ReplyParameters(question.message_id, allow_sending_without_reply=True)
+        try:
+            await bot.send_message(
+                question.chat_id, text, parse_mode=ParseMode.HTML, reply_parameters=reply
+            )
+        except TelegramError as exc:  # blocked the bot, chat gone...: nobody else to tell
+            log.warning("could not tell question %s about clip %s: %s", question.id, clip_id, exc)
+            continue
+        told += 1
+    return told
+
+
+def _clip_id(context: ContextTypes.DEFAULT_TYPE) -> tuple[int | None, str]:
+    """The clip number given to /clip or /remove (None if it is not one), and the raw text."""
+    raw = (context.args or [""])[0].removeprefix("#")
+    return (int(raw) if raw.isdigit() else None), raw
+
+
+async def _trusted(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Deps, str] | None:
+    deps: Deps = context.bot_data["deps"]
+    lang = language_of(deps, update)
+    if not deps.is_fact_checker(update.effective_user.id):
+        await update.effective_message.reply_text(t(lang, "not_allowed"))
+        return None
+    return deps, lang
+
+
+async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/clip ID: the clip's card."""
+    allowed = await _trusted(update, context)
+    if allowed is None:
+        return
+    deps, lang = allowed
+    clip_id, raw = _clip_id(context)
+    clip = storage.get_clip(deps.db, clip_id) if clip_id is not None else None
+    if clip is None:
+        shown = clip_id if clip_id is not None else html.escape(raw[:30] or "?")
+        await update.effective_message.reply_text(
+            t(lang, "clip_not_found", clip_id=shown), parse_mode=ParseMode.HTML
+        )
+        return
+    e = html.escape
+    lines = [
+        t(
+            lang,
+            "clip_card",
+            clip_id=clip.id,
+            title=e(clip.title),
+            description=e(clip.description or "—"),
+            first_seen=e(clip.first_seen),
+            source=e(clip.source),
+            reposts=storage.count_reposts_of_clip(deps.db, clip.id),
+            added_by=e(clip.added_by or "?"),
+            added_at=e(clip.added_at[:16].replace("T", " ")),
+        )
+    ]
+    if clip.verdict_url:
+        lines.append(t(lang, "fact_check_link", url=e(clip.verdict_url)))
+    await update.effective_message.reply_text(
+        "\n".join(lines), parse_mode=ParseMode.HTML, disable_web_page_preview=True
+    )
+
+
+async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/remove ID: take a clip out of the library (it stops matching)."""
+    allowed = await _trusted(update, context)
+    if allowed is None:
+        return
+    deps, lang = allowed
+    clip_id, raw = _clip_id(context)
+    clip = storage.get_clip(deps.db, clip_id) if clip_id is not None else None
+    if clip is None or not deps.checker.remove_clip(clip.id):
+        shown = clip_id if clip_id is not None else html.escape(raw[:30] or "?")
+        await update.effective_message.reply_text(
+            t(lang, "clip_not_found", clip_id=shown), parse_mode=ParseMode.HTML
+        )
+        return
+    log.info("clip %s removed by user %s", clip.id, update.effective_user.id)
+    await update.effective_message.reply_text(
+        t(lang, "clip_removed", clip_id=clip.id, title=html.escape(clip.title)),
+        parse_mode=ParseMode.HTML,
+    )
