@@ -238,3 +238,33 @@ async def test_alert_survives_a_429_and_a_restart(running: Running) -> None:
     while storage.deliveries_of(db, alert_id)[0].state != "sent" and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert storage.deliveries_of(db, alert_id)[0].state == "sent"
+
+
+async def test_language_button_switches_to_arabic(running: Running) -> None:
+    tg = running.tg
+    user = tg.user(46)
+    tg.send_text(user, "/language")
+    await tg.wait_for(lambda c: c.method == "sendMessage" and c.params["chat_id"] == 46, 30)
+    tg.press_button(user, tg.last_message(46), "lang:ar")
+    await tg.wait_for(lambda c: c.method == "editMessageText" and c.params["chat_id"] == 46, 30)
+    tg.send_text(user, "/help")
+    text = await wait_text(tg, 46, "/subscribe")
+    assert any("\u0600" <= ch <= "\u06ff" for ch in text)  # English Telegram, Arabic chosen
+
+
+async def test_without_a_token_the_watchers_run_and_the_bot_is_said_off(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[library]\ndatabase = "{tmp_path / "library.db"}"\n')
+    env = {k: v for k, v in os.environ.items() if k != "OLDCLIP_BOT_TOKEN"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "oldclip", "--config", str(config), "run",
+        cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    first = await asyncio.wait_for(process.stderr.readline(), 60)
+    assert b"bot is OFF" in first and b"OLDCLIP_BOT_TOKEN" in first
+    await asyncio.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0 and b"stopped" in err
