@@ -15,25 +15,16 @@ from telegram.ext import ContextTypes
 
 import storage
 
+from . import access
 from .deps import Deps
 from .i18n import t
-from .public import language_of
 
 MAX_LIST_CHARS = 3500  # /feeds stays one message (Telegram's limit is 4096)
 MAX_ERROR_CHARS = 120
 
 
-async def _admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Deps, str] | None:
-    deps: Deps = context.bot_data["deps"]
-    lang = language_of(deps, update)
-    if not deps.is_admin(update.effective_user.id):
-        await update.effective_message.reply_text(t(lang, "admin_only"))
-        return None
-    return deps, lang
-
-
 async def _feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Deps, str] | None:
-    allowed = await _admin(update, context)
+    allowed = await access.admin(update, context)
     if allowed is not None and allowed[0].feeds is None:
         await update.effective_message.reply_text(t(allowed[1], "feeds_off"))
         return None
@@ -149,7 +140,7 @@ async def untrust(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _set_trusted(update: Update, context: ContextTypes.DEFAULT_TYPE, trusted: bool) -> None:
-    allowed = await _admin(update, context)
+    allowed = await access.admin(update, context)
     if allowed is None:
         return
     deps, lang = allowed

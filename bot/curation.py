@@ -32,9 +32,10 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 import storage
 from fingerprint import MediaError
 
+from . import access
 from .deps import Deps
 from .i18n import pick_language, t
-from .public import _attachment, language_of
+from .public import attachment, language_of, refused_as_too_big
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def media_of(message: Message | None) -> tuple[Any, str | None]:
     """The media /add can take from a message (documents only if video or image), or None."""
     if message is None:
         return None, None
-    item, name = _attachment(message)
+    item, name = attachment(message)
     if isinstance(item, Document) and not ((item.mime_type or "").startswith(("video/", "image/"))):
         return None, None
     return item, name
@@ -119,11 +120,7 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if item is None:
         await message.reply_text(t(lang, "add_usage"))
         return
-    limit = deps.settings.download_limit_bytes
-    if limit is not None and (item.file_size or 0) > limit:
-        await message.reply_text(
-            t(lang, "too_big", size_mb=f"{item.file_size / 1e6:.0f}"), parse_mode=ParseMode.HTML
-        )
+    if await refused_as_too_big(deps, message, item, lang):
         return
     _drafts(context)[_key(update)] = Draft(item=item, name=name, lang=lang)
     await _ask(message, lang, QUESTIONS[STEPS[0]])
@@ -291,18 +288,9 @@ def _clip_id(context: ContextTypes.DEFAULT_TYPE) -> tuple[int | None, str]:
     return (int(raw) if raw.isdigit() else None), raw
 
 
-async def _trusted(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Deps, str] | None:
-    deps: Deps = context.bot_data["deps"]
-    lang = language_of(deps, update)
-    if not deps.is_fact_checker(update.effective_user.id):
-        await update.effective_message.reply_text(t(lang, "not_allowed"))
-        return None
-    return deps, lang
-
-
 async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/clip ID: the clip's card."""
-    allowed = await _trusted(update, context)
+    allowed = await access.fact_checker(update, context)
     if allowed is None:
         return
     deps, lang = allowed
@@ -338,7 +326,7 @@ async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/remove ID: take a clip out of the library (it stops matching)."""
-    allowed = await _trusted(update, context)
+    allowed = await access.fact_checker(update, context)
     if allowed is None:
         return
     deps, lang = allowed

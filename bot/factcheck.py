@@ -15,6 +15,7 @@ from telegram.ext import ContextTypes
 
 import storage
 
+from . import access
 from .deps import Deps
 from .i18n import t
 from .public import language_of
@@ -22,18 +23,9 @@ from .public import language_of
 VERDICTS = {"c": "confirmed", "n": "not_a_match", "m": "muted"}
 
 
-async def _trusted(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Deps, str] | None:
-    deps: Deps = context.bot_data["deps"]
-    lang = language_of(deps, update)
-    if not deps.is_fact_checker(update.effective_user.id):
-        await update.effective_message.reply_text(t(lang, "not_allowed"))
-        return None
-    return deps, lang
-
-
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/subscribe [label ...] [min=0.5] [lang=ar]: alerts in this chat, optionally filtered."""
-    allowed = await _trusted(update, context)
+    allowed = await access.fact_checker(update, context)
     if allowed is None:
         return
     deps, lang = allowed
@@ -58,7 +50,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    allowed = await _trusted(update, context)
+    allowed = await access.fact_checker(update, context)
     if allowed is None:
         return
     deps, lang = allowed
@@ -67,7 +59,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    allowed = await _trusted(update, context)
+    allowed = await access.fact_checker(update, context)
     if allowed is None:
         return
     deps, lang = allowed
@@ -87,7 +79,7 @@ async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    allowed = await _trusted(update, context)
+    allowed = await access.fact_checker(update, context)
     if allowed is None:
         return
     deps, lang = allowed

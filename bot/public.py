@@ -79,7 +79,7 @@ async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await query.edit_message_text(t(code, "language_set"))
 
 
-def _attachment(message: Message):
+def attachment(message: Message):
     """The file to check and a name for it: the largest photo, or the video/GIF/document."""
     if message.photo:
         return message.photo[-1], "photo.jpg"
@@ -103,21 +103,28 @@ async def _rate_limited(deps: Deps, update: Update, lang: str) -> bool:
     return bool(wait)
 
 
+async def refused_as_too_big(deps: Deps, message: Message, item, lang: str) -> bool:
+    """Answer and say True when the file is over what the bot may download (before trying)."""
+    limit = deps.settings.download_limit_bytes
+    if limit is None or (item.file_size or 0) <= limit:
+        return False
+    await message.reply_text(
+        t(lang, "too_big", size_mb=f"{item.file_size / 1e6:.0f}"), parse_mode=ParseMode.HTML
+    )
+    return True
+
+
 async def check_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps: Deps = context.bot_data["deps"]
     message = update.effective_message
     lang = language_of(deps, update)
     if await _rate_limited(deps, update, lang):
         return
-    item, name = _attachment(message)
+    item, name = attachment(message)
     if item is None:
         await message.reply_text(t(lang, "not_media"))
         return
-    limit = deps.settings.download_limit_bytes
-    if limit is not None and (item.file_size or 0) > limit:
-        await message.reply_text(
-            t(lang, "too_big", size_mb=f"{item.file_size / 1e6:.0f}"), parse_mode=ParseMode.HTML
-        )
+    if await refused_as_too_big(deps, message, item, lang):
         return
     status = await message.reply_text(t(lang, "checking"))
     with tempfile.TemporaryDirectory(prefix="oldclip-bot-") as tmp:

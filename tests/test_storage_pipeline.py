@@ -3,16 +3,13 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sqlite_utils
+from storage_helpers import later, make_fp
 
-from fingerprint.types import VARIANT_FULL, Fingerprint
 from storage import (
     CURRENT_VERSION,
     add_alert,
@@ -46,37 +43,6 @@ from storage import (
     remove_feed,
     set_feed_url,
 )
-
-
-def make_fp(seed: int) -> Fingerprint:
-    rng = np.random.default_rng(seed)
-    return Fingerprint(
-        kind="video",
-        sha256=hashlib.sha256(f"pipeline-{seed}".encode()).hexdigest(),
-        size=1000,
-        duration=2.0,
-        width=640,
-        height=360,
-        hashes=rng.integers(0, 256, size=(4, 32), dtype=np.uint8),
-        times=np.array([0.0, 0.5, 1.0, 1.5], dtype=np.float32),
-        variants=np.array([VARIANT_FULL] * 4, dtype=np.uint8),
-    )
-
-
-def later(seconds: float) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "oldclip.db"
-
-
-@pytest.fixture
-def db(db_path: Path) -> Iterator[sqlite_utils.Database]:
-    database = open_db(db_path)
-    yield database
-    database.close()
 
 
 @pytest.fixture

@@ -1,0 +1,30 @@
+"""Small builders shared by the storage tests."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from fingerprint.types import VARIANT_FULL, Fingerprint
+
+
+def make_fp(seed: int) -> Fingerprint:
+    """A 2 s video fingerprint of four random (seeded) full-frame hashes."""
+    rng = np.random.default_rng(seed)
+    return Fingerprint(
+        kind="video",
+        sha256=hashlib.sha256(f"media-{seed}".encode()).hexdigest(),
+        size=1000,
+        duration=2.0,
+        width=640,
+        height=360,
+        hashes=rng.integers(0, 256, size=(4, 32), dtype=np.uint8),
+        times=np.array([0.0, 0.5, 1.0, 1.5], dtype=np.float32),
+        variants=np.array([VARIANT_FULL] * 4, dtype=np.uint8),
+    )
+
+
+def later(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
