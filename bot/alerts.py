@@ -21,7 +21,9 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
 import storage
+from fingerprint import MediaError
 
+from . import evidence
 from .deps import Deps
 from .i18n import t
 
@@ -36,8 +38,7 @@ def plan(deps: Deps) -> int:
     planned = 0
     for alert in storage.pending_alerts(deps.db):
         chats = _recipients(deps, alert)
-        planned += storage.plan_deliveries(deps.db, alert.id, chats)
-        storage.mark_delivered(deps.db, alert.id, count=alert.count)
+        planned += storage.plan_deliveries(deps.db, alert.id, chats)  # also marks it delivered
     return planned
 
 
@@ -120,6 +121,7 @@ def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMar
 async def send_due(deps: Deps, bot: Bot, last_sent: dict[int, float]) -> int:
     """Send the deliveries that are due; returns how many went out."""
     sent = 0
+    pictures: dict[int, bytes | None] = {}  # one evidence picture per alert, however many chats
     for delivery in storage.due_deliveries(deps.db):
         gap = PER_CHAT_GAP_S - (time.monotonic() - last_sent.get(delivery.chat_id, 0.0))
         if gap > 0:
@@ -160,7 +162,60 @@ async def send_due(deps: Deps, bot: Bot, last_sent: dict[int, float]) -> int:
             last_sent[delivery.chat_id] = time.monotonic()
         storage.mark_sent(deps.db, delivery.id, message.message_id)
         sent += 1
+        if alert.id not in pictures:
+            sources = evidence_sources(deps, alert)
+            pictures[alert.id] = (
+                await asyncio.to_thread(draw_evidence, *sources) if sources else None
+            )
+        picture = pictures[alert.id]
+        if picture is not None:  # best effort: the alert itself is already delivered
+            with contextlib.suppress(TelegramError):
+                await bot.send_photo(
+                    delivery.chat_id, picture, reply_to_message_id=message.message_id
+                )
+            last_sent[delivery.chat_id] = time.monotonic()
     return sent
+
+
+def evidence_sources(deps: Deps, alert: storage.OutboxItem) -> tuple | None:
+    """What the side-by-side picture of a repost alert is drawn from, or None.
+
+    Both files are in the archive (the watchers keep downloads, the library keeps a copy of
+    each clip); the matched segments start at the same moment, so their first frames agree.
+    Read here, on the event loop's thread, which owns the database connection.
+    """
+    p = alert.payload
+    posts = p.get("posts") or []
+    if alert.kind != "repost" or not posts or p.get("matched_media_id") is None:
+        return None
+    post = posts[0]
+    mine = storage.get_media(deps.db, post["media_id"]) if post.get("media_id") else None
+    theirs = storage.get_media(deps.db, p["matched_media_id"])
+    if not (mine and mine.path and theirs and theirs.path):
+        return None
+    return (
+        mine.path,
+        post.get("query_start") or 0.0,
+        f"{t('en', 'label_query')} {post.get('source') or ''}".strip(),
+        theirs.path,
+        post.get("ref_start") or 0.0,
+        f"{t('en', 'label_library')} {p.get('first_seen') or ''}".strip(),
+    )
+
+
+def draw_evidence(
+    post_path: str, post_at: float, post_label: str, ref_path: str, ref_at: float, ref_label: str
+) -> bytes | None:
+    """The picture itself (decoding: run it off the event loop)."""
+    try:
+        post_frame = evidence.frame_at(post_path, post_at)
+        library_frame = evidence.frame_at(ref_path, ref_at)
+    except (MediaError, OSError) as exc:
+        log.info("no evidence picture: %s", exc)
+        return None
+    return evidence.side_by_side(
+        post_frame, library_frame, query_label=post_label, ref_label=ref_label
+    )
 
 
 async def deliver_forever(deps: Deps, bot: Bot, stop: asyncio.Event) -> None:

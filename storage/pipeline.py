@@ -402,6 +402,7 @@ def record_repost_and_alert(
             "author": item.author,
             "published": item.published,
             "score": values["score"],
+            "media_id": values["media_id"],
             "query_start": values["query_start"],
             "query_end": values["query_end"],
             "ref_start": values["ref_start"],

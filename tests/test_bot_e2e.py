@@ -39,12 +39,12 @@ def library_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def write_config(folder: Path, base_url: str) -> Path:
+def write_config(folder: Path, base_url: str, extra: str = "") -> Path:
     config = folder / "config.toml"
     config.write_text(
         f'[library]\ndatabase = "{folder / "library.db"}"\n'
         f'[bot]\napi_base_url = "{base_url}"\nfact_checkers = [{FACT_CHECKER}]\n'
-        f"admins = [{ADMIN}]\nrequests_per_minute = 60.0\nalert_interval_s = 0.5\n"
+        f"admins = [{ADMIN}]\nrequests_per_minute = 60.0\nalert_interval_s = 0.5\n{extra}"
     )
     return config
 
@@ -55,22 +55,24 @@ class Running:
     def __init__(self, tg: FakeTelegram, folder: Path):
         self.tg, self.folder = tg, folder
         self.process: asyncio.subprocess.Process | None = None
+        self.extra_config = ""
+        self.log = folder / "oldclip.log"  # a file, not a pipe: a full pipe would block it
 
     async def start(self) -> None:
-        config = write_config(self.folder, self.tg.base_url)
+        config = write_config(self.folder, self.tg.base_url, self.extra_config)
         env = {**os.environ, "OLDCLIP_BOT_TOKEN": DEFAULT_TOKEN, "PYTHONPATH": str(REPO)}
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "oldclip", "--config", str(config), "run",
-            cwd=self.folder, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "oldclip", "--config", str(config), "run",
+                cwd=self.folder, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
         await self.tg.wait_for("getUpdates", timeout=90)
 
     async def stop(self) -> tuple[int, str]:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(self.process.communicate(), 30)
-        return self.process.returncode, err.decode()
+        await asyncio.wait_for(self.process.wait(), 30)
+        return self.process.returncode, self.log.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -268,3 +270,38 @@ async def test_without_a_token_the_watchers_run_and_the_bot_is_said_off(tmp_path
     process.send_signal(signal.SIGINT)
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0 and b"stopped" in err
+
+
+async def test_watchers_find_a_repost_and_the_alert_comes_with_a_picture(
+    running: Running, feed_server
+) -> None:
+    tg = running.tg
+    db = storage.open_db(running.folder / "library.db")
+    storage.subscribe(db, FACT_CHECKER, FACT_CHECKER)
+    await running.stop()
+    running.extra_config = (
+        '[network]\nallowed_networks = ["127.0.0.0/8"]\n'
+        f'[[feeds]]\nkind = "mastodon"\ntarget = "{feed_server.url("/feeds/mastodon_tag.json")}"\n'
+        'label = "syria"\n'
+    )
+    await running.start()
+    alert = await tg.wait_for(
+        lambda c: (
+            c.method == "sendMessage"
+            and c.params["chat_id"] == FACT_CHECKER
+            and CHAIR_TITLE in str(c.params.get("text"))
+        ),
+        120,
+    )
+    assert "mastodon.example" in alert.params["text"] and alert.params["reply_markup"]
+    photo = await tg.wait_for(
+        lambda c: c.method == "sendPhoto" and c.params["chat_id"] == FACT_CHECKER, 60
+    )
+    assert len(photo.params["photo"]) > 10_000
+    code, log = await running.stop()
+    assert code == 0 and DEFAULT_TOKEN not in log
+    alerts = [
+        c for c in tg.calls
+        if c.method == "sendMessage" and CHAIR_TITLE in str(c.params.get("text"))
+    ]  # fmt: skip
+    assert len(alerts) == 1  # one alert for the clip, however many posts
