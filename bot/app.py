@@ -78,32 +78,38 @@ def build_application(deps: Deps) -> Application:
         builder = builder.local_mode(True)
     app = builder.build()
     app.bot_data["deps"] = deps
-    app.add_handler(CommandHandler("start", public.start))
-    app.add_handler(CommandHandler("help", public.help_command))
-    app.add_handler(CommandHandler("language", public.language))
-    app.add_handler(CommandHandler("subscribe", factcheck.subscribe))
-    app.add_handler(CommandHandler("unsubscribe", factcheck.unsubscribe))
-    app.add_handler(CommandHandler("subscriptions", factcheck.subscriptions))
-    app.add_handler(CommandHandler("stats", factcheck.stats))
-    app.add_handler(CommandHandler("feeds", admin.list_feeds))
-    app.add_handler(CommandHandler("addfeed", admin.add_feed))
-    app.add_handler(CommandHandler("removefeed", admin.remove_feed))
-    app.add_handler(CommandHandler("trust", admin.trust))
-    app.add_handler(CommandHandler("untrust", admin.untrust))
-    # /add dialogues: answers are taken before any other handler sees them (group -1).
+    # Only new messages: an edited caption or command must not run a check (or /remove) again,
+    # and channel posts have no user to answer.
     new_messages = filters.UpdateType.MESSAGE
+    commands = {
+        "start": public.start,
+        "help": public.help_command,
+        "language": public.language,
+        "subscribe": factcheck.subscribe,
+        "unsubscribe": factcheck.unsubscribe,
+        "subscriptions": factcheck.subscriptions,
+        "stats": factcheck.stats,
+        "feeds": admin.list_feeds,
+        "addfeed": admin.add_feed,
+        "removefeed": admin.remove_feed,
+        "trust": admin.trust,
+        "untrust": admin.untrust,
+        "add": curation.add,
+        "cancel": curation.cancel,
+        "clip": curation.show_clip,
+        "remove": curation.remove,
+    }
+    # /add dialogues: answers are taken before any other handler sees them (group -1).
     app.add_handler(
         MessageHandler(new_messages & filters.TEXT & ~filters.COMMAND, curation.answer), group=-1
     )
-    app.add_handler(CommandHandler("add", curation.add, filters=new_messages))
-    app.add_handler(CommandHandler("cancel", curation.cancel, filters=new_messages))
-    app.add_handler(CommandHandler("clip", curation.show_clip))
-    app.add_handler(CommandHandler("remove", curation.remove))
+    for name, callback in commands.items():
+        app.add_handler(CommandHandler(name, callback, filters=new_messages))
     app.add_handler(CallbackQueryHandler(public.language_chosen, pattern=r"^lang:"))
     app.add_handler(CallbackQueryHandler(factcheck.feedback, pattern=r"^fb:"))
     # An animation also carries a document: one handler for all media, so it is checked once.
-    app.add_handler(MessageHandler(MEDIA, public.check_media, block=False))
-    app.add_handler(MessageHandler(LINKS, public.check_link, block=False))
+    app.add_handler(MessageHandler(new_messages & MEDIA, public.check_media, block=False))
+    app.add_handler(MessageHandler(new_messages & LINKS, public.check_link, block=False))
     app.add_error_handler(_on_error)
     return app
 

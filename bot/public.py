@@ -135,7 +135,9 @@ async def check_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         except BadRequest as exc:
             if "too big" in str(exc).lower():
                 size = item.file_size or 0
-                await status.edit_text(t(lang, "too_big", size_mb=f"{size / 1e6:.0f}"))
+                await status.edit_text(
+                    t(lang, "too_big", size_mb=f"{size / 1e6:.0f}"), parse_mode=ParseMode.HTML
+                )
                 return
             raise
         await check_file(deps, update, status, lang, path)
@@ -167,10 +169,12 @@ async def check_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         try:
             path = await deps.links.fetch(url, Path(tmp))
         except UnsupportedLink:
-            await status.edit_text(t(lang, "link_unsupported"))
+            await status.edit_text(t(lang, "link_unsupported"), parse_mode=ParseMode.HTML)
             return
         except LinkError as exc:
-            await status.edit_text(t(lang, "link_failed", reason=html.escape(str(exc))))
+            await status.edit_text(
+                t(lang, "link_failed", reason=html.escape(str(exc))), parse_mode=ParseMode.HTML
+            )
             return
         await check_file(deps, update, status, lang, path)
 
@@ -182,7 +186,9 @@ async def check_file(deps: Deps, update: Update, status: Message, lang: str, pat
     try:
         outcome = await deps.checker.check(path, keep=True)
     except MediaError as exc:
-        await status.edit_text(t(lang, "bad_file", reason=html.escape(exc.reason)))
+        await status.edit_text(
+            t(lang, "bad_file", reason=html.escape(exc.reason)), parse_mode=ParseMode.HTML
+        )
         return
     await _answer(message, status, lang, outcome, path)
     if outcome.media_id is not None and not any(f.clip_id for f in outcome.findings):
@@ -221,12 +227,16 @@ async def _answer(
 
 def verdict_text(lang: str, f: Finding) -> str:
     e = html.escape
-    lines = [t(lang, "verdict_old", first_seen=e(f.first_seen or "?"))]
+    if f.clip_id is None:  # only seen by the watchers: not reviewed, so not called "old"
+        when = (f.first_seen or "?").replace("T", " ")[:16]
+        lines = [t(lang, "seen_before", where=e(f.source or "?"), when=e(when))]
+    else:
+        lines = [t(lang, "verdict_old", first_seen=e(f.first_seen or "?"))]
     if f.title:
         lines.append(t(lang, "clip_title", title=e(f.title)))
     if f.description:
         lines.append(t(lang, "clip_shows", description=e(f.description)))
-    if f.source:
+    if f.source and f.clip_id is not None:
         lines.append(t(lang, "first_source", source=e(f.source)))
     if f.verdict_url:
         lines.append(t(lang, "fact_check_link", url=e(f.verdict_url)))

@@ -319,6 +319,8 @@ def _sample(
         t = frame.time - start
         if t > limits.max_duration:
             raise MediaError(name, "the video runs longer than the duration limit")
+        if frame.width * frame.height > limits.max_pixels:  # a stream may change size mid-way
+            raise MediaError(name, f"a frame is too large ({frame.width}x{frame.height} pixels)")
         luma = _luma(frame)
         thumb = _luma_thumb(frame, luma)
         cut = (

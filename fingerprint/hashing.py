@@ -37,6 +37,7 @@ from .types import (
 )
 
 PROBE = 12  # frames (2 s) that set a shot's provisional content box
+MAX_SHOT = 360  # frames (1 min) judged together at most: bounds memory on long still shots
 HASH_SIDE = 64  # PDQ works on 64x64 internally: handing it that size skips its own filtering
 MIN_QUALITY = 40  # PDQ's own quality score: flat or near-black frames carry no identity
 ZOOM = 0.8  # share of each side kept by the zoom variant
@@ -120,7 +121,7 @@ def _fingerprint(
             width, height = height, width  # turned by rotation metadata
         count += 1
         last_time = max(last_time, sample.time)
-        if shot and is_cut(shot[-1].grey, sample.grey):
+        if shot and (is_cut(shot[-1].grey, sample.grey) or len(shot) >= MAX_SHOT):
             finish_shot()
             shot, shot_start, provisional = [], len(out.hashes), None
         shot.append(sample)

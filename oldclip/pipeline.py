@@ -15,6 +15,7 @@ import asyncio
 import logging
 import mimetypes
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,12 +56,16 @@ class Pipeline:
         self.config = config
         self.session = session
         self.watch = config.watch
-        self._workers = ProcessPoolExecutor(max_workers=max(1, self.watch.fingerprint_workers))
+        self._workers = self._new_workers()
         self._slots = asyncio.Semaphore(max(1, self.watch.fingerprint_workers))
         config.media_dir.mkdir(parents=True, exist_ok=True)
 
+    def _new_workers(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=max(1, self.watch.fingerprint_workers))
+
     def close(self) -> None:
-        self._workers.shutdown(wait=True, cancel_futures=True)
+        # Not waiting: a decode in progress may take minutes, and shutdown must not.
+        self._workers.shutdown(wait=False, cancel_futures=True)
 
     # --- polling ------------------------------------------------------------------------------
 
@@ -152,6 +157,12 @@ class Pipeline:
             if item.state in ("fingerprinted", "matched"):
                 return self._decide(item)
         except (FetchError, MediaError, OSError) as exc:
+            return self._failed(item, exc)
+        except BrokenProcessPool as exc:  # a worker died (out of memory, FFmpeg crash)
+            self._workers = self._new_workers()
+            return self._failed(item, exc)
+        except Exception as exc:  # an unforeseen bug must cost one item, not the service
+            log.exception("media %s of %s", item.url, item.post_url)
             return self._failed(item, exc)
         return "later"
 
@@ -259,6 +270,8 @@ class Pipeline:
 
     def _failed(self, item: storage.PostMedia, exc: Exception) -> str:
         permanent = isinstance(exc, MediaError) or (isinstance(exc, FetchError) and exc.permanent)
+        if not isinstance(exc, (FetchError, MediaError, OSError)):
+            permanent = item.attempts + 1 >= 2  # an unexpected error: one more try, then give up
         retry = None if permanent else self.watch.retry_base_s * 2**item.attempts
         storage.fail(
             self.library.db,

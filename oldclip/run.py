@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from fingerprint import (
     Fingerprint,
     HashIndex,
     MatchSettings,
+    MediaError,
     find_matches,
     fingerprint_file,
 )
@@ -47,10 +49,21 @@ class LibraryChecker:
         self.library = library
         self.workers = workers
 
-    async def check(self, path: Path, *, keep: bool) -> CheckOutcome:
+    async def _fingerprint(self, path: Path) -> Fingerprint:
+        """Fingerprint in a worker process; a worker that died is replaced, and the person told."""
         loop = asyncio.get_running_loop()
-        limits = self.library.config.limits
-        fp = await loop.run_in_executor(self.workers, fingerprint_file, path, limits)
+        try:
+            return await loop.run_in_executor(
+                self.workers, fingerprint_file, path, self.library.config.limits
+            )
+        except BrokenProcessPool:
+            self.workers = ProcessPoolExecutor(max_workers=self.workers._max_workers)
+            raise MediaError(
+                path.name, "processing stopped (the file may be too large or damaged)"
+            ) from None
+
+    async def check(self, path: Path, *, keep: bool) -> CheckOutcome:
+        fp = await self._fingerprint(path)
         found = self.library.match(fp)
         media_id = None
         if keep:  # stored so that a person can be told when the footage is identified later
@@ -73,9 +86,7 @@ class LibraryChecker:
         verdict_url: str | None,
         added_by: str,
     ) -> tuple[int, bool]:
-        loop = asyncio.get_running_loop()
-        limits = self.library.config.limits
-        fp = await loop.run_in_executor(self.workers, fingerprint_file, path, limits)
+        fp = await self._fingerprint(path)
         return self.library.add_clip(  # also keeps a copy, for evidence pictures
             path,
             fp=fp,

@@ -44,14 +44,12 @@ def _closed_port() -> int:
 
 @pytest.fixture(autouse=True)
 def link_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """[bot] is the last table e2e.write_config writes: these keys join it."""
+    """Keys written right after e2e.write_config's [bot] table join it."""
     write_config = e2e.write_config
 
-    def with_links(folder: Path, base_url: str) -> Path:
-        config = write_config(folder, base_url)
-        with config.open("a") as f:
-            f.write(f'link_proxy = "http://127.0.0.1:{_closed_port()}"\nlink_timeout_s = 5.0\n')
-        return config
+    def with_links(folder: Path, base_url: str, extra: str = "") -> Path:
+        link_keys = f'link_proxy = "http://127.0.0.1:{_closed_port()}"\nlink_timeout_s = 5.0\n'
+        return write_config(folder, base_url, link_keys + extra)
 
     monkeypatch.setattr(e2e, "write_config", with_links)
 

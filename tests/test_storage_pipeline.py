@@ -268,6 +268,7 @@ def test_repost_recorded_twice_makes_one_repost_and_one_alert(
                 "author": "News",
                 "published": "2024-05-01T12:01:00+00:00",
                 "score": 0.9,
+                "media_id": get_post_media(reopened, item_id).media_id,
                 "query_start": 0.0,
                 "query_end": 2.0,
                 "ref_start": None,
