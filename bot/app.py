@@ -57,6 +57,10 @@ class RedactTokens(logging.Filter):
         message = record.getMessage()
         if TOKEN_RE.search(message):
             record.msg, record.args = TOKEN_RE.sub("<token>", message), None
+        if record.exc_info and not record.exc_text:  # tracebacks too: format once, redacted
+            record.exc_text = TOKEN_RE.sub(
+                "<token>", logging.Formatter().formatException(record.exc_info)
+            )
         return True
 
 

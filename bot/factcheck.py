@@ -121,6 +121,8 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     matched = alert.payload.get("matched_media_id")
     try:
         for post in alert.payload.get("posts", []) if matched is not None else []:
+            if not post.get("post_url"):
+                continue  # a post without a link cannot be told apart from others
             storage.record_feedback(
                 deps.db,
                 outbox_id=alert.id,
