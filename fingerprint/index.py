@@ -54,6 +54,7 @@ class HashIndex:
         self._trained_size = 0  # rows at the last training; 0 while flat
         self._starts: list[int] = []  # first row of each media item, ascending
         self._media: list[int] = []
+        self._indexed: set[int] = set()
         self._rows = 0
         self._removed: set[int] = set()
 
@@ -67,6 +68,7 @@ class HashIndex:
             if len(hashes):
                 index._starts.append(index._rows)
                 index._media.append(media_id)
+                index._indexed.add(media_id)
                 index._rows += len(hashes)
                 parts.append(hashes)
         if parts:
@@ -80,6 +82,9 @@ class HashIndex:
     def media_count(self) -> int:
         return len(self._media) - len(self._removed)
 
+    def __contains__(self, media_id: int) -> bool:
+        return media_id in self._indexed and media_id not in self._removed
+
     def add(self, media_id: int, hashes: np.ndarray) -> None:
         """Index the hashes of one media item (its rows stay together)."""
         hashes = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, HASH_BYTES)
@@ -88,6 +93,7 @@ class HashIndex:
         self._removed.discard(media_id)
         self._starts.append(self._rows)
         self._media.append(media_id)
+        self._indexed.add(media_id)
         first = self._rows
         self._rows += len(hashes)
         if self._rows > max(FLAT_LIMIT, 4 * self._trained_size):

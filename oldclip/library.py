@@ -81,21 +81,35 @@ class Library:
     @property
     def index(self) -> HashIndex:
         if self._index is None:
+            evidence = storage.evidence_media_ids(self.db)
             self._index = HashIndex.build(
                 (media_id, hashes[np.isin(variants, INDEXED_VARIANTS)])
                 for media_id, hashes, variants in storage.iter_index_rows(self.db)
+                if media_id in evidence  # media kept only to answer an asker later stay out
             )
         return self._index
 
     def fingerprint(self, path: str | Path) -> Fingerprint:
         return fingerprint_file(path, self.config.limits)
 
-    def add_fingerprint(self, fp: Fingerprint) -> int:
-        """Store media (once per content hash) and index it; returns the media id."""
-        media_id, created = storage.add_media(self.db, fp)
-        if created and self._index is not None:
-            self._index.add(media_id, fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)])
+    def add_fingerprint(self, fp: Fingerprint, *, index: bool = True) -> int:
+        """Store media (once per content hash); returns the media id.
+
+        ``index=False`` keeps it out of the search index: a file someone asked about is stored
+        only to tell them later, and is evidence of nothing until a clip or a sighting has it.
+        """
+        media_id, _ = storage.add_media(self.db, fp)
+        if index:
+            self.index_media(media_id, fp)
         return media_id
+
+    def index_media(self, media_id: int, fp: Fingerprint | None = None) -> None:
+        """Make stored media searchable (once), e.g. when a feed sights a file someone sent."""
+        if self._index is None or media_id in self._index:
+            return
+        fp = fp or self.load(media_id)
+        if fp is not None:
+            self._index.add(media_id, fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)])
 
     def add_clip(
         self, path: str | Path, *, fp: Fingerprint | None = None, **provenance
@@ -109,10 +123,9 @@ class Library:
         """
         fp = fp if fp is not None else self.fingerprint(path)
         with self.db.atomic():
-            media_id, media_created = storage.add_media(self.db, fp)
+            media_id, _ = storage.add_media(self.db, fp)
             result = storage.add_clip(self.db, media_id, **provenance)
-        if media_created and self._index is not None:
-            self._index.add(media_id, fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)])
+        self.index_media(media_id, fp)  # a file someone asked about may be stored unindexed
         self.keep_copy(media_id, Path(path), fp.sha256)
         return result
 

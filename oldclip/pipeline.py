@@ -214,6 +214,7 @@ class Pipeline:
             seen_at=item.published or item.first_seen_at,
             post_url=item.post_url,
         )
+        self.library.index_media(media_id)  # sighted now: searchable, even if someone sent it
         storage.advance(db, item.id, "fingerprinted", expect="fetched", media_id=media_id)
         return storage.get_post_media(db, item.id)
 

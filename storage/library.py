@@ -148,6 +148,12 @@ def iter_index_rows(db: sqlite_utils.Database) -> Iterator[tuple[int, np.ndarray
         cursor.close()
 
 
+def evidence_media_ids(db: sqlite_utils.Database) -> set[int]:
+    """Media that are a clip or were sighted: what a match can point at."""
+    rows = db.execute("SELECT media_id FROM clips UNION SELECT media_id FROM sightings")
+    return {int(media_id) for (media_id,) in rows}
+
+
 # --- clips ------------------------------------------------------------------------------------
 
 
