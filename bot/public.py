@@ -32,7 +32,7 @@ from fingerprint import MediaError
 
 from . import evidence
 from .deps import Deps
-from .i18n import LANGUAGES, pick_language, t
+from .i18n import LANGUAGES, clock, pick_language, t
 from .ports import CheckOutcome, Finding, LinkError, UnsupportedLink
 
 log = logging.getLogger(__name__)
@@ -244,10 +244,10 @@ def verdict_text(lang: str, f: Finding) -> str:
         t(
             lang,
             "match_details",
-            query_start=_clock(f.query_start),
-            query_end=_clock(f.query_end),
-            clip_start=_clock(f.ref_start),
-            clip_end=_clock(f.ref_end),
+            query_start=clock(f.query_start),
+            query_end=clock(f.query_end),
+            clip_start=clock(f.ref_start),
+            clip_end=clock(f.ref_end),
             frames=f.frames,
             score=f"{f.score:.2f}",
         )
@@ -266,11 +266,6 @@ def _origin_line(message: Message, lang: str) -> str:
     return t(lang, "forwarded_from", channel=html.escape(where), date=origin.date.date()) + "\n\n"
 
 
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}:{secs:02d}"
-
-
 def _evidence(path: Path, f: Finding, lang: str) -> bytes | None:
     """The side-by-side picture, or None when the library's copy of the media is not at hand."""
     if not f.ref_path or not Path(f.ref_path).is_file():
@@ -284,7 +279,7 @@ def _evidence(path: Path, f: Finding, lang: str) -> bytes | None:
     return evidence.side_by_side(
         query_frame,
         ref_frame,
-        query_label=f"{t('en', 'label_query')} {_clock(f.best_pair[0])}",
+        query_label=f"{t('en', 'label_query')} {clock(f.best_pair[0])}",
         ref_label=f"{t('en', 'label_library')} {f.first_seen or ''}",
         lang=lang,
     )

@@ -68,7 +68,6 @@ class LibraryChecker:
         media_id = None
         if keep:  # stored so that a person can be told when the footage is identified later
             media_id = self.library.add_fingerprint(fp, index=False)
-            found = [f for f in found if f.match.media_id != media_id or f.clip is not None]
         return CheckOutcome(
             findings=[self._finding(f) for f in found],
             library_size=storage.count_clips(self.library.db),
