@@ -64,24 +64,29 @@ from .feeds import (
 )
 from .library import (
     add_clip,
+    add_clip_source,
     add_media,
     add_sighting,
+    benign_media_ids,
     clip_for_media,
+    clip_sources,
     count_clips,
     earliest_sighting,
     evidence_media_ids,
     get_clip,
     get_media,
     iter_index_rows,
+    library_version,
     list_clips,
     load_fingerprint,
     media_by_sha256,
     remove_clip,
+    set_benign,
     set_media_path,
     sightings_for_media,
 )
 from .migrations import CURRENT_VERSION, migrate
-from .models import Clip, Media, Sighting
+from .models import Clip, ClipSource, Media, Sighting
 from .pipeline import (
     ACTIVE_STATES,
     ALERT_KINDS,
@@ -112,6 +117,7 @@ __all__ = [
     "BotUser",
     "CURRENT_VERSION",
     "Clip",
+    "ClipSource",
     "DELIVERY_STATES",
     "Delivery",
     "Feed",
@@ -127,6 +133,11 @@ __all__ = [
     "VERDICTS",
     "add_alert",
     "add_clip",
+    "add_clip_source",
+    "benign_media_ids",
+    "clip_sources",
+    "library_version",
+    "set_benign",
     "add_feed",
     "add_media",
     "add_sighting",

@@ -20,14 +20,14 @@ import sqlite_utils
 from fingerprint.types import Fingerprint
 
 from . import blobs
-from .models import Clip, Media, Sighting
+from .models import Clip, ClipSource, Media, Sighting
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 _MEDIA_COLUMNS = "id, sha256, kind, duration, width, height, size, created_at, path"
 _CLIP_COLUMNS = (
     "id, media_id, title, description, first_seen, source, verdict_url, language, tags, "
-    "added_by, added_at"
+    "added_by, added_at, claim, rating, benign"
 )
 _SIGHTING_COLUMNS = "id, media_id, url, source, post_url, seen_at"
 
@@ -174,7 +174,10 @@ def _check_first_seen(first_seen: str) -> None:
 
 
 def _clip(row: dict[str, Any]) -> Clip:
-    return Clip(**{**row, "tags": json.loads(row["tags"] or "[]")})
+    return Clip(**{**row, "tags": json.loads(row["tags"] or "[]"), "benign": bool(row["benign"])})
+
+
+SOURCE_KINDS = ("publication", "factcheck")
 
 
 def add_clip(
@@ -189,11 +192,18 @@ def add_clip(
     language: str | None = None,
     tags: Iterable[str] = (),
     added_by: str | None = None,
+    claim: str | None = None,
+    rating: str | None = None,
+    benign: bool = False,
+    source_kind: str = "publication",
+    source_title: str | None = None,
 ) -> tuple[int, bool]:
-    """Attach a clip record to stored media; return (clip id, whether it was new).
+    """Attach a clip record to stored media, or merge into the clip it has; (clip id, new?).
 
-    A media item has at most one clip: adding again returns the existing clip unchanged, so
-    re-running an import is harmless.
+    A media item has one clip.  Telling the library about it again (a second page that
+    published it, a fact-check, a colleague's bundle) adds that source, moves ``first_seen``
+    to the earliest date any source gives, fills fields still empty and adds tags; it never
+    overwrites what is already known.  Re-running an import is therefore harmless.
     """
     _check_first_seen(first_seen)
     if not title or not title.strip():
@@ -203,14 +213,17 @@ def add_clip(
     if isinstance(tags, str):
         # A bare string would otherwise be stored as a list of its characters.
         raise TypeError("tags must be a list of strings, not a single string")
+    if source_kind not in SOURCE_KINDS:
+        raise ValueError(f"source_kind must be one of {', '.join(SOURCE_KINDS)}")
     tag_list = [str(t) for t in tags]
     if not _media_exists(db, media_id):
         raise ValueError(f"no media with id {media_id}; add the media first")
+    now = _now()
     with db.atomic():
         cursor = db.execute(
             "INSERT INTO clips (media_id, title, description, first_seen, source, verdict_url, "
-            "language, tags, added_by, added_at) "
-            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+            "language, tags, added_by, added_at, claim, rating, benign) "
+            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
             "WHERE NOT EXISTS (SELECT 1 FROM clips WHERE media_id = ?)",
             [
                 media_id,
@@ -222,7 +235,10 @@ def add_clip(
                 language,
                 json.dumps(tag_list, ensure_ascii=False),
                 added_by,
-                _now(),
+                now,
+                claim,
+                rating,
+                int(benign),
                 media_id,
             ],
         )
@@ -232,7 +248,121 @@ def add_clip(
                 "SELECT id FROM clips WHERE media_id = ? ORDER BY id LIMIT 1", [media_id]
             ).fetchone()[0]
         )
+        add_clip_source(
+            db,
+            clip_id,
+            url=source,
+            first_seen=first_seen,
+            kind=source_kind,
+            title=source_title,
+            via=added_by,
+        )
+        if not created:
+            _fill_clip(db, clip_id, description, verdict_url, language, claim, rating, tag_list)
+            if benign:
+                db.execute("UPDATE clips SET benign = 1 WHERE id = ? AND benign = 0", [clip_id])
     return clip_id, created
+
+
+def _fill_clip(
+    db: sqlite_utils.Database,
+    clip_id: int,
+    description: str | None,
+    verdict_url: str | None,
+    language: str | None,
+    claim: str | None,
+    rating: str | None,
+    tags: list[str],
+) -> None:
+    """Fill a clip's empty fields and add new tags; a no-op (no write) when nothing is new."""
+    db.execute(
+        "UPDATE clips SET description = coalesce(description, ?), "
+        "verdict_url = coalesce(verdict_url, ?), language = coalesce(language, ?), "
+        "claim = coalesce(claim, ?), rating = coalesce(rating, ?) WHERE id = ? AND ("
+        "(description IS NULL AND ? IS NOT NULL) OR (verdict_url IS NULL AND ? IS NOT NULL) "
+        "OR (language IS NULL AND ? IS NOT NULL) OR (claim IS NULL AND ? IS NOT NULL) "
+        "OR (rating IS NULL AND ? IS NOT NULL))",
+        [description, verdict_url, language, claim, rating, clip_id]
+        + [description, verdict_url, language, claim, rating],
+    )
+    if tags:
+        (old,) = db.execute("SELECT tags FROM clips WHERE id = ?", [clip_id]).fetchone()
+        known = json.loads(old or "[]")
+        merged = known + [t for t in dict.fromkeys(tags) if t not in known]
+        if merged != known:
+            db.execute(
+                "UPDATE clips SET tags = ? WHERE id = ?",
+                [json.dumps(merged, ensure_ascii=False), clip_id],
+            )
+
+
+def add_clip_source(
+    db: sqlite_utils.Database,
+    clip_id: int,
+    *,
+    url: str,
+    first_seen: str,
+    kind: str = "publication",
+    title: str | None = None,
+    via: str | None = None,
+) -> bool:
+    """Record one more place the clip's footage appeared; return whether anything changed.
+
+    The same URL twice keeps one row with the earlier date.  The clip's own first_seen and
+    source follow the earliest source, so "first seen" only ever moves back in time.
+    """
+    _check_first_seen(first_seen)
+    if kind not in SOURCE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(SOURCE_KINDS)}")
+    with db.atomic():
+        before = db.conn.total_changes
+        db.execute(
+            "INSERT INTO clip_sources (clip_id, url, first_seen, kind, title, via, added_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (clip_id, url) DO UPDATE SET "
+            "first_seen = excluded.first_seen WHERE excluded.first_seen < first_seen",
+            [clip_id, url, first_seen, kind, title, via, _now()],
+        )
+        db.execute(
+            "UPDATE clips SET first_seen = s.first_seen, source = s.url FROM ("
+            "SELECT first_seen, url FROM clip_sources WHERE clip_id = ? "
+            "ORDER BY first_seen, id LIMIT 1) AS s "
+            "WHERE clips.id = ? AND (clips.first_seen > s.first_seen)",
+            [clip_id, clip_id],
+        )
+        return db.conn.total_changes != before
+
+
+def clip_sources(db: sqlite_utils.Database, clip_id: int) -> list[ClipSource]:
+    """Every known publication and fact-check of a clip's footage, earliest first."""
+    return [
+        ClipSource(**row)
+        for row in db.query(
+            "SELECT id, clip_id, url, first_seen, kind, title, via, added_at FROM clip_sources "
+            "WHERE clip_id = ? ORDER BY first_seen, id",
+            [clip_id],
+        )
+    ]
+
+
+def set_benign(db: sqlite_utils.Database, clip_id: int, benign: bool = True) -> bool:
+    """Mark a clip benign (or not); return False if there is no such clip."""
+    if db.execute("SELECT 1 FROM clips WHERE id = ?", [clip_id]).fetchone() is None:
+        return False
+    db.execute(
+        "UPDATE clips SET benign = ? WHERE id = ? AND benign != ?",
+        [int(benign), clip_id, int(benign)],
+    )
+    return True
+
+
+def benign_media_ids(db: sqlite_utils.Database) -> set[int]:
+    """Media of benign clips: their frames are ignored when matching anything else."""
+    return {int(m) for (m,) in db.execute("SELECT media_id FROM clips WHERE benign = 1")}
+
+
+def library_version(db: sqlite_utils.Database) -> int:
+    """A number that changes whenever a clip is added, removed or marked benign, by anyone."""
+    return int(db.execute("SELECT version FROM library_state WHERE id = 1").fetchone()[0])
 
 
 def get_clip(db: sqlite_utils.Database, clip_id: int) -> Clip | None:

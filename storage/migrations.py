@@ -326,6 +326,51 @@ def _005_question_language(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE questions ADD COLUMN language TEXT")
 
 
+def _006_provenance(db: sqlite_utils.Database) -> None:
+    """Clips learn where else they appeared and what fact-checks said, and can be benign.
+
+    ``clip_sources`` keeps every publication or fact-check that showed the footage (from a
+    page import, a shared bundle, a person); the clip's own ``first_seen``/``source`` stay the
+    earliest of them, so every reader of a clip sees the earliest date without a join.
+    ``benign`` clips (channel intros, logos, test cards) are never reported and their frames
+    are ignored in matching.  ``library_state.version`` is bumped by triggers whenever the
+    set of clips changes, so a long-running process notices clips another process added.
+    """
+    db.execute("ALTER TABLE clips ADD COLUMN claim TEXT")
+    db.execute("ALTER TABLE clips ADD COLUMN rating TEXT")
+    db.execute("ALTER TABLE clips ADD COLUMN benign INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        """
+        CREATE TABLE clip_sources (
+            id INTEGER PRIMARY KEY,
+            clip_id INTEGER NOT NULL REFERENCES clips(id) ON DELETE CASCADE,
+            url TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'publication'
+                CHECK (kind IN ('publication', 'factcheck')),
+            title TEXT,
+            via TEXT,
+            added_at TEXT NOT NULL,
+            UNIQUE (clip_id, url)
+        )
+        """
+    )
+    db.execute(
+        "INSERT INTO clip_sources (clip_id, url, first_seen, kind, via, added_at) "
+        "SELECT id, source, first_seen, 'publication', added_by, added_at FROM clips"
+    )
+    db.execute(
+        "CREATE TABLE library_state (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "version INTEGER NOT NULL)"
+    )
+    db.execute("INSERT INTO library_state (id, version) VALUES (1, 0)")
+    for name, event in (("insert", "INSERT"), ("delete", "DELETE"), ("benign", "UPDATE OF benign")):
+        db.execute(
+            f"CREATE TRIGGER clips_changed_{name} AFTER {event} ON clips "
+            "BEGIN UPDATE library_state SET version = version + 1 WHERE id = 1; END"
+        )
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -333,6 +378,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _003_watch,
     _004_bot,
     _005_question_language,
+    _006_provenance,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 

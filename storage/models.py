@@ -39,6 +39,23 @@ class Clip:
     tags: list[str]
     added_by: str | None
     added_at: str  # ISO 8601 UTC, when the clip was added to the library
+    claim: str | None = None  # the false claim a fact-check reviewed, when one did
+    rating: str | None = None  # that fact-check's verdict, e.g. "Misleading"
+    benign: bool = False  # channel intro, logo, test card: never reported, ignored in matching
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """One place the footage was published or fact-checked; a clip keeps all of them."""
+
+    id: int
+    clip_id: int
+    url: str
+    first_seen: str  # YYYY-MM-DD, when this source showed it
+    kind: str  # "publication" or "factcheck"
+    title: str | None
+    via: str | None  # who told the library: a person, a page import, a bundle's publisher
+    added_at: str
 
 
 @dataclass(frozen=True)

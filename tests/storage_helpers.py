@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import sqlite_utils
 
 from fingerprint.types import VARIANT_FULL, Fingerprint
 
@@ -28,3 +29,12 @@ def make_fp(seed: int) -> Fingerprint:
 
 def later(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def insert_old_clip(db: sqlite_utils.Database, media_id: int, title: str = "Old") -> int:
+    """A clip written as the first schemas had it (add_clip needs columns they lack)."""
+    return db.execute(
+        "INSERT INTO clips (media_id, title, first_seen, source, tags, added_at) "
+        "VALUES (?, ?, '2015-01-02', 'archive', '[]', '2015-01-03T00:00:00+00:00')",
+        [media_id, title],
+    ).lastrowid

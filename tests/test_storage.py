@@ -16,19 +16,24 @@ from storage import (
     CURRENT_VERSION,
     StorageError,
     add_clip,
+    add_clip_source,
     add_media,
     add_sighting,
+    benign_media_ids,
     clip_for_media,
+    clip_sources,
     count_clips,
     get_clip,
     get_media,
     iter_index_rows,
+    library_version,
     list_clips,
     load_fingerprint,
     media_by_sha256,
     migrate,
     open_db,
     remove_clip,
+    set_benign,
     sightings_for_media,
 )
 
@@ -153,6 +158,75 @@ def test_add_clip_twice_for_same_media_returns_same_clip(db: sqlite_utils.Databa
     assert count_clips(db) == 1
     clip = get_clip(db, first[0])
     assert clip is not None and clip.title == "A"
+
+
+def test_a_second_source_is_kept_and_the_earliest_date_wins(db: sqlite_utils.Database) -> None:
+    media_id, _ = add_media(db, make_fp(5))
+    clip_id, _ = add_clip(
+        db, media_id, title="Tank", first_seen="2019-03-01", source="https://repost.example/1"
+    )
+    add_clip(
+        db,
+        media_id,
+        title="Ignored: the clip keeps its title",
+        first_seen="2017-06-20",
+        source="https://news.example/tank",
+        claim="Shows fighting this week",
+        rating="Misleading",
+        verdict_url="https://factcheck.example/tank",
+        tags=["idlib"],
+    )
+    # A later date for a known source changes nothing; a later new source is just listed.
+    add_clip(db, media_id, title="x", first_seen="2020-01-01", source="https://news.example/tank")
+    add_clip(
+        db,
+        media_id,
+        title="x",
+        first_seen="2024-12-06",
+        source="https://fc.example",
+        source_kind="factcheck",
+    )
+    clip = get_clip(db, clip_id)
+    assert (clip.title, clip.first_seen, clip.source) == (
+        "Tank",
+        "2017-06-20",
+        "https://news.example/tank",
+    )
+    assert (clip.claim, clip.rating, clip.tags) == (
+        "Shows fighting this week",
+        "Misleading",
+        ["idlib"],
+    )
+    assert clip.verdict_url == "https://factcheck.example/tank"
+    sources = clip_sources(db, clip_id)
+    assert [(s.url, s.first_seen, s.kind) for s in sources] == [
+        ("https://news.example/tank", "2017-06-20", "publication"),
+        ("https://repost.example/1", "2019-03-01", "publication"),
+        ("https://fc.example", "2024-12-06", "factcheck"),
+    ]
+    # Telling it all again is not a change.
+    assert not add_clip_source(db, clip_id, url="https://fc.example", first_seen="2024-12-06")
+
+
+def test_library_version_moves_when_clips_change_from_any_connection(tmp_path: Path) -> None:
+    path = tmp_path / "lib.db"
+    one, two = open_db(path), open_db(path)
+    start = library_version(one)
+    media_id, _ = add_media(two, make_fp(8))
+    assert library_version(one) == start  # media alone is not a clip
+    clip_id, _ = add_clip(two, media_id, title="A", first_seen="2015-01-01", source="s")
+    after_add = library_version(one)
+    assert after_add > start
+    add_clip_source(two, clip_id, url="t", first_seen="2016-01-01")
+    assert library_version(one) == after_add  # a new source does not change what matches
+    assert set_benign(two, clip_id)
+    after_benign = library_version(one)
+    assert after_benign > after_add and benign_media_ids(one) == {media_id}
+    assert get_clip(one, clip_id).benign
+    remove_clip(two, clip_id)
+    assert library_version(one) > after_benign
+    one.close()
+    two.close()
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from storage_helpers import later, make_fp
+from storage_helpers import insert_old_clip, later, make_fp
 
 from storage import (
     CURRENT_VERSION,
@@ -77,7 +77,7 @@ def test_v3_database_migrates_to_v4_keeping_its_data(db_path: Path) -> None:
     old.execute("PRAGMA foreign_keys = ON")
     assert migrate(old, target=3) == 3
     media_id, _ = add_media(old, make_fp(7))
-    clip_id, _ = add_clip(old, media_id, title="Old", first_seen="2015-01-02", source="archive")
+    clip_id = insert_old_clip(old, media_id)
     feed_id, _ = add_feed(old, kind="rss", target="x", url="https://x.example/feed", interval_s=60)
     outbox_id = add_alert(old, "feed_down", {"feed_id": feed_id})
     assert "path" not in old["media"].columns_dict

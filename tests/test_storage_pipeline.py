@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from storage_helpers import later, make_fp
+from storage_helpers import insert_old_clip, later, make_fp
 
 from storage import (
     CURRENT_VERSION,
@@ -110,7 +110,7 @@ def test_v2_database_migrates_to_v3_keeping_clips(db_path: Path) -> None:
     old.execute("PRAGMA foreign_keys = ON")
     assert migrate(old, target=2) == 2
     media_id, _ = add_media(old, make_fp(7))
-    clip_id, _ = add_clip(old, media_id, title="Old", first_seen="2015-01-02", source="archive")
+    clip_id = insert_old_clip(old, media_id)
     assert "feeds" not in old.table_names()
     old.close()
 
