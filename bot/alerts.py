@@ -25,7 +25,7 @@ from fingerprint import MediaError
 
 from . import evidence
 from .deps import Deps
-from .i18n import t
+from .i18n import fact_check_lines, t
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMar
         )
     if p.get("first_source"):
         lines.append(t(lang, "first_source", source=e(p["first_source"])))
+    lines.extend(fact_check_lines(lang, p.get("verdict_url"), p.get("rating"), p.get("claim")))
     buttons = InlineKeyboardMarkup(
         [
             [

@@ -22,6 +22,7 @@ counted ("عدد المنشورات: 3" rather than a noun that would need the d
 
 from __future__ import annotations
 
+import html
 import string
 from collections.abc import Mapping
 from typing import Any
@@ -67,6 +68,24 @@ def clock(seconds: float) -> str:
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def fact_check_lines(
+    lang: str, url: str | None, rating: str | None = None, claim: str | None = None
+) -> list[str]:
+    """The debunk a clip already has, the same in answers and alerts (HTML-escaped).
+
+    Pointing to the existing fact-check is the most useful thing oldclip can say: it is
+    what a fact-checker would link and what a member of the public can share.
+    """
+    lines = []
+    if claim:
+        short = claim if len(claim) <= 300 else claim[:297] + "…"
+        lines.append(t(lang, "claimed_as", claim=html.escape(short)))
+    if url:
+        key = "fact_check_rated" if rating else "fact_check_link"
+        lines.append(t(lang, key, url=html.escape(url), rating=html.escape(rating or "")))
+    return lines
 
 
 class _Isolated:
@@ -164,6 +183,10 @@ EN: dict[str, str] = {
     "clip_shows": "What it actually shows: {description}",
     "first_source": "First published by: {source}",
     "fact_check_link": '🔎 Fact-check: <a href="{url}">read the full verdict</a>',
+    "fact_check_rated": (
+        '🔎 Already fact-checked: <b>{rating}</b>. <a href="{url}">Read the debunk</a>'
+    ),
+    "claimed_as": "🗣 Passed off as: “{claim}”",
     "match_details": (
         "Match: {query_start}–{query_end} of your file = {clip_start}–{clip_end} of the "
         "original ({frames} frames agree, score {score})."
@@ -341,6 +364,8 @@ AR: dict[str, str] = {
     "clip_shows": "ما يُظهره المقطع فعلًا: {description}",
     "first_source": "أول من نشره: {source}",
     "fact_check_link": '🔎 نتيجة التحقق: <a href="{url}">اقرأ التقرير كاملًا</a>',
+    "fact_check_rated": '🔎 تم التحقق منه سابقًا: <b>{rating}</b>. <a href="{url}">اقرأ التقرير</a>',
+    "claimed_as": "🗣 نُشر على أنه: «{claim}»",
     "match_details": (
         "التطابق: الجزء من {query_start} إلى {query_end} في ملفك يقابل الجزء من {clip_start} "
         "إلى {clip_end} في المقطع الأصلي (عدد الإطارات المتطابقة: {frames}، درجة التطابق: "

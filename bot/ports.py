@@ -33,6 +33,8 @@ class Finding:
     first_seen: str | None = None  # the clip's first publication, or the earliest sighting
     source: str | None = None
     verdict_url: str | None = None
+    rating: str | None = None  # an existing fact-check's verdict, e.g. "Misleading"
+    claim: str | None = None  # the false claim that fact-check reviewed
     ref_path: str | None = None  # a copy of the library's media, for the evidence picture
 
 

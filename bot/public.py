@@ -32,7 +32,7 @@ from fingerprint import MediaError
 
 from . import evidence
 from .deps import Deps
-from .i18n import LANGUAGES, clock, pick_language, t
+from .i18n import LANGUAGES, clock, fact_check_lines, pick_language, t
 from .ports import CheckOutcome, Finding, LinkError, UnsupportedLink
 
 log = logging.getLogger(__name__)
@@ -238,8 +238,7 @@ def verdict_text(lang: str, f: Finding) -> str:
         lines.append(t(lang, "clip_shows", description=e(f.description)))
     if f.source and f.clip_id is not None:
         lines.append(t(lang, "first_source", source=e(f.source)))
-    if f.verdict_url:
-        lines.append(t(lang, "fact_check_link", url=e(f.verdict_url)))
+    lines.extend(fact_check_lines(lang, f.verdict_url, f.rating, f.claim))
     lines.append(
         t(
             lang,

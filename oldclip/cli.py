@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 import storage
@@ -19,7 +20,8 @@ from . import __version__
 from .config import ConfigError, load_config, parse_duration
 from .importer import import_folder
 from .library import CheckResult, Library
-from .render import clip_details, feed_line, repost_line, verdict
+from .pageimport import PageImportError, import_page
+from .render import clip_details, feed_line, page_report, page_report_dict, repost_line, verdict
 from .run import run as run_everything
 from .runner import run_until_signalled
 from .watch import add_feed, run_forever, run_once, sync_config_feeds
@@ -53,6 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import", help="add a folder of media described by a manifest")
     imp.add_argument("path", type=Path, help="folder with manifest.csv or manifest.json")
     imp.set_defaults(run=cmd_import)
+
+    page = commands.add_parser(
+        "import-page",
+        help="add the media of a news article or fact-check page, with the page's provenance",
+    )
+    page.add_argument("page", metavar="URL|FILE", help="the page's address, or a saved .html")
+    page.add_argument("--url", help="where a saved page was published (default: its canonical)")
+    page.add_argument(
+        "--first-seen", metavar="YYYY-MM-DD", help="the date to use when the page has none"
+    )
+    page.add_argument(
+        "--embeds",
+        action="store_true",
+        help="also download embedded YouTube / X / Telegram players (with yt-dlp)",
+    )
+    page.add_argument("--json", action="store_true")
+    page.set_defaults(run=cmd_import_page)
 
     check = commands.add_parser("check", help="is this video or photo old footage?")
     check.add_argument("file", type=Path)
@@ -118,6 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     reposts.add_argument("--json", action="store_true")
     reposts.add_argument("--limit", type=int, default=100)
     reposts.set_defaults(run=cmd_reposts)
+
+    export = commands.add_parser(
+        "export", help="write the library's fingerprints and provenance (no media) to a bundle"
+    )
+    export.add_argument("file", type=Path, help="bundle to write (.jsonl, or .jsonl.gz)")
+    export.add_argument("--publisher", metavar="NAME", help="who the bundle is from (config)")
+    export.add_argument("--contact", metavar="EMAIL", help="how to reach the publisher")
+    export.set_defaults(run=cmd_export)
+
+    bundle = commands.add_parser("import-bundle", help="merge another newsroom's bundle")
+    bundle.add_argument("file", type=Path, help="a bundle written by `oldclip export`")
+    bundle.set_defaults(run=cmd_import_bundle)
     return parser
 
 
@@ -149,6 +180,32 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
         f"failed {len(report.problems)}"
     )
     return 1 if report.problems else 0
+
+
+def cmd_import_page(library: Library, args: argparse.Namespace) -> int:
+    first_seen = None
+    if args.first_seen:
+        try:
+            first_seen = date.fromisoformat(args.first_seen)
+        except ValueError:
+            raise UsageError(
+                f"--first-seen {args.first_seen!r} is not a date (YYYY-MM-DD)"
+            ) from None
+    report = asyncio.run(
+        import_page(
+            library,
+            library.config,
+            args.page,
+            page_url=args.url,
+            first_seen=first_seen,
+            embeds=args.embeds,
+        )
+    )
+    if args.json:
+        print(json.dumps(page_report_dict(report), ensure_ascii=False, indent=2))
+    else:
+        print(page_report(report))
+    return 0 if report.clips else 1
 
 
 def cmd_check(library: Library, args: argparse.Namespace) -> int:
@@ -191,10 +248,12 @@ def _clip_or_fail(library: Library, clip_id: int) -> storage.Clip:
 def cmd_show(library: Library, args: argparse.Namespace) -> int:
     clip = _clip_or_fail(library, args.id)
     media = storage.get_media(library.db, clip.media_id)
+    sources = storage.clip_sources(library.db, clip.id)
     if args.json:
-        print(json.dumps({**asdict(clip), "media": asdict(media)}, ensure_ascii=False, indent=2))
+        card = {**asdict(clip), "media": asdict(media), "sources": [asdict(s) for s in sources]}
+        print(json.dumps(card, ensure_ascii=False, indent=2))
     else:
-        print(clip_details(clip, media))
+        print(clip_details(clip, media, sources))
     return 0
 
 
@@ -249,7 +308,8 @@ def cmd_watch(library: Library, args: argparse.Namespace) -> int:
         print(
             f"polled {report.polled} feeds ({report.failed_polls} failed), "
             f"{report.new_posts} new posts, {report.processed} media processed, "
-            f"{report.reposts} reposts found, {report.failed_media} media failed"
+            f"{report.reposts} reposts found, {report.library} added to the library from "
+            f"fact-checks, {report.failed_media} media failed"
         )
         return 0
     return run_until_signalled(run_forever, library)
@@ -271,6 +331,28 @@ def cmd_reposts(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(library: Library, args: argparse.Namespace) -> int:
+    publisher = args.publisher or library.config.publisher
+    if not publisher:
+        raise UsageError(
+            "say who the bundle is from: --publisher NAME, or publisher in [library] of the "
+            "config file"
+        )
+    contact = args.contact or library.config.publisher_contact or None
+    report = storage.export_bundle(library.db, args.file, publisher=publisher, contact=contact)
+    left_out = f"; {report.skipped} without a fingerprint left out" if report.skipped else ""
+    print(
+        f"exported {report.clips} clips to {report.path} ({report.bytes / 1e6:.1f} MB) "
+        f"from {report.publisher}{left_out}"
+    )
+    return 0
+
+
+def cmd_import_bundle(library: Library, args: argparse.Namespace) -> int:
+    print(storage.import_bundle(library.db, args.file).summary())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -284,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ConfigError,
         FeedError,
         MediaError,
+        PageImportError,
         storage.StorageError,
         UsageError,
         ValueError,

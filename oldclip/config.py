@@ -39,6 +39,8 @@ class WatchSettings:
     group_window_s: int = 3600  # reposts of one clip within this window make one alert
     sighting_min_age_h: float = 48.0  # an earlier sighting this old makes a repost
     media_dir: str = ""  # where downloads are archived; default: beside the database
+    bundle_max_mb: int = 2048  # bundles pulled from other newsrooms: the largest accepted
+    bundle_timeout_s: float = 1800.0  # ... and how long their download may take
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class Config:
     bot: BotSettings = field(default_factory=BotSettings)
     feeds: tuple[FeedSpec, ...] = ()
     source: Path | None = None  # the file it was read from, if any
+    publisher: str = ""  # who `oldclip export` says a bundle is from ([library] publisher)
+    publisher_contact: str = ""  # how other newsrooms reach them ([library] publisher_contact)
 
     @property
     def media_dir(self) -> Path:
@@ -86,6 +90,7 @@ class Config:
 
 
 TABLES = {"library", "matching", "limits", "watch", "network", "feeds", "bot"}
+LIBRARY_KEYS = {"database", "publisher", "publisher_contact"}
 
 
 def parse_duration(text: str | int) -> int:
@@ -122,9 +127,12 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
         if name not in TABLES:
             raise ConfigError(f"{candidate}: unknown section [{name}] (see config.example.toml)")
     library = _table(data, "library", candidate)
-    for key in library:
-        if key != "database":  # a misspelt key would silently fall back to the default database
+    for key, value in library.items():
+        # A misspelt key would silently fall back to the default database.
+        if key not in LIBRARY_KEYS:
             raise ConfigError(f"{candidate}: unknown key library.{key} (see config.example.toml)")
+        if key != "database" and not isinstance(value, str):
+            raise ConfigError(f"{candidate}: library.{key} must be a string, not {value!r}")
     db = database or os.environ.get("OLDCLIP_DB") or library.get("database")
     config = Config(
         matching=_section(MatchSettings, data, "matching", candidate),
@@ -134,6 +142,8 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
         bot=_bot(data, candidate),
         feeds=_feeds(data.get("feeds", []), candidate),
         source=candidate if candidate.is_file() else None,
+        publisher=library.get("publisher", "").strip(),
+        publisher_contact=library.get("publisher_contact", "").strip(),
     )
     if db:
         config = replace(config, database=Path(db).expanduser())

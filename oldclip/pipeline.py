@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -24,12 +25,16 @@ import aiohttp
 
 import storage
 from fingerprint import Fingerprint, MediaError, fingerprint_file, sha256_file
+from storage.bundle import BundleError, ImportReport, import_bundle
+from watchers import bundle
 from watchers.errors import FeedError
 from watchers.http import FetchError, fetch
 from watchers.poll import FeedState, poll
+from watchers.post import Provenance
 
 from .config import Config
 from .library import ClipMatch, Library
+from .pageimport import record_provenance
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,7 @@ class PassReport:
     new_posts: int = 0
     processed: int = 0
     reposts: int = 0
+    library: int = 0  # media of fact-checks recorded in the library
     failed_media: int = 0
 
 
@@ -78,6 +84,8 @@ class Pipeline:
         feed = storage.get_feed(db, feed_id)
         if feed is None:
             return 0  # removed since it was scheduled
+        if feed.kind == bundle.KIND:
+            return await self._pull_bundle(feed)
         state = FeedState(
             kind=feed.kind,
             url=feed.url,
@@ -90,9 +98,7 @@ class Pipeline:
         try:
             result = await poll(self.session, state, timeout_s=self.watch.feed_timeout_s)
         except (FetchError, FeedError) as exc:
-            if storage.record_poll_failure(db, feed_id, str(exc), down_after=self.watch.down_after):
-                storage.add_alert(db, "feed_down", _feed_alert(feed, str(exc)))
-            log.warning("feed %s (%s): %s", feed_id, feed.url, exc)
+            self._poll_failed(feed, str(exc))
             return None
         new = 0
         for post in result.posts:
@@ -106,6 +112,7 @@ class Pipeline:
                 published=post.published.isoformat() if post.published else None,
                 text=post.text,
                 forwarded_from=post.forwarded_from,
+                provenance=post.provenance.as_dict() if post.provenance else None,
                 media=[
                     {
                         "url": m.url,
@@ -120,15 +127,50 @@ class Pipeline:
             new += created
         if result.url:
             storage.set_feed_url(db, feed_id, result.url)
+        self._polled(feed, result.etag, result.last_modified, result.cursor)
+        return new
+
+    def _polled(self, feed: storage.Feed, etag, last_modified, cursor=None) -> None:
+        db = self.library.db
         if storage.record_poll_success(
-            db,
-            feed_id,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            cursor=result.cursor,
+            db, feed.id, etag=etag, last_modified=last_modified, cursor=cursor
         ):
             storage.add_alert(db, "feed_up", _feed_alert(feed, None))
-        return new
+
+    def _poll_failed(self, feed: storage.Feed, error: str) -> None:
+        db = self.library.db
+        if storage.record_poll_failure(db, feed.id, error, down_after=self.watch.down_after):
+            storage.add_alert(db, "feed_down", _feed_alert(feed, error))
+        log.warning("feed %s (%s): %s", feed.id, feed.url, error)
+
+    async def _pull_bundle(self, feed: storage.Feed) -> int | None:
+        """Download another newsroom's bundle (if it changed) and merge it into the library.
+
+        The import runs in a thread on its own connection: a large bundle takes seconds, and
+        the bot and the watchers keep going meanwhile.  Returns the clips it added.
+        """
+        with tempfile.NamedTemporaryFile(dir=self.config.media_dir, suffix=".bundle") as sink:
+            try:
+                result = await fetch(
+                    self.session,
+                    feed.url,
+                    max_bytes=self.watch.bundle_max_mb * 1024 * 1024,
+                    timeout_s=self.watch.bundle_timeout_s,
+                    etag=feed.etag,
+                    last_modified=feed.last_modified,
+                    sink=sink,
+                )
+                if not result.not_modified:
+                    sink.flush()
+                    report = await asyncio.to_thread(
+                        _import_bundle, self.config.database, Path(sink.name)
+                    )
+                    log.info("feed %s (%s): %s", feed.id, feed.url, report.summary())
+            except (FetchError, BundleError) as exc:
+                self._poll_failed(feed, str(exc))
+                return None
+        self._polled(feed, result.etag, result.last_modified)
+        return 0 if result.not_modified else report.new
 
     # --- the queue ----------------------------------------------------------------------------
 
@@ -143,6 +185,7 @@ class Pipeline:
             for outcome in results:
                 report.processed += 1
                 report.reposts += outcome == "repost"
+                report.library += outcome == "library"
                 report.failed_media += outcome == "failed"
             if all(outcome == "later" for outcome in results):
                 return report
@@ -219,8 +262,14 @@ class Pipeline:
         return storage.get_post_media(db, item.id)
 
     def _decide(self, item: storage.PostMedia) -> str:
-        """Repost of a clip or an older sighting → alert; otherwise archive."""
+        """Repost of a clip or an older sighting → alert; otherwise archive.
+
+        Media of a fact-check (a post with provenance) are library material, not reposts:
+        they become a clip, or a source of the clip they show, and alert nobody.
+        """
         db = self.library.db
+        if item.provenance is not None:
+            return self._to_library(item)
         best = self._earlier(item)
         if item.state == "fingerprinted":
             storage.advance(db, item.id, "matched", expect="fingerprinted")
@@ -247,6 +296,21 @@ class Pipeline:
             window_s=self.watch.group_window_s,
         )
         return "repost"
+
+    def _to_library(self, item: storage.PostMedia) -> str:
+        fp = self.library.load(item.media_id)
+        if fp is not None:
+            record_provenance(
+                self.library,
+                item.media_id,
+                fp,
+                Provenance.from_dict(item.provenance),
+                via=f"feed {item.feed_label or item.feed_id}",
+            )
+        if item.state == "fingerprinted":
+            storage.advance(self.library.db, item.id, "matched", expect="fingerprinted")
+        storage.archive(self.library.db, item.id)
+        return "library"
 
     def _earlier(self, item: storage.PostMedia) -> tuple[ClipMatch, str, str] | None:
         """The best match that is older than this post: a clip, or a sighting old enough."""
@@ -283,6 +347,14 @@ class Pipeline:
         )
         log.info("media %s of %s: %s", item.url, item.post_url, exc)
         return "failed"
+
+
+def _import_bundle(database: Path, path: Path) -> ImportReport:
+    db = storage.open_db(database)
+    try:
+        return import_bundle(db, path)
+    finally:
+        db.close()
 
 
 def _feed_alert(feed: storage.Feed, error: str | None) -> dict:

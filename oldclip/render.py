@@ -5,6 +5,7 @@ from __future__ import annotations
 import storage
 
 from .library import CheckResult
+from .pageimport import PageReport
 
 
 def _seconds(value: float) -> str:
@@ -27,8 +28,11 @@ def verdict(name: str, result: CheckResult, library_size: int) -> str:
             lines.append(f"  first published {clip.first_seen} at {clip.source}")
             if clip.description:
                 lines.append(f"  shows: {clip.description}")
+            if clip.claim:
+                lines.append(f"  passed off as: {clip.claim}")
             if clip.verdict_url:
-                lines.append(f"  fact-check: {clip.verdict_url}")
+                rated = f" ({clip.rating})" if clip.rating else ""
+                lines.append(f"  fact-check{rated}: {clip.verdict_url}")
         elif found.sightings:
             first = found.sightings[0]
             lines.append(f"- seen before: first seen {first.seen_at} at {first.url}")
@@ -41,14 +45,18 @@ def verdict(name: str, result: CheckResult, library_size: int) -> str:
     return "\n".join(lines)
 
 
-def clip_details(clip: storage.Clip, media: storage.Media | None) -> str:
+def clip_details(
+    clip: storage.Clip, media: storage.Media | None, sources: list[storage.ClipSource] = ()
+) -> str:
     rows = [
         ("clip", str(clip.id)),
         ("title", clip.title),
+        ("benign", "yes: never reported, its frames are ignored" if clip.benign else ""),
         ("first seen", clip.first_seen),
         ("source", clip.source),
         ("shows", clip.description or ""),
-        ("fact-check", clip.verdict_url or ""),
+        ("claim", clip.claim or ""),
+        ("fact-check", " ".join(filter(None, [clip.rating, clip.verdict_url]))),
         ("language", clip.language or ""),
         ("tags", ", ".join(clip.tags)),
         ("added", f"{clip.added_at} by {clip.added_by or 'unknown'}"),
@@ -57,7 +65,15 @@ def clip_details(clip: storage.Clip, media: storage.Media | None) -> str:
         size = f"{media.width}x{media.height}"
         length = f", {media.duration:.1f} s" if media.kind == "video" and media.duration else ""
         rows.append(("media", f"{media.kind} {size}{length}, sha256 {media.sha256[:16]}…"))
-    return "\n".join(f"{key:>10}: {value}" for key, value in rows if value)
+    for number, source in enumerate(sources):
+        via = f" (via {source.via})" if source.via else ""
+        rows.append(
+            (
+                "sources" if number == 0 else "",
+                f"{source.first_seen} {source.kind} {source.url}{via}",
+            )
+        )
+    return "\n".join(f"{key:>10}{':' if key else ' '} {value}" for key, value in rows if value)
 
 
 def feed_line(feed: storage.Feed) -> str:
@@ -80,3 +96,39 @@ def repost_line(repost: storage.Repost) -> str:
         f"score {repost.score:.2f}, {repost.query_start:.0f}-{repost.query_end:.0f} s of the "
         f"post = {repost.ref_start:.0f}-{repost.ref_end:.0f} s of the original"
     )
+
+
+OUTCOMES = {
+    "new": "new clip",
+    "merged": "already in the library: added this page as a source",
+    "known": "already in the library with this source",
+}
+
+
+def page_report(report: PageReport) -> str:
+    """What a page gave the library, and what it could not use, for `oldclip import-page`."""
+    p = report.provenance
+    kind = "fact-check" if p.source_kind == "factcheck" else "page"
+    lines = [f"{kind}: {p.title}", f"  dated {p.source_date}, {p.source}"]
+    if p.claim:
+        lines.append(f"  claim: {p.claim}")
+    if p.rating:
+        lines.append(f"  verdict: {p.rating}")
+    for url, when in p.appearances:
+        lines.append(f"  footage seen {when} at {url}")
+    for url, clip_id, outcome in report.clips:
+        lines.append(f"+ clip {clip_id} ({OUTCOMES[outcome]}): {url}")
+    for url, why in report.skipped:
+        lines.append(f"- skipped {url}: {why}")
+    if not report.clips:
+        lines.append("Nothing was added.")
+    return "\n".join(lines)
+
+
+def page_report_dict(report: PageReport) -> dict:
+    return {
+        "page": report.page,
+        "provenance": report.provenance.as_dict(),
+        "clips": [{"media": u, "clip_id": c, "outcome": o} for u, c, o in report.clips],
+        "skipped": [{"media": u, "reason": why} for u, why in report.skipped],
+    }

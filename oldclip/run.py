@@ -143,6 +143,8 @@ class LibraryChecker:
             first_seen=clip.first_seen if clip else (first.seen_at if first else None),
             source=clip.source if clip else (first.post_url or first.url if first else None),
             verdict_url=clip.verdict_url if clip else None,
+            rating=clip.rating if clip else None,
+            claim=clip.claim if clip else None,
             ref_path=getattr(media, "path", None),
         )
 

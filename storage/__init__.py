@@ -13,7 +13,8 @@ Usage::
 Watched feeds (storage.feeds) and the durable post pipeline with its alert outbox
 (storage.pipeline) live here too, and so does the Telegram bot's durable state (storage.bot):
 users, subscriptions, per-chat deliveries, feedback and open questions.  See those modules for
-the states and their guarantees.
+the states and their guarantees.  Hash bundles (storage.bundle) share clips between newsrooms
+as fingerprints and provenance, without the media.
 
 storage/ depends only on fingerprint.types, so every part of oldclip can use it.
 """
@@ -50,6 +51,7 @@ from .bot import (
     trusted_users,
     unsubscribe,
 )
+from .bundle import BundleError, ExportReport, ImportReport, export_bundle, import_bundle
 from .db import open_db
 from .errors import StorageError
 from .feeds import (
@@ -115,9 +117,12 @@ __all__ = [
     "ACTIVE_STATES",
     "ALERT_KINDS",
     "BotUser",
+    "BundleError",
     "CURRENT_VERSION",
     "Clip",
     "ClipSource",
+    "ExportReport",
+    "ImportReport",
     "DELIVERY_STATES",
     "Delivery",
     "Feed",
@@ -135,6 +140,8 @@ __all__ = [
     "add_clip",
     "add_clip_source",
     "benign_media_ids",
+    "export_bundle",
+    "import_bundle",
     "clip_sources",
     "library_version",
     "set_benign",

@@ -332,6 +332,8 @@ def _006_provenance(db: sqlite_utils.Database) -> None:
     ``clip_sources`` keeps every publication or fact-check that showed the footage (from a
     page import, a shared bundle, a person); the clip's own ``first_seen``/``source`` stay the
     earliest of them, so every reader of a clip sees the earliest date without a join.
+    ``posts.provenance`` carries what a fact-check or news page said about its media (JSON),
+    for posts whose media go into the library instead of being checked against it.
     ``benign`` clips (channel intros, logos, test cards) are never reported and their frames
     are ignored in matching.  ``library_state.version`` is bumped by triggers whenever the
     set of clips changes, so a long-running process notices clips another process added.
@@ -339,6 +341,7 @@ def _006_provenance(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE clips ADD COLUMN claim TEXT")
     db.execute("ALTER TABLE clips ADD COLUMN rating TEXT")
     db.execute("ALTER TABLE clips ADD COLUMN benign INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE posts ADD COLUMN provenance TEXT")
     db.execute(
         """
         CREATE TABLE clip_sources (

@@ -57,7 +57,7 @@ _POST_MEDIA_SELECT = (
     "pm.state, pm.file_path, pm.media_id, pm.error, pm.attempts, pm.next_attempt_at, "
     "pm.updated_at, p.post_url, p.source, p.external_id, p.author, p.published, p.text, "
     "p.forwarded_from, p.first_seen_at, p.feed_id, f.label AS feed_label, "
-    "f.language AS feed_language "
+    "f.language AS feed_language, p.provenance "
     "FROM post_media pm JOIN posts p ON p.id = pm.post_id "
     "LEFT JOIN feeds f ON f.id = p.feed_id"
 )
@@ -96,6 +96,9 @@ class PostMedia:
     feed_id: int | None
     feed_label: str | None
     feed_language: str | None
+    provenance: dict[str, Any] | None = (
+        None  # the post is a source for the library (see record_post)
+    )
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,8 @@ class OutboxItem:
 
 
 def _post_media(row: dict[str, Any]) -> PostMedia:
-    return PostMedia(**{**row, "too_big": bool(row["too_big"])})
+    provenance = json.loads(row["provenance"]) if row["provenance"] else None
+    return PostMedia(**{**row, "too_big": bool(row["too_big"]), "provenance": provenance})
 
 
 def _outbox_item(row: dict[str, Any]) -> OutboxItem:
@@ -172,8 +176,12 @@ def record_post(
     text: str | None,
     forwarded_from: str | None,
     media: Iterable[Mapping[str, Any]],
+    provenance: Mapping[str, Any] | None = None,
 ) -> tuple[int, bool]:
     """Store a post and its media (state 'new'); return (post id, whether it was new).
+
+    ``provenance`` (JSON-able) marks a post whose media are library material, e.g. a
+    fact-check's footage with its claim and verdict, rather than posts to check.
 
     A post already stored (same source and post_url) adds nothing, media included.  A media
     item the source called too big is stored as its thumbnail (kind 'thumbnail') when it has
@@ -200,7 +208,7 @@ def record_post(
     with immediate(db):
         cursor = db.execute(
             "INSERT INTO posts (feed_id, source, external_id, post_url, author, published, text, "
-            "forwarded_from, first_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "forwarded_from, first_seen_at, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(source, post_url) DO NOTHING",
             [
                 feed_id,
@@ -212,6 +220,7 @@ def record_post(
                 text,
                 forwarded_from,
                 now,
+                json.dumps(dict(provenance), ensure_ascii=False) if provenance else None,
             ],
         )
         created = cursor.rowcount == 1
@@ -428,6 +437,8 @@ def record_repost_and_alert(
                 "clip_id": values["clip_id"],
                 "clip_title": clip.title if clip else None,
                 "verdict_url": clip.verdict_url if clip else None,
+                "rating": clip.rating if clip else None,
+                "claim": clip.claim if clip else None,
                 "first_seen": values["first_seen"],
                 "first_source": values["first_source"],
                 "feed_id": item.feed_id,

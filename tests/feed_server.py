@@ -8,6 +8,7 @@ URL (so media links in the fixtures point back at it), the shared test media rea
   /nocache/NAME        a fixture without validators: every poll gets every post again
   /flaky/NAME          HTTP 503 while `flaky_down` is true (the default), else the fixture
   /media/PATH          a file from ../shared/media (path traversal refused)
+  /files/NAME          bytes a test put in `files[NAME]` (ETag; a test-made frame, a bundle)
   /500                 a server error
   /slow                waits `slow_seconds` (default 30 s) before answering
   /redirect-loop       302 -> /redirect-loop-b -> 302 -> /redirect-loop
@@ -69,6 +70,7 @@ class FeedServer:
     slow_seconds: float = 30.0
     flaky_down: bool = True
     requests: list[RecordedRequest] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
     base_url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -86,6 +88,7 @@ class FeedServer:
         app.router.add_get("/nocache/{name}", self._nocache)
         app.router.add_get("/flaky/{name}", self._flaky)
         app.router.add_get("/media/{path:.+}", self._media)
+        app.router.add_get("/files/{name}", self._file)
         app.router.add_get("/500", self._error)
         app.router.add_get("/slow", self._slow)
         app.router.add_get("/redirect-loop", self._redirect("/redirect-loop-b"))
@@ -131,6 +134,17 @@ class FeedServer:
         content_type = FIXTURE_TYPES.get(name) or CONTENT_TYPES.get(path.suffix, "text/plain")
         headers["Content-Type"] = content_type
         return web.Response(body=body, headers=headers)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in self.files:
+            raise web.HTTPNotFound(text=f"no file {name}")
+        body = self.files[name]
+        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return web.Response(body=body, headers={"ETag": etag, "Content-Type": content_type})
 
     async def _nocache(self, request: web.Request) -> web.StreamResponse:
         response = await self._fixture(request)

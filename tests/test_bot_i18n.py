@@ -75,6 +75,8 @@ SAMPLES = {
     "description": "A market in Aleppo after an airstrike, 2016",
     "url": "https://example.org/post/1?a=1&amp;b=2",
     "source": "@aleppo_news",
+    "rating": "Misleading",
+    "claim": html.escape("Syrian rebels threaten Hamas <today>"),
     "query_start": "0:03",
     "query_end": "0:10",
     "clip_start": "1:02",

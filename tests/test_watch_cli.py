@@ -21,7 +21,8 @@ CHAIR_POST = "https://mastodon.example/@verifier/113541200000000003"
 MASTODON_TARGET = "https://mastodon.example/api/v1/timelines/tag/osint?only_media=true&limit=40"
 SUMMARY = re.compile(
     r"polled (\d+) feeds \((\d+) failed\), (\d+) new posts, (\d+) media processed, "
-    r"(\d+) reposts found, (\d+) media failed"
+    r"(\d+) reposts found, (\d+) added to the library from fact-checks, "
+    r"(\d+) media failed"
 )
 
 
@@ -162,7 +163,8 @@ async def test_watch_once_finds_the_chair_repost_once(
     (line,) = first.stdout.splitlines()
     assert SUMMARY.fullmatch(line), line
     assert line == (
-        "polled 2 feeds (1 failed), 1 new posts, 1 media processed, 1 reposts found, 0 media failed"
+        "polled 2 feeds (1 failed), 1 new posts, 1 media processed, 1 reposts found, "
+        "0 added to the library from fact-checks, 0 media failed"
     )
 
     listed = await oldclip(config, "feeds", "list", "--json")
@@ -187,7 +189,8 @@ async def test_watch_once_finds_the_chair_repost_once(
     second = await oldclip(config, "watch", "--once")
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip() == (
-        "polled 2 feeds (1 failed), 0 new posts, 0 media processed, 0 reposts found, 0 media failed"
+        "polled 2 feeds (1 failed), 0 new posts, 0 media processed, 0 reposts found, "
+        "0 added to the library from fact-checks, 0 media failed"
     )
 
     reposts = await oldclip(config, "reposts", "--json")

@@ -374,7 +374,16 @@ def test_reddit_new_feed():
 
 
 def test_registry_has_every_kind_and_full_urls_pass_through():
-    assert set(KINDS) == {"rss", "telegram", "mastodon", "bluesky", "youtube", "reddit"}
+    assert set(KINDS) == {
+        "rss",
+        "telegram",
+        "mastodon",
+        "bluesky",
+        "youtube",
+        "reddit",
+        "factcheck",
+        "bundle",
+    }
     for name, kind in KINDS.items():
         assert name == kind.KIND
         assert kind.feed_url("http://127.0.0.1:8080/x?y=1") == "http://127.0.0.1:8080/x?y=1"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import aiohttp
 from yarl import URL
@@ -164,16 +165,24 @@ def _status_error(url: str, resp: aiohttp.ClientResponse) -> FetchError:
     )
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:
+async def _read_capped(
+    resp: aiohttp.ClientResponse, url: str, max_bytes: int, sink: BinaryIO | None
+) -> bytes:
+    """The body, or b"" after writing it to ``sink`` (big files need not fit in memory)."""
     todo = "The file is larger than the configured limit; raise the limit if this is expected."
     length = resp.content_length
     if length is not None and length > max_bytes:
         raise TooLargeError(url, f"it is {length} bytes, over the limit of {max_bytes} bytes", todo)
     buf = bytearray()
+    size = 0
     async for chunk in resp.content.iter_chunked(CHUNK_SIZE):
-        buf += chunk
-        if len(buf) > max_bytes:
+        size += len(chunk)
+        if size > max_bytes:
             raise TooLargeError(url, f"it is over the limit of {max_bytes} bytes", todo)
+        if sink is None:
+            buf += chunk
+        else:
+            sink.write(chunk)
     return bytes(buf)
 
 
@@ -186,6 +195,7 @@ async def _fetch_hops(
     timeout_s: float,
     headers: dict[str, str],
     accept_types: Sequence[str] | None,
+    sink: BinaryIO | None,
 ) -> FetchResult:
     current = URL(url)
     seen: set[str] = set()
@@ -246,7 +256,7 @@ async def _fetch_hops(
                     "The link probably points to a web page or an error page, not to the file.",
                     status=resp.status,
                 )
-            body = await _read_capped(resp, final, max_bytes)
+            body = await _read_capped(resp, final, max_bytes, sink)
             return FetchResult(
                 status=resp.status,
                 body=body,
@@ -272,11 +282,13 @@ async def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
     accept_types: Sequence[str] | None = None,
+    sink: BinaryIO | None = None,
 ) -> FetchResult:
     """GET `url` safely (see the module docstring); raise FetchError on any failure.
 
     `session` must come from make_session(): its connector carries the address policy.
     Pass the etag/last_modified of the previous FetchResult to get not_modified=True cheaply.
+    With `sink` (a binary file), the body is written there and FetchResult.body is empty.
     """
     connector = session.connector
     if not isinstance(connector, GuardedConnector):
@@ -301,6 +313,7 @@ async def fetch(
                 timeout_s=timeout_s,
                 headers=headers,
                 accept_types=accept_types,
+                sink=sink,
             )
     except FetchError:
         raise

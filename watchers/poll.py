@@ -12,11 +12,12 @@ from dataclasses import dataclass, field, replace
 
 import aiohttp
 
-from watchers import mastodon, rss
+from watchers import factcheck, mastodon, rss
 from watchers.article import parse_article_media
 from watchers.errors import FeedError
 from watchers.http import FetchError, fetch
 from watchers.mediakind import is_direct_file
+from watchers.pages import PageError, read_page
 from watchers.post import MediaRef, Post
 from watchers.registry import KINDS, keyword_filter
 
@@ -82,6 +83,8 @@ async def poll(
     posts = source.parse(result.body, url)
     if feed.kind == "rss":
         posts = await _with_article_media(session, posts, timeout_s)
+    elif feed.kind == factcheck.KIND:
+        posts = await _with_factcheck_pages(session, posts, timeout_s)
     cursor = feed.cursor
     if feed.kind == "mastodon":
         cursor = mastodon.cursor(posts) or feed.cursor
@@ -99,32 +102,62 @@ async def poll(
     )
 
 
+async def _read_article(
+    session: aiohttp.ClientSession, url: str, timeout_s: float
+) -> tuple[bytes, str] | None:
+    """An article page's HTML and final URL; None (logged) when it cannot be read, so one bad
+    link never fails the feed."""
+    try:
+        result = await fetch(
+            session,
+            url,
+            max_bytes=FEED_MAX_BYTES,
+            timeout_s=timeout_s,
+            accept_types=("text/html", "application/xhtml+xml"),
+        )
+    except (FetchError, FeedError) as exc:
+        log.info("article not read: %s", exc)
+        return None
+    return result.body, result.final_url
+
+
 async def _with_article_media(
     session: aiohttp.ClientSession, posts: list[Post], timeout_s: float
 ) -> list[Post]:
-    """Posts that only link to an article get the article's og:video / og:image / <video>.
-
-    A page that cannot be read leaves its post as it was: one bad link never fails the feed.
-    """
+    """Posts that only link to an article get the article's og:video / og:image / <video>."""
     found, budget = [], ARTICLES_PER_POLL
     for post in posts:
         page = rss.article_url(post)
         if page and budget:
             budget -= 1
-            try:
-                body = await fetch(
-                    session,
-                    page,
-                    max_bytes=FEED_MAX_BYTES,
-                    timeout_s=timeout_s,
-                    accept_types=("text/html", "application/xhtml+xml"),
-                )
-                media = parse_article_media(body.body, body.final_url)
-                if media:
-                    post = replace(post, media=tuple(media))
-            except (FetchError, FeedError) as exc:
-                log.info("article media not read: %s", exc)
+            article = await _read_article(session, page, timeout_s)
+            media = parse_article_media(*article) if article else []
+            if media:
+                post = replace(post, media=tuple(media))
         found.append(post)
+    return found
+
+
+async def _with_factcheck_pages(
+    session: aiohttp.ClientSession, posts: list[Post], timeout_s: float
+) -> list[Post]:
+    """Fact-check entries with their page's media and provenance; entries whose page cannot
+    be read or dated are left out (and read again next poll)."""
+    found = []
+    for post in posts[:ARTICLES_PER_POLL]:
+        article = await _read_article(session, post.post_url, timeout_s) if post.post_url else None
+        if article is None:
+            continue
+        html, url = article
+        try:
+            ready = factcheck.with_page(post, read_page(html, url))
+        except PageError as exc:
+            log.info("fact-check %s: %s", post.post_url, exc)
+            continue
+        if ready is None:
+            log.info("fact-check %s: no date on the page or in the feed; skipped", post.post_url)
+            continue
+        found.append(ready)
     return found
 
 

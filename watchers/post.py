@@ -7,8 +7,9 @@ watcher never downloads media, the pipeline does (with its own size and time lim
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 MEDIA_KINDS = frozenset({"video", "photo", "gif", "thumbnail"})
 
@@ -36,13 +37,47 @@ class MediaRef:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where and when footage was published, and what a fact-check said of it.
+
+    ``source`` is the page itself, of ``source_kind`` "publication" or "factcheck", dated
+    ``source_date``.  ``appearances`` are other dated places the page names (a fact-check's
+    ``itemReviewed`` appearances).  The clip's first-seen date is the earliest of all of them.
+    """
+
+    title: str
+    source: str
+    source_date: str  # YYYY-MM-DD
+    source_kind: str = "publication"
+    description: str | None = None
+    language: str | None = None
+    claim: str | None = None
+    rating: str | None = None
+    verdict_url: str | None = None
+    appearances: tuple[tuple[str, str], ...] = ()  # (url, YYYY-MM-DD)
+
+    @property
+    def first_seen(self) -> str:
+        return min([self.source_date, *(when for _, when in self.appearances)])
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Provenance:
+        fields = {**data, "appearances": tuple(tuple(a) for a in data.get("appearances", ()))}
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
 class Post:
     """One post seen on a source.
 
     source: the source kind ("rss", "telegram", ...). published: tz-aware UTC, None if the
     source gave no date.  forwarded_from: where the content came from when this post is a
     forward/boost/repost (the original's URL when known, else its name): the original is often
-    the oldest sighting, which is what a fact-checker needs.
+    the oldest sighting, which is what a fact-checker needs.  provenance: a fact-check's post
+    (the `factcheck` kind) whose media go into the library with what the page says of them.
     """
 
     source: str
@@ -54,3 +89,4 @@ class Post:
     text: str
     media: tuple[MediaRef, ...]
     forwarded_from: str | None = None
+    provenance: Provenance | None = None  # set when the post's media are library material

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from watchers import bluesky, mastodon, reddit, rss, telegram, youtube
+from watchers import bluesky, bundle, factcheck, mastodon, reddit, rss, telegram, youtube
 from watchers.post import Post
 
 
@@ -31,6 +31,8 @@ KINDS: dict[str, SourceKind] = {
     "bluesky": bluesky,
     "youtube": youtube,
     "reddit": reddit,
+    "factcheck": factcheck,
+    "bundle": bundle,
 }
 
 
