@@ -34,7 +34,7 @@ from fingerprint import MediaError
 
 from . import access
 from .deps import Deps
-from .i18n import pick_language, t
+from .i18n import fact_check_lines, pick_language, t
 from .public import attachment, language_of, refused_as_too_big
 
 log = logging.getLogger(__name__)
@@ -317,8 +317,7 @@ async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             added_at=e(clip.added_at[:16].replace("T", " ")),
         )
     ]
-    if clip.verdict_url:
-        lines.append(t(lang, "fact_check_link", url=e(clip.verdict_url)))
+    lines.extend(fact_check_lines(lang, clip.verdict_url, clip.rating, clip.claim))
     await update.effective_message.reply_text(
         "\n".join(lines), parse_mode=ParseMode.HTML, disable_web_page_preview=True
     )

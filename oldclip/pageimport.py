@@ -126,7 +126,7 @@ async def import_page(
                     continue
                 media_id = library.add_fingerprint(fp, index=False)
                 clip_id, outcome = record_provenance(
-                    library, media_id, fp, provenance, via=f"page {page.url}"
+                    library, media_id, fp, provenance, via="import-page"
                 )
                 clip = storage.get_clip(library.db, clip_id)
                 if clip is not None and clip.media_id == media_id:

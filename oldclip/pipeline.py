@@ -352,7 +352,7 @@ class Pipeline:
 def _import_bundle(database: Path, path: Path) -> ImportReport:
     db = storage.open_db(database)
     try:
-        return import_bundle(db, path)
+        return import_bundle(db, path, in_batches=True)
     finally:
         db.close()
 

@@ -466,13 +466,23 @@ class _Problem(Exception):
 
 
 def import_bundle(
-    db: sqlite_utils.Database, path: str | os.PathLike[str], *, via: str | None = None
+    db: sqlite_utils.Database,
+    path: str | os.PathLike[str],
+    *,
+    via: str | None = None,
+    in_batches: bool = False,
 ) -> ImportReport:
     """Add a bundle's clips to the library, merging those it already has; all or nothing.
 
     ``via`` is recorded as who told the library about each new clip and source; by default
     ``"bundle from <publisher>"``.  Raises BundleError (and changes nothing) if the bundle is
     damaged, incomplete, of a newer version or another fingerprint algorithm, or malformed.
+
+    ``in_batches`` is for a running service: one transaction over 100k clips would hold the
+    write lock for tens of seconds, and the bot and watchers would fail to write meanwhile.
+    The whole bundle is checked first (read-only), then written READ_AHEAD_BATCH clips per
+    transaction.  An interruption then leaves part of it imported; since imports are
+    idempotent, importing it again completes it.
     """
     path = Path(path)
     if via is not None and (not isinstance(via, str) or not via.strip()):
@@ -481,11 +491,17 @@ def import_bundle(
         header = reader.header()
         label = via or f"bundle from {header.publisher}"
         store = _Store(db, label)
+        if in_batches:
+            with _Reader(path) as check:
+                for _ in check.clips(check.header()):
+                    pass  # validation and the checksum, before anything is written
+        whole = contextlib.nullcontext() if in_batches else immediate(db)
         try:
-            with _import_cache(db), immediate(db), _ReadAhead(reader.clips(header)) as batches:
+            with _import_cache(db), whole, _ReadAhead(reader.clips(header)) as batches:
                 for batch in batches:
-                    for clip in batch:
-                        store.add(clip)
+                    with immediate(db):  # a savepoint inside ``whole``
+                        for clip in batch:
+                            store.add(clip)
         except sqlite3.OperationalError as exc:  # locked, disk full, read-only...
             raise BundleError(
                 f"cannot import bundle {path.name} into the library: {exc}. Nothing was "

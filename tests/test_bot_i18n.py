@@ -242,3 +242,32 @@ def test_clock() -> None:
     assert i18n.clock(7.2) == "0:07"
     assert i18n.clock(750) == "12:30"
     assert i18n.clock(3723) == "1:02:03"
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_answers_and_alerts_point_to_the_existing_debunk(lang: str) -> None:
+    from bot.alerts import render
+    from bot.ports import Finding
+    from bot.public import verdict_text
+    from storage import OutboxItem
+
+    url = "https://misbar.example/factcheck/1?a=1&b=2"
+    finding = Finding(
+        media_id=1, score=0.9, query_start=0, query_end=10, ref_start=0, ref_end=10, frames=40,
+        mirrored=False, best_pair=(1.0, 1.0), clip_id=7, title="Chair", first_seen="2017-06-20",
+        source="https://frontline.example/a", verdict_url=url, rating="Misleading",
+        claim="Shelling of <Rafah> this week",
+    )  # fmt: skip
+    answer = verdict_text(lang, finding)
+    alert = OutboxItem(
+        id=3, kind="repost", group_key="media:1", count=1, created_at="", updated_at="",
+        delivered_at=None, attempts=0, next_attempt_at=None,
+        payload={"clip_title": "Chair", "first_seen": "2017-06-20", "posts": [],
+                 "verdict_url": url, "rating": "Misleading", "claim": finding.claim},
+    )  # fmt: skip
+    text, _ = render(alert, lang)
+    for shown in (answer, text):
+        assert 'href="https://misbar.example/factcheck/1?a=1&amp;b=2"' in shown
+        # Arabic wraps values in direction isolates (U+2068 ... U+2069).
+        assert re.search("<b>\u2068?Misleading\u2069?</b>", shown)
+        assert "Shelling of &lt;Rafah&gt; this week" in shown  # escaped, never markup
