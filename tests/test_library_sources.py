@@ -227,3 +227,18 @@ async def test_bundles_pulled_from_another_newsroom_merge_once(
         assert storage.count_clips(library.db) == 2
     finally:
         library.close()
+
+
+async def test_a_page_dated_only_in_its_text_reports_its_embedded_player(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    page = Path(__file__).parent / "pages" / "text-date-only.html"
+    url = "https://combatclips.example/2017/06/20/tank-crushes-infantry/"
+    run = await oldclip(config, "import-page", page, "--url", url)
+    # Nothing downloadable without --embeds: exit 1, and the report says why and what to do.
+    assert run.returncode == 1, run.stderr
+    assert f"dated 2017-06-20, {url}" in run.stdout  # "first published on June 20, 2017 by"
+    assert (
+        "- skipped https://www.youtube.com/watch?v=TaNkDrOnE17: an embedded player: pass "
+        "--embeds to download it with yt-dlp" in run.stdout
+    )
+    assert "Nothing was added." in run.stdout
