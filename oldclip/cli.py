@@ -91,6 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("id", type=int)
     remove.set_defaults(run=cmd_remove)
 
+    benign = commands.add_parser(
+        "benign", help="footage that never counts: channel intros, logos, test cards, stock"
+    )
+    benign_commands = benign.add_subparsers(dest="benign_command", required=True, metavar="ACTION")
+    benign_add = benign_commands.add_parser(
+        "add", help="ignore this footage wherever it appears (a clip's file: mark it benign)"
+    )
+    benign_add.add_argument("file", type=Path)
+    benign_add.add_argument("--title", help="default: the file name")
+    benign_add.add_argument("--note", metavar="TEXT", help="what it is, e.g. the channel's intro")
+    benign_add.set_defaults(run=cmd_benign_add)
+    benign_list = benign_commands.add_parser("list", help="the benign clips")
+    benign_list.add_argument("--json", action="store_true")
+    benign_list.set_defaults(run=cmd_benign_list)
+    benign_remove = benign_commands.add_parser("remove", help="make a benign clip count again")
+    benign_remove.add_argument("id", type=int)
+    benign_remove.set_defaults(run=cmd_benign_remove)
+
     feeds = commands.add_parser("feeds", help="the sources the watchers poll")
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     feed_add = feed_commands.add_parser("add", help="watch a source")
@@ -234,7 +252,8 @@ def cmd_list(library: Library, args: argparse.Namespace) -> int:
         print("The library is empty: add a clip with `oldclip add FILE --title ...`.")
     else:
         for c in clips:
-            print(f"{c.id:>5}  {c.first_seen}  {c.title}")
+            benign = "  [benign]" if c.benign else ""
+            print(f"{c.id:>5}  {c.first_seen}  {c.title}{benign}")
     return 0
 
 
@@ -261,6 +280,49 @@ def cmd_remove(library: Library, args: argparse.Namespace) -> int:
     clip = _clip_or_fail(library, args.id)
     library.remove_clip(clip.id)
     print(f"removed clip {clip.id}: {clip.title}")
+    return 0
+
+
+def cmd_benign_add(library: Library, args: argparse.Namespace) -> int:
+    fp = library.fingerprint(args.file)
+    overlapping = [m.clip for m in library.match(fp) if m.clip is not None]
+    clip_id, created = library.add_benign(
+        args.file, fp=fp, title=args.title, note=args.note, added_by="cli"
+    )
+    print(clip_id)
+    if not created:
+        print(f"oldclip: {args.file} is clip {clip_id}: marked benign", file=sys.stderr)
+    for clip in overlapping:
+        if clip.id != clip_id:
+            print(
+                f"oldclip: clip {clip.id} ({clip.title}) shows this footage too: "
+                "what it shares with it no longer counts",
+                file=sys.stderr,
+            )
+    return 0
+
+
+def cmd_benign_list(library: Library, args: argparse.Namespace) -> int:
+    clips = [c for c in storage.list_clips(library.db) if c.benign]
+    if args.json:
+        print(json.dumps([asdict(c) for c in clips], ensure_ascii=False, indent=2))
+    elif not clips:
+        print("The benign list is empty: add an intro or logo with `oldclip benign add FILE`.")
+    else:
+        for c in clips:
+            print(f"{c.id:>5}  {c.title}" + (f"  ({c.description})" if c.description else ""))
+    return 0
+
+
+def cmd_benign_remove(library: Library, args: argparse.Namespace) -> int:
+    clip = _clip_or_fail(library, args.id)
+    if not clip.benign:
+        raise UsageError(f"clip {clip.id} is not on the benign list (see `oldclip benign list`)")
+    library.set_benign(clip.id, False)
+    print(
+        f"clip {clip.id} ({clip.title}) is no longer benign: it matches and is reported "
+        f"like any clip (`oldclip remove {clip.id}` deletes it)"
+    )
     return 0
 
 

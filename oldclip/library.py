@@ -2,6 +2,13 @@
 
 This is where storage/ and fingerprint/ meet: the CLI, the watchers' pipeline and the bot all
 go through it, so "add a clip" and "check a file" mean the same thing everywhere.
+
+Two indexes are kept: the search index of the media a match can point at (clips and sighted
+media), and a small one of benign media (channel intros, logos, test cards, stock footage),
+whose frames are ignored in every match and which are never reported themselves.  Other
+processes change the library too (`oldclip add`, `import-bundle`, `benign add`, `remove` while
+`oldclip run` is up): every ``match`` first checks the library's version, one tiny query, and
+brings both indexes in step when it moved.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import shutil
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +77,12 @@ class Library:
         self.db = db
         self.config = config
         self._index: HashIndex | None = None
+        # What the search index holds: media id -> a signature of the hashes it was given
+        # (ids of deleted media are reused by SQLite, so an id alone does not say which file).
+        self._indexed: dict[int, int] = {}
+        self._benign = HashIndex()  # hashes of benign media: ignored in every match
+        self._benign_ids: frozenset[int] = frozenset()
+        self._version: int | None = None  # storage.library_version at the last sync
         self._cache: OrderedDict[int, Fingerprint] = OrderedDict()
 
     @classmethod
@@ -81,13 +95,101 @@ class Library:
     @property
     def index(self) -> HashIndex:
         if self._index is None:
-            evidence = storage.evidence_media_ids(self.db)
-            self._index = HashIndex.build(
-                (media_id, hashes[np.isin(variants, INDEXED_VARIANTS)])
-                for media_id, hashes, variants in storage.iter_index_rows(self.db)
-                if media_id in evidence  # media kept only to answer an asker later stay out
-            )
+            self._build()
         return self._index
+
+    @property
+    def benign_index(self) -> HashIndex:
+        """The hashes of benign media, whose frames every match ignores."""
+        if self._index is None:
+            self._build()  # built together with the search index
+        return self._benign
+
+    def _build(self) -> None:
+        """Both indexes from the database, in one pass over the stored fingerprints."""
+        # Read first: whatever changes while we read moves it, and is caught by the next sync.
+        self._version = storage.library_version(self.db)
+        evidence = storage.evidence_media_ids(self.db)
+        benign = storage.benign_media_ids(self.db)
+        benign_rows: list[tuple[int, np.ndarray]] = []
+        self._indexed = {}
+
+        def searchable():
+            for media_id, hashes, variants in storage.iter_index_rows(self.db):
+                if media_id in benign:
+                    benign_rows.append((media_id, hashes[np.isin(variants, INDEXED_VARIANTS)]))
+                elif media_id in evidence:  # media kept only to answer an asker stay out
+                    indexed = hashes[np.isin(variants, INDEXED_VARIANTS)]
+                    self._indexed[media_id] = _signature(indexed)
+                    yield media_id, indexed
+
+        self._index = HashIndex.build(searchable())
+        self._benign = HashIndex.build(benign_rows)
+        self._benign_ids = frozenset(benign)
+        self._cache.clear()
+
+    def refresh(self) -> bool:
+        """Catch up with clips added, removed or marked benign since the last look, by anyone.
+
+        Costs one tiny query when nothing changed (``storage.library_version``).  Otherwise
+        the search index gains the media that became evidence and drops those that stopped
+        being (or became benign), the benign index is rebuilt if the benign list changed, and
+        the fingerprint cache starts afresh.  Returns whether anything was looked at.
+        """
+        if self._index is None:
+            return False  # not built yet: it will be built from the library as it is then
+        version = storage.library_version(self.db)
+        if version == self._version:
+            return False
+        self._sync(version)
+        return True
+
+    def _sync(self, version: int, known: dict[int, Fingerprint] | None = None) -> None:
+        self._version = version
+        self._cache.clear()  # a media id may now stand for another file
+        for media_id, fp in (known or {}).items():
+            self._remember(media_id, fp)
+        benign = frozenset(storage.benign_media_ids(self.db))
+        wanted = storage.evidence_media_ids(self.db) - benign
+        for media_id in self._indexed.keys() - wanted:
+            self._index.remove(media_id)
+            del self._indexed[media_id]
+        for media_id in self._replaced(wanted):
+            # Re-added below.  HashIndex serves a removed id's old rows again once the id is
+            # back: harmless, as every candidate is verified against its current fingerprint.
+            self._index.remove(media_id)
+            del self._indexed[media_id]
+        for media_id in sorted(wanted - self._indexed.keys()):
+            self._add(media_id)
+        if benign != self._benign_ids:
+            self._benign = HashIndex.build(
+                (media_id, fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)])
+                for media_id in sorted(benign)
+                if (fp := self.load(media_id)) is not None
+            )
+            self._benign_ids = benign
+
+    def _replaced(self, wanted: set[int]) -> list[int]:
+        """Indexed media ids that now stand for another file (deleted, then the id reused).
+
+        SQLite gives a new row the highest id + 1, so an id is only reused once every id
+        above it was deleted too: checking from the highest id down, the first one still
+        holding what was indexed clears all those below it.  Usually one fingerprint read.
+        """
+        replaced = []
+        for media_id in sorted(self._indexed.keys() & wanted, reverse=True):
+            fp = self.load(media_id)
+            if fp is not None and _signature(_searchable(fp)) == self._indexed[media_id]:
+                break
+            replaced.append(media_id)
+        return replaced
+
+    def _add(self, media_id: int, fp: Fingerprint | None = None) -> None:
+        fp = fp if fp is not None else self.load(media_id)
+        if fp is not None:
+            hashes = _searchable(fp)
+            self._index.add(media_id, hashes)
+            self._indexed[media_id] = _signature(hashes)
 
     def fingerprint(self, path: str | Path) -> Fingerprint:
         return fingerprint_file(path, self.config.limits)
@@ -104,12 +206,13 @@ class Library:
         return media_id
 
     def index_media(self, media_id: int, fp: Fingerprint | None = None) -> None:
-        """Make stored media searchable (once), e.g. when a feed sights a file someone sent."""
-        if self._index is None or media_id in self._index:
+        """Make stored media searchable (once), e.g. when a feed sights a file someone sent.
+
+        Benign media never are: their frames are ignored, not found.
+        """
+        if self._index is None or media_id in self._indexed or media_id in self._benign_ids:
             return
-        fp = fp or self.load(media_id)
-        if fp is not None:
-            self._index.add(media_id, fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)])
+        self._add(media_id, fp)
 
     def add_clip(
         self, path: str | Path, *, fp: Fingerprint | None = None, **provenance
@@ -125,9 +228,58 @@ class Library:
         with self.db.atomic():
             media_id, _ = storage.add_media(self.db, fp)
             result = storage.add_clip(self.db, media_id, **provenance)
+        self._catch_up({media_id: fp})  # indexed now (or, benign, its frames ignored)
         self.index_media(media_id, fp)  # a file someone asked about may be stored unindexed
         self.keep_copy(media_id, Path(path), fp.sha256)
         return result
+
+    def add_benign(
+        self,
+        path: str | Path,
+        *,
+        fp: Fingerprint | None = None,
+        title: str | None = None,
+        note: str | None = None,
+        added_by: str | None = None,
+    ) -> tuple[int, bool]:
+        """Put a file on the benign list: (clip id, whether a new clip was made).
+
+        A file that already is a clip has that clip marked benign, and nothing else about it
+        changes.  Otherwise it becomes a benign clip titled ``title`` (the file name by default)
+        with ``note`` as its description.
+        """
+        path = Path(path)
+        fp = fp if fp is not None else self.fingerprint(path)
+        media = storage.media_by_sha256(self.db, fp.sha256)
+        clip = storage.clip_for_media(self.db, media.id) if media is not None else None
+        if clip is not None:
+            self.set_benign(clip.id)
+            return clip.id, False
+        today = datetime.now(UTC).date().isoformat()
+        return self.add_clip(
+            path,
+            fp=fp,
+            title=title or path.name,
+            first_seen=today,
+            source=f"benign list: {path.name}",
+            description=note,
+            added_by=added_by,
+            benign=True,
+        )
+
+    def set_benign(self, clip_id: int, benign: bool = True) -> bool:
+        """Mark a clip benign (or not any more); False if there is no such clip."""
+        if not storage.set_benign(self.db, clip_id, benign):
+            return False
+        self._catch_up()
+        return True
+
+    def _catch_up(self, known: dict[int, Fingerprint] | None = None) -> None:
+        """Sync now after a change made here (``known``: fingerprints at hand, not re-read)."""
+        if self._index is not None:
+            version = storage.library_version(self.db)
+            if version != self._version:
+                self._sync(version, known)
 
     def keep_copy(self, media_id: int, path: Path, sha256: str) -> None:
         """Archive a copy of a library file, so evidence pictures can be drawn from it later."""
@@ -141,13 +293,9 @@ class Library:
         storage.set_media_path(self.db, media_id, str(target))
 
     def remove_clip(self, clip_id: int) -> bool:
-        clip = storage.get_clip(self.db, clip_id)
-        if clip is None or not storage.remove_clip(self.db, clip_id):
+        if not storage.remove_clip(self.db, clip_id):
             return False
-        if storage.get_media(self.db, clip.media_id) is None:
-            self._cache.pop(clip.media_id, None)
-            if self._index is not None:
-                self._index.remove(clip.media_id)
+        self._catch_up()  # its media stop matching, unless the watchers sighted them
         return True
 
     def check_file(self, path: str | Path) -> CheckResult:
@@ -160,9 +308,13 @@ class Library:
         """Matches of a fingerprint among stored media, best first, with their provenance.
 
         Media known only because someone asked about them (no clip, never sighted) are not
-        evidence of anything and are left out.
+        evidence of anything and are left out; benign clips are never reported, and frames
+        that look like them count for nothing.  Clips other processes added, removed or
+        marked benign are taken into account first (``refresh``).
         """
-        found = find_matches(fp, self.index, self.load, self.config.matching)
+        index = self.index
+        self.refresh()
+        found = find_matches(fp, index, self.load, self.config.matching, ignore=self._benign)
         matches = [
             ClipMatch(
                 m,
@@ -171,7 +323,11 @@ class Library:
             )
             for m in found
         ]
-        return [m for m in matches if m.clip is not None or m.sightings]
+        return [
+            m
+            for m in matches
+            if (m.clip is not None and not m.clip.benign) or (m.clip is None and m.sightings)
+        ]
 
     def load(self, media_id: int) -> Fingerprint | None:
         if media_id in self._cache:
@@ -179,7 +335,22 @@ class Library:
             return self._cache[media_id]
         fp = storage.load_fingerprint(self.db, media_id)
         if fp is not None:
-            self._cache[media_id] = fp
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+            self._remember(media_id, fp)
         return fp
+
+    def _remember(self, media_id: int, fp: Fingerprint) -> None:
+        self._cache[media_id] = fp
+        self._cache.move_to_end(media_id)
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+
+def _searchable(fp: Fingerprint) -> np.ndarray:
+    """The hashes of a media item that go into an index."""
+    return fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)]
+
+
+def _signature(hashes: np.ndarray) -> int:
+    """A cheap token of indexed hashes: tells a reused media id from the file it stood for."""
+    first = hashes[0].tobytes()[:8] if len(hashes) else b""
+    return hash((len(hashes), first))

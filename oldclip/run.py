@@ -108,16 +108,21 @@ class LibraryChecker:
         db = self.library.db
         clip = storage.get_clip(db, clip_id)
         clip_fp = self.library.load(clip.media_id) if clip is not None else None
-        if clip is None or clip_fp is None:
-            return []
+        if clip is None or clip_fp is None or clip.benign:
+            return []  # a benign clip identifies nothing
         questions = storage.open_questions(db, limit=MAX_OPEN_QUESTIONS)
         asked: dict[int, Fingerprint] = {}
         for media_id in {q.media_id for q in questions} - {clip.media_id, None}:
             fp = storage.load_fingerprint(db, media_id)
             if fp is not None:
                 asked[media_id] = fp
+        # Loaded here: the matching thread must not touch the event loop's connection.
+        benign = {m: self.library.load(m) for m in storage.benign_media_ids(db)}
+        known = {**benign, clip.media_id: clip_fp}
         settings = self.library.config.matching
-        matched = await asyncio.to_thread(_matching, clip.media_id, clip_fp, asked, settings)
+        matched = await asyncio.to_thread(
+            _matching, clip.media_id, known, asked, settings, self.library.benign_index
+        )
         return [q for q in reversed(questions) if q.media_id in matched | {clip.media_id}]
 
     def remove_clip(self, clip_id: int) -> bool:
@@ -171,18 +176,24 @@ class LibraryFeeds:
 
 def _matching(
     clip_media_id: int,
-    clip_fp: Fingerprint,
+    known: dict[int, Fingerprint | None],
     asked: dict[int, Fingerprint],
     settings: MatchSettings,
+    benign: HashIndex,
 ) -> set[int]:
-    """The ids of the ``asked`` media that match the clip when checked against it alone."""
+    """The ids of the ``asked`` media that match the clip when checked against it alone.
+
+    ``known`` holds the clip's fingerprint and those of the benign media, whose frames are
+    ignored as in every other match (an intro shared with the clip identifies nothing).
+    """
+    clip_fp = known[clip_media_id]
     only_clip = HashIndex.build(
         [(clip_media_id, clip_fp.hashes[np.isin(clip_fp.variants, INDEXED_VARIANTS)])]
     )
     return {
         media_id
         for media_id, fp in asked.items()
-        if find_matches(fp, only_clip, lambda _: clip_fp, settings)
+        if find_matches(fp, only_clip, known.get, settings, ignore=benign)
     }
 
 

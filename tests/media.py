@@ -166,6 +166,41 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: int | Fraction = 
     return path
 
 
+def splice_videos(
+    path: Path,
+    parts: Iterable[tuple[Path, float, float]],
+    size: tuple[int, int],
+    fps: int = 30,
+) -> Path:
+    """Encode the (file, start s, end s) parts one after the other, each resized to ``size``
+    (width, height), as one H.264 MP4: a repost with a channel's intro, a compilation.
+
+    Frames are streamed from decoder to encoder, so long parts cost no memory.
+    """
+    width, height = size
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "20"}
+        for source, start, end in parts:
+            with av.open(str(source)) as container:
+                first = None
+                for frame in container.decode(container.streams.video[0]):
+                    if frame.time is None:
+                        continue
+                    first = frame.time if first is None else first
+                    if frame.time - first < start:
+                        continue
+                    if frame.time - first > end:
+                        break
+                    pixels = frame.to_ndarray(format="rgb24", width=width, height=height)
+                    picture = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+                    out.mux(stream.encode(picture))
+        out.mux(stream.encode())
+    return path
+
+
 def save_jpeg(path: Path, pixels: np.ndarray, **kwargs) -> Path:
     Image.fromarray(np.ascontiguousarray(pixels)).save(path, "JPEG", quality=92, **kwargs)
     return path
