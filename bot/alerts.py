@@ -54,6 +54,8 @@ def _recipients(deps: Deps, alert: storage.OutboxItem) -> list[int]:
         and all(storage.is_not_a_match(deps.db, p["post_url"], matched) for p in posts)
     ):
         return []
+    if matched is not None and matched in storage.benign_media_ids(deps.db):
+        return []  # marked benign after the alert was queued: benign footage never alerts
     best = max((p.get("score") or 0.0 for p in posts), default=0.0)
     chats = []
     for sub in storage.all_subscriptions(deps.db):

@@ -15,8 +15,9 @@ def _seconds(value: float) -> str:
 
 def verdict(name: str, result: CheckResult, library_size: int) -> str:
     if not result.matches:
+        clips = "1 clip" if library_size == 1 else f"{library_size} clips"
         return (
-            f"{name}: no match in the archive of {library_size} clips.\n"
+            f"{name}: no match in the archive of {clips}.\n"
             "That does not prove the footage is new: search key frames with a reverse image "
             "search, and add the clip once its origin is known."
         )

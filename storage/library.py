@@ -387,8 +387,9 @@ def list_clips(db: sqlite_utils.Database) -> list[Clip]:
 
 
 def count_clips(db: sqlite_utils.Database) -> int:
-    """How many clips the library holds."""
-    return int(db.execute("SELECT count(*) FROM clips").fetchone()[0])
+    """How many clips the library holds, benign ones left out: this is the "archive of N clips"
+    a "not found" answer speaks of, and intros or test cards are not footage one could match."""
+    return int(db.execute("SELECT count(*) FROM clips WHERE benign = 0").fetchone()[0])
 
 
 def remove_clip(db: sqlite_utils.Database, clip_id: int) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlite_utils
 from aiohttp import web
 from media import (
     CHAIR,
@@ -35,6 +36,9 @@ from media import (
 
 import fingerprint.match
 import storage
+from bot import alerts
+from bot.deps import Deps
+from bot.settings import BotSettings
 from fingerprint import Fingerprint, HashIndex, MatchSettings, fingerprint_file
 from fingerprint.match import without_ignored
 from oldclip.config import Config, NetworkSettings, load_config
@@ -266,7 +270,7 @@ def test_cli_benign_add_list_remove(tmp_path: Path, videos: Videos) -> None:
     repost = run_cli("check", "--json", videos.repost, db=db)
     assert [m["clip_id"] for m in json.loads(repost.stdout)["matches"]] == [chair]
     alone = run_cli("check", videos.intro, db=db)
-    assert alone.returncode == 0 and "no match in the archive" in alone.stdout
+    assert alone.returncode == 0 and "no match in the archive of 1 clip." in alone.stdout
 
     removed = run_cli("benign", "remove", str(intro), db=db)
     assert removed.returncode == 0 and "no longer benign" in removed.stdout
@@ -496,3 +500,40 @@ async def test_the_watchers_alert_once_for_the_chair_and_never_for_the_intro(
         assert any(m.clip is None for m in library.match(fp_of(videos.intro_small)))
     finally:
         library.close()
+
+
+async def test_an_alert_still_queued_when_its_clip_is_marked_benign_is_not_sent(
+    tmp_path: Path, channel: ChannelFeed, videos: Videos
+) -> None:
+    """A curator who marks a clip benign (it turned out to be stock footage) stops the alerts
+    about it that the watchers queued before the bot got to them."""
+    config = Config(
+        database=tmp_path / "library.db",
+        network=NetworkSettings(allow_private_addresses=False, allowed_networks=("127.0.0.0/8",)),
+    )
+    library = Library.open(config)
+    try:
+        chair = add_chair(library)
+        add_feed(library, "rss", channel.base_url + "/feed.xml", interval_s=600)
+        channel.post("1", "Thu, 01 Jan 2026 10:00:00 GMT", videos.repost)
+        assert (await run_once(library, config)).reposts == 1
+        storage.subscribe(library.db, FACT_CHECKER, FACT_CHECKER)
+        unmarked = sqlite_utils.Database(tmp_path / "unmarked.db")
+        library.db.conn.backup(unmarked.conn)  # the same queue, for comparison
+
+        library.set_benign(chair)
+        assert alerts.plan(deps_for(library.db)) == 0
+        assert storage.pending_alerts(library.db) == []  # done with, not retried
+        assert alerts.plan(deps_for(unmarked)) == 1
+        (delivery,) = storage.due_deliveries(unmarked)
+        assert delivery.chat_id == FACT_CHECKER
+    finally:
+        library.close()
+
+
+FACT_CHECKER = 4242
+
+
+def deps_for(db: sqlite_utils.Database) -> Deps:
+    """What alert planning reads: the database and who may receive alerts (no bot runs)."""
+    return Deps(db=db, checker=None, settings=BotSettings(fact_checkers=(FACT_CHECKER,)))  # type: ignore[arg-type]

@@ -176,7 +176,7 @@ def test_check_unrelated_video_finds_nothing(seeded: Seeded) -> None:
     result = run_cli("check", DOORKNOB, db=seeded.db)
     assert result.returncode == 0
     first = result.stdout.splitlines()[0]
-    assert first == f"{DOORKNOB.name}: no match in the archive of 1 clips."
+    assert first == f"{DOORKNOB.name}: no match in the archive of 1 clip."
 
 
 def test_check_photo_against_a_photo_library(tmp_path: Path) -> None:
