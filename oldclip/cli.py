@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--first-seen", metavar="YYYY-MM-DD", help="the date to use when the page has none"
     )
     page.add_argument(
+        "--media-dir",
+        type=Path,
+        metavar="DIR",
+        help="media saved with the page (e.g. its _files folder): used instead of downloading",
+    )
+    page.add_argument(
         "--embeds",
         action="store_true",
         help="also download embedded YouTube / X / Telegram players (with yt-dlp)",
@@ -217,6 +223,7 @@ def cmd_import_page(library: Library, args: argparse.Namespace) -> int:
             page_url=args.url,
             first_seen=first_seen,
             embeds=args.embeds,
+            media_dir=args.media_dir,
         )
     )
     if args.json:

@@ -13,7 +13,8 @@ import mimetypes
 import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiohttp
 
@@ -45,6 +46,7 @@ class PageReport:
     provenance: Provenance
     clips: list[tuple[str, int, str]] = field(default_factory=list)  # (media, clip, outcome)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (media, why)
+    saved: dict[str, Path] = field(default_factory=dict)  # media taken from --media-dir
 
 
 def record_provenance(
@@ -97,13 +99,17 @@ async def import_page(
     page_url: str | None = None,
     first_seen: date | None = None,
     embeds: bool = False,
+    media_dir: Path | None = None,
 ) -> PageReport:
     """Read a page (a URL, or a saved HTML file) and add each of its media as a clip.
 
     ``page_url`` is where a saved file was published (default: its canonical link);
     ``first_seen`` overrides the page's date, or supplies one when the page has none;
-    ``embeds`` downloads embedded YouTube/X/Telegram players with the link downloader.
+    ``embeds`` downloads embedded YouTube/X/Telegram players with the link downloader;
+    ``media_dir`` holds media saved with the page: the 2017 article's video has often
+    vanished from its server, while an archived copy of the page kept it.
     """
+    saved = _saved_files(media_dir) if media_dir is not None else {}
     async with _session(config) as session:
         page = await _read(session, target, page_url)
         try:
@@ -119,7 +125,11 @@ async def import_page(
         with tempfile.TemporaryDirectory(prefix="oldclip-page-") as folder:
             for number, media in enumerate(page.media):
                 try:
-                    path = await _download(session, config, media, Path(folder), number, links)
+                    path = _saved_copy(media, saved)
+                    if path is not None:
+                        report.saved[media.url] = path
+                    else:
+                        path = await _download(session, config, media, Path(folder), number, links)
                     fp = library.fingerprint(path)
                 except (FetchError, MediaError, LinkError, UnsupportedLink) as exc:
                     report.skipped.append((media.url, str(exc)))
@@ -133,6 +143,31 @@ async def import_page(
                     library.keep_copy(media_id, path, fp.sha256)
                 report.clips.append((media.url, clip_id, outcome))
     return report
+
+
+def _saved_files(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise PageImportError(f"--media-dir {folder}: no such folder")
+    return {path.name: path for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+def _saved_copy(media: PageMedia, saved: dict[str, Path]) -> Path | None:
+    """The file saved with the page for this media item, if any.
+
+    Browsers' "Save page as" and archivers keep each file's name from its address; a video
+    downloaded by hand from an embedded player is usually named by its id (``v=`` or the last
+    part of the embed's address) plus an extension.  A name that fits several files is not
+    guessed at: the item is downloaded instead.
+    """
+    parts = urlsplit(media.url)
+    video_id = parse_qs(parts.query).get("v")
+    name = video_id[0] if video_id else PurePosixPath(unquote(parts.path)).name
+    if not name:
+        return None
+    if name in saved:
+        return saved[name]
+    same_stem = [path for path in saved.values() if path.stem == name]
+    return same_stem[0] if len(same_stem) == 1 else None
 
 
 def _session(config: Config) -> aiohttp.ClientSession:

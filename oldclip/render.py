@@ -118,7 +118,8 @@ def page_report(report: PageReport) -> str:
     for url, when in p.appearances:
         lines.append(f"  footage seen {when} at {url}")
     for url, clip_id, outcome in report.clips:
-        lines.append(f"+ clip {clip_id} ({OUTCOMES[outcome]}): {url}")
+        saved = f" (from {report.saved[url]})" if url in report.saved else ""
+        lines.append(f"+ clip {clip_id} ({OUTCOMES[outcome]}): {url}{saved}")
     for url, why in report.skipped:
         lines.append(f"- skipped {url}: {why}")
     if not report.clips:
@@ -127,9 +128,13 @@ def page_report(report: PageReport) -> str:
 
 
 def page_report_dict(report: PageReport) -> dict:
+    saved = {url: str(path) for url, path in report.saved.items()}
     return {
         "page": report.page,
         "provenance": report.provenance.as_dict(),
-        "clips": [{"media": u, "clip_id": c, "outcome": o} for u, c, o in report.clips],
+        "clips": [
+            {"media": u, "clip_id": c, "outcome": o, "file": saved.get(u)}
+            for u, c, o in report.clips
+        ],
         "skipped": [{"media": u, "reason": why} for u, why in report.skipped],
     }

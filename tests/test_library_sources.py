@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from feed_server import FIXTURES_DIR as FIXTURES
 from feed_server import FeedServer
 from media import CHAIR, CHAIR_RECUT, PATTERN, frame_at, run_cli, save_jpeg
 from test_watch_cli import oldclip, write_config
@@ -146,6 +147,43 @@ async def test_a_saved_page_needs_to_say_where_it_was_published(tmp_path: Path) 
     assert "give its address with --url URL" in run.stderr
 
 
+async def test_a_saved_page_whose_video_is_gone_from_its_server_uses_the_saved_copy(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """Years later the article is archived but its server is gone: the video saved with the page
+    (named as in its address) stands in, and only what is missing is reported."""
+    config = write_config(tmp_path)
+    dead = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
+    html = (FIXTURES / "article-chair.html").read_bytes().replace(b"{BASE}", dead.encode())
+    page = tmp_path / "archived.html"
+    page.write_bytes(html)
+
+    gone = await oldclip(config, "import-page", page)
+    assert gone.returncode == 1
+    assert f"- skipped {dead}/media/videos/{CHAIR.name}: " in gone.stdout
+    assert "Nothing was added." in gone.stdout
+
+    saved = await oldclip(config, "import-page", page, "--media-dir", CHAIR.parent, "--json")
+    assert saved.returncode == 0, saved.stderr
+    report = json.loads(saved.stdout)
+    assert report["clips"] == [
+        {
+            "media": f"{dead}/media/videos/{CHAIR.name}",
+            "clip_id": 1,
+            "outcome": "new",
+            "file": str(CHAIR),
+        }
+    ]
+    assert [s["media"] for s in report["skipped"]] == [f"{dead}/files/chair-poster.jpg"]
+    check = await oldclip(config, "check", CHAIR_RECUT, "--json")
+    (found,) = json.loads(check.stdout)["matches"]
+    assert (found["title"], found["first_seen"]) == (ARTICLE_TITLE, "2017-06-20")
+
+    missing = await oldclip(config, "import-page", page, "--media-dir", tmp_path / "nowhere")
+    assert missing.returncode == 1
+    assert f"--media-dir {tmp_path / 'nowhere'}: no such folder" in missing.stderr
+
+
 async def test_a_fact_checkers_feed_fills_the_library_and_alerts_link_the_debunk(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
@@ -242,3 +280,17 @@ async def test_a_page_dated_only_in_its_text_reports_its_embedded_player(tmp_pat
         "--embeds to download it with yt-dlp" in run.stdout
     )
     assert "Nothing was added." in run.stdout
+
+    # The fact-checker downloaded the video by hand, named by its YouTube id.
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    (downloads / "TaNkDrOnE17.mp4").symlink_to(CHAIR)
+    (downloads / "unrelated.mp4").symlink_to(PATTERN)
+    saved = await oldclip(config, "import-page", page, "--url", url, "--media-dir", downloads)
+    assert saved.returncode == 0, saved.stderr
+    assert (
+        "+ clip 1 (new clip): https://www.youtube.com/watch?v=TaNkDrOnE17 "
+        f"(from {downloads / 'TaNkDrOnE17.mp4'})" in saved.stdout
+    )
+    listed = json.loads((await oldclip(config, "list", "--json")).stdout)
+    assert [(c["first_seen"], c["source"]) for c in listed] == [("2017-06-20", url)]
