@@ -80,7 +80,9 @@ def find_matches(
     them are left out (see ``without_ignored``); ``load`` must fetch benign media too.  Benign
     media must not be in ``index``, or they would be candidates themselves.
     """
-    if ignore is not None and len(ignore):
+    if ignore is not None and not len(ignore):
+        ignore = None  # nothing benign: skip the per-candidate filtering
+    if ignore is not None:
         query = without_ignored(query, ignore, load, settings)
     searched = np.isin(query.variants, QUERY_VARIANTS)
     hits = index.search(query.hashes[searched], settings.index_radius)
@@ -91,7 +93,7 @@ def find_matches(
     matches = []
     for media_id in ranked:
         reference = load(int(media_id))
-        if reference is not None and ignore is not None and len(ignore):
+        if reference is not None and ignore is not None:
             reference = without_ignored(reference, ignore, load, settings)
         if reference is None or not len(reference):
             continue

@@ -116,10 +116,12 @@ class Library:
 
         def searchable():
             for media_id, hashes, variants in storage.iter_index_rows(self.db):
+                if media_id not in benign and media_id not in evidence:
+                    continue  # media kept only to answer an asker stay out
+                indexed = hashes[np.isin(variants, INDEXED_VARIANTS)]
                 if media_id in benign:
-                    benign_rows.append((media_id, hashes[np.isin(variants, INDEXED_VARIANTS)]))
-                elif media_id in evidence:  # media kept only to answer an asker stay out
-                    indexed = hashes[np.isin(variants, INDEXED_VARIANTS)]
+                    benign_rows.append((media_id, indexed))
+                else:
                     self._indexed[media_id] = _signature(indexed)
                     yield media_id, indexed
 
@@ -163,7 +165,7 @@ class Library:
             self._add(media_id)
         if benign != self._benign_ids:
             self._benign = HashIndex.build(
-                (media_id, fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)])
+                (media_id, _searchable(fp))
                 for media_id in sorted(benign)
                 if (fp := self.load(media_id)) is not None
             )
@@ -228,8 +230,9 @@ class Library:
         with self.db.atomic():
             media_id, _ = storage.add_media(self.db, fp)
             result = storage.add_clip(self.db, media_id, **provenance)
-        self._catch_up({media_id: fp})  # indexed now (or, benign, its frames ignored)
-        self.index_media(media_id, fp)  # a file someone asked about may be stored unindexed
+        # Indexed now, even a file someone asked about and stored unindexed (or, benign, its
+        # frames ignored): the new clip moved the library's version.
+        self._catch_up({media_id: fp})
         self.keep_copy(media_id, Path(path), fp.sha256)
         return result
 

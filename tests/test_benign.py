@@ -241,12 +241,7 @@ def test_with_nothing_benign_matching_is_unchanged(library: Library, videos: Vid
 
 def test_cli_benign_add_list_remove(tmp_path: Path, videos: Videos) -> None:
     db = tmp_path / "lib.db"
-    add = run_cli(
-        "add", CHAIR, "--title", CHAIR_TITLE, "--first-seen", CHAIR_FIRST_SEEN,
-        "--source", CHAIR_SOURCE, db=db,
-    )  # fmt: skip
-    assert add.returncode == 0, add.stderr
-    chair = int(add.stdout)
+    chair = cli_add_chair(db)
 
     empty = run_cli("benign", "list", db=db)
     assert empty.returncode == 0 and "benign list is empty" in empty.stdout
@@ -281,11 +276,7 @@ def test_cli_benign_add_list_remove(tmp_path: Path, videos: Videos) -> None:
 
 def test_cli_marking_the_file_of_an_existing_clip_benign(tmp_path: Path) -> None:
     db = tmp_path / "lib.db"
-    add = run_cli(
-        "add", CHAIR, "--title", CHAIR_TITLE, "--first-seen", CHAIR_FIRST_SEEN,
-        "--source", CHAIR_SOURCE, db=db,
-    )  # fmt: skip
-    chair = int(add.stdout)
+    chair = cli_add_chair(db)
 
     marked = run_cli("benign", "add", CHAIR, db=db)
     assert marked.returncode == 0, marked.stderr
@@ -307,11 +298,7 @@ def test_cli_marking_the_file_of_an_existing_clip_benign(tmp_path: Path) -> None
 
 def test_cli_benign_errors_are_one_line(tmp_path: Path) -> None:
     db = tmp_path / "lib.db"
-    add = run_cli(
-        "add", CHAIR, "--title", CHAIR_TITLE, "--first-seen", CHAIR_FIRST_SEEN,
-        "--source", CHAIR_SOURCE, db=db,
-    )  # fmt: skip
-    chair = int(add.stdout)
+    chair = cli_add_chair(db)
     for args, says in (
         (("benign", "remove", "99"), "no clip 99"),
         (("benign", "remove", str(chair)), f"clip {chair} is not on the benign list"),
@@ -321,6 +308,15 @@ def test_cli_benign_errors_are_one_line(tmp_path: Path) -> None:
         assert result.returncode == 1, args
         assert result.stderr.startswith("oldclip: error: ") and says in result.stderr, args
         assert result.stderr.count("\n") == 1, result.stderr
+
+
+def cli_add_chair(db: Path) -> int:
+    add = run_cli(
+        "add", CHAIR, "--title", CHAIR_TITLE, "--first-seen", CHAIR_FIRST_SEEN,
+        "--source", CHAIR_SOURCE, db=db,
+    )  # fmt: skip
+    assert add.returncode == 0, add.stderr
+    return int(add.stdout)
 
 
 # ------------------------------------------------------- a long-running library catches up
