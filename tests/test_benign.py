@@ -457,13 +457,18 @@ async def channel(tmp_path: Path) -> AsyncIterator[ChannelFeed]:
         await runner.cleanup()
 
 
-async def test_the_watchers_alert_once_for_the_chair_and_never_for_the_intro(
-    tmp_path: Path, channel: ChannelFeed, videos: Videos
-) -> None:
-    config = Config(
+def watching_config(tmp_path: Path) -> Config:
+    """The watchers may reach the local feed server (loopback), and nothing else private."""
+    return Config(
         database=tmp_path / "library.db",
         network=NetworkSettings(allow_private_addresses=False, allowed_networks=("127.0.0.0/8",)),
     )
+
+
+async def test_the_watchers_alert_once_for_the_chair_and_never_for_the_intro(
+    tmp_path: Path, channel: ChannelFeed, videos: Videos
+) -> None:
+    config = watching_config(tmp_path)
     library = Library.open(config)
     try:
         chair = add_chair(library)
@@ -503,10 +508,7 @@ async def test_an_alert_still_queued_when_its_clip_is_marked_benign_is_not_sent(
 ) -> None:
     """A curator who marks a clip benign (it turned out to be stock footage) stops the alerts
     about it that the watchers queued before the bot got to them."""
-    config = Config(
-        database=tmp_path / "library.db",
-        network=NetworkSettings(allow_private_addresses=False, allowed_networks=("127.0.0.0/8",)),
-    )
+    config = watching_config(tmp_path)
     library = Library.open(config)
     try:
         chair = add_chair(library)
