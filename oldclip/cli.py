@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import storage
@@ -17,7 +20,7 @@ from watchers.errors import FeedError
 from watchers.registry import KINDS
 
 from . import __version__
-from .config import ConfigError, load_config, parse_duration
+from .config import DEFAULT_DATABASE, ConfigError, load_config, parse_duration
 from .importer import import_folder
 from .library import CheckResult, Library
 from .pageimport import PageImportError, import_page
@@ -35,10 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oldclip",
         description="Catch old conflict footage passed off as new.",
+        epilog=f"The library is {DEFAULT_DATABASE} unless --db, $OLDCLIP_DB or [library] "
+        "database in the config file says otherwise; the config file is ./config.toml unless "
+        "--config or $OLDCLIP_CONFIG names another. `oldclip COMMAND --help` for each command.",
     )
     parser.add_argument("--version", action="version", version=f"oldclip {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="config file (default: ./config.toml)")
-    parser.add_argument("--db", metavar="PATH", help="library database (overrides the config)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="config file (default: $OLDCLIP_CONFIG, ./config.toml)"
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help=f"library database (default: $OLDCLIP_DB, the config's, {DEFAULT_DATABASE})",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     add = commands.add_parser("add", help="add a known-old video or photo to the library")
@@ -79,8 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     page.add_argument("--json", action="store_true")
     page.set_defaults(run=cmd_import_page)
 
-    check = commands.add_parser("check", help="is this video or photo old footage?")
-    check.add_argument("file", type=Path)
+    check = commands.add_parser(
+        "check",
+        help="is this video or photo old footage?",
+        description="Is this video or photo old footage? Exit status: 0 old footage, 3 not "
+        "found (or only seen by the watchers recently), 1 an error.",
+    )
+    check.add_argument("file", metavar="FILE|URL", help="a file, or a link to a post")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(run=cmd_check)
 
@@ -233,13 +250,59 @@ def cmd_import_page(library: Library, args: argparse.Namespace) -> int:
     return 0 if report.clips else 1
 
 
+# `oldclip check` exit statuses, for scripts (documented in the README and --help).
+CHECK_OLD, CHECK_ERROR, CHECK_NOT_OLD = 0, 1, 3
+
+
 def cmd_check(library: Library, args: argparse.Namespace) -> int:
-    result: CheckResult = library.check_file(args.file)
+    target = str(args.file)
+    if re.match(r"^[a-z][a-z0-9+.-]*://", target, re.IGNORECASE):
+        with tempfile.TemporaryDirectory(prefix="oldclip-check-") as folder:
+            return _check(library, args, _download(library, target, Path(folder)), target)
+    path = Path(target)
+    if path.is_dir():
+        raise UsageError(f"{target} is a folder: check one video or photo file at a time")
+    if not path.exists():
+        raise UsageError(f"{target}: no such file")
+    return _check(library, args, path, path.name)
+
+
+def _download(library: Library, url: str, folder: Path) -> Path:
+    """The video of a post on a supported site, with the bot's downloader and caps."""
+    from .links import LinkError, download_link
+
+    settings = library.config.bot
+    try:
+        return download_link(
+            url,
+            folder,
+            max_bytes=settings.link_max_mb * 1_000_000,
+            max_duration_s=settings.link_max_duration_s,
+            socket_timeout_s=settings.link_timeout_s,
+            proxy=settings.link_proxy or None,
+        )
+    except LinkError as exc:
+        raise UsageError(
+            f"{url}: {exc} (links to posts on YouTube, X, TikTok, Facebook, Instagram, Reddit, "
+            "Bluesky, Vimeo and t.me are downloaded; for anything else save the file and check it)"
+        ) from None
+
+
+def _check(library: Library, args: argparse.Namespace, path: Path, name: str) -> int:
+    result: CheckResult = library.check_file(path)
+    min_age_h = library.config.watch.sighting_min_age_h
+    clips = storage.count_clips(library.db)
+    now = datetime.now(UTC)
+    old = any(m.evidence(now, min_age_h) is not None for m in result.matches)
     if args.json:
+        verdict_word = "old" if old else ("seen_recently" if result.matches else "no_match")
         print(
             json.dumps(
                 {
-                    "matches": [m.as_dict() for m in result.matches],
+                    "file": name,
+                    "verdict": verdict_word,
+                    "matches": [m.as_dict(now, min_age_h) for m in result.matches],
+                    "library": {"path": str(library.config.database), "clips": clips},
                     "fingerprint_ms": round(result.fingerprint_ms, 1),
                 },
                 ensure_ascii=False,
@@ -247,8 +310,16 @@ def cmd_check(library: Library, args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(verdict(args.file.name, result, storage.count_clips(library.db)))
-    return 0
+        print(
+            verdict(
+                name,
+                result,
+                clips,
+                min_age_h=min_age_h,
+                library_path=str(library.config.database),
+            )
+        )
+    return CHECK_OLD if old else CHECK_NOT_OLD
 
 
 def cmd_list(library: Library, args: argparse.Namespace) -> int:
@@ -371,7 +442,18 @@ def cmd_feeds_remove(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_if_no_feeds(library: Library) -> None:
+    """Watching nothing is allowed (feeds added meanwhile are picked up), but never silent."""
+    if not storage.list_feeds(library.db) and not library.config.feeds:
+        print(
+            f"oldclip: no feeds to watch in {library.config.database}: add one with "
+            "`oldclip feeds add KIND TARGET` (or [[feeds]] in the config file)",
+            file=sys.stderr,
+        )
+
+
 def cmd_watch(library: Library, args: argparse.Namespace) -> int:
+    _say_if_no_feeds(library)
     if args.once:
         report = asyncio.run(run_once(library, library.config))
         print(
@@ -385,6 +467,7 @@ def cmd_watch(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_run(library: Library, args: argparse.Namespace) -> int:
+    _say_if_no_feeds(library)
     return run_everything(library, library.config)
 
 
@@ -445,6 +528,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("oldclip: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`oldclip show 1 | head -1`): not an error worth a traceback.
+        # Python would complain again when flushing stdout at exit, so point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

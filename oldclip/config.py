@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -67,9 +68,12 @@ class FeedSpec:
     exclude: tuple[str, ...] = ()
 
 
+DEFAULT_DATABASE = Path(user_data_dir("oldclip")) / "library.db"
+
+
 @dataclass(frozen=True)
 class Config:
-    database: Path = field(default_factory=lambda: Path(user_data_dir("oldclip")) / "library.db")
+    database: Path = DEFAULT_DATABASE
     matching: MatchSettings = field(default_factory=MatchSettings)
     limits: Limits = field(default_factory=Limits)
     watch: WatchSettings = field(default_factory=WatchSettings)
@@ -82,32 +86,130 @@ class Config:
 
     @property
     def media_dir(self) -> Path:
-        return (
-            Path(self.watch.media_dir).expanduser()
-            if self.watch.media_dir
-            else (self.database.parent / "media")
-        )
+        """Archived downloads and clip copies: each database has its own folder, so two
+        libraries side by side never overwrite each other's evidence."""
+        if self.watch.media_dir:
+            return Path(self.watch.media_dir).expanduser()
+        return self.database.with_name(f"{self.database.stem}-media")
 
 
 TABLES = {"library", "matching", "limits", "watch", "network", "feeds", "bot"}
 LIBRARY_KEYS = {"database", "publisher", "publisher_contact"}
+FEED_KEYS = {"kind", "target", "every", "label", "language", "include", "exclude"}
+
+# Sensible ranges, inclusive.  A value outside them is a typo or a misunderstanding (min_score
+# 25 instead of 0.25 makes every check "no match"; sample_fps 0 divides by zero), never a
+# setting anyone needs.
+DAY = 86400
+BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
+    "matching": {
+        "index_radius": (0, 256),
+        "frame_radius": (0, 256),
+        "photo_radius": (0, 256),
+        "min_score": (0.0, 1.0),
+        "time_tolerance": (0.0, 60.0),
+        "max_candidates": (1, 10_000),
+        "benign_radius": (0, 256),
+    },
+    "limits": {
+        "max_pixels": (64 * 64, 2**31 - 1),
+        "max_duration": (1.0, 7 * DAY),
+        "max_seconds": (1.0, DAY),
+        "sample_fps": (0.1, 60.0),
+        "anchor_fps": (0.1, 60.0),
+        "cut_threshold": (0.0, 255.0),
+        "min_cut_gap": (0.0, 60.0),
+    },
+    "watch": {
+        "poll_interval_s": (10, 30 * DAY),
+        "jitter": (0.0, 1.0),
+        "down_after": (1, 10_000),
+        "max_backoff_s": (10, 30 * DAY),
+        "feed_timeout_s": (1.0, 3600.0),
+        "max_media_mb": (1, 100_000),
+        "download_timeout_s": (1.0, DAY),
+        "max_attempts": (1, 1000),
+        "retry_base_s": (1.0, DAY),
+        "fingerprint_workers": (1, 256),
+        "group_window_s": (0, 30 * DAY),
+        "sighting_min_age_h": (0.0, 24.0 * 3650),
+        "bundle_max_mb": (1, 1_000_000),
+        "bundle_timeout_s": (1.0, 7 * DAY),
+    },
+    "network": {"per_host_limit": (1, 1000)},
+    "bot": {
+        "requests_per_minute": (0.1, 10_000.0),
+        "alert_interval_s": (0.1, 3600.0),
+        "link_max_mb": (1, 2000),
+        "link_max_duration_s": (1, DAY),
+        "link_timeout_s": (1.0, 600.0),
+    },
+}
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY}
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$", re.IGNORECASE)
+
+
+def is_duration_key(name: str) -> bool:
+    """Keys in seconds or hours also take "10m", "2h", "1d"."""
+    return name.endswith(("_s", "_h")) or name in ("max_duration", "max_seconds")
+
+
+def parse_seconds(text: str) -> float:
+    """Seconds in "90s", "10m", "1.5h" or "1d"; a bare number is refused (seconds or minutes?)."""
+    found = _DURATION_RE.match(str(text))
+    if not found:
+        if str(text).strip().replace(".", "", 1).isdigit():
+            raise ValueError(f"{text!r} has no unit: write {str(text).strip()}s, or use m, h, d")
+        raise ValueError(f"{text!r} is not a duration: use 90s, 10m, 2h or 1d")
+    return float(found.group(1)) * UNITS[found.group(2).lower()]
 
 
 def parse_duration(text: str | int) -> int:
-    """Seconds in "90s", "10m", "2h", "1d" or a bare number of seconds."""
+    """A poll interval in whole seconds: "90s", "10m", "2h", "1d" (a TOML number is seconds)."""
     if isinstance(text, int) and not isinstance(text, bool):
         seconds = text
     else:
-        value = str(text).strip().lower()
-        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-        scale = units.get(value[-1:])
-        number = value[:-1] if scale else value
-        if not number.isdigit():
-            raise ValueError(f"{text!r} is not a duration: use 90s, 10m, 2h or 1d")
-        seconds = int(number) * (scale or 1)
+        seconds = round(parse_seconds(str(text)))
     if seconds < 10:
         raise ValueError(f"{text!r} is too short: poll at most every 10 seconds")
     return seconds
+
+
+class Problems:
+    """Every problem of one config file, each with its line, reported at once.
+
+    tomllib gives values without positions, so a key's line is found by reading the file's
+    table headers and ``key =`` lines; an error about a key not written there has no line.
+    """
+
+    def __init__(self, path: Path, text: str):
+        self.path = path
+        self.found: list[str] = []
+        self._lines: dict[tuple[str, int, str], int] = {}
+        self._tables: dict[tuple[str, int], int] = {}
+        table, counts = "", {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = re.match(r"^\s*\[(\[)?\s*([A-Za-z0-9_.-]+)\s*\]", line)
+            if header:
+                table = header.group(2)
+                counts[table] = counts.get(table, -1) + 1 if header.group(1) else 0
+                self._tables.setdefault((table, counts[table]), number)
+                continue
+            key = re.match(r"^\s*([A-Za-z0-9_-]+)\s*=", line)
+            if key:
+                self._lines.setdefault((table, counts.get(table, 0), key.group(1)), number)
+
+    def add(self, message: str, table: str = "", key: str = "", index: int = 0) -> None:
+        line = self._lines.get((table, index, key)) or self._tables.get((table, index))
+        where = f"{self.path}:{line}" if line else str(self.path)
+        self.found.append(f"{where}: {message}")
+
+    def check(self) -> None:
+        if len(self.found) == 1:
+            raise ConfigError(self.found[0])
+        if self.found:
+            listed = "\n".join(f"  {problem}" for problem in self.found)
+            raise ConfigError(f"{self.path} has {len(self.found)} problems:\n{listed}")
 
 
 def load_config(path: str | Path | None = None, database: str | Path | None = None) -> Config:
@@ -115,79 +217,87 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
     explicit = path or os.environ.get("OLDCLIP_CONFIG")
     candidate = Path(explicit) if explicit else Path("config.toml")
     data: dict = {}
+    text = ""
     if candidate.is_file():
         try:
-            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            text = candidate.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{candidate}: not valid TOML ({exc})") from None
     elif explicit:
         raise ConfigError(f"{candidate}: no such config file (copy config.example.toml)")
 
+    problems = Problems(candidate, text)
     for name in data:
         if name not in TABLES:
-            raise ConfigError(f"{candidate}: unknown section [{name}] (see config.example.toml)")
-    library = _table(data, "library", candidate)
+            problems.add(f"unknown section [{name}] (see config.example.toml)", name)
+    library = _table(data, "library", problems)
     for key, value in library.items():
         # A misspelt key would silently fall back to the default database.
         if key not in LIBRARY_KEYS:
-            raise ConfigError(f"{candidate}: unknown key library.{key} (see config.example.toml)")
-        if key != "database" and not isinstance(value, str):
-            raise ConfigError(f"{candidate}: library.{key} must be a string, not {value!r}")
+            problems.add(f"unknown key library.{key} (see config.example.toml)", "library", key)
+        elif not isinstance(value, str):
+            problems.add(f"library.{key} must be text in quotes, not {value!r}", "library", key)
     db = database or os.environ.get("OLDCLIP_DB") or library.get("database")
     config = Config(
-        matching=_section(MatchSettings, data, "matching", candidate),
-        limits=_section(Limits, data, "limits", candidate),
-        watch=_section(WatchSettings, data, "watch", candidate),
-        network=_network(data, candidate),
-        bot=_bot(data, candidate),
-        feeds=_feeds(data.get("feeds", []), candidate),
+        matching=_section(MatchSettings, data, "matching", problems),
+        limits=_section(Limits, data, "limits", problems),
+        watch=_section(WatchSettings, data, "watch", problems),
+        network=_network(data, problems),
+        bot=_bot(data, problems),
+        feeds=_feeds(data.get("feeds", []), problems),
         source=candidate if candidate.is_file() else None,
-        publisher=library.get("publisher", "").strip(),
-        publisher_contact=library.get("publisher_contact", "").strip(),
+        publisher=str(library.get("publisher", "")).strip(),
+        publisher_contact=str(library.get("publisher_contact", "")).strip(),
     )
+    if config.limits.anchor_fps > config.limits.sample_fps:
+        problems.add(
+            "limits.anchor_fps must not be above limits.sample_fps (anchors are sampled frames)",
+            "limits",
+            "anchor_fps",
+        )
+    problems.check()
     if db:
-        config = replace(config, database=Path(db).expanduser())
+        config = replace(config, database=Path(str(db)).expanduser())
     return config
 
 
-def _bot(data: dict, path: Path) -> BotSettings:
+def _bot(data: dict, problems: Problems) -> BotSettings:
     """``[bot]``, with the token from $OLDCLIP_BOT_TOKEN when set (it wins over the file)."""
-    settings = _section(BotSettings, data, "bot", path)
+    settings = _section(BotSettings, data, "bot", problems)
     token = os.environ.get("OLDCLIP_BOT_TOKEN")
     return replace(settings, token=token) if token else settings
 
 
-def _feeds(entries: object, path: Path) -> tuple[FeedSpec, ...]:
+def _feeds(entries: object, problems: Problems) -> tuple[FeedSpec, ...]:
     if not isinstance(entries, list):
-        raise ConfigError(f"{path}: feeds must be a list of [[feeds]] tables")
+        problems.add("feeds must be a list of [[feeds]] tables", "feeds")
+        return ()
     specs = []
-    for number, entry in enumerate(entries, start=1):
-        where = f"{path}: feed {number}"
+    for index, entry in enumerate(entries):
+        where = f"feed {index + 1}"
         if not isinstance(entry, dict):
-            raise ConfigError(f"{where} must be a table")
-        unknown = set(entry) - {
-            "kind",
-            "target",
-            "every",
-            "label",
-            "language",
-            "include",
-            "exclude",
-        }
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key {sorted(unknown)[0]} (see config.example.toml)"
+            problems.add(f"{where} must be a table", "feeds", index=index)
+            continue
+        before = len(problems.found)
+        for key in sorted(set(entry) - FEED_KEYS):
+            problems.add(
+                f"{where}: unknown key {key} (see config.example.toml)", "feeds", key, index
             )
         if not entry.get("kind") or not entry.get("target"):
-            raise ConfigError(f"{where} needs a kind and a target")
-        try:
-            every = parse_duration(entry["every"]) if "every" in entry else None
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+            problems.add(f"{where} needs a kind and a target", "feeds", index=index)
+        every = None
+        if "every" in entry:
+            try:
+                every = parse_duration(entry["every"])
+            except ValueError as exc:
+                problems.add(f"{where}: every: {exc}", "feeds", "every", index)
         words = {k: entry.get(k, []) for k in ("include", "exclude")}
         for key, value in words.items():
             if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
-                raise ConfigError(f"{where}: {key} must be a list of words")
+                problems.add(f"{where}: {key} must be a list of words", "feeds", key, index)
+        if len(problems.found) > before:
+            continue
         specs.append(
             FeedSpec(
                 kind=str(entry["kind"]),
@@ -202,45 +312,74 @@ def _feeds(entries: object, path: Path) -> tuple[FeedSpec, ...]:
     return tuple(specs)
 
 
-def _network(data: dict, path: Path) -> NetworkSettings:
-    settings = _section(NetworkSettings, data, "network", path)
+def _network(data: dict, problems: Problems) -> NetworkSettings:
+    settings = _section(NetworkSettings, data, "network", problems)
     for network in settings.allowed_networks:
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
-            raise ConfigError(
-                f"{path}: network.allowed_networks: {network!r} is not a network "
-                '(use e.g. "127.0.0.0/8" or "10.1.2.3")'
-            ) from None
+            problems.add(
+                f"network.allowed_networks: {network!r} is not a network "
+                '(use e.g. "127.0.0.0/8" or "10.1.2.3")',
+                "network",
+                "allowed_networks",
+            )
     return settings
 
 
-def _table(data: dict, name: str, path: Path) -> dict:
+def _table(data: dict, name: str, problems: Problems) -> dict:
     value = data.get(name, {})
     if not isinstance(value, dict):
-        raise ConfigError(f"{path}: [{name}] must be a table")
+        problems.add(f"[{name}] must be a table", name)
+        return {}
     return value
 
 
-def _section(cls, data: dict, name: str, path: Path):
-    values = _table(data, name, path)
+TYPE_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
+
+
+def _section(cls, data: dict, name: str, problems: Problems):
+    """One table read into its dataclass; every bad key is added to ``problems``."""
+    values = _table(data, name, problems)
     known = {f.name: f for f in fields(cls)}
+    defaults = cls()
+    good = {}
     for key, value in values.items():
         if key not in known:
-            raise ConfigError(f"{path}: unknown key {name}.{key} (see config.example.toml)")
-        default = getattr(cls(), key)
-        if isinstance(default, tuple):  # a TOML list, of the type the annotation names
-            item = int if "tuple[int" in str(known[key].type) else str
-            if not isinstance(value, list) or not all(
-                isinstance(v, item) and not isinstance(v, bool) for v in value
-            ):
-                kind = "numbers" if item is int else "strings"
-                raise ConfigError(f"{path}: {name}.{key} must be a list of {kind}, not {value!r}")
+            problems.add(f"unknown key {name}.{key} (see config.example.toml)", name, key)
             continue
-        if not isinstance(value, type(default)) and not (
-            isinstance(default, float) and isinstance(value, int)
+        try:
+            good[key] = _value(name, key, value, getattr(defaults, key), known[key])
+        except ValueError as exc:
+            problems.add(f"{name}.{key} {exc}", name, key)
+    return cls(**good)
+
+
+def _value(section: str, key: str, value, default, spec):
+    """``value`` as the type of ``default``, within its bounds, or ValueError saying why."""
+    if isinstance(default, tuple):  # a TOML list, of the type the annotation names
+        item = int if "tuple[int" in str(spec.type) else str
+        if not isinstance(value, list) or not all(
+            isinstance(v, item) and not isinstance(v, bool) for v in value
         ):
-            raise ConfigError(
-                f"{path}: {name}.{key} must be a {type(default).__name__}, not {value!r}"
-            )
-    return cls(**{k: type(getattr(cls(), k))(v) for k, v in values.items()})
+            kind = "numbers" if item is int else "strings"
+            raise ValueError(f"must be a list of {kind}, not {value!r}")
+        return tuple(value)
+    kind = type(default)
+    if isinstance(value, str) and kind in (int, float) and is_duration_key(key):
+        seconds = parse_seconds(value)
+        value = seconds / 3600 if key.endswith("_h") else seconds
+        if kind is int:
+            value = round(value)
+    number = kind in (int, float) and isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is float and number:
+        value = float(value)
+    elif kind is int and number and float(value).is_integer():
+        value = int(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ValueError(f"must be {TYPE_WORDS.get(kind, kind.__name__)}, not {value!r}")
+    bounds = BOUNDS.get(section, {}).get(key)
+    if bounds and not bounds[0] <= value <= bounds[1]:
+        low, high = bounds
+        raise ValueError(f"must be from {low:g} to {high:g}, not {value!r}")
+    return value

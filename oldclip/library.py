@@ -17,7 +17,7 @@ import shutil
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +43,42 @@ class ClipMatch:
 
     match: Match
     clip: storage.Clip | None
-    sightings: list[storage.Sighting]
+    sightings: list[storage.Sighting]  # earliest first
+    kind: str = "video"  # of the matched media: "video" or "photo"
 
-    def as_dict(self) -> dict:
+    def evidence(
+        self, at: datetime, min_age_h: float, *, other_than: str | None = None
+    ) -> tuple[str, str] | None:
+        """(first seen, where) when this match makes footage seen at ``at`` old, else None.
+
+        The one rule for the CLI, the bot and the watchers: a library clip is old footage; a
+        sighting by the watchers is only when it is at least ``min_age_h`` hours older (the
+        same video spreading on its first day is news, not reuse).  ``other_than`` leaves out
+        sightings of that post itself.
+        """
+        if self.clip is not None:
+            return self.clip.first_seen, self.clip.source
+        limit = at - timedelta(hours=min_age_h)
+        for s in self.sightings:
+            if s.post_url != other_than and parse_time(s.seen_at) <= limit:
+                return s.seen_at, s.post_url or s.url
+        return None
+
+    def as_dict(self, at: datetime | None = None, min_age_h: float = 0.0) -> dict:
+        """The facts the text answer shows, for scripts."""
         m, clip = self.match, self.clip
         first = self.sightings[0] if self.sightings else None
         return {
             "clip_id": clip.id if clip else None,
+            "old": self.evidence(at or datetime.now(UTC), min_age_h) is not None,
             "title": clip.title if clip else None,
+            "description": clip.description if clip else None,
             "first_seen": clip.first_seen if clip else (first.seen_at if first else None),
-            "source": clip.source if clip else (first.url if first else None),
+            "source": clip.source if clip else (first.post_url or first.url if first else None),
+            "claim": clip.claim if clip else None,
+            "rating": clip.rating if clip else None,
+            "verdict_url": clip.verdict_url if clip else None,
+            "media_kind": self.kind,
             "score": round(m.score, 4),
             "query_start": round(m.query_start, 2),
             "query_end": round(m.query_end, 2),
@@ -61,6 +87,14 @@ class ClipMatch:
             "frames_matched": m.frames_matched,
             "mirrored": m.mirrored,
         }
+
+
+def parse_time(value: str | None) -> datetime:
+    """An ISO 8601 time as aware UTC (naive ones are UTC); None or "" is now."""
+    if not value:
+        return datetime.now(UTC)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -318,19 +352,17 @@ class Library:
         index = self.index
         self.refresh()
         found = find_matches(fp, index, self.load, self.config.matching, ignore=self._benign)
-        matches = [
-            ClipMatch(
-                m,
-                storage.clip_for_media(self.db, m.media_id),
-                storage.sightings_for_media(self.db, m.media_id),
-            )
-            for m in found
-        ]
-        return [
-            m
-            for m in matches
-            if (m.clip is not None and not m.clip.benign) or (m.clip is None and m.sightings)
-        ]
+        matches = []
+        for m in found:
+            clip = storage.clip_for_media(self.db, m.media_id)
+            sightings = storage.sightings_for_media(self.db, m.media_id)
+            if (clip is not None and not clip.benign) or (clip is None and sightings):
+                media = storage.get_media(self.db, m.media_id)
+                kind = media.kind if media is not None else "video"
+                matches.append(ClipMatch(m, clip, sightings, kind))
+        # A clip with provenance ranks above a sighting of the same footage (a sighting is only
+        # the watchers' archive); within each, the best score first, as found.
+        return sorted(matches, key=lambda c: c.clip is None)
 
     def load(self, media_id: int) -> Fingerprint | None:
         if media_id in self._cache:

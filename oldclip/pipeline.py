@@ -18,7 +18,6 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -33,7 +32,7 @@ from watchers.poll import FeedState, poll
 from watchers.post import Provenance
 
 from .config import Config
-from .library import ClipMatch, Library
+from .library import ClipMatch, Library, parse_time
 from .pageimport import record_provenance
 
 log = logging.getLogger(__name__)
@@ -313,24 +312,17 @@ class Pipeline:
         return "library"
 
     def _earlier(self, item: storage.PostMedia) -> tuple[ClipMatch, str, str] | None:
-        """The best match that is older than this post: a clip, or a sighting old enough."""
+        """The best match that makes this post's footage old (``ClipMatch.evidence``)."""
         fp = self.library.load(item.media_id)
         if fp is None:
             return None
-        seen_at = _parse_time(item.published or item.first_seen_at)
+        seen_at = parse_time(item.published or item.first_seen_at)
         for found in self.library.match(fp):
-            if found.clip is not None:
-                return found, found.clip.first_seen, found.clip.source
-            earlier = [
-                s
-                for s in found.sightings
-                if s.post_url != item.post_url
-                and _parse_time(s.seen_at)
-                <= seen_at - timedelta(hours=self.watch.sighting_min_age_h)
-            ]
-            if earlier:
-                first = min(earlier, key=lambda s: s.seen_at)
-                return found, first.seen_at, first.post_url or first.url
+            evidence = found.evidence(
+                seen_at, self.watch.sighting_min_age_h, other_than=item.post_url
+            )
+            if evidence is not None:
+                return found, *evidence
         return None
 
     def _failed(self, item: storage.PostMedia, exc: Exception) -> str:
@@ -365,10 +357,3 @@ def _feed_alert(feed: storage.Feed, error: str | None) -> dict:
         "label": feed.label,
         "error": error,
     }
-
-
-def _parse_time(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import storage
 
-from .library import CheckResult
+from .library import CheckResult, ClipMatch, parse_time
 from .pageimport import PageReport
 
 
@@ -13,37 +15,100 @@ def _seconds(value: float) -> str:
     return f"{minutes}:{seconds:02d}"
 
 
-def verdict(name: str, result: CheckResult, library_size: int) -> str:
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """ "1 clip", "2 clips" (``many`` for irregular words)."""
+    return f"{count} {one if count == 1 else (many or one + 's')}"
+
+
+def ago(then: datetime, now: datetime) -> str:
+    """How long ago, in the largest whole unit that fits: "12 minutes ago", "3 hours ago"."""
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            return f"{plural(seconds // size, unit)} ago"
+    return "just now"
+
+
+def verdict(
+    name: str,
+    result: CheckResult,
+    library_size: int,
+    *,
+    min_age_h: float = 48.0,
+    library_path: str = "",
+) -> str:
+    """The answer to `oldclip check`, for people.
+
+    "OLD FOOTAGE" only when a match is old by the one rule (``ClipMatch.evidence``): a clip, or
+    a watcher's sighting at least ``min_age_h`` old.  A younger sighting is reported as seen
+    before, with when and where, never as old footage.
+    """
+    now = datetime.now(UTC)
     if not result.matches:
-        clips = "1 clip" if library_size == 1 else f"{library_size} clips"
+        if library_size == 0:
+            where = f" at {library_path}" if library_path else ""
+            return (
+                f"{name}: no match, but the library{where} is empty: add known-old clips with "
+                "`oldclip add` or `oldclip import` (or choose another library with --db)."
+            )
         return (
-            f"{name}: no match in the archive of {clips}.\n"
+            f"{name}: no match in the archive of {plural(library_size, 'clip')}.\n"
             "That does not prove the footage is new: search key frames with a reverse image "
             "search, and add the clip once its origin is known."
         )
-    lines = [f"{name}: OLD FOOTAGE. It matches {len(result.matches)} item(s) in the archive."]
-    for found in result.matches:
-        m, clip = found.match, found.clip
-        if clip is not None:
-            lines.append(f"- clip {clip.id}: {clip.title}")
-            lines.append(f"  first published {clip.first_seen} at {clip.source}")
-            if clip.description:
-                lines.append(f"  shows: {clip.description}")
-            if clip.claim:
-                lines.append(f"  passed off as: {clip.claim}")
-            if clip.verdict_url:
-                rated = f" ({clip.rating})" if clip.rating else ""
-                lines.append(f"  fact-check{rated}: {clip.verdict_url}")
-        elif found.sightings:
-            first = found.sightings[0]
-            lines.append(f"- seen before: first seen {first.seen_at} at {first.url}")
+    old = [f for f in result.matches if f.evidence(now, min_age_h) is not None]
+    if old:
+        lines = [f"{name}: OLD FOOTAGE. It matches {plural(len(old), 'item')} in the archive."]
+    else:
+        first = result.matches[0].sightings[0]
+        lines = [
+            f"{name}: seen before, {ago(parse_time(first.seen_at), now)}, at "
+            f"{first.post_url or first.url}. The watchers archived it recently, which does not "
+            "make it old footage."
+        ]
+    for found in old or result.matches:
+        lines.extend(_match_lines(found, result.fingerprint.kind, now, min_age_h))
+    return "\n".join(lines)
+
+
+def _match_lines(found: ClipMatch, query_kind: str, now: datetime, min_age_h: float) -> list[str]:
+    m, clip = found.match, found.clip
+    lines = []
+    if clip is not None:
+        lines.append(f"- clip {clip.id}: {clip.title}")
+        lines.append(f"  first published {clip.first_seen} at {clip.source}")
+        if clip.description:
+            lines.append(f"  shows: {clip.description}")
+        if clip.claim:
+            lines.append(f"  passed off as: {clip.claim}")
+        if clip.verdict_url:
+            rated = f" ({clip.rating})" if clip.rating else ""
+            lines.append(f"  fact-check{rated}: {clip.verdict_url}")
+    else:
+        first = found.sightings[0]
+        where = first.post_url or first.url
+        if found.evidence(now, min_age_h) is not None:
+            lines.append(f"- seen before: first seen {first.seen_at} at {where}")
+        else:
+            lines.append(f"- seen {ago(parse_time(first.seen_at), now)} at {where}")
+    score = f"  score {m.score:.2f}"
+    mirrored = ", mirrored" if m.mirrored else ""
+    if query_kind == "photo" and found.kind == "photo":
+        turned = ", rotated or flipped" if m.mirrored else ""
+        lines.append(f"{score}, the same photo{turned}")
+    elif query_kind == "photo":
+        lines.append(f"{score}, a frame at {_seconds(m.ref_start)} of the original{mirrored}")
+    elif found.kind == "photo":
+        at = _seconds(m.query_start)
+        lines.append(f"{score}, the photo is shown at {at} of this file{mirrored}")
+    else:
+        agree = plural(m.frames_matched, "frame agrees", "frames agree")
         span = (
             f"{_seconds(m.query_start)}-{_seconds(m.query_end)} of this file = "
             f"{_seconds(m.ref_start)}-{_seconds(m.ref_end)} of the original"
         )
-        mirrored = ", mirrored" if m.mirrored else ""
-        lines.append(f"  score {m.score:.2f}, {m.frames_matched} frames agree{mirrored}; {span}")
-    return "\n".join(lines)
+        lines.append(f"{score}, {agree}{mirrored}; {span}")
+    return lines
 
 
 def clip_details(

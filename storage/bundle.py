@@ -155,7 +155,7 @@ import sqlite_utils
 from fingerprint.types import ALGORITHM, HASH_BYTES, INDEXED_VARIANTS, VARIANT_DENSE
 
 from .errors import StorageError
-from .library import SOURCE_KINDS, _check_first_seen, add_clip, add_clip_source
+from .library import NEXT_CLIP_ID, SOURCE_KINDS, _check_first_seen, add_clip, add_clip_source
 from .txn import immediate
 
 FORMAT = "oldclip-bundle"
@@ -968,9 +968,9 @@ class _Store:
             if date < first_seen:
                 first_seen, source = date, url
         clip_id = self.conn.execute(
-            "INSERT INTO clips (media_id, title, description, first_seen, source, verdict_url, "
-            "language, tags, added_by, added_at, claim, rating, benign) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO clips (id, media_id, title, description, first_seen, source, "
+            "verdict_url, language, tags, added_by, added_at, claim, rating, benign) "
+            f"VALUES ({NEXT_CLIP_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [
                 media_id,
                 c.title,

@@ -11,7 +11,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,9 @@ from . import blobs
 from .models import Clip, ClipSource, Media, Sighting
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The id of a new clip: one past the highest ever given, so a removed clip's id is never reused
+# (migration 7 keeps that high-water mark).
+NEXT_CLIP_ID = "(SELECT last_id + 1 FROM id_watermarks WHERE name = 'clips')"
 
 _MEDIA_COLUMNS = "id, sha256, kind, duration, width, height, size, created_at, path"
 _CLIP_COLUMNS = (
@@ -166,11 +169,17 @@ def _check_first_seen(first_seen: str) -> None:
     if not isinstance(first_seen, str) or not _DATE_RE.fullmatch(first_seen):
         raise ValueError(f"first_seen must be a date written YYYY-MM-DD, got {first_seen!r}")
     try:
-        date.fromisoformat(first_seen)
+        day = date.fromisoformat(first_seen)
     except ValueError:
         raise ValueError(
             f"first_seen {first_seen!r} is not a real calendar date (YYYY-MM-DD)"
         ) from None
+    # A day of slack: somewhere on Earth it is already tomorrow.
+    if day > datetime.now(UTC).date() + timedelta(days=1):
+        raise ValueError(
+            f"first_seen {first_seen} is in the future: give the day the footage was first "
+            "published"
+        )
 
 
 def _clip(row: dict[str, Any]) -> Clip:
@@ -221,9 +230,9 @@ def add_clip(
     now = _now()
     with db.atomic():
         cursor = db.execute(
-            "INSERT INTO clips (media_id, title, description, first_seen, source, verdict_url, "
-            "language, tags, added_by, added_at, claim, rating, benign) "
-            "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+            "INSERT INTO clips (id, media_id, title, description, first_seen, source, "
+            "verdict_url, language, tags, added_by, added_at, claim, rating, benign) "
+            f"SELECT {NEXT_CLIP_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
             "WHERE NOT EXISTS (SELECT 1 FROM clips WHERE media_id = ?)",
             [
                 media_id,

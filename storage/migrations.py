@@ -374,6 +374,21 @@ def _006_provenance(db: sqlite_utils.Database) -> None:
         )
 
 
+def _007_clip_ids(db: sqlite_utils.Database) -> None:
+    """Clip ids are never given again: an id written in a ticket must not come to mean another
+    clip after a removal.  SQLite's rowids reuse the largest id once its row is deleted, so the
+    highest id ever given is kept here and inserts take the next one (``storage.NEXT_CLIP_ID``).
+    """
+    db.execute("CREATE TABLE id_watermarks (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL)")
+    db.execute(
+        "INSERT INTO id_watermarks (name, last_id) SELECT 'clips', COALESCE(max(id), 0) FROM clips"
+    )
+    db.execute(
+        "CREATE TRIGGER clips_id_watermark AFTER INSERT ON clips BEGIN "
+        "UPDATE id_watermarks SET last_id = max(last_id, NEW.id) WHERE name = 'clips'; END"
+    )
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -382,6 +397,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _004_bot,
     _005_question_language,
     _006_provenance,
+    _007_clip_ids,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 

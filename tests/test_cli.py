@@ -9,12 +9,25 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from media import BRIDGE, CHAIR, CHAIR_RECUT, DOORKNOB, IMAGES, VIDEOS, run_cli
+
+import storage
+from oldclip.config import load_config
+from oldclip.library import Library
+
+
+def oldclip_command(db: Path) -> list[str]:
+    return [sys.executable, "-m", "oldclip", "--db", str(db)]
+
 
 TITLE = "Chair filmed in a flat, 2014"
 FIRST_SEEN = "2014-07-17"
@@ -75,8 +88,10 @@ def listed(db: Path) -> list[dict]:
 
 def check_json(db: Path, path: Path) -> dict:
     result = run_cli("check", "--json", path, db=db)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    # The documented exit status: 0 old footage, 3 nothing old found.
+    assert result.returncode == (0 if report["verdict"] == "old" else 3), result.stderr
+    return report
 
 
 def one_line_error(result) -> str:
@@ -135,6 +150,30 @@ def test_bad_first_seen_is_refused_and_stores_nothing(tmp_path: Path) -> None:
     assert check_json(db, BRIDGE)["matches"] == []
 
 
+def test_a_future_first_seen_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "lib.db"
+    result = run_cli(
+        "add", BRIDGE, "--title", "Bridge", "--first-seen", "2099-01-01", "--source", "x", db=db
+    )
+    assert "2099-01-01 is in the future" in one_line_error(result)
+    assert listed(db) == []
+
+
+def test_clip_ids_are_never_given_again_after_a_removal(tmp_path: Path) -> None:
+    """An id written in a ticket must never come to mean another clip."""
+    db = tmp_path / "lib.db"
+    first = run_cli(
+        "add", BRIDGE, "--title", "B", "--first-seen", "2010-05-01", "--source", "s", db=db
+    )
+    assert run_cli("remove", first.stdout.strip(), db=db).returncode == 0
+    second = run_cli(
+        "add", DOORKNOB, "--title", "D", "--first-seen", "2011-01-01", "--source", "s", db=db
+    )
+    assert second.returncode == 0, second.stderr
+    assert int(second.stdout) > int(first.stdout)
+    assert "no clip" in one_line_error(run_cli("show", first.stdout.strip(), db=db))
+
+
 def test_unreadable_file_is_refused_with_its_name(tmp_path: Path) -> None:
     bogus = tmp_path / "clip.mp4"
     bogus.write_bytes(b"this is not a video" * 100)
@@ -171,12 +210,44 @@ def test_check_json_has_the_documented_fields(seeded: Seeded) -> None:
     assert match["clip_start"] - match["query_start"] == pytest.approx(2.0, abs=0.6)
 
 
+def test_check_json_gives_scripts_what_the_text_shows(seeded: Seeded) -> None:
+    report = check_json(seeded.db, CHAIR_RECUT)
+    assert report["verdict"] == "old"
+    [match] = report["matches"]
+    assert match["old"] is True
+    assert match["description"] == "a folding chair, not a battlefield"
+    assert {"claim", "rating", "verdict_url"} <= set(match)
+    assert report["library"] == {"path": str(seeded.db), "clips": 1}
+
+
 def test_check_unrelated_video_finds_nothing(seeded: Seeded) -> None:
-    assert check_json(seeded.db, DOORKNOB)["matches"] == []
+    report = check_json(seeded.db, DOORKNOB)
+    assert (report["verdict"], report["matches"]) == ("no_match", [])
     result = run_cli("check", DOORKNOB, db=seeded.db)
-    assert result.returncode == 0
+    assert result.returncode == 3
     first = result.stdout.splitlines()[0]
     assert first == f"{DOORKNOB.name}: no match in the archive of 1 clip."
+
+
+def test_check_against_an_empty_library_says_so_and_where_it_is(tmp_path: Path) -> None:
+    db = tmp_path / "empty.db"
+    result = run_cli("check", DOORKNOB, db=db)
+    assert result.returncode == 3
+    assert f"the library at {db} is empty" in result.stdout
+    assert "oldclip add" in result.stdout
+
+
+def test_check_a_folder_or_a_link_it_cannot_download_is_a_clear_error(tmp_path: Path) -> None:
+    assert "is a folder" in one_line_error(run_cli("check", tmp_path, db=tmp_path / "l.db"))
+    line = one_line_error(run_cli("check", "https://127.0.0.1/x.mp4", db=tmp_path / "l.db"))
+    assert "https://127.0.0.1/x.mp4: not a link to a post on a supported site" in line
+    assert "save the file and check it" in line
+
+
+def test_old_footage_says_one_item_not_items(seeded: Seeded) -> None:
+    result = run_cli("check", CHAIR_RECUT, db=seeded.db)
+    assert "It matches 1 item in the archive." in result.stdout
+    assert "(s)" not in result.stdout
 
 
 def test_check_photo_against_a_photo_library(tmp_path: Path) -> None:
@@ -187,6 +258,11 @@ def test_check_photo_against_a_photo_library(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     [match] = check_json(db, IMAGES / "bridge-2-rotate-90.jpg")["matches"]
     assert match["title"] == "Bridge"
+    assert match["media_kind"] == "photo"
+    text = run_cli("check", IMAGES / "bridge-2-rotate-90.jpg", db=db).stdout
+    # Photo words: a rotated photo is not "mirrored", and a photo has no seconds.
+    assert "the same photo, rotated or flipped" in text
+    assert "0:00" not in text and "frames agree" not in text
 
 
 # --- show / remove ----------------------------------------------------------------------------
@@ -362,3 +438,76 @@ def test_import_manifest(tmp_path: Path, kind: str) -> None:
 def test_import_without_manifest_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("import", tmp_path, db=tmp_path / "lib.db")
     assert "no manifest" in one_line_error(result)
+
+
+# --- output and help ----------------------------------------------------------------------------
+
+
+def test_show_piped_into_head_is_not_a_traceback(seeded: Seeded) -> None:
+    command = f"{shlex.join(oldclip_command(seeded.db))} show {seeded.clip_id} | head -1"
+    result = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, cwd=seeded.db.parent
+    )
+    assert result.stdout.strip().startswith("clip:")
+    assert result.stderr == ""
+
+
+def test_help_names_the_default_library_and_the_variables(tmp_path: Path) -> None:
+    text = " ".join(run_cli("--help", db=None).stdout.split())
+    assert "OLDCLIP_DB" in text and "OLDCLIP_CONFIG" in text
+    assert "library.db" in text
+
+
+def test_feeds_every_without_a_unit_is_refused(tmp_path: Path) -> None:
+    result = run_cli(
+        "feeds", "add", "rss", "https://example.org/feed", "--every", "10", db=tmp_path / "l.db"
+    )
+    assert "'10' has no unit: write 10s" in one_line_error(result)
+
+
+def test_watch_with_no_feeds_says_so(tmp_path: Path) -> None:
+    result = run_cli("watch", "--once", db=tmp_path / "l.db")
+    assert "no feeds to watch" in result.stderr and "oldclip feeds add" in result.stderr
+
+
+# --- one rule for "old" -------------------------------------------------------------------------
+
+
+def sight(db: Path, path: Path, seen_at: datetime) -> None:
+    """Archive a file as the watchers do: fingerprinted, stored, sighted in a post."""
+    library = Library.open(load_config(None, db))
+    try:
+        media_id = library.add_fingerprint(library.fingerprint(path))
+        storage.add_sighting(
+            library.db, media_id, url="https://cdn.example/v.mp4", source="rss",
+            seen_at=seen_at.isoformat(), post_url="https://news.example/post/1",
+        )  # fmt: skip
+    finally:
+        library.close()
+
+
+def test_footage_the_watchers_archived_minutes_ago_is_not_old(tmp_path: Path) -> None:
+    db = tmp_path / "lib.db"
+    sight(db, CHAIR, datetime.now(UTC) - timedelta(minutes=12))
+    result = run_cli("check", CHAIR_RECUT, db=db)
+    assert result.returncode == 3, result.stderr
+    assert "OLD FOOTAGE" not in result.stdout
+    assert "seen before, 12 minutes ago, at https://news.example/post/1" in result.stdout
+    assert check_json(db, CHAIR_RECUT)["verdict"] == "seen_recently"
+
+
+def test_a_sighting_older_than_the_threshold_is_old(tmp_path: Path) -> None:
+    db = tmp_path / "lib.db"
+    sight(db, CHAIR, datetime.now(UTC) - timedelta(days=3))
+    result = run_cli("check", CHAIR_RECUT, db=db)
+    assert result.returncode == 0, result.stderr
+    assert "OLD FOOTAGE" in result.stdout and "seen before: first seen" in result.stdout
+
+
+def test_a_library_clip_ranks_above_a_same_day_sighting(own_db: Path, seeded: Seeded) -> None:
+    # Today's sighting of another copy of the chair scores higher than the 2014 clip.
+    sight(own_db, CHAIR_RECUT, datetime.now(UTC) - timedelta(hours=1))
+    matches = check_json(own_db, CHAIR_RECUT)["matches"]
+    assert len(matches) == 2
+    assert matches[0]["clip_id"] == seeded.clip_id and matches[0]["old"] is True
+    assert matches[1]["clip_id"] is None and matches[1]["old"] is False
