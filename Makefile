@@ -6,12 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?= run
 
-.PHONY: run test lint format bench clean
+.PHONY: run test demo lint format bench lock clean
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package a deployment runs with (`make lock` refreshes it from
+# pyproject.toml); a package that is not in it yet is taken at the newest allowed version.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -22,6 +24,9 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+demo: $(STAMP)
+	PYTHONPATH=tests $(BIN)/python tests/demo.py
+
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -29,6 +34,13 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/speed.py
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet '.[dev]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^oldclip' > requirements.lock
+	rm -rf .lock-venv build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

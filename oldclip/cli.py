@@ -24,10 +24,18 @@ from .config import DEFAULT_DATABASE, ConfigError, load_config, parse_duration
 from .importer import import_folder
 from .library import CheckResult, Library
 from .pageimport import PageImportError, import_page
-from .render import clip_details, feed_line, page_report, page_report_dict, repost_line, verdict
+from .render import (
+    clip_details,
+    feed_line,
+    page_report,
+    page_report_dict,
+    plural,
+    repost_line,
+    verdict,
+)
 from .run import run as run_everything
 from .runner import run_until_signalled
-from .watch import add_feed, run_forever, run_once, sync_config_feeds
+from .watch import add_feed, run_forever, run_once, say_if_no_feeds, sync_config_feeds
 
 
 class UsageError(Exception):
@@ -442,18 +450,8 @@ def cmd_feeds_remove(library: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-def _say_if_no_feeds(library: Library) -> None:
-    """Watching nothing is allowed (feeds added meanwhile are picked up), but never silent."""
-    if not storage.list_feeds(library.db) and not library.config.feeds:
-        print(
-            f"oldclip: no feeds to watch in {library.config.database}: add one with "
-            "`oldclip feeds add KIND TARGET` (or [[feeds]] in the config file)",
-            file=sys.stderr,
-        )
-
-
 def cmd_watch(library: Library, args: argparse.Namespace) -> int:
-    _say_if_no_feeds(library)
+    say_if_no_feeds(library)
     if args.once:
         report = asyncio.run(run_once(library, library.config))
         print(
@@ -467,7 +465,6 @@ def cmd_watch(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_run(library: Library, args: argparse.Namespace) -> int:
-    _say_if_no_feeds(library)
     return run_everything(library, library.config)
 
 
@@ -494,7 +491,7 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
     report = storage.export_bundle(library.db, args.file, publisher=publisher, contact=contact)
     left_out = f"; {report.skipped} without a fingerprint left out" if report.skipped else ""
     print(
-        f"exported {report.clips} clips to {report.path} ({report.bytes / 1e6:.1f} MB) "
+        f"exported {plural(report.clips, 'clip')} to {report.path} ({report.bytes / 1e6:.1f} MB) "
         f"from {report.publisher}{left_out}"
     )
     return 0

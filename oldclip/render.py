@@ -48,8 +48,9 @@ def verdict(
         if library_size == 0:
             where = f" at {library_path}" if library_path else ""
             return (
-                f"{name}: no match, but the library{where} is empty: add known-old clips with "
-                "`oldclip add` or `oldclip import` (or choose another library with --db)."
+                f"{name}: no match in the archive: the library{where} has no clips yet. Add "
+                "known-old clips with `oldclip add` or `oldclip import` (or choose another "
+                "library with --db)."
             )
         return (
             f"{name}: no match in the archive of {plural(library_size, 'clip')}.\n"

@@ -35,7 +35,7 @@ from .config import Config, parse_duration
 from .library import ClipMatch, Library
 from .links import LinkDownloader
 from .runner import run_until_signalled
-from .watch import add_feed, run_forever
+from .watch import add_feed, run_forever, say_if_no_feeds
 
 log = logging.getLogger(__name__)
 MAX_OPEN_QUESTIONS = 5000  # open questions matched against a newly added clip
@@ -208,6 +208,7 @@ def run(library: Library, config: Config) -> int:
             "in the config file; running the watchers only",
             file=sys.stderr,
         )
+    say_if_no_feeds(library)
 
     async def everything(library: Library, config: Config, stop: asyncio.Event) -> None:
         tasks = [asyncio.create_task(run_forever(library, config, stop))]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 
 import storage
 from watchers.http import make_session
@@ -70,6 +71,16 @@ async def run_once(library: Library, config: Config) -> PassReport:
     report.failed_polls = sum(1 for new in outcomes if new is None)
     report.new_posts = sum(new for new in outcomes if new)
     return report
+
+
+def say_if_no_feeds(library: Library) -> None:
+    """Watching nothing is allowed (feeds added meanwhile are picked up), but never silent."""
+    if not storage.list_feeds(library.db) and not library.config.feeds:
+        print(
+            f"oldclip: no feeds to watch in {library.config.database}: add one with "
+            "`oldclip feeds add KIND TARGET` (or [[feeds]] in the config file)",
+            file=sys.stderr,
+        )
 
 
 async def run_forever(library: Library, config: Config, stop: asyncio.Event) -> None:

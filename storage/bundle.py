@@ -214,7 +214,8 @@ class ImportReport:
         contact = f" <{self.contact}>" if self.contact else ""
         return (
             f"bundle from {self.publisher}{contact}, written {self.created_at}: "
-            f"{self.clips} clips, {self.new} new, {self.merged} merged, "
+            f"{self.clips} clip{'' if self.clips == 1 else 's'}, {self.new} new, "
+            f"{self.merged} merged, "
             f"{self.unchanged} already known"
         )
 

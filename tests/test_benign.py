@@ -265,7 +265,7 @@ def test_cli_benign_add_list_remove(tmp_path: Path, videos: Videos) -> None:
     repost = run_cli("check", "--json", videos.repost, db=db)
     assert [m["clip_id"] for m in json.loads(repost.stdout)["matches"]] == [chair]
     alone = run_cli("check", videos.intro, db=db)
-    assert alone.returncode == 0 and "no match in the archive of 1 clip." in alone.stdout
+    assert alone.returncode == 3 and "no match in the archive of 1 clip." in alone.stdout
 
     removed = run_cli("benign", "remove", str(intro), db=db)
     assert removed.returncode == 0 and "no longer benign" in removed.stdout

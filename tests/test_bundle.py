@@ -492,7 +492,7 @@ def test_export_takes_the_publisher_from_the_config(exported: Exported, tmp_path
 
     config.write_text("[library]\npublisher = 5\n")
     wrong = run_cli("--config", config, "export", bundle, db=exported.a)
-    assert wrong.returncode == 1 and "library.publisher must be a string" in wrong.stderr
+    assert wrong.returncode == 1 and "library.publisher must be text in quotes" in wrong.stderr
 
 
 @pytest.mark.parametrize(

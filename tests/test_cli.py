@@ -233,7 +233,7 @@ def test_check_against_an_empty_library_says_so_and_where_it_is(tmp_path: Path) 
     db = tmp_path / "empty.db"
     result = run_cli("check", DOORKNOB, db=db)
     assert result.returncode == 3
-    assert f"the library at {db} is empty" in result.stdout
+    assert f"the library at {db} has no clips yet" in result.stdout
     assert "oldclip add" in result.stdout
 
 
