@@ -9,7 +9,6 @@ clip's first-seen date moves back if the page is older.
 
 from __future__ import annotations
 
-import mimetypes
 import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -25,13 +24,13 @@ from watchers.pages import PageError, PageInfo, PageMedia, read_page
 from watchers.provenance import NoDateError, Provenance, from_page
 
 from .config import Config
+from .downloads import save_media
 from .library import Library
 from .links import LinkDownloader, LinkError, UnsupportedLink
 
 PAGE_MAX_BYTES = 5 * 1024 * 1024
 PAGE_TIMEOUT_S = 30.0
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-MEDIA_TYPES = ("video/", "image/", "application/octet-stream", "binary/octet-stream")
 
 
 class PageImportError(Exception):
@@ -238,17 +237,11 @@ async def _download(
         if links is None:
             raise UnsupportedLink("an embedded player: pass --embeds to download it with yt-dlp")
         return await links.fetch(media.url, folder)
-    result = await fetch(
+    return await save_media(
         session,
         media.url,
+        folder,
+        str(number),
         max_bytes=config.watch.max_media_mb * 1024 * 1024,
         timeout_s=config.watch.download_timeout_s,
     )
-    content_type = (result.content_type or "").split(";")[0].strip()
-    if not content_type.startswith(MEDIA_TYPES):
-        raise MediaError(
-            media.url, f"the server sent {content_type or 'no content type'}, not media"
-        )
-    path = folder / f"{number}{mimetypes.guess_extension(content_type) or '.bin'}"
-    path.write_bytes(result.body)
-    return path
