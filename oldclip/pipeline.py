@@ -57,6 +57,7 @@ class PassReport:
     reposts: int = 0
     library: int = 0  # media of fact-checks recorded in the library
     failed_media: int = 0
+    skipped_items: int = 0  # items of feeds refused at the door (a post link not http/https)
 
 
 class Pipeline:

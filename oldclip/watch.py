@@ -80,6 +80,7 @@ async def run_once(library: Library, config: Config) -> PassReport:
     report.polled = len(feeds)
     report.failed_polls = sum(1 for new in outcomes if new is None)
     report.new_posts = sum(new for new in outcomes if new)
+    report.skipped_items = pipeline.skipped_items
     return report
 
 
