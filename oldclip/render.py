@@ -9,7 +9,6 @@ import storage
 from .library import CheckResult
 from .pageimport import PageReport
 
-
 # Control characters but line feed and tab: ESC starts terminal sequences that retitle the
 # window, rewrite the screen or (on some terminals) write files; CR and BS overwrite a line.
 # The C1 range (0x80-0x9f) includes CSI, which some terminals obey like ESC [.
