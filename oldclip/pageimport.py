@@ -76,14 +76,16 @@ def record_provenance(
             source_kind=provenance.source_kind,
             source_title=provenance.title,
             description=provenance.description,
-            verdict_url=provenance.verdict_url,
+            # What a stranger's page links to: a link that is not http(s) is left out.
+            verdict_url=storage.safe_or_none(provenance.verdict_url),
             language=provenance.language,
             claim=provenance.claim,
             rating=provenance.rating,
             added_by=via,
         )
         for url, when in provenance.appearances:
-            storage.add_clip_source(db, clip_id, url=url, first_seen=when, via=via)
+            if storage.is_web_url(url):
+                storage.add_clip_source(db, clip_id, url=url, first_seen=when, via=via)
     library.index_media(target)
     if created:
         return clip_id, "new"

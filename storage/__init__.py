@@ -113,7 +113,14 @@ from .pipeline import (
     record_post,
     record_repost_and_alert,
 )
-from .urls import UnsafeURLError, is_web_url, optional_web_url, reference, web_url
+from .urls import (
+    UnsafeURLError,
+    is_web_url,
+    optional_web_url,
+    reference,
+    safe_or_none,
+    web_url,
+)
 
 __all__ = [
     "ACTIVE_STATES",
@@ -198,6 +205,7 @@ __all__ = [
     "is_web_url",
     "optional_web_url",
     "reference",
+    "safe_or_none",
     "web_url",
     "record_poll_success",
     "record_post",
