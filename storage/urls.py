@@ -80,8 +80,8 @@ def reference(value: str, what: str) -> str:
         scheme = found.group(1).lower()
         if scheme in WEB_SCHEMES or scheme in _ACTIVE_SCHEMES or found.group(2).strip():
             raise UnsafeURLError(
-                f"{what} {shown(value)!r} is a {scheme}: link: give an http:// or https:// "
-                "link, or a plain description of where the footage was published"
+                f"{what} {shown(value)!r} is a {scheme}: link: only http:// and https:// links "
+                "are accepted"
             )
     return value
 

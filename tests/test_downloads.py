@@ -86,9 +86,9 @@ async def test_a_trickling_enclosure_does_not_delay_another_feeds_media(
 
         assert found, "the other feed's repost waited for the trickling download"
         assert waited < 30
-        (slow,) = [
-            m for m in storage.due_media(library.db, limit=100) if "/trickle/" in m.url
-        ] or [None]
+        (slow,) = [m for m in storage.due_media(library.db, limit=100) if "/trickle/" in m.url] or [
+            None
+        ]
         assert slow is not None and slow.state == "new"  # still downloading meanwhile
         assert len(alerts(library, "repost")) == 1
     finally:
