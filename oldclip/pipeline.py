@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -238,16 +237,18 @@ class Pipeline:
                     if outcome == "later":
                         later.add(item_id)  # not taken again in this pass
                 if stop is not None and stop.is_set():
-                    return report
+                    break
                 self._start_due(skip=later if stop is None else set())
                 if stop is None and not self._inflight:
-                    return report
+                    break
                 await _first_done(list(self._inflight.values()), (stop, wake), pause)
                 if wake is not None:
                     wake.clear()
-        finally:
-            if stop is not None or sys.exc_info()[0] is not None:
-                await self._cancel_inflight()
+        except BaseException:  # cancelled, or a bug: the items in hand stop with it
+            await self._cancel_inflight()
+            raise
+        await self._cancel_inflight()  # stopped: they resume from their stored state
+        return report
 
     def _start_due(self, skip: set[int]) -> None:
         """Start due items not already in hand, within the in-flight and download limits."""

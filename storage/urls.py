@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 WEB_SCHEMES = frozenset({"http", "https"})
 _IGNORED_BY_BROWSERS = re.compile(r"[\t\n\r]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(\S?)")
 # Schemes that act when clicked or loaded, whatever follows the colon ("javascript: alert(1)").
 _ACTIVE_SCHEMES = frozenset({"javascript", "vbscript", "data", "file", "blob", "filesystem"})
@@ -38,8 +39,9 @@ def _browser_view(value: str) -> str:
 
 
 def is_web_url(value: object) -> bool:
-    """True for an absolute http(s) link with a host."""
-    if not isinstance(value, str) or not value.strip():
+    """True for an absolute http(s) link with a host and no control characters (which could
+    only be there to fool a terminal or a log reader)."""
+    if not isinstance(value, str) or not value.strip() or _CONTROL.search(value.strip()):
         return False
     try:
         parts = urlsplit(_browser_view(value))

@@ -234,3 +234,49 @@ def test_manifest_paths_outside_the_folder_are_refused_and_good_rows_kept(
         "manifest.json row 4: file 'link.jpg' is outside the folder: only files inside it are "
         "imported",
     ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        " javascript:alert(1)",
+        "java\tscript:alert(1)",
+        "java\nscript:alert(1)",
+        "data:video/mp4;base64,AAAA",
+        "file:///etc/passwd",
+        "https:no-host",
+        "https://x.example:port/",
+        "https://x.example/\x1b]0;pwned\x07",
+        "//x.example/a.mp4",
+        "",
+    ],
+)
+def test_only_web_links_are_web_links(value: str) -> None:
+    assert not storage.is_web_url(value)
+    with pytest.raises(storage.UnsafeURLError, match="post link"):
+        storage.web_url(value, "post link")
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [
+        ("https://example.org/2017/chair", True),
+        ("http://127.0.0.1:8000/a b.mp4", True),
+        ("archive.org", True),
+        ("Reuters: evening news, 20 June 2017", True),
+        ("benign list: intro.mp4", True),
+        ("javascript: alert(1)", False),
+        ("vbscript:msgbox", False),
+        ("data:text/html,x", False),
+        ("mailto:desk@example.org", False),
+        ("https:/broken", False),
+    ],
+)
+def test_a_source_is_a_web_link_or_plain_text(value: str, safe: bool) -> None:
+    if safe:
+        assert storage.reference(value, "source") == value
+    else:
+        with pytest.raises(storage.UnsafeURLError, match="only http:// and https:// links"):
+            storage.reference(value, "source")
