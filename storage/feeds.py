@@ -154,6 +154,7 @@ def remove_feed(db: sqlite_utils.Database, feed_id: int) -> bool:
     with immediate(db):
         # Explicit, so posts survive even on a connection opened without foreign keys.
         db.execute("UPDATE posts SET feed_id = NULL WHERE feed_id = ?", [feed_id])
+        db.execute("DELETE FROM skipped_items WHERE feed_id = ?", [feed_id])
         cursor = db.execute("DELETE FROM feeds WHERE id = ?", [feed_id])
     return cursor.rowcount == 1
 
