@@ -119,6 +119,11 @@ async def import_page(
             raise PageImportError(str(exc)) from None
         if first_seen is not None:
             provenance = replace(provenance, source_date=first_seen.isoformat())
+        if not storage.is_web_url(provenance.source):  # the source of every clip it makes
+            raise PageImportError(
+                f"the page's address {storage.shown(provenance.source)!r} is not an http(s) "
+                "link; give where it was published with --url URL"
+            )
         report = PageReport(page.url, provenance)
         if not page.media:
             report.skipped.append((page.url, "the page has no video or photo"))

@@ -119,6 +119,7 @@ from .urls import (
     optional_web_url,
     reference,
     safe_or_none,
+    shown,
     web_url,
 )
 
@@ -206,6 +207,7 @@ __all__ = [
     "optional_web_url",
     "reference",
     "safe_or_none",
+    "shown",
     "web_url",
     "record_poll_success",
     "record_post",

@@ -195,6 +195,9 @@ async def test_import_page_prints_a_hostile_title_escaped(
         encoding="utf-8",
     )
     config = write_config(tmp_path)
+    hostile = await oldclip(config, "import-page", page, "--url", "javascript:alert(1)")
+    assert "'javascript:alert(1)' is not an http(s) link" in one_error_line(hostile)
+
     run = await oldclip(config, "import-page", page)
     assert run.returncode == 0, run.stderr
     assert not any(ch in run.stdout for ch in "\x1b\x07"), run.stdout
