@@ -281,11 +281,12 @@ class Pipeline:
         """Move one media item through its remaining states; return how it ended."""
         try:
             if item.state == "new":
+                url = item.url
                 try:
                     item = await self._download(item)
                 finally:
                     if reserved:
-                        self.downloads.release(item.url)
+                        self.downloads.release(url)  # the host's slot, not the whole item's
             if item.state == "fetched":
                 item = await self._fingerprint(item)
             if item.state in ("fingerprinted", "matched"):
