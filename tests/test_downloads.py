@@ -160,3 +160,25 @@ async def test_a_big_enclosure_is_streamed_to_disk_and_an_oversized_one_refused(
     finally:
         with contextlib.suppress(Exception):
             library.close()
+
+
+async def test_downloads_from_one_host_are_limited(feed_server: FeedServer, tmp_path: Path) -> None:
+    """Four slow videos on one host: two are downloaded at once (`downloads_per_host`), the
+    others wait their turn in the database instead of taking every connection to the host."""
+    feed_server.trickle_seconds = 1.0
+    config = make_config(tmp_path / "library.db", download_timeout_s=30.0)  # 2 per host
+    library = Library.open(config)
+    try:
+        async with pipeline_for(library, config) as pipeline:
+            for n in range(4):
+                queue(library, feed_server.url(f"/trickle/{n}.mp4"))
+            working = asyncio.create_task(pipeline.work_queue())
+            await asyncio.sleep(4)
+            started = [r.path for r in feed_server.requests if r.path.startswith("/trickle/")]
+            working.cancel()
+            await asyncio.gather(working, return_exceptions=True)
+        assert len(started) == 2, started
+        states = {m.state for m in storage.due_media(library.db)}
+        assert states == {"new"}  # nothing lost: all four resume from the database
+    finally:
+        library.close()
