@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -25,12 +26,14 @@ from .pageimport import PageImportError, import_page
 from .render import (
     clip_details,
     feed_line,
+    log_to_terminal,
     page_report,
     page_report_dict,
     repost_line,
     terminal,
     verdict,
 )
+from .run import LOG_FORMAT
 from .run import run as run_everything
 from .runner import run_until_signalled
 from .watch import add_feed, run_forever, run_once, sync_config_feeds
@@ -445,6 +448,11 @@ def cmd_import_bundle(library: Library, args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # What Python prints by itself (warnings and errors, bare), or `run`'s log, both escaped.
+    if args.command == "run":
+        log_to_terminal(logging.INFO, LOG_FORMAT)
+    else:
+        log_to_terminal(logging.WARNING, "%(message)s")
     try:
         config = load_config(args.config, args.db)
         library = Library.open(config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import storage
@@ -22,6 +23,24 @@ def terminal(text: str) -> str:
     The escapes are JSON's own, so JSON output stays valid JSON with the same meaning.
     """
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class TerminalFormatter(logging.Formatter):
+    """Log lines with control characters escaped: they quote feeds, pages and file names."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal(super().format(record))
+
+
+def log_to_terminal(level: int, fmt: str) -> None:
+    """Send log lines to stderr, escaped, unless logging was set up already (by a host)."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(TerminalFormatter(fmt))
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def _seconds(value: float) -> str:
