@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
 import sys
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TextIO
 
 import storage
 from fingerprint import MediaError
@@ -27,15 +29,23 @@ from .pageimport import PageImportError, import_page
 from .render import (
     clip_details,
     feed_line,
+    log_to_terminal,
     page_report,
     page_report_dict,
     plural,
     repost_line,
+    terminal,
     verdict,
 )
+from .run import LOG_FORMAT
 from .run import run as run_everything
 from .runner import run_until_signalled
 from .watch import add_feed, run_forever, run_once, say_if_no_feeds, sync_config_feeds
+
+
+def say(text: object = "", *, file: TextIO | None = None) -> None:
+    """Print for a person, with control characters escaped (see ``render.terminal``)."""
+    print(terminal(str(text)), file=file or sys.stdout)
 
 
 class UsageError(Exception):
@@ -214,17 +224,17 @@ def cmd_add(library: Library, args: argparse.Namespace) -> int:
         tags=tags,
         added_by="cli",
     )
-    print(clip_id)
+    say(clip_id)
     if not created:
-        print(f"oldclip: {args.file} is already in the library as clip {clip_id}", file=sys.stderr)
+        say(f"oldclip: {args.file} is already in the library as clip {clip_id}", file=sys.stderr)
     return 0
 
 
 def cmd_import(library: Library, args: argparse.Namespace) -> int:
     report = import_folder(library, args.path)
     for problem in report.problems:
-        print(f"oldclip: {problem}", file=sys.stderr)
-    print(
+        say(f"oldclip: {problem}", file=sys.stderr)
+    say(
         f"added {report.added}, already in the library {report.existing}, "
         f"failed {len(report.problems)}"
     )
@@ -252,9 +262,9 @@ def cmd_import_page(library: Library, args: argparse.Namespace) -> int:
         )
     )
     if args.json:
-        print(json.dumps(page_report_dict(report), ensure_ascii=False, indent=2))
+        say(json.dumps(page_report_dict(report), ensure_ascii=False, indent=2))
     else:
-        print(page_report(report))
+        say(page_report(report))
     return 0 if report.clips else 1
 
 
@@ -304,7 +314,7 @@ def _check(library: Library, args: argparse.Namespace, path: Path, name: str) ->
     old = any(m.evidence(now, min_age_h) is not None for m in result.matches)
     if args.json:
         verdict_word = "old" if old else ("seen_recently" if result.matches else "no_match")
-        print(
+        say(
             json.dumps(
                 {
                     "file": name,
@@ -318,7 +328,7 @@ def _check(library: Library, args: argparse.Namespace, path: Path, name: str) ->
             )
         )
     else:
-        print(
+        say(
             verdict(
                 name,
                 result,
@@ -333,13 +343,13 @@ def _check(library: Library, args: argparse.Namespace, path: Path, name: str) ->
 def cmd_list(library: Library, args: argparse.Namespace) -> int:
     clips = storage.list_clips(library.db)
     if args.json:
-        print(json.dumps([asdict(c) for c in clips], ensure_ascii=False, indent=2))
+        say(json.dumps([asdict(c) for c in clips], ensure_ascii=False, indent=2))
     elif not clips:
-        print("The library is empty: add a clip with `oldclip add FILE --title ...`.")
+        say("The library is empty: add a clip with `oldclip add FILE --title ...`.")
     else:
         for c in clips:
             benign = "  [benign]" if c.benign else ""
-            print(f"{c.id:>5}  {c.first_seen}  {c.title}{benign}")
+            say(f"{c.id:>5}  {c.first_seen}  {c.title}{benign}")
     return 0
 
 
@@ -356,16 +366,16 @@ def cmd_show(library: Library, args: argparse.Namespace) -> int:
     sources = storage.clip_sources(library.db, clip.id)
     if args.json:
         card = {**asdict(clip), "media": asdict(media), "sources": [asdict(s) for s in sources]}
-        print(json.dumps(card, ensure_ascii=False, indent=2))
+        say(json.dumps(card, ensure_ascii=False, indent=2))
     else:
-        print(clip_details(clip, media, sources))
+        say(clip_details(clip, media, sources))
     return 0
 
 
 def cmd_remove(library: Library, args: argparse.Namespace) -> int:
     clip = _clip_or_fail(library, args.id)
     library.remove_clip(clip.id)
-    print(f"removed clip {clip.id}: {clip.title}")
+    say(f"removed clip {clip.id}: {clip.title}")
     return 0
 
 
@@ -375,12 +385,12 @@ def cmd_benign_add(library: Library, args: argparse.Namespace) -> int:
     clip_id, created = library.add_benign(
         args.file, fp=fp, title=args.title, note=args.note, added_by="cli"
     )
-    print(clip_id)
+    say(clip_id)
     if not created:
-        print(f"oldclip: {args.file} is clip {clip_id}: marked benign", file=sys.stderr)
+        say(f"oldclip: {args.file} is clip {clip_id}: marked benign", file=sys.stderr)
     for clip in overlapping:
         if clip.id != clip_id:
-            print(
+            say(
                 f"oldclip: clip {clip.id} ({clip.title}) shows this footage too: "
                 "what it shares with it no longer counts",
                 file=sys.stderr,
@@ -391,12 +401,12 @@ def cmd_benign_add(library: Library, args: argparse.Namespace) -> int:
 def cmd_benign_list(library: Library, args: argparse.Namespace) -> int:
     clips = [c for c in storage.list_clips(library.db) if c.benign]
     if args.json:
-        print(json.dumps([asdict(c) for c in clips], ensure_ascii=False, indent=2))
+        say(json.dumps([asdict(c) for c in clips], ensure_ascii=False, indent=2))
     elif not clips:
-        print("The benign list is empty: add an intro or logo with `oldclip benign add FILE`.")
+        say("The benign list is empty: add an intro or logo with `oldclip benign add FILE`.")
     else:
         for c in clips:
-            print(f"{c.id:>5}  {c.title}" + (f"  ({c.description})" if c.description else ""))
+            say(f"{c.id:>5}  {c.title}" + (f"  ({c.description})" if c.description else ""))
     return 0
 
 
@@ -405,7 +415,7 @@ def cmd_benign_remove(library: Library, args: argparse.Namespace) -> int:
     if not clip.benign:
         raise UsageError(f"clip {clip.id} is not on the benign list (see `oldclip benign list`)")
     library.set_benign(clip.id, False)
-    print(
+    say(
         f"clip {clip.id} ({clip.title}) is no longer benign: it matches and is reported "
         f"like any clip (`oldclip remove {clip.id}` deletes it)"
     )
@@ -424,9 +434,9 @@ def cmd_feeds_add(library: Library, args: argparse.Namespace) -> int:
         include=args.include,
         exclude=args.exclude,
     )
-    print(feed_id)
+    say(feed_id)
     if not created:
-        print(f"oldclip: that feed is already watched as feed {feed_id}", file=sys.stderr)
+        say(f"oldclip: that feed is already watched as feed {feed_id}", file=sys.stderr)
     return 0
 
 
@@ -434,19 +444,19 @@ def cmd_feeds_list(library: Library, args: argparse.Namespace) -> int:
     sync_config_feeds(library, library.config)  # feeds declared in the config show at once
     feeds = storage.list_feeds(library.db)
     if args.json:
-        print(json.dumps([asdict(f) for f in feeds], ensure_ascii=False, indent=2))
+        say(json.dumps([asdict(f) for f in feeds], ensure_ascii=False, indent=2))
     elif not feeds:
-        print("No feeds: add one with `oldclip feeds add KIND TARGET`.")
+        say("No feeds: add one with `oldclip feeds add KIND TARGET`.")
     else:
         for feed in feeds:
-            print(feed_line(feed))
+            say(feed_line(feed))
     return 0
 
 
 def cmd_feeds_remove(library: Library, args: argparse.Namespace) -> int:
     if not storage.remove_feed(library.db, args.id):
         raise UsageError(f"no feed {args.id} (see `oldclip feeds list`)")
-    print(f"removed feed {args.id}")
+    say(f"removed feed {args.id}")
     return 0
 
 
@@ -454,12 +464,19 @@ def cmd_watch(library: Library, args: argparse.Namespace) -> int:
     say_if_no_feeds(library)
     if args.once:
         report = asyncio.run(run_once(library, library.config))
-        print(
+        say(
             f"polled {report.polled} feeds ({report.failed_polls} failed), "
             f"{report.new_posts} new posts, {report.processed} media processed, "
             f"{report.reposts} reposts found, {report.library} added to the library from "
             f"fact-checks, {report.failed_media} media failed"
+            + (
+                f", {report.skipped_items} items skipped (see `oldclip feeds list`)"
+                if report.skipped_items
+                else ""
+            )
         )
+        # 0 whenever the pass ran: failed feeds, skipped items and failed media are recorded
+        # on their feed or item and said above; the next pass retries what can be retried.
         return 0
     return run_until_signalled(run_forever, library)
 
@@ -471,12 +488,12 @@ def cmd_run(library: Library, args: argparse.Namespace) -> int:
 def cmd_reposts(library: Library, args: argparse.Namespace) -> int:
     found = storage.list_reposts(library.db, limit=args.limit)
     if args.json:
-        print(json.dumps([asdict(r) for r in found], ensure_ascii=False, indent=2))
+        say(json.dumps([asdict(r) for r in found], ensure_ascii=False, indent=2))
     elif not found:
-        print("No reposts found yet.")
+        say("No reposts found yet.")
     else:
         for repost in found:
-            print(repost_line(repost))
+            say(repost_line(repost))
     return 0
 
 
@@ -490,7 +507,7 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
     contact = args.contact or library.config.publisher_contact or None
     report = storage.export_bundle(library.db, args.file, publisher=publisher, contact=contact)
     left_out = f"; {report.skipped} without a fingerprint left out" if report.skipped else ""
-    print(
+    say(
         f"exported {plural(report.clips, 'clip')} to {report.path} ({report.bytes / 1e6:.1f} MB) "
         f"from {report.publisher}{left_out}"
     )
@@ -498,12 +515,17 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_import_bundle(library: Library, args: argparse.Namespace) -> int:
-    print(storage.import_bundle(library.db, args.file).summary())
+    say(storage.import_bundle(library.db, args.file).summary())
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # What Python prints by itself (warnings and errors, bare), or `run`'s log, both escaped.
+    if args.command == "run":
+        log_to_terminal(logging.INFO, LOG_FORMAT)
+    else:
+        log_to_terminal(logging.WARNING, "%(message)s")
     try:
         config = load_config(args.config, args.db)
         library = Library.open(config)
@@ -520,10 +542,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         UsageError,
         ValueError,
     ) as exc:
-        print(f"oldclip: error: {exc}", file=sys.stderr)
+        say(f"oldclip: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("oldclip: interrupted", file=sys.stderr)
+        say("oldclip: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (`oldclip show 1 | head -1`): not an error worth a traceback.

@@ -34,6 +34,8 @@ class WatchSettings:
     feed_timeout_s: float = 30.0  # seconds a feed page may take
     max_media_mb: int = 200  # larger downloads are abandoned
     download_timeout_s: float = 180.0
+    max_downloads: int = 8  # media downloads at once, in all
+    downloads_per_host: int = 2  # ... and from one host (a slow source holds only its own)
     max_attempts: int = 5  # tries per media item before it is marked failed
     retry_base_s: float = 60.0  # first retry delay; doubles with each attempt
     fingerprint_workers: int = 1  # processes fingerprinting in parallel

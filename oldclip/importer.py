@@ -52,6 +52,18 @@ def read_manifest(folder: Path) -> tuple[Path, list[dict]]:
     return path, rows
 
 
+def inside(folder: Path, name: str) -> Path:
+    """The file ``name`` of the manifest, which must be inside ``folder``: a manifest from
+    someone else must not make oldclip read (and archive a copy of) files elsewhere, through
+    ``../``, an absolute path or a symbolic link pointing out.  ValueError says which."""
+    if Path(name).is_absolute():
+        raise ValueError(f"file {name!r} is an absolute path: give it relative to the folder")
+    path = folder / name
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"file {name!r} is outside the folder: only files inside it are imported")
+    return path
+
+
 def import_folder(library: Library, folder: Path) -> ImportReport:
     manifest, rows = read_manifest(folder)
     report = ImportReport()
@@ -61,12 +73,17 @@ def import_folder(library: Library, folder: Path) -> ImportReport:
         if missing:
             report.problems.append(f"{where}: missing {', '.join(missing)}")
             continue
+        try:
+            path = inside(folder, str(row["file"]))
+        except ValueError as exc:
+            report.problems.append(f"{where}: {exc}")
+            continue
         tags = row.get("tags") or []
         if isinstance(tags, str):
             tags = [t.strip() for t in tags.split(",") if t.strip()]
         try:
             _, created = library.add_clip(
-                folder / str(row["file"]),
+                path,
                 title=str(row["title"]).strip(),
                 first_seen=str(row["first_seen"]).strip(),
                 source=str(row["source"]).strip(),

@@ -9,7 +9,6 @@ clip's first-seen date moves back if the page is older.
 
 from __future__ import annotations
 
-import mimetypes
 import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -25,13 +24,13 @@ from watchers.pages import PageError, PageInfo, PageMedia, read_page
 from watchers.provenance import NoDateError, Provenance, from_page
 
 from .config import Config
+from .downloads import save_media
 from .library import Library
 from .links import LinkDownloader, LinkError, UnsupportedLink
 
 PAGE_MAX_BYTES = 5 * 1024 * 1024
 PAGE_TIMEOUT_S = 30.0
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-MEDIA_TYPES = ("video/", "image/", "application/octet-stream", "binary/octet-stream")
 
 
 class PageImportError(Exception):
@@ -77,14 +76,16 @@ def record_provenance(
             source_kind=provenance.source_kind,
             source_title=provenance.title,
             description=provenance.description,
-            verdict_url=provenance.verdict_url,
+            # What a stranger's page links to: a link that is not http(s) is left out.
+            verdict_url=storage.safe_or_none(provenance.verdict_url),
             language=provenance.language,
             claim=provenance.claim,
             rating=provenance.rating,
             added_by=via,
         )
         for url, when in provenance.appearances:
-            storage.add_clip_source(db, clip_id, url=url, first_seen=when, via=via)
+            if storage.is_web_url(url):
+                storage.add_clip_source(db, clip_id, url=url, first_seen=when, via=via)
     library.index_media(target)
     if created:
         return clip_id, "new"
@@ -118,6 +119,11 @@ async def import_page(
             raise PageImportError(str(exc)) from None
         if first_seen is not None:
             provenance = replace(provenance, source_date=first_seen.isoformat())
+        if not storage.is_web_url(provenance.source):  # the source of every clip it makes
+            raise PageImportError(
+                f"the page's address {storage.shown(provenance.source)!r} is not an http(s) "
+                "link; give where it was published with --url URL"
+            )
         report = PageReport(page.url, provenance)
         if not page.media:
             report.skipped.append((page.url, "the page has no video or photo"))
@@ -238,17 +244,11 @@ async def _download(
         if links is None:
             raise UnsupportedLink("an embedded player: pass --embeds to download it with yt-dlp")
         return await links.fetch(media.url, folder)
-    result = await fetch(
+    return await save_media(
         session,
         media.url,
+        folder,
+        str(number),
         max_bytes=config.watch.max_media_mb * 1024 * 1024,
         timeout_s=config.watch.download_timeout_s,
     )
-    content_type = (result.content_type or "").split(";")[0].strip()
-    if not content_type.startswith(MEDIA_TYPES):
-        raise MediaError(
-            media.url, f"the server sent {content_type or 'no content type'}, not media"
-        )
-    path = folder / f"{number}{mimetypes.guess_extension(content_type) or '.bin'}"
-    path.write_bytes(result.body)
-    return path

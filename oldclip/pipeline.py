@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import mimetypes
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,19 +24,24 @@ import aiohttp
 import storage
 from fingerprint import Fingerprint, MediaError, fingerprint_file, sha256_file
 from storage.bundle import BundleError, ImportReport, import_bundle
+from storage.urls import shown
 from watchers import bundle
 from watchers.errors import FeedError
 from watchers.http import FetchError, fetch
 from watchers.poll import FeedState, poll
-from watchers.post import Provenance
+from watchers.post import Post, Provenance
 
 from .config import Config
+from .downloads import Downloads
 from .library import ClipMatch, Library, parse_time
 from .pageimport import record_provenance
 
 log = logging.getLogger(__name__)
 
-MEDIA_TYPES = ("video/", "image/", "application/octet-stream", "binary/octet-stream")
+MAX_IN_FLIGHT = 64  # media items in hand at once (downloading, waiting for a worker, matching)
+QUEUE_SCAN = 2000  # due items looked at for one whose host has a free download slot
+QUEUE_LOOK_S = 1.0  # `watch --once`: how often due items are looked for while others run
+QUEUE_PAUSE_S = 5.0  # `watch`: the same, between polls that queued nothing
 
 
 @dataclass
@@ -51,6 +55,7 @@ class PassReport:
     reposts: int = 0
     library: int = 0  # media of fact-checks recorded in the library
     failed_media: int = 0
+    skipped_items: int = 0  # items of feeds refused at the door (a post link not http/https)
 
 
 class Pipeline:
@@ -64,6 +69,16 @@ class Pipeline:
         self._workers = self._new_workers()
         self._slots = asyncio.Semaphore(max(1, self.watch.fingerprint_workers))
         config.media_dir.mkdir(parents=True, exist_ok=True)
+        self.downloads = Downloads(
+            session,
+            config.media_dir,
+            max_bytes=self.watch.max_media_mb * 1024 * 1024,
+            timeout_s=self.watch.download_timeout_s,
+            max_downloads=self.watch.max_downloads,
+            per_host=self.watch.downloads_per_host,
+        )
+        self._inflight: dict[int, asyncio.Task[str]] = {}
+        self.skipped_items = 0  # items refused at the door since this pipeline started
 
     def _new_workers(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=max(1, self.watch.fingerprint_workers))
@@ -79,12 +94,19 @@ class Pipeline:
 
         Returns how many new posts were queued, or None when the poll failed.
         """
-        db = self.library.db
-        feed = storage.get_feed(db, feed_id)
+        feed = storage.get_feed(self.library.db, feed_id)
         if feed is None:
             return 0  # removed since it was scheduled
         if feed.kind == bundle.KIND:
             return await self._pull_bundle(feed)
+        try:
+            return await self._poll(feed)
+        except Exception as exc:  # a bug or an unforeseen answer: recorded, never a silent crash
+            log.exception("poll of feed %s (%s)", feed.id, feed.url)
+            self._poll_failed(feed, f"the poll failed unexpectedly ({type(exc).__name__}: {exc})")
+            return None
+
+    async def _poll(self, feed: storage.Feed) -> int | None:
         state = FeedState(
             kind=feed.kind,
             url=feed.url,
@@ -101,33 +123,49 @@ class Pipeline:
             return None
         new = 0
         for post in result.posts:
-            _, created = storage.record_post(
-                db,
-                feed_id=feed_id,
-                source=post.source,
-                external_id=post.external_id,
-                post_url=post.post_url,
-                author=post.author,
-                published=post.published.isoformat() if post.published else None,
-                text=post.text,
-                forwarded_from=post.forwarded_from,
-                provenance=post.provenance.as_dict() if post.provenance else None,
-                media=[
-                    {
-                        "url": m.url,
-                        "kind": m.kind,
-                        "mime": m.mime,
-                        "too_big": m.too_big,
-                        "thumbnail_url": m.thumbnail_url,
-                    }
-                    for m in post.media
-                ],
-            )
-            new += created
+            try:
+                new += self._record(feed, post)
+            except ValueError as exc:  # refused at the door (its link): the others go on
+                self._skipped(feed, post.external_id or post.post_url, str(exc))
         if result.url:
-            storage.set_feed_url(db, feed_id, result.url)
+            storage.set_feed_url(self.library.db, feed.id, result.url)
         self._polled(feed, result.etag, result.last_modified, result.cursor)
         return new
+
+    def _record(self, feed: storage.Feed, post: Post) -> bool:
+        """Store one post and its media; whether it was new."""
+        post_id, created = storage.record_post(
+            self.library.db,
+            feed_id=feed.id,
+            source=post.source,
+            external_id=post.external_id,
+            post_url=post.post_url,
+            author=post.author,
+            published=post.published.isoformat() if post.published else None,
+            text=post.text,
+            forwarded_from=post.forwarded_from,
+            provenance=post.provenance.as_dict() if post.provenance else None,
+            media=[
+                {
+                    "url": m.url,
+                    "kind": m.kind,
+                    "mime": m.mime,
+                    "too_big": m.too_big,
+                    "thumbnail_url": m.thumbnail_url,
+                }
+                for m in post.media
+            ],
+        )
+        for item in storage.media_of_post(self.library.db, post_id) if created else ():
+            if item.state == "failed":  # refused at the door: not a web link, too big
+                log.warning("feed %s (%s): %s", feed.id, feed.url, item.error)
+        return created
+
+    def _skipped(self, feed: storage.Feed, item: str, reason: str) -> None:
+        """An item of the feed that cannot be taken: recorded on the feed once, with why."""
+        if storage.record_skipped_item(self.library.db, feed.id, shown(item), reason):
+            self.skipped_items += 1
+            log.warning("feed %s (%s): skipped an item: %s", feed.id, feed.url, reason)
 
     def _polled(self, feed: storage.Feed, etag, last_modified, cursor=None) -> None:
         db = self.library.db
@@ -175,25 +213,79 @@ class Pipeline:
 
     async def work_queue(self) -> PassReport:
         """Take every due media item as far as it goes; returns what happened."""
-        report = PassReport()
-        while True:
-            due = storage.due_media(self.library.db, limit=50)
-            if not due:
-                return report
-            results = await asyncio.gather(*(self._advance(item) for item in due))
-            for outcome in results:
-                report.processed += 1
-                report.reposts += outcome == "repost"
-                report.library += outcome == "library"
-                report.failed_media += outcome == "failed"
-            if all(outcome == "later" for outcome in results):
-                return report
+        return await self.run_queue()
 
-    async def _advance(self, item: storage.PostMedia) -> str:
+    async def run_queue(
+        self, stop: asyncio.Event | None = None, wake: asyncio.Event | None = None
+    ) -> PassReport:
+        """Work the queue: without ``stop`` until nothing is due or in hand, else until ``stop``.
+
+        Each item moves on its own: a slow download holds only its item (and a slot of its
+        host), while the others are downloaded, fingerprinted and matched.  Due items are
+        looked for whenever one finishes, ``wake`` is set (new posts) or a moment has passed.
+        """
+        report, later = PassReport(), set()
+        pause = QUEUE_LOOK_S if stop is None else QUEUE_PAUSE_S
+        try:
+            while True:
+                for item_id, outcome in self._reap():
+                    report.processed += 1
+                    report.reposts += outcome == "repost"
+                    report.library += outcome == "library"
+                    report.failed_media += outcome == "failed"
+                    if outcome == "later":
+                        later.add(item_id)  # not taken again in this pass
+                if stop is not None and stop.is_set():
+                    break
+                self._start_due(skip=later if stop is None else set())
+                if stop is None and not self._inflight:
+                    break
+                await _first_done(list(self._inflight.values()), (stop, wake), pause)
+                if wake is not None:
+                    wake.clear()
+        except BaseException:  # cancelled, or a bug: the items in hand stop with it
+            await self._cancel_inflight()
+            raise
+        await self._cancel_inflight()  # stopped: they resume from their stored state
+        return report
+
+    def _start_due(self, skip: set[int]) -> None:
+        """Start due items not already in hand, within the in-flight and download limits."""
+        for item in storage.due_media(self.library.db, limit=QUEUE_SCAN):
+            if len(self._inflight) >= MAX_IN_FLIGHT:
+                return
+            if item.id in self._inflight or item.id in skip:
+                continue
+            reserved = item.state == "new"
+            if reserved and not self.downloads.reserve(item.url):
+                continue  # its host (or every download slot) is busy: it waits in the database
+            self._inflight[item.id] = asyncio.create_task(self._advance(item, reserved))
+
+    def _reap(self) -> list[tuple[int, str]]:
+        """The items finished since the last look, with how each ended."""
+        done = [(i, task) for i, task in self._inflight.items() if task.done()]
+        for item_id, _ in done:
+            del self._inflight[item_id]
+        return [(i, task.result()) for i, task in done if not task.cancelled()]
+
+    async def _cancel_inflight(self) -> None:
+        """Stop the items in hand; they resume from their stored state next time."""
+        tasks = list(self._inflight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._inflight.clear()
+
+    async def _advance(self, item: storage.PostMedia, reserved: bool = False) -> str:
         """Move one media item through its remaining states; return how it ended."""
         try:
             if item.state == "new":
-                item = await self._download(item)
+                url = item.url
+                try:
+                    item = await self._download(item)
+                finally:
+                    if reserved:
+                        self.downloads.release(url)  # the host's slot, not the whole item's
             if item.state == "fetched":
                 item = await self._fingerprint(item)
             if item.state in ("fingerprinted", "matched"):
@@ -209,30 +301,10 @@ class Pipeline:
         return "later"
 
     async def _download(self, item: storage.PostMedia) -> storage.PostMedia:
-        result = await fetch(
-            self.session,
-            item.url,
-            max_bytes=self.watch.max_media_mb * 1024 * 1024,
-            timeout_s=self.watch.download_timeout_s,
-        )
-        content_type = result.content_type or ""
-        if not content_type.startswith(MEDIA_TYPES):
-            # Final: the link is a web page (or worse), asking again gives the same page.
-            raise MediaError(
-                item.url,
-                f"the server sent {content_type or 'no content type'}, not a video or photo; "
-                "the link probably points to a web page",
-            )
-        path = self._archive_path(item, content_type)
-        path.write_bytes(result.body)
+        folder = self.config.media_dir / f"{item.post_id % 1000:03d}"
+        path = await self.downloads.download(item.url, folder, str(item.id))
         storage.advance(self.library.db, item.id, "fetched", expect="new", file_path=str(path))
         return storage.get_post_media(self.library.db, item.id)
-
-    def _archive_path(self, item: storage.PostMedia, content_type: str) -> Path:
-        suffix = mimetypes.guess_extension(content_type.split(";")[0].strip()) or ".bin"
-        folder = self.config.media_dir / f"{item.post_id % 1000:03d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{item.id}{suffix}"
 
     async def _fingerprint(self, item: storage.PostMedia) -> storage.PostMedia:
         db = self.library.db
@@ -357,3 +429,15 @@ def _feed_alert(feed: storage.Feed, error: str | None) -> dict:
         "label": feed.label,
         "error": error,
     }
+
+
+async def _first_done(
+    tasks: list[asyncio.Task], events: tuple[asyncio.Event | None, ...], timeout: float
+) -> None:
+    """Wait until one of ``tasks`` ends, one of ``events`` is set, or ``timeout`` passes."""
+    waiters = [asyncio.create_task(e.wait()) for e in events if e is not None]
+    try:
+        await asyncio.wait([*tasks, *waiters], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import UTC, datetime
 
 import storage
 
 from .library import CheckResult, ClipMatch, parse_time
 from .pageimport import PageReport
+
+# Control characters but line feed and tab: ESC starts terminal sequences that retitle the
+# window, rewrite the screen or (on some terminals) write files; CR and BS overwrite a line.
+# The C1 range (0x80-0x9f) includes CSI, which some terminals obey like ESC [.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters shown as ``\\u001b`` escapes.
+
+    Titles, descriptions and URLs come from pages, feeds and bundles written by strangers.
+    The escapes are JSON's own, so JSON output stays valid JSON with the same meaning.
+    """
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class TerminalFormatter(logging.Formatter):
+    """Log lines with control characters escaped: they quote feeds, pages and file names."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal(super().format(record))
+
+
+def log_to_terminal(level: int, fmt: str) -> None:
+    """Send log lines to stderr, escaped, unless logging was set up already (by a host)."""
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(TerminalFormatter(fmt))
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def _seconds(value: float) -> str:
@@ -151,6 +185,9 @@ def feed_line(feed: storage.Feed) -> str:
         health = f"ok, last polled {feed.last_success_at}"
     else:
         health = "not polled yet"
+    if feed.skipped_items:
+        items = "1 item" if feed.skipped_items == 1 else f"{feed.skipped_items} items"
+        health += f"; {items} skipped, the latest: {feed.last_skipped}"
     label = f" [{feed.label}]" if feed.label else ""
     return f"{feed.id:>4}  {feed.kind:<9} {feed.target}{label}  every {feed.interval_s}s  {health}"
 

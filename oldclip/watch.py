@@ -12,40 +12,51 @@ import logging
 import sys
 
 import storage
+from watchers.errors import FeedError
 from watchers.http import make_session
 from watchers.registry import KINDS
 from watchers.schedule import PollSchedule
 
-from .config import Config
+from .config import Config, ConfigError
 from .library import Library
 from .pipeline import PassReport, Pipeline
 
 log = logging.getLogger(__name__)
 
-QUEUE_PAUSE_S = 5.0  # how often the queue is looked at between polls
+RESCHEDULE_S = 5.0  # how often feeds added or removed by others are taken into account
 
 
 def add_feed(library: Library, kind: str, target: str, **options) -> tuple[int, bool]:
-    """Register a feed by kind and target (a URL, or a channel name, handle or hashtag)."""
+    """Register a feed by kind and target (a URL, or a channel name, handle or hashtag).
+
+    Every way of adding a feed comes here (`feeds add`, the config's [[feeds]], the bot's
+    /addfeed): a target that is a link of another kind than http(s) is refused, and so is a
+    target the kind turns into anything but a web link (storage.add_feed).
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown feed kind {kind!r}: use one of {', '.join(sorted(KINDS))}")
+    storage.reference(target, "feed target")
     url = KINDS[kind].feed_url(target)
     return storage.add_feed(library.db, kind=kind, target=target, url=url, **options)
 
 
 def sync_config_feeds(library: Library, config: Config) -> None:
-    for spec in config.feeds:
-        add_feed(
-            library,
-            spec.kind,
-            spec.target,
-            interval_s=spec.every_s or config.watch.poll_interval_s,
-            label=spec.label,
-            language=spec.language,
-            include=spec.include,
-            exclude=spec.exclude,
-            source="config",
-        )
+    """Add or update the config's [[feeds]]; a feed that cannot be watched is a config error."""
+    for number, spec in enumerate(config.feeds, start=1):
+        try:
+            add_feed(
+                library,
+                spec.kind,
+                spec.target,
+                interval_s=spec.every_s or config.watch.poll_interval_s,
+                label=spec.label,
+                language=spec.language,
+                include=spec.include,
+                exclude=spec.exclude,
+                source="config",
+            )
+        except (FeedError, ValueError) as exc:
+            raise ConfigError(f"{config.source or 'config'}: feed {number}: {exc}") from None
 
 
 def _session(config: Config):
@@ -70,6 +81,7 @@ async def run_once(library: Library, config: Config) -> PassReport:
     report.polled = len(feeds)
     report.failed_polls = sum(1 for new in outcomes if new is None)
     report.new_posts = sum(new for new in outcomes if new)
+    report.skipped_items = pipeline.skipped_items
     return report
 
 
@@ -100,15 +112,19 @@ async def run_forever(library: Library, config: Config, stop: asyncio.Event) -> 
             poll, jitter=config.watch.jitter, max_backoff_s=config.watch.max_backoff_s
         )
         schedule.start()
+        queue = asyncio.create_task(pipeline.run_queue(stop, wake))
+        queue_ended = _done(queue)
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not queue.done():
                 _reschedule(library, schedule, config)
-                await pipeline.work_queue()
-                wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_first(stop, wake), QUEUE_PAUSE_S)
+                    await asyncio.wait_for(_first(stop, queue_ended), RESCHEDULE_S)
+            if queue.done():
+                queue.result()  # the queue ended without a stop: its error surfaces here
         finally:
             schedule.shutdown()
+            queue.cancel()
+            await asyncio.gather(queue, return_exceptions=True)
             pipeline.close()
 
 
@@ -119,6 +135,13 @@ def _reschedule(library: Library, schedule: PollSchedule, config: Config) -> Non
         schedule.remove_feed(feed_id)
     for feed_id in feeds.keys() - schedule.feeds():
         schedule.set_feed(feed_id, feeds[feed_id].interval_s)
+
+
+def _done(task: asyncio.Task) -> asyncio.Event:
+    """An event set when ``task`` ends."""
+    ended = asyncio.Event()
+    task.add_done_callback(lambda _: ended.set())
+    return ended
 
 
 async def _first(*events: asyncio.Event) -> None:

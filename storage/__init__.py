@@ -61,6 +61,7 @@ from .feeds import (
     list_feeds,
     record_poll_failure,
     record_poll_success,
+    record_skipped_item,
     remove_feed,
     set_feed_url,
 )
@@ -112,6 +113,15 @@ from .pipeline import (
     record_post,
     record_repost_and_alert,
 )
+from .urls import (
+    UnsafeURLError,
+    is_web_url,
+    optional_web_url,
+    reference,
+    safe_or_none,
+    shown,
+    web_url,
+)
 
 __all__ = [
     "ACTIVE_STATES",
@@ -134,6 +144,7 @@ __all__ = [
     "STATES",
     "Sighting",
     "StorageError",
+    "UnsafeURLError",
     "Subscription",
     "VERDICTS",
     "add_alert",
@@ -191,6 +202,13 @@ __all__ = [
     "postpone",
     "record_feedback",
     "record_poll_failure",
+    "record_skipped_item",
+    "is_web_url",
+    "optional_web_url",
+    "reference",
+    "safe_or_none",
+    "shown",
+    "web_url",
     "record_poll_success",
     "record_post",
     "record_question",

@@ -157,6 +157,7 @@ from fingerprint.types import ALGORITHM, HASH_BYTES, INDEXED_VARIANTS, VARIANT_D
 from .errors import StorageError
 from .library import NEXT_CLIP_ID, SOURCE_KINDS, _check_first_seen, add_clip, add_clip_source
 from .txn import immediate
+from .urls import UnsafeURLError, is_web_url, reference
 
 FORMAT = "oldclip-bundle"
 VERSION = 1
@@ -208,15 +209,20 @@ class ImportReport:
     new: int  # clips the library did not have
     merged: int  # clips it had, to which the bundle added something (a source, a date, a tag)
     unchanged: int  # clips it already knew all about
+    unsafe_links: int = 0  # javascript:, file: ... links left out (see _clip)
 
     def summary(self) -> str:
         """One line for people: who the bundle is from and what it changed."""
         contact = f" <{self.contact}>" if self.contact else ""
+        unsafe = (
+            f"; {self.unsafe_links} links that were not web links left out"
+            if self.unsafe_links
+            else ""
+        )
         return (
             f"bundle from {self.publisher}{contact}, written {self.created_at}: "
             f"{self.clips} clip{'' if self.clips == 1 else 's'}, {self.new} new, "
-            f"{self.merged} merged, "
-            f"{self.unchanged} already known"
+            f"{self.merged} merged, {self.unchanged} already known{unsafe}"
         )
 
 
@@ -456,6 +462,7 @@ class _Clip:
     rating: str | None
     benign: bool
     sources: list[tuple[str, str, str, str | None]]  # (url, first_seen, kind, title)
+    unsafe_links: int = 0  # links of the line left out: not web links
 
 
 class _Problem(Exception):
@@ -518,6 +525,7 @@ def import_bundle(
         store.new,
         store.merged,
         store.unchanged,
+        store.unsafe_links,
     )
 
 
@@ -816,6 +824,11 @@ def _clip(obj: dict[str, Any]) -> _Clip:
     if not isinstance(benign, bool):
         raise _Problem(f"clip.benign must be true or false, got {_brief(benign)}")
 
+    # A link that is not a web link (javascript:, file:) is left out, not stored: it would
+    # be shown to the public as a link.  The rest of the line, and of the bundle, is fine.
+    unsafe = 0
+    if optional["verdict_url"] is not None and not is_web_url(optional["verdict_url"]):
+        optional["verdict_url"], unsafe = None, unsafe + 1
     sources = obj.get("sources", [])
     if not isinstance(sources, list):
         raise _Problem("sources must be a list")
@@ -827,14 +840,25 @@ def _clip(obj: dict[str, Any]) -> _Clip:
         kind_of = item.get("kind", "publication")
         if kind_of not in SOURCE_KINDS:
             raise _Problem(f"{where}.kind must be one of {', '.join(SOURCE_KINDS)}")
+        url = _text(item, f"{where}.url", key="url", required=True)
+        if not _is_reference(url):
+            unsafe += 1
+            continue
         found.append(
             (
-                _text(item, f"{where}.url", key="url", required=True),
+                url,
                 _date(item.get("first_seen"), f"{where}.first_seen"),
                 kind_of,
                 _text(item, f"{where}.title", key="title"),
             )
         )
+    if not _is_reference(source):
+        if not found:
+            raise _Problem(
+                f"clip.source {_brief(source)} is not a web link and no other source is given"
+            )
+        unsafe += 1
+        source, first_seen = min(found, key=lambda s: s[1])[:2]
     width, height, size = measures
     return _Clip(
         sha256=sha.lower(),
@@ -853,6 +877,7 @@ def _clip(obj: dict[str, Any]) -> _Clip:
         tags=list(tags),
         benign=benign,
         sources=found,
+        unsafe_links=unsafe,
         **optional,
     )
 
@@ -863,11 +888,12 @@ class _Store:
     def __init__(self, db: sqlite_utils.Database, via: str):
         self.db, self.conn, self.via = db, db.conn, via
         self.now = datetime.now(UTC).isoformat(timespec="seconds")
-        self.new = self.merged = self.unchanged = 0
+        self.new = self.merged = self.unchanged = self.unsafe_links = 0
         self.bytes = 0
 
     def add(self, c: _Clip) -> None:
         self.bytes += len(c.hashes)
+        self.unsafe_links += c.unsafe_links
         # New media (the usual case) in one statement; known media return no row.
         row = self.conn.execute(
             "INSERT INTO media (sha256, kind, duration, width, height, size, created_at) "
@@ -1100,6 +1126,14 @@ def _text(
         wanted = "a non-empty string" if required else "a string or null"
         raise _Problem(f"{name} must be {wanted}, got {_brief(value)}")
     return value
+
+
+def _is_reference(value: str) -> bool:
+    try:
+        reference(value, "source")
+    except UnsafeURLError:
+        return False
+    return True
 
 
 def _date(value: object, name: str) -> str:

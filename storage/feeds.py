@@ -20,13 +20,17 @@ from typing import Any
 import sqlite_utils
 
 from .txn import immediate, utc_iso
+from .urls import web_url
 
 FEED_SOURCES = frozenset({"cli", "config"})
 
 _FEED_COLUMNS = (
     "id, kind, target, url, label, language, interval_s, include, exclude, source, created_at, "
     "etag, last_modified, cursor, last_polled_at, last_success_at, last_error, "
-    "consecutive_failures, down_alerted"
+    "consecutive_failures, down_alerted, "
+    "(SELECT count(*) FROM skipped_items s WHERE s.feed_id = feeds.id) AS skipped_items, "
+    "(SELECT s.reason FROM skipped_items s WHERE s.feed_id = feeds.id ORDER BY s.id DESC LIMIT 1) "
+    "AS last_skipped"
 )
 
 
@@ -53,6 +57,8 @@ class Feed:
     last_error: str | None
     consecutive_failures: int
     down_alerted: bool  # a "feed down" alert was raised and no success has been seen since
+    skipped_items: int = 0  # items of the feed refused at the door (see record_skipped_item)
+    last_skipped: str | None = None  # why the latest of them was refused
 
 
 def _feed(row: dict[str, Any]) -> Feed:
@@ -93,13 +99,14 @@ def add_feed(
     """
     if source not in FEED_SOURCES:
         raise ValueError(f"source must be 'cli' or 'config', got {source!r}")
-    for name, value in (("kind", kind), ("target", target), ("url", url)):
+    for name, value in (("kind", kind), ("target", target)):
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"{name} must not be empty")
     if isinstance(interval_s, bool) or not isinstance(interval_s, int) or interval_s <= 0:
         raise ValueError(f"interval_s must be a positive number of seconds, got {interval_s!r}")
     include_json = _terms("include", include)
     exclude_json = _terms("exclude", exclude)
+    url = web_url(url, "feed link")
     with immediate(db):
         cursor = db.execute(
             "INSERT INTO feeds (kind, target, url, label, language, interval_s, include, exclude, "
@@ -147,6 +154,7 @@ def remove_feed(db: sqlite_utils.Database, feed_id: int) -> bool:
     with immediate(db):
         # Explicit, so posts survive even on a connection opened without foreign keys.
         db.execute("UPDATE posts SET feed_id = NULL WHERE feed_id = ?", [feed_id])
+        db.execute("DELETE FROM skipped_items WHERE feed_id = ?", [feed_id])
         cursor = db.execute("DELETE FROM feeds WHERE id = ?", [feed_id])
     return cursor.rowcount == 1
 
@@ -204,11 +212,21 @@ def record_poll_failure(
 def set_feed_url(db: sqlite_utils.Database, feed_id: int, url: str) -> bool:
     """Poll a feed at a new URL from now on (e.g. after a permanent redirect); return whether
     the row changed.  False too when another feed of the same kind already polls ``url``."""
-    if not isinstance(url, str) or not url.strip():
-        raise ValueError("url must not be empty")
+    url = web_url(url, "the new feed link")
     cursor = db.execute(
         "UPDATE feeds SET url = ? WHERE id = ? AND url != ? AND NOT EXISTS "
         "(SELECT 1 FROM feeds other WHERE other.kind = feeds.kind AND other.url = ?)",
         [url, feed_id, url, url],
+    )
+    return cursor.rowcount == 1
+
+
+def record_skipped_item(db: sqlite_utils.Database, feed_id: int, item: str, reason: str) -> bool:
+    """Record that a feed carried an item that could not be taken, and why; return True the
+    first time (a feed that keeps serving the item is recorded once)."""
+    cursor = db.execute(
+        "INSERT INTO skipped_items (feed_id, item, reason, seen_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(feed_id, item) DO NOTHING",
+        [feed_id, item, reason, utc_iso()],
     )
     return cursor.rowcount == 1

@@ -21,6 +21,7 @@ from fingerprint.types import Fingerprint
 
 from . import blobs
 from .models import Clip, ClipSource, Media, Sighting
+from .urls import optional_web_url, reference
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # The id of a new clip: one past the highest ever given, so a removed clip's id is never reused
@@ -213,12 +214,17 @@ def add_clip(
     published it, a fact-check, a colleague's bundle) adds that source, moves ``first_seen``
     to the earliest date any source gives, fills fields still empty and adds tags; it never
     overwrites what is already known.  Re-running an import is therefore harmless.
+
+    ``source`` is a web link or a plain-text reference, ``verdict_url`` a web link: any other
+    link (``javascript:``, ``file:``) is refused with an UnsafeURLError (a ValueError).
     """
     _check_first_seen(first_seen)
     if not title or not title.strip():
         raise ValueError("title must not be empty")
     if not source or not source.strip():
         raise ValueError("source must not be empty (where was the footage first published?)")
+    source = reference(source, "source")
+    verdict_url = optional_web_url(verdict_url, "fact-check link")
     if isinstance(tags, str):
         # A bare string would otherwise be stored as a list of its characters.
         raise TypeError("tags must be a list of strings, not a single string")
@@ -323,6 +329,7 @@ def add_clip_source(
     _check_first_seen(first_seen)
     if kind not in SOURCE_KINDS:
         raise ValueError(f"kind must be one of {', '.join(SOURCE_KINDS)}")
+    url = reference(url, "source")
     with db.atomic():
         before = db.conn.total_changes
         db.execute(

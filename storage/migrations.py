@@ -389,6 +389,24 @@ def _007_clip_ids(db: sqlite_utils.Database) -> None:
     )
 
 
+def _008_skipped_items(db: sqlite_utils.Database) -> None:
+    """Items a feed carried that could not be taken (a post whose link is ``javascript:``),
+    each with its reason, once per feed and item, so ``feeds list`` can say what was skipped
+    and a later poll seeing it again adds nothing."""
+    db.execute(
+        """
+        CREATE TABLE skipped_items (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER REFERENCES feeds(id) ON DELETE CASCADE,
+            item TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            UNIQUE (feed_id, item)
+        )
+        """
+    )
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -398,6 +416,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _005_question_language,
     _006_provenance,
     _007_clip_ids,
+    _008_skipped_items,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 

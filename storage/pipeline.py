@@ -31,6 +31,7 @@ import sqlite_utils
 
 from .library import clip_for_media, earliest_sighting, get_clip
 from .txn import When, immediate, to_datetime, utc_iso, utc_iso_after
+from .urls import is_web_url, shown, web_url
 
 STATES = ("new", "fetched", "fingerprinted", "matched", "notified", "failed")
 ACTIVE_STATES = ("new", "fetched", "fingerprinted", "matched")
@@ -186,9 +187,13 @@ def record_post(
     A post already stored (same source and post_url) adds nothing, media included.  A media
     item the source called too big is stored as its thumbnail (kind 'thumbnail') when it has
     one, else straight as 'failed' with the error "too big for the web preview".
+
+    Only web links are stored: a post whose link is not one is refused (UnsafeURLError, a
+    ValueError saying why, so the caller records it and goes on with the next post); a media
+    link that is not one (``file:``, ``data:``, ``javascript:``) is stored as 'failed' with
+    the reason, so nobody wonders where it went.
     """
-    if not post_url:
-        raise ValueError("post_url must not be empty")
+    post_url = web_url(post_url, "post link")
     items = []
     for item in media:
         url = _field(item, "url")
@@ -203,6 +208,9 @@ def record_post(
                 state, error = "failed", TOO_BIG_ERROR
         if not url:
             raise ValueError(f"media of {post_url} has no url")
+        if state == "new" and not is_web_url(url):
+            state, error = "failed", unsafe_media_error(url)
+            url = shown(url)  # a data: link can be megabytes; what it was is enough
         items.append((url, kind, _field(item, "mime"), int(too_big), thumbnail_url, state, error))
     now = utc_iso()
     with immediate(db):
@@ -238,6 +246,11 @@ def record_post(
                     [post_id, url, kind, mime, too_big, thumbnail_url, state, error, now],
                 )
     return post_id, created
+
+
+def unsafe_media_error(url: str) -> str:
+    """Why a media link was not downloaded: it is not a web link."""
+    return f"media link {shown(url)!r} is not a web link: only http:// and https:// are downloaded"
 
 
 def get_post_media(db: sqlite_utils.Database, post_media_id: int) -> PostMedia | None:

@@ -19,6 +19,8 @@ URL (so media links in the fixtures point back at it), the shared test media rea
   /malformed.xml       a truncated RSS document
   /malformed.json      a truncated JSON array
   /html-as-video.mp4   an HTML page (text/html) at a .mp4 path
+  /trickle/NAME        video/mp4 sent one byte every `trickle_seconds` (default 5 s), never ending
+  /zeros/N.mp4         N zero bytes as video/mp4 with a Content-Length, produced lazily
 
 Every request is recorded in `requests` (method, path, headers) for assertions.
 Use as `async with FeedServer() as server: ... server.url("/feeds/rss.xml")`.
@@ -68,6 +70,7 @@ class FeedServer:
     """The fake source server; see the module docstring for the routes."""
 
     slow_seconds: float = 30.0
+    trickle_seconds: float = 5.0
     flaky_down: bool = True
     requests: list[RecordedRequest] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
@@ -100,6 +103,8 @@ class FeedServer:
         app.router.add_get("/malformed.xml", self._malformed_xml)
         app.router.add_get("/malformed.json", self._malformed_json)
         app.router.add_get("/html-as-video.mp4", self._html_as_video)
+        app.router.add_get("/trickle/{name}", self._trickle)
+        app.router.add_get("/zeros/{n:\\d+}.mp4", self._zero_file)
         # handler_cancellation: a client that gives up (timeout, byte cap) stops the handler,
         # so /slow and /huge end with the test instead of running on.
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
@@ -206,6 +211,24 @@ class FeedServer:
             text="<!doctype html><title>Login required</title><p>Please sign in</p>",
             content_type="text/html",
         )
+
+    async def _trickle(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        while True:
+            await response.write(b"\0")
+            await asyncio.sleep(self.trickle_seconds)
+
+    async def _zero_file(self, request: web.Request) -> web.StreamResponse:
+        total = int(request.match_info["n"])
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+        response.content_length = total
+        await response.prepare(request)
+        async for chunk in _zeros(total):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
 
 
 async def _zeros(total: int) -> AsyncIterator[bytes]:

@@ -773,3 +773,38 @@ def test_a_busy_library_is_reported_not_crashed(exported: Exported, tmp_path: Pa
         blocker.close()
         db.close()
     assert dump(path) == before
+
+
+def test_links_that_are_not_web_links_are_left_out_of_an_imported_bundle(
+    exported: Exported, tmp_path: Path
+) -> None:
+    """A bundle's fact-check link ends up in href="..." of public answers: a `javascript:` one
+    is left out (said in the summary), and the rest of the bundle is imported as usual."""
+
+    def hostile(header: dict, clips: list[dict]) -> None:
+        for clip in clips:
+            clip["clip"]["verdict_url"] = "javascript:alert(document.cookie)"
+            clip["sources"].append(
+                {"url": "JaVaScRiPt:alert(1)", "first_seen": "2010-01-01", "kind": "factcheck"}
+            )
+        clips[1]["clip"]["source"] = "data:text/html,<script>alert(1)</script>"
+
+    bad = tmp_path / "hostile.jsonl"
+    bad.write_bytes(rebuild(exported.bundle.read_bytes(), hostile))
+    b = tmp_path / "b.db"
+    summary = import_cli(bad, b)
+    assert summary.endswith(
+        ": 2 clips, 2 new, 0 merged, 0 already known; 5 links that were not web links left out"
+    )
+    db = storage.open_db(b)
+    try:
+        clips = storage.list_clips(db)
+        assert len(clips) == 2
+        for clip in clips:
+            assert clip.verdict_url is None
+            assert clip.source.startswith("https://"), clip.source
+            urls = [s.url for s in storage.clip_sources(db, clip.id)]
+            assert all(u.startswith("https://") for u in urls), urls
+            assert clip.first_seen > "2010-01-01"  # the refused source's date did not count
+    finally:
+        db.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -382,16 +381,19 @@ def test_config_limits_apply_to_add(tmp_path: Path) -> None:
 
 
 def manifest_rows(folder: Path) -> list[dict]:
+    """Rows for two files copied into the folder (a manifest names files inside it)."""
+    for source in (VIDEOS / "pattern-sd-grey-bar.mp4", BRIDGE):
+        shutil.copyfile(source, folder / source.name)
     return [
         {
-            "file": os.path.relpath(VIDEOS / "pattern-sd-grey-bar.mp4", folder),
+            "file": "pattern-sd-grey-bar.mp4",
             "title": "Grey pattern",
             "first_seen": "2014-08-01",
             "source": "https://archive.example/recut",
             "tags": "pattern,grey",
         },
         {
-            "file": os.path.relpath(BRIDGE, folder),
+            "file": BRIDGE.name,
             "title": "Bridge",
             "first_seen": "2010-05-01",
             "source": "https://archive.example/bridge",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import os
+import shutil
 import struct
 import time
 import zlib
@@ -143,8 +143,9 @@ def test_all_black_video(tmp_path: Path) -> None:
 def test_one_bad_row_does_not_stop_an_import(tmp_path: Path) -> None:
     folder = tmp_path / "batch"
     folder.mkdir()
-    # The one shared file is referenced by relative path from the manifest folder, not copied.
-    good = os.path.relpath(CHAIR, folder)
+    # A copy in the folder, outside the project: a manifest names files inside its folder.
+    good = CHAIR.name
+    shutil.copyfile(CHAIR, folder / good)
     (folder / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x17" * 5000)
     rows = [
         {"file": good, "title": "Chair", "first_seen": "2014-07-17", "source": "https://a"},

@@ -59,8 +59,10 @@ def entry_media(entry: Mapping[str, Any], base: str) -> tuple[MediaRef, ...]:
     media: list[MediaRef] = []
     seen: set[str] = set()
     for raw, mime, medium in candidates:
+        # Links that are not http(s) (file:, data:) are passed on: the pipeline records
+        # them as refused, with the reason, rather than they vanish without a word.
         url = urljoin(base, raw.strip())
-        if not is_http_url(url) or url in seen:
+        if not url or url in seen:
             continue
         kind = guess_kind(url, mime, medium)
         if kind is None:
@@ -110,14 +112,14 @@ def parse(body: bytes, feed_url: str) -> list[Post]:
                 Post(
                     source=KIND,
                     feed_url=feed_url,
-                    post_url=link if is_http_url(link) else "",
+                    post_url=link,  # checked where posts are stored: a bad one is recorded
                     external_id=_external_id(entry, link),
                     author=entry.get("author") or None,
                     published=from_struct_time(
                         entry.get("published_parsed") or entry.get("updated_parsed")
                     ),
                     text=entry_text(entry),
-                    media=entry_media(entry, link or feed_url),
+                    media=entry_media(entry, link if is_http_url(link) else feed_url),
                 )
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -130,4 +132,4 @@ def article_url(post: Post) -> str | None:
     photo or GIF (only a link, or only a thumbnail); None otherwise."""
     if any(m.kind != "thumbnail" for m in post.media):
         return None
-    return post.post_url or None
+    return post.post_url if is_http_url(post.post_url) else None
