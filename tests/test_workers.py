@@ -32,10 +32,10 @@ async def assert_fingerprints_chair(pool: MediaWorkers) -> None:
     assert np.array_equal(fp.hashes, expected.hashes)
 
 
-@pytest.mark.parametrize("error", [MediaError("a.mp4", "why"), WorkersStopped("b.mp4")])
-def test_media_errors_cross_a_process_boundary_intact(error: MediaError) -> None:
+def test_workers_stopped_crosses_a_process_boundary_intact() -> None:
+    error = WorkersStopped("b.mp4")
     copy = pickle.loads(pickle.dumps(error))
-    assert type(copy) is type(error)
+    assert type(copy) is WorkersStopped
     assert (copy.name, copy.reason, str(copy)) == (error.name, error.reason, str(error))
 
 
@@ -69,6 +69,26 @@ async def test_a_worker_killed_mid_task_costs_only_that_task(tmp_path: Path) -> 
         assert (await other).sha256 == shared_fingerprint(CHAIR).sha256
         await assert_fingerprints_chair(pool)  # the dead worker was replaced
     finally:
+        pool.stop()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+async def test_a_signal_to_an_idle_worker_never_reaches_the_service(signum: int) -> None:
+    # Workers forked from the service inherited its event loop's signal wakeup fd: SIGTERM to
+    # a worker ran the service's own SIGTERM handler, and `oldclip run` stopped.
+    loop = asyncio.get_running_loop()
+    service_signalled = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, service_signalled.set)
+    pool = workers()
+    try:
+        pid = await pool.run("probe", os.getpid)
+        os.kill(pid, signum)
+        await asyncio.sleep(1.0)
+        await assert_fingerprints_chair(pool)  # a new worker (or a new pool) took over
+        assert await pool.run("probe", os.getpid) != pid
+        assert not service_signalled.is_set()
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
         pool.stop()
 
 
