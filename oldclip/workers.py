@@ -145,7 +145,8 @@ class MediaWorkers:
                     raise WorkersStopped(name) from None
                 raise  # the caller was cancelled: pebble stops the worker it was using
             except TimeoutError:
-                raise MediaError(name, f"took longer than {self.timeout_s:.0f} s") from None
+                took = f"decoding took longer than {self.timeout_s:.0f} s"
+                raise MediaError(name, took) from None
             except ProcessExpired as exc:
                 log.warning("decoding %s: worker %s died (%s)", name, exc.pid, exc.exitcode)
                 raise MediaError(name, _death(exc.exitcode)) from None
