@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 import storage
+from bot import evidence
 from bot.app import quiet_secrets, run_bot
 from bot.deps import Deps
 from bot.ports import CheckOutcome, Finding
@@ -52,7 +53,9 @@ class LibraryChecker:
 
     async def key_frames(self, path: Path) -> list[bytes]:
         try:
-            return await self.workers.key_frames(path)
+            return await self.workers.run(
+                path.name, evidence.key_frames, path, limits=self.workers.limits
+            )
         except MediaError as exc:
             log.info("no key frames: %s", exc)
             return []
@@ -68,8 +71,12 @@ class LibraryChecker:
         lang: str = "en",
     ) -> bytes | None:
         try:
-            return await self.workers.side_by_side(
-                Path(query), query_at, query_label, Path(ref), ref_at, ref_label, lang
+            return await self.workers.run(
+                Path(query).name,
+                evidence.compare,
+                *(query, query_at, query_label, ref, ref_at, ref_label),
+                lang=lang,
+                limits=self.workers.limits,
             )
         except MediaError as exc:
             log.info("no evidence picture: %s", exc)

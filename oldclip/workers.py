@@ -35,7 +35,6 @@ from typing import Any, TypeVar
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
-from bot import evidence
 from fingerprint import Fingerprint, Limits, MediaError, fingerprint_file
 
 from .config import Config
@@ -100,32 +99,6 @@ class MediaWorkers:
 
     async def fingerprint(self, path: Path) -> Fingerprint:
         return await self.run(path.name, fingerprint_file, path, self.limits)
-
-    async def key_frames(self, path: Path) -> list[bytes]:
-        return await self.run(path.name, evidence.key_frames, path, limits=self.limits)
-
-    async def side_by_side(
-        self,
-        query: Path,
-        query_at: float,
-        query_label: str,
-        ref: Path,
-        ref_at: float,
-        ref_label: str,
-        lang: str = "en",
-    ) -> bytes:
-        return await self.run(
-            Path(query).name,
-            evidence.compare,
-            query,
-            query_at,
-            query_label,
-            ref,
-            ref_at,
-            ref_label,
-            lang=lang,
-            limits=self.limits,
-        )
 
     async def run(self, name: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``function(*args, **kwargs)`` in a worker; ``name`` is the file it is about.
