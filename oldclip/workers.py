@@ -109,8 +109,7 @@ class MediaWorkers:
         replaced and the task tried once more.
         """
         for attempt in (1, 2):
-            pool = self._pool
-            future = self._schedule(name, pool, function, args, kwargs)
+            pool, future = self._schedule(name, (name, function, args, kwargs))
             try:
                 return await asyncio.wrap_future(future)
             except asyncio.CancelledError:
@@ -131,21 +130,18 @@ class MediaWorkers:
                 self._running.discard(future)
         raise AssertionError("unreachable")
 
-    def _schedule(
-        self, name: str, pool: ProcessPool, function: Callable, args: tuple, kwargs: dict
-    ) -> ProcessFuture:
+    def _schedule(self, name: str, task: tuple) -> tuple[ProcessPool, ProcessFuture]:
+        """Queue ``_guarded(*task)``; returns the pool that took it and the future."""
         if self._stopped:
             raise WorkersStopped(name)
+        pool = self._pool
         try:
-            future = pool.schedule(
-                _guarded, args=(name, function, args, kwargs), timeout=self.timeout_s
-            )
+            future = pool.schedule(_guarded, args=task, timeout=self.timeout_s)
         except RuntimeError:  # pebble: "Unexpected error within the Pool"
-            future = self._replace(pool).schedule(
-                _guarded, args=(name, function, args, kwargs), timeout=self.timeout_s
-            )
+            pool = self._replace(pool)
+            future = pool.schedule(_guarded, args=task, timeout=self.timeout_s)
         self._running.add(future)
-        return future
+        return pool, future
 
     def _replace(self, broken: ProcessPool) -> ProcessPool:
         """A new pool instead of ``broken`` (once, however many tasks saw it break)."""
@@ -156,7 +152,13 @@ class MediaWorkers:
                 threading.Thread(target=_end, args=(broken,), daemon=True).start()
             return self._pool
 
-    # --- stopping -----------------------------------------------------------------------------
+    # --- starting and stopping ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the workers now rather than at the first file (blocks for about a second the
+        first time, while the fork server starts: call it off the event loop)."""
+        if not self._pool.active:  # pebble starts a pool when asked whether it is active
+            raise RuntimeError("the decoding workers could not be started")
 
     def stop(self) -> None:
         """End every worker now; tasks in progress fail with WorkersStopped.  Idempotent."""
@@ -175,6 +177,7 @@ async def media_workers(
 ) -> AsyncIterator[MediaWorkers]:
     """Workers for the service's lifetime, stopped as soon as ``stop`` is set (or on exit)."""
     workers = MediaWorkers.from_config(config, count=count)
+    await asyncio.to_thread(workers.start)
 
     async def stop_on_signal() -> None:
         await stop.wait()
