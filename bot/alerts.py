@@ -21,9 +21,7 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 
 import storage
-from fingerprint import MediaError
 
-from . import evidence
 from .deps import Deps
 from .i18n import fact_check_lines, t
 
@@ -167,9 +165,7 @@ async def send_due(deps: Deps, bot: Bot, last_sent: dict[int, float]) -> int:
         sent += 1
         if alert.id not in pictures:
             sources = evidence_sources(deps, alert)
-            pictures[alert.id] = (
-                await asyncio.to_thread(draw_evidence, *sources) if sources else None
-            )
+            pictures[alert.id] = await deps.checker.side_by_side(*sources) if sources else None
         picture = pictures[alert.id]
         if picture is not None:  # best effort: the alert itself is already delivered
             with contextlib.suppress(TelegramError):
@@ -203,21 +199,6 @@ def evidence_sources(deps: Deps, alert: storage.OutboxItem) -> tuple | None:
         theirs.path,
         post.get("ref_start") or 0.0,
         f"{t('en', 'label_library')} {p.get('first_seen') or ''}".strip(),
-    )
-
-
-def draw_evidence(
-    post_path: str, post_at: float, post_label: str, ref_path: str, ref_at: float, ref_label: str
-) -> bytes | None:
-    """The picture itself (decoding: run it off the event loop)."""
-    try:
-        post_frame = evidence.frame_at(post_path, post_at)
-        library_frame = evidence.frame_at(ref_path, ref_at)
-    except (MediaError, OSError) as exc:
-        log.info("no evidence picture: %s", exc)
-        return None
-    return evidence.side_by_side(
-        post_frame, library_frame, query_label=post_label, ref_label=ref_label
     )
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from fingerprint import Limits, MediaError
-from fingerprint.decode import CONTAINER_FORMATS, PHOTO_FORMATS, TEXT_CODECS, decode
+from fingerprint.decode import PHOTO_FORMATS, decode, ffmpeg_reason, open_video
 
 from .i18n import RTL, t
 
@@ -246,6 +246,31 @@ def _jpeg(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
+def compare(
+    query_path: str | Path,
+    query_at: float,
+    query_label: str,
+    ref_path: str | Path,
+    ref_at: float,
+    ref_label: str,
+    *,
+    lang: str = "en",
+    limits: Limits = DEFAULT_LIMITS,
+) -> bytes:
+    """:func:`side_by_side` of the frame of each file at its given second.
+
+    It decodes two untrusted files: ``oldclip run`` calls it in a worker process (through the
+    ``Checker`` port), never in the bot's own process.  Raises MediaError.
+    """
+    return side_by_side(
+        frame_at(query_path, query_at, limits=limits),
+        frame_at(ref_path, ref_at, limits=limits),
+        query_label=query_label,
+        ref_label=ref_label,
+        lang=lang,
+    )
+
+
 # --- frames of a file ---------------------------------------------------------------------
 
 
@@ -336,23 +361,10 @@ def _read_photo(path: Path, name: str, side: int, limits: Limits) -> np.ndarray 
 
 
 def _video_frame(path: Path, name: str, seconds: float, side: int, limits: Limits) -> np.ndarray:
-    options = {"format_whitelist": CONTAINER_FORMATS, "protocol_whitelist": "file,pipe"}
-    try:
-        container = av.open(str(path), options=options)
-    except av.FFmpegError as exc:
-        raise MediaError(name, f"not a photo or video oldclip can read ({_reason(exc)})") from None
+    container, stream = open_video(path, name, limits)  # headers checked before any decode
     with container:
-        if not container.streams.video:
-            raise MediaError(name, "the file has no video or picture in it")
-        stream = container.streams.video[0]
-        ctx = stream.codec_context
-        if ctx.name in TEXT_CODECS:
-            raise MediaError(name, "not a photo or video oldclip can read (it is text)")
-        if (ctx.width or 0) * (ctx.height or 0) > limits.max_pixels:
-            raise MediaError(name, f"the video frames are too large ({ctx.width}x{ctx.height})")
         if seconds > limits.max_duration:
             raise MediaError(name, f"{seconds:.0f} s is past the duration limit")
-        stream.thread_type = "AUTO"
         base = stream.time_base
         origin = stream.start_time or 0
         if base:
@@ -395,7 +407,7 @@ def _decode_to(
     except av.FFmpegError as exc:
         if last is None:
             raise MediaError(
-                name, f"the video could not be decoded ({_reason(exc)}); it may be damaged"
+                name, f"the video could not be decoded ({ffmpeg_reason(exc)}); it may be damaged"
             ) from None
     if last is None:
         raise MediaError(name, "no frame could be decoded; the file may be damaged or empty")
@@ -411,8 +423,3 @@ def _rgb(frame: av.VideoFrame, side: int) -> np.ndarray:
     if rotation:
         pixels = np.rot90(pixels, k=rotation // 90)
     return np.ascontiguousarray(pixels)
-
-
-def _reason(exc: Exception) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return text.split(":", 1)[-1].strip() or type(exc).__name__

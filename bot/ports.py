@@ -77,6 +77,26 @@ class Checker(Protocol):
         """Remove a clip (and stop it matching); False if there was none."""
         ...
 
+    async def key_frames(self, path: Path) -> list[bytes]:
+        """JPEGs of a few telling frames of the file, to search for; [] if none can be read.
+
+        Decoding happens away from the bot's process (see ``bot.evidence.key_frames``)."""
+        ...
+
+    async def side_by_side(
+        self,
+        query: Path,
+        query_at: float,
+        query_label: str,
+        ref: Path,
+        ref_at: float,
+        ref_label: str,
+        lang: str = "en",
+    ) -> bytes | None:
+        """The evidence picture (``bot.evidence.compare``): the query's frame at ``query_at``
+        beside the reference's at ``ref_at``; None when either frame cannot be read."""
+        ...
+
 
 class Feeds(Protocol):
     """The watched feeds, for the admin commands (``oldclip run`` implements it)."""

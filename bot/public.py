@@ -9,7 +9,6 @@ with key frames to reverse-search when it is not.  A link to a post (YouTube, X,
 
 from __future__ import annotations
 
-import asyncio
 import html
 import logging
 import tempfile
@@ -30,10 +29,9 @@ from telegram.ext import ContextTypes
 import storage
 from fingerprint import MediaError
 
-from . import evidence
 from .deps import Deps
 from .i18n import LANGUAGES, clock, fact_check_lines, pick_language, t
-from .ports import CheckOutcome, Finding, LinkError, UnsupportedLink
+from .ports import Checker, CheckOutcome, Finding, LinkError, UnsupportedLink
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +188,7 @@ async def check_file(deps: Deps, update: Update, status: Message, lang: str, pat
             t(lang, "bad_file", reason=html.escape(exc.reason)), parse_mode=ParseMode.HTML
         )
         return
-    await _answer(message, status, lang, outcome, path)
+    await _answer(message, status, lang, outcome, path, deps.checker)
     if outcome.media_id is not None and not any(f.clip_id for f in outcome.findings):
         storage.record_question(
             deps.db,
@@ -203,13 +201,18 @@ async def check_file(deps: Deps, update: Update, status: Message, lang: str, pat
 
 
 async def _answer(
-    message: Message, status: Message, lang: str, outcome: CheckOutcome, path: Path
+    message: Message,
+    status: Message,
+    lang: str,
+    outcome: CheckOutcome,
+    path: Path,
+    checker: Checker,
 ) -> None:
     origin = _origin_line(message, lang)
     if not outcome.findings:
         text = t(lang, "no_match", count=outcome.library_size)
         await status.edit_text(origin + text, parse_mode=ParseMode.HTML)
-        frames = await asyncio.to_thread(evidence.key_frames, path)
+        frames = await checker.key_frames(path)
         if frames:
             await message.reply_media_group(
                 [InputMediaPhoto(f) for f in frames],
@@ -220,7 +223,7 @@ async def _answer(
     await status.edit_text(
         origin + verdict_text(lang, best), parse_mode=ParseMode.HTML, disable_web_page_preview=True
     )
-    picture = await asyncio.to_thread(_evidence, path, best, lang)
+    picture = await _evidence(checker, path, best, lang)
     if picture is not None:
         await message.reply_photo(picture)
 
@@ -265,20 +268,16 @@ def _origin_line(message: Message, lang: str) -> str:
     return t(lang, "forwarded_from", channel=html.escape(where), date=origin.date.date()) + "\n\n"
 
 
-def _evidence(path: Path, f: Finding, lang: str) -> bytes | None:
+async def _evidence(checker: Checker, path: Path, f: Finding, lang: str) -> bytes | None:
     """The side-by-side picture, or None when the library's copy of the media is not at hand."""
     if not f.ref_path or not Path(f.ref_path).is_file():
         return None
-    try:
-        query_frame = evidence.frame_at(path, f.best_pair[0])
-        ref_frame = evidence.frame_at(f.ref_path, f.best_pair[1])
-    except MediaError as exc:
-        log.info("no evidence picture: %s", exc)
-        return None
-    return evidence.side_by_side(
-        query_frame,
-        ref_frame,
-        query_label=f"{t('en', 'label_query')} {clock(f.best_pair[0])}",
-        ref_label=f"{t('en', 'label_library')} {f.first_seen or ''}",
-        lang=lang,
+    return await checker.side_by_side(
+        path,
+        f.best_pair[0],
+        f"{t('en', 'label_query')} {clock(f.best_pair[0])}",
+        Path(f.ref_path),
+        f.best_pair[1],
+        f"{t('en', 'label_library')} {f.first_seen or ''}",
+        lang,
     )

@@ -32,6 +32,8 @@ PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "BMP", "TIFF"}
 # FFmpeg "decodes" text files (.txt, .nfo, .bin, ...) by rendering them as ANSI/text-mode art:
 # such a picture is not media, and fingerprinting it would put text files in the library.
 TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
+# A decoder name that matches none: probing a file reads its headers and decodes nothing.
+NO_DECODER = "none-while-probing"
 
 
 @dataclass(frozen=True)
@@ -123,11 +125,48 @@ def _try_photo(
     return Header("photo", width, height, 0.0), frame
 
 
+def open_video(
+    source: str | Path | bytes, name: str, limits: Limits
+) -> tuple[av.container.InputContainer, av.VideoStream]:
+    """Open a video and check what its headers declare, before a single frame is decoded.
+
+    FFmpeg normally decodes a frame while probing a file (``avformat_find_stream_info``), so a
+    1 kB file declaring 16000x16000 pixels used to cost ~800 MB before any check ran.  Probing
+    here is done with no decoder allowed (``codec_whitelist``): only the headers are read.  The
+    declared size is checked against ``limits.max_pixels``, and the decoder is then opened with
+    FFmpeg's own ``max_pixels``, so a frame larger than declared fails before its memory is
+    allocated.  The caller owns (and closes) the container.
+    """
+    container = _open_container(source, name)
+    try:
+        if not container.streams.video:
+            raise MediaError(name, "the file has no video or picture in it")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if ctx is None:
+            raise MediaError(name, "not a photo or video oldclip can read (unknown codec)")
+        if ctx.name in TEXT_CODECS:
+            raise MediaError(name, "not a photo or video oldclip can read (it is text)")
+        width, height = ctx.width or 0, ctx.height or 0
+        if width * height > limits.max_pixels:
+            raise MediaError(name, f"the video frames are too large ({width}x{height} pixels)")
+        ctx.options = {**(ctx.options or {}), "max_pixels": str(limits.max_pixels)}
+        stream.thread_type = "AUTO"
+    except BaseException:
+        container.close()
+        raise
+    return container, stream
+
+
 def _open_container(source: str | Path | bytes, name: str) -> av.container.InputContainer:
     # FFmpeg would follow an HLS playlist or a concat list inside an untrusted "video" to any
     # URL or local file (SSRF, file disclosure): only self-contained container formats are
-    # opened, and only the file itself may be read.
-    options = {"format_whitelist": CONTAINER_FORMATS, "protocol_whitelist": "file,pipe"}
+    # opened, and only the file itself may be read.  No decoder may run while probing.
+    options = {
+        "format_whitelist": CONTAINER_FORMATS,
+        "protocol_whitelist": "file,pipe",
+        "codec_whitelist": NO_DECODER,
+    }
     try:
         if isinstance(source, bytes):
             return av.open(io.BytesIO(source), options=options)
@@ -135,10 +174,12 @@ def _open_container(source: str | Path | bytes, name: str) -> av.container.Input
             probe.read(1)
         return av.open(str(source), options=options)
     except av.FFmpegError as exc:
-        raise MediaError(name, f"not a photo or video oldclip can read ({_reason(exc)})") from None
+        reason = ffmpeg_reason(exc)
+        raise MediaError(name, f"not a photo or video oldclip can read ({reason})") from None
 
 
-def _reason(exc: Exception) -> str:
+def ffmpeg_reason(exc: Exception) -> str:
+    """What went wrong in an FFmpeg error, without its function names, for people."""
     text = getattr(exc, "strerror", None) or str(exc)
     return text.split(":", 1)[-1].strip() or type(exc).__name__
 
@@ -146,18 +187,8 @@ def _reason(exc: Exception) -> str:
 def _decode_video(
     source: str | Path | bytes, name: str, limits: Limits
 ) -> tuple[Header, Iterator[Sample]]:
-    container = _open_container(source, name)
+    container, stream = open_video(source, name, limits)
     try:
-        if not container.streams.video:
-            raise MediaError(name, "the file has no video or picture in it")
-        stream = container.streams.video[0]
-        if stream.codec_context.name in TEXT_CODECS:
-            raise MediaError(name, "not a photo or video oldclip can read (it is text)")
-        stream.thread_type = "AUTO"
-        ctx = stream.codec_context
-        width, height = ctx.width or 0, ctx.height or 0
-        if width * height > limits.max_pixels:
-            raise MediaError(name, f"the video frames are too large ({width}x{height} pixels)")
         declared = _declared_duration(container, stream)
         if declared > limits.max_duration:
             raise MediaError(
@@ -168,7 +199,8 @@ def _decode_video(
     except BaseException:
         container.close()
         raise
-    header = Header("video", width, height, declared)
+    ctx = stream.codec_context
+    header = Header("video", ctx.width or 0, ctx.height or 0, declared)
     return header, _in_background(_samples(container, stream, name, limits))
 
 
@@ -184,8 +216,9 @@ def _samples(
                 yield Sample(t, grey, anchor)
         except av.FFmpegError as exc:
             if not count:
+                reason = ffmpeg_reason(exc)
                 raise MediaError(
-                    name, f"the video could not be decoded ({_reason(exc)}); it may be damaged"
+                    name, f"the video could not be decoded ({reason}); it may be damaged"
                 ) from None
     if not count:
         raise MediaError(name, "no frame could be decoded; the file may be damaged or empty")

@@ -39,6 +39,8 @@ class WatchSettings:
     max_attempts: int = 5  # tries per media item before it is marked failed
     retry_base_s: float = 60.0  # first retry delay; doubles with each attempt
     fingerprint_workers: int = 1  # processes fingerprinting in parallel
+    worker_memory_mb: int = 2048  # memory a decoding worker may allocate (0: no cap)
+    worker_timeout_s: float = 600.0  # wall-clock time one file may take in a worker
     group_window_s: int = 3600  # reposts of one clip within this window make one alert
     sighting_min_age_h: float = 48.0  # an earlier sighting this old makes a repost
     media_dir: str = ""  # where downloads are archived; default: beside the database

@@ -5,8 +5,9 @@ state change is compare-and-set, so a crash or restart anywhere resumes where it
 processes nothing twice and alerts nothing twice.  A failure is recorded on its item (error,
 attempts, next retry) and never holds up the others.
 
-Fingerprinting is CPU work: it runs in worker processes, a bounded number at a time, so the
-event loop keeps polling while videos are decoded.
+Fingerprinting is CPU work on untrusted files: it runs in isolated worker processes
+(``oldclip.workers``), a bounded number at a time, so the event loop keeps polling while videos
+are decoded and nothing a file does can stop the service.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
 import storage
-from fingerprint import Fingerprint, MediaError, fingerprint_file, sha256_file
+from fingerprint import MediaError, sha256_file
 from storage.bundle import BundleError, ImportReport, import_bundle
 from storage.urls import shown
 from watchers import bundle
@@ -35,6 +34,7 @@ from .config import Config
 from .downloads import Downloads
 from .library import ClipMatch, Library, parse_time
 from .pageimport import record_provenance
+from .workers import MediaWorkers, WorkersStopped
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,21 @@ class PassReport:
 
 
 class Pipeline:
-    """Polls feeds into the queue and works the queue; owns the HTTP session and the workers."""
+    """Polls feeds into the queue and works the queue, decoding in the given workers."""
 
-    def __init__(self, library: Library, config: Config, session: aiohttp.ClientSession):
+    def __init__(
+        self,
+        library: Library,
+        config: Config,
+        session: aiohttp.ClientSession,
+        workers: MediaWorkers,
+    ):
         self.library = library
         self.config = config
         self.session = session
         self.watch = config.watch
-        self._workers = self._new_workers()
+        self.workers = workers
+        # The workers may be shared with the bot: the queue takes only its share of them.
         self._slots = asyncio.Semaphore(max(1, self.watch.fingerprint_workers))
         config.media_dir.mkdir(parents=True, exist_ok=True)
         self.downloads = Downloads(
@@ -79,13 +86,6 @@ class Pipeline:
         )
         self._inflight: dict[int, asyncio.Task[str]] = {}
         self.skipped_items = 0  # items refused at the door since this pipeline started
-
-    def _new_workers(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=max(1, self.watch.fingerprint_workers))
-
-    def close(self) -> None:
-        # Not waiting: a decode in progress may take minutes, and shutdown must not.
-        self._workers.shutdown(wait=False, cancel_futures=True)
 
     # --- polling ------------------------------------------------------------------------------
 
@@ -290,10 +290,9 @@ class Pipeline:
                 item = await self._fingerprint(item)
             if item.state in ("fingerprinted", "matched"):
                 return self._decide(item)
+        except WorkersStopped:
+            return "later"  # shutting down: not the file's fault, it is resumed at the next start
         except (FetchError, MediaError, OSError) as exc:
-            return self._failed(item, exc)
-        except BrokenProcessPool as exc:  # a worker died (out of memory, FFmpeg crash)
-            self._workers = self._new_workers()
             return self._failed(item, exc)
         except Exception as exc:  # an unforeseen bug must cost one item, not the service
             log.exception("media %s of %s", item.url, item.post_url)
@@ -314,10 +313,7 @@ class Pipeline:
             media_id = known.id  # seen before: the same file is not fingerprinted again
         else:
             async with self._slots:
-                loop = asyncio.get_running_loop()
-                fp: Fingerprint = await loop.run_in_executor(
-                    self._workers, fingerprint_file, path, self.config.limits
-                )
+                fp = await self.workers.fingerprint(path)
             media_id = self.library.add_fingerprint(fp)
             storage.set_media_path(db, media_id, str(path))  # the archived download
         storage.add_sighting(

@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
 
 import storage
+from bot import evidence
 from bot.app import quiet_secrets, run_bot
 from bot.deps import Deps
 from bot.ports import CheckOutcome, Finding
@@ -27,7 +26,6 @@ from fingerprint import (
     MatchSettings,
     MediaError,
     find_matches,
-    fingerprint_file,
 )
 from watchers.errors import FeedError
 
@@ -36,6 +34,7 @@ from .library import ClipMatch, Library
 from .links import LinkDownloader
 from .runner import run_until_signalled
 from .watch import add_feed, run_forever, say_if_no_feeds
+from .workers import MediaWorkers, media_workers
 
 log = logging.getLogger(__name__)
 MAX_OPEN_QUESTIONS = 5000  # open questions matched against a newly added clip
@@ -43,24 +42,45 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class LibraryChecker:
-    """The bot's ``Checker``: fingerprint in a worker process, match, describe what is known."""
+    """The bot's ``Checker``: decode in an isolated worker process, match, say what is known."""
 
-    def __init__(self, library: Library, workers: ProcessPoolExecutor):
+    def __init__(self, library: Library, workers: MediaWorkers):
         self.library = library
         self.workers = workers
 
     async def _fingerprint(self, path: Path) -> Fingerprint:
-        """Fingerprint in a worker process; a worker that died is replaced, and the person told."""
-        loop = asyncio.get_running_loop()
+        return await self.workers.fingerprint(path)
+
+    async def key_frames(self, path: Path) -> list[bytes]:
         try:
-            return await loop.run_in_executor(
-                self.workers, fingerprint_file, path, self.library.config.limits
+            return await self.workers.run(
+                path.name, evidence.key_frames, path, limits=self.workers.limits
             )
-        except BrokenProcessPool:
-            self.workers = ProcessPoolExecutor(max_workers=self.workers._max_workers)
-            raise MediaError(
-                path.name, "processing stopped (the file may be too large or damaged)"
-            ) from None
+        except MediaError as exc:
+            log.info("no key frames: %s", exc)
+            return []
+
+    async def side_by_side(
+        self,
+        query: Path,
+        query_at: float,
+        query_label: str,
+        ref: Path,
+        ref_at: float,
+        ref_label: str,
+        lang: str = "en",
+    ) -> bytes | None:
+        try:
+            return await self.workers.run(
+                Path(query).name,
+                evidence.compare,
+                *(query, query_at, query_label, ref, ref_at, ref_label),
+                lang=lang,
+                limits=self.workers.limits,
+            )
+        except MediaError as exc:
+            log.info("no evidence picture: %s", exc)
+            return None
 
     async def check(self, path: Path, *, keep: bool) -> CheckOutcome:
         fp = await self._fingerprint(path)
@@ -211,10 +231,18 @@ def run(library: Library, config: Config) -> int:
     say_if_no_feeds(library)
 
     async def everything(library: Library, config: Config, stop: asyncio.Event) -> None:
-        tasks = [asyncio.create_task(run_forever(library, config, stop))]
-        workers = None
+        # One pool of decoding workers for the watchers and the bot; with the bot on, it has
+        # room for the watchers' queue and as many checks at once, so people never wait
+        # behind the queue.
+        count = config.watch.fingerprint_workers * (2 if settings.token else 1)
+        async with media_workers(config, stop, count=count) as workers:
+            await _serve(library, config, stop, workers)
+
+    async def _serve(
+        library: Library, config: Config, stop: asyncio.Event, workers: MediaWorkers
+    ) -> None:
+        tasks = [asyncio.create_task(run_forever(library, config, stop, workers))]
         if settings.token:
-            workers = ProcessPoolExecutor(max_workers=max(1, config.watch.fingerprint_workers))
             deps = Deps(
                 db=library.db,
                 checker=LibraryChecker(library, workers),
@@ -237,7 +265,5 @@ def run(library: Library, config: Config) -> int:
         finally:
             stop.set()  # one part failing stops the others cleanly
             await asyncio.gather(*tasks, return_exceptions=True)
-            if workers is not None:
-                workers.shutdown(cancel_futures=True)
 
     return run_until_signalled(everything, library)

@@ -20,6 +20,7 @@ from watchers.schedule import PollSchedule
 from .config import Config, ConfigError
 from .library import Library
 from .pipeline import PassReport, Pipeline
+from .workers import MediaWorkers, media_workers
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +68,22 @@ def _session(config: Config):
     )
 
 
-async def run_once(library: Library, config: Config) -> PassReport:
-    """Poll every feed once, then process everything that was queued."""
+async def run_once(
+    library: Library, config: Config, workers: MediaWorkers | None = None
+) -> PassReport:
+    """Poll every feed once, then process everything that was queued.
+
+    Without ``workers``, decoding workers are started for this pass and stopped after it.
+    """
+    if workers is None:
+        async with media_workers(config) as own:
+            return await run_once(library, config, own)
     sync_config_feeds(library, config)
     async with _session(config) as session:
-        pipeline = Pipeline(library, config, session)
-        try:
-            feeds = storage.list_feeds(library.db)
-            outcomes = await asyncio.gather(*(pipeline.poll_feed(f.id) for f in feeds))
-            report = await pipeline.work_queue()
-        finally:
-            pipeline.close()
+        pipeline = Pipeline(library, config, session, workers)
+        feeds = storage.list_feeds(library.db)
+        outcomes = await asyncio.gather(*(pipeline.poll_feed(f.id) for f in feeds))
+        report = await pipeline.work_queue()
     report.polled = len(feeds)
     report.failed_polls = sum(1 for new in outcomes if new is None)
     report.new_posts = sum(new for new in outcomes if new)
@@ -95,11 +101,21 @@ def say_if_no_feeds(library: Library) -> None:
         )
 
 
-async def run_forever(library: Library, config: Config, stop: asyncio.Event) -> None:
-    """Poll on schedule and work the queue until ``stop`` is set."""
+async def run_forever(
+    library: Library, config: Config, stop: asyncio.Event, workers: MediaWorkers | None = None
+) -> None:
+    """Poll on schedule and work the queue until ``stop`` is set.
+
+    Without ``workers`` (`oldclip watch`), decoding workers are started here, and stopped as
+    soon as ``stop`` is set: a long decode in progress is abandoned, and resumed at the next
+    start, rather than waited for.
+    """
+    if workers is None:
+        async with media_workers(config, stop) as own:
+            return await run_forever(library, config, stop, own)
     sync_config_feeds(library, config)
     async with _session(config) as session:
-        pipeline = Pipeline(library, config, session)
+        pipeline = Pipeline(library, config, session, workers)
         wake = asyncio.Event()
 
         async def poll(feed_id: int) -> bool:
@@ -125,7 +141,6 @@ async def run_forever(library: Library, config: Config, stop: asyncio.Event) -> 
             schedule.shutdown()
             queue.cancel()
             await asyncio.gather(queue, return_exceptions=True)
-            pipeline.close()
 
 
 def _reschedule(library: Library, schedule: PollSchedule, config: Config) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 import os
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -198,6 +200,38 @@ def splice_videos(
                     picture = av.VideoFrame.from_ndarray(pixels, format="rgb24")
                     out.mux(stream.encode(picture))
         out.mux(stream.encode())
+    return path
+
+
+def write_declared_huge(path: Path, side: int = 16000, declared: int | None = None) -> Path:
+    """A ~1 kB QuickTime file holding one PNG frame whose header says ``side`` x ``side``.
+
+    The MOV track declares ``declared`` x ``declared`` (default: the same); the PNG has only a
+    few bytes of pixels.  FFmpeg, probing it, used to allocate the whole frame (768 MB at
+    16000 x 16000) before oldclip could look at the size.  With a smaller ``declared`` it is a
+    file whose container lies about its frames.
+    """
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0))  # 8-bit RGB
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+    with av.open(str(path), "w", format="mov") as out:
+        stream = out.add_stream("png", rate=1)
+        stream.width = stream.height = declared or side
+        stream.pix_fmt = "rgb24"
+        packet = av.Packet(png)
+        packet.stream = stream
+        packet.pts = packet.dts = 0
+        packet.time_base = Fraction(1, 1)
+        packet.duration = 1
+        out.mux(packet)
     return path
 
 

@@ -11,7 +11,6 @@ import asyncio
 import html
 import socket
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,7 @@ from bot.settings import BotSettings
 from oldclip.config import load_config
 from oldclip.library import Library
 from oldclip.run import LibraryChecker
+from oldclip.workers import media_workers
 
 library_template = e2e.library_template
 running = e2e.running
@@ -192,28 +192,25 @@ async def test_a_links_video_is_checked_like_an_uploaded_file(
             (tmp_path / item.name).write_bytes(item.read_bytes())
     library = Library.open(load_config(None, tmp_path / "library.db"))
     links = CopyingLinks(CHAIR_RECUT)
-    with ProcessPoolExecutor(max_workers=1) as workers:
-        async with FakeTelegram() as tg:
-            settings = BotSettings(token=DEFAULT_TOKEN, api_base_url=tg.base_url)
-            deps = Deps(
-                db=library.db,
-                checker=LibraryChecker(library, workers),
-                settings=settings,
-                links=links,
-            )
-            stop = asyncio.Event()
-            bot = asyncio.create_task(run_bot(deps, stop))
-            try:
-                tg.send_text(tg.user(63), "old? https://t.me/frontline_clips/1202")
-                text = await wait_text(tg, 63, e2e.CHAIR_TITLE, timeout=60)
-                assert "2017-06-20" in text
-                await tg.wait_for(
-                    lambda c: c.method == "sendPhoto" and c.params["chat_id"] == 63, 30
-                )
-                tg.send_text(tg.user(64), "and this? https://example.org/clip.mp4")
-                await wait_text(tg, 64, t("en", "link_unsupported"), timeout=30)
-            finally:
-                stop.set()
-                await asyncio.wait_for(bot, 30)
+    async with media_workers(library.config) as workers, FakeTelegram() as tg:
+        settings = BotSettings(token=DEFAULT_TOKEN, api_base_url=tg.base_url)
+        deps = Deps(
+            db=library.db,
+            checker=LibraryChecker(library, workers),
+            settings=settings,
+            links=links,
+        )
+        stop = asyncio.Event()
+        bot = asyncio.create_task(run_bot(deps, stop))
+        try:
+            tg.send_text(tg.user(63), "old? https://t.me/frontline_clips/1202")
+            text = await wait_text(tg, 63, e2e.CHAIR_TITLE, timeout=60)
+            assert "2017-06-20" in text
+            await tg.wait_for(lambda c: c.method == "sendPhoto" and c.params["chat_id"] == 63, 30)
+            tg.send_text(tg.user(64), "and this? https://example.org/clip.mp4")
+            await wait_text(tg, 64, t("en", "link_unsupported"), timeout=30)
+        finally:
+            stop.set()
+            await asyncio.wait_for(bot, 30)
     library.close()
     assert links.fetched == ["https://t.me/frontline_clips/1202"]

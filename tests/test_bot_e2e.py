@@ -15,9 +15,10 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram
-from media import CHAIR, CHAIR_RECUT, DOORKNOB, REPO
+from media import CHAIR, CHAIR_RECUT, DOORKNOB, REPO, write_declared_huge
 
 import storage
 from oldclip.config import load_config
@@ -129,6 +130,30 @@ async def test_unknown_video_gets_the_honest_answer_and_key_frames(running: Runn
     text = await wait_text(tg, 43, "Not found in the archive of 1 clips")
     await tg.wait_for(lambda c: c.method == "sendMediaGroup" and c.params["chat_id"] == 43, 30)
     assert "does not prove it is new" in text and CHAIR_TITLE not in text
+
+
+async def test_hostile_files_neither_stop_the_service_nor_spoil_other_checks(
+    running: Running,
+) -> None:
+    """300 kB of junk used to end `oldclip run` (exit 0) and fail the checks it shared the
+    decoding pool with; a 1 kB file declaring 16000x16000 pixels cost ~800 MB to refuse."""
+    tg = running.tg
+    tg.send_video(tg.user(47), np.random.default_rng(10).bytes(300_000))
+    tg.send_video(tg.user(48), CHAIR_RECUT)  # decoded at the same time as the junk
+    refused = await wait_text(tg, 47, "I could not read this file")
+    assert "not a photo or video oldclip can read" in refused
+    answer = await wait_text(tg, 48, CHAIR_TITLE)
+    assert "2017-06-20" in answer
+    huge = write_declared_huge(running.folder / "huge.mov")
+    tg.send_document(tg.user(49), huge, "video/quicktime", "huge.mov")
+    refused = await wait_text(tg, 49, "I could not read this file")
+    assert "too large (16000x16000 pixels)" in refused
+    await asyncio.sleep(1.0)
+    assert running.process is not None and running.process.returncode is None
+    tg.send_video(tg.user(50), DOORKNOB)  # still answering, and correctly
+    await wait_text(tg, 50, "Not found in the archive of 1 clips")
+    code, log = await running.stop()
+    assert code == 0 and "Traceback" not in log
 
 
 async def test_arabic_speaker_is_answered_in_arabic(running: Running) -> None:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
+import pickle
 import shutil
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -19,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from aiohttp import web
-from media import CHAIR, run_cli, write_video
+from media import CHAIR, REPO, run_cli, write_declared_huge, write_video
 
 from fingerprint import Limits, MediaError, fingerprint_bytes, fingerprint_file
 
@@ -128,6 +132,58 @@ def test_video_longer_than_the_duration_limit() -> None:
     assert "long" in reason
     # Says how long the video is and what the limit is, in units that mean something.
     assert "22 s" in reason and "2 s" in reason
+
+
+def test_media_error_pickles_intact() -> None:
+    # Raised in worker processes: an error the service cannot unpickle breaks the whole pool.
+    error = MediaError("clip.mp4", "not a photo or video oldclip can read")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is MediaError
+    assert (copy.name, copy.reason, str(copy)) == (error.name, error.reason, str(error))
+
+
+PEAK_RSS = """
+import resource, sys
+from bot.evidence import frame_at
+from fingerprint import MediaError, fingerprint_file
+read = frame_at if sys.argv[2] == "frame" else fingerprint_file
+try:
+    read(sys.argv[1], 0.0) if read is frame_at else read(sys.argv[1])
+except MediaError as exc:
+    print(exc.reason)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def refusal_and_peak_mb(path: Path, how: str) -> tuple[str, int]:
+    """Read ``path`` in a fresh process; the reason it was refused and the peak RSS in MB."""
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(path), how],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert done.returncode == 0, done.stderr
+    reason, peak = done.stdout.splitlines()
+    return reason, int(peak)
+
+
+@pytest.mark.parametrize("how", ["fingerprint", "frame"])
+def test_declared_huge_video_is_refused_from_its_headers(tmp_path: Path, how: str) -> None:
+    # 785 bytes declaring 16000x16000: FFmpeg used to decode it while probing (~800 MB).
+    path = write_declared_huge(tmp_path / "huge.mov")
+    assert path.stat().st_size < 2000
+    reason, peak_mb = refusal_and_peak_mb(path, how)
+    assert "too large (16000x16000" in reason
+    assert peak_mb < 250  # importing the decoders alone is ~70 MB
+
+
+def test_frame_larger_than_its_container_declares_is_refused_cheaply(tmp_path: Path) -> None:
+    path = write_declared_huge(tmp_path / "liar.mov", declared=64)
+    reason, peak_mb = refusal_and_peak_mb(path, "fingerprint")
+    assert "could not be decoded" in reason
+    assert peak_mb < 250
 
 
 def test_missing_file(tmp_path: Path) -> None:

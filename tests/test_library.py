@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from media import DOORKNOB, shared_fingerprint
@@ -11,6 +10,7 @@ import storage
 from oldclip.config import load_config
 from oldclip.library import Library
 from oldclip.run import LibraryChecker
+from oldclip.workers import media_workers
 
 
 def test_a_file_someone_asked_about_is_searchable_only_once_sighted(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ async def test_sending_a_file_the_watchers_sighted_says_where_it_was_first_seen(
         seen_at="2023-01-02T03:04:05+00:00",
         post_url="https://t.me/c/7",
     )
-    with ProcessPoolExecutor(1) as workers:
+    async with media_workers(library.config) as workers:
         outcome = await LibraryChecker(library, workers).check(DOORKNOB, keep=True)
     (finding,) = outcome.findings  # the very same file: its earlier sighting, not dropped
     assert finding.media_id == media_id and finding.source == "https://t.me/c/7"

@@ -8,10 +8,13 @@ import asyncio
 import json
 import os
 import re
+import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from feed_server import FeedServer
 from media import CHAIR
 
@@ -208,3 +211,59 @@ async def test_config_feeds_show_in_feeds_list_before_any_watch(tmp_path: Path) 
     listed = await oldclip(config, "feeds", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     assert [f["label"] for f in json.loads(listed.stdout)] == ["from-config"]
+
+
+JUNK_FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Junk desk</title><link>{base}/junk/</link>
+<item><title>Strike filmed this morning</title><link>{base}/junk/1</link><guid>junk-1</guid>
+<pubDate>Fri, 20 Nov 2026 11:30:00 GMT</pubDate>
+<enclosure url="{base}/files/junk.mp4" length="300000" type="video/mp4"/></item>
+</channel></rss>"""
+
+
+async def test_watch_keeps_running_past_a_junk_enclosure(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """300 kB of junk in one feed used to end `oldclip watch` (exit 0) within a second."""
+    base = feed_server.base_url
+    feed_server.files["junk.mp4"] = np.random.default_rng(11).bytes(300_000)
+    feed_server.files["junk.xml"] = JUNK_FEED.format(base=base).encode()
+    junk_feed = f'\n[[feeds]]\nkind = "rss"\ntarget = "{base}/files/junk.xml"\nlabel = "junk"\n'
+    config = write_config(tmp_path, junk_feed + CONFIG_FEEDS.format(base=base))
+    add = await oldclip(
+        config,
+        *("add", CHAIR, "--title", "Folding chair in a hallway", "--first-seen", "2017-06-20"),
+        *("--source", "https://example.org/2017/chair"),
+    )
+    assert add.returncode == 0, add.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLDCLIP_")}
+    log = tmp_path / "watch.log"
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "oldclip", "--config", str(config), "watch",
+            stdout=asyncio.subprocess.DEVNULL, stderr=stderr, env=env, cwd=tmp_path,
+        )  # fmt: skip
+    try:
+        db = storage.open_db(tmp_path / "library.db")
+        deadline = time.monotonic() + 120
+        junk = reposts = None
+        while time.monotonic() < deadline and process.returncode is None:
+            junk = db.execute(
+                "SELECT state, error FROM post_media WHERE url = ?", [f"{base}/files/junk.mp4"]
+            ).fetchone()
+            reposts = storage.list_reposts(db)
+            if junk and junk[0] == "failed" and reposts:
+                break
+            await asyncio.sleep(0.2)
+        assert process.returncode is None, log.read_text()
+        assert junk is not None and junk[0] == "failed", junk
+        assert "not a photo or video oldclip can read (Invalid data" in junk[1], junk
+        assert [r.post_url for r in reposts] == [CHAIR_POST]  # the other feed's media
+        await asyncio.sleep(1.0)
+        assert process.returncode is None, log.read_text()
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+    assert process.returncode == 0
+    assert "stopped" in log.read_text()

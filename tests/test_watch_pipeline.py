@@ -35,6 +35,7 @@ from oldclip.library import Library
 from oldclip.pipeline import Pipeline
 from oldclip.render import feed_line
 from oldclip.watch import _session, add_feed, run_once, sync_config_feeds
+from oldclip.workers import media_workers
 from watchers.schedule import PollSchedule
 
 LOOPBACK = ("127.0.0.0/8",)  # the feed server; every other private address stays refused
@@ -80,12 +81,8 @@ def chair_db(chair_template: Path, tmp_path: Path) -> Path:
 @contextlib.asynccontextmanager
 async def pipeline_for(library: Library, config: Config) -> AsyncIterator[Pipeline]:
     """A Pipeline with the session run_once would use (same address policy), closed after."""
-    async with _session(config) as session:
-        pipeline = Pipeline(library, config, session)
-        try:
-            yield pipeline
-        finally:
-            pipeline.close()
+    async with _session(config) as session, media_workers(config) as workers:
+        yield Pipeline(library, config, session, workers)
 
 
 def count(library: Library, sql: str, params: list | None = None) -> int:
