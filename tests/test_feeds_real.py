@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from test_watchers import BASE, by_id, fixture, utc
 
-from watchers import telegram
+from watchers import mastodon, telegram
 
 TG_URL = "https://t.me/s/warfront_raw"
 
@@ -72,3 +72,29 @@ def test_real_telegram_forwarded_video_service_message_and_link_previews():
     (video,) = forwarded.media
     assert (video.kind, video.too_big) == ("video", False)
     assert list(posts) == [f"warfront_raw/{n}" for n in (502, 503, 506, 507, 508, 509, 510, 511)]
+
+
+# --------------------------------------------------------------------------------- mastodon
+
+MASTO_URL = "https://mastodon.example/api/v1/timelines/tag/osint?only_media=true&limit=40"
+
+
+def test_mastodon_unknown_remote_media_use_the_remote_file():
+    status, _ = mastodon.parse(fixture("mastodon_remote_media.json"), MASTO_URL)
+    assert [(m.kind, m.url) for m in status.media] == [
+        ("video", f"{BASE}/media/videos/chair-20-sd-bar.mp4"),
+        ("photo", f"{BASE}/media/images/bridge-1-original.jpg"),
+        # no remote_url and no file name: the instance's proxy, a video by its meta
+        ("video", "https://mastodon.example/media_proxy/113600000000000033/original"),
+    ]
+    assert status.text.startswith("war, injuries\n")  # sensitive: the warning is kept
+
+
+def test_mastodon_boosted_gifv_and_preview_only_image():
+    _, boost = mastodon.parse(fixture("mastodon_remote_media.json"), MASTO_URL)
+    assert boost.forwarded_from == "https://other.example/@gifs/99"
+    assert boost.post_url == "https://other.example/@gifs/99"
+    assert [(m.kind, m.url) for m in boost.media] == [
+        ("gif", f"{BASE}/media/videos/pattern-sd-grey-bar.mp4"),
+        ("thumbnail", f"{BASE}/media/images/square-256x256.jpg"),
+    ]
