@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from test_watchers import BASE, by_id, fixture, utc
 
-from watchers import mastodon, telegram
+from watchers import mastodon, rss, telegram
 
 TG_URL = "https://t.me/s/warfront_raw"
 
@@ -98,3 +98,33 @@ def test_mastodon_boosted_gifv_and_preview_only_image():
         ("gif", f"{BASE}/media/videos/pattern-sd-grey-bar.mp4"),
         ("thumbnail", f"{BASE}/media/images/square-256x256.jpg"),
     ]
+
+
+# --------------------------------------------------------------------------------- rss
+
+RSS_URL = "https://news.example.ru/rss/all.xml"
+
+
+def test_rss_nested_related_links_do_not_replace_the_item_s_own_link():
+    posts = rss.parse(fixture("rss_real_quirks.xml"), RSS_URL)
+    first, second = posts[0], posts[1]
+    assert first.post_url == "https://news.example.ru/a/101"
+    assert second.post_url == "https://news.example.ru/a/102"
+    assert len({p.external_id for p in posts}) == len(posts)
+    assert [(m.kind, m.url) for m in second.media] == [
+        ("video", f"{BASE}/media/videos/chair-20-sd-bar.mp4"),
+        ("photo", f"{BASE}/media/images/bridge-2-rotate-90.jpg"),
+    ]
+    assert second.media[0].thumbnail_url == f"{BASE}/media/images/shrink-a-lot.jpg"
+
+
+def test_rss_item_without_link_never_points_at_the_feed():
+    posts = rss.parse(fixture("rss_real_quirks.xml"), RSS_URL)
+    episode, audio = posts[2], posts[3]
+    assert episode.external_id == "podcast-ep-4"
+    # the episode is its enclosure; the feed is never fetched as if it were the article
+    assert episode.post_url == f"{BASE}/media/videos/pattern-hd-no-bar.mp4"
+    assert [(m.kind, m.url) for m in episode.media] == [("video", episode.post_url)]
+    assert RSS_URL not in {p.post_url for p in posts}
+    assert audio.media == () and audio.post_url == ""
+    assert rss.article_url(audio) is None

@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 from watchers.article import parse_article_media
 from watchers.errors import FeedError
-from watchers.feedxml import parse_feed_bytes
+from watchers.feedxml import own_links, parse_feed_bytes
 from watchers.htmltree import html_to_text
 from watchers.mediakind import guess_kind, is_http_url
 from watchers.post import MediaRef, Post
@@ -97,27 +97,46 @@ def _external_id(entry: Mapping[str, Any], link: str) -> str:
     return f"sha256:{digest}"
 
 
+def _entry_link(entry: Mapping[str, Any], own: str | None, feed_url: str) -> str:
+    """The entry's own article URL, or "" when it has none.
+
+    `own` is the item's direct <link> child (see feedxml.own_links) and wins over feedparser's
+    pick.  An item without a link (a podcast's guid isPermaLink="false") has no article: its
+    URL must not become the feed's own URL, or the feed would be fetched as the article.
+    """
+    raw = (own if own is not None else entry.get("link") or "").strip()
+    if not raw:
+        return ""
+    link = urljoin(feed_url, raw)
+    return link if is_http_url(link) else ""
+
+
 def parse(body: bytes, feed_url: str) -> list[Post]:
     """Posts of an RSS/Atom feed, in feed order.  Raises FeedError if `body` is not a feed."""
     parsed = parse_feed_bytes(body, feed_url)
+    links = own_links(body)
+    if links is not None and len(links) != len(parsed.entries):
+        links = None  # the two parsers disagree on the items: trust feedparser alone
     posts: list[Post] = []
-    for entry in parsed.entries:
+    for n, entry in enumerate(parsed.entries):
         try:
-            link = urljoin(feed_url, (entry.get("link") or "").strip())
-            if not entry.get("link") and not entry.get("id"):
+            link = _entry_link(entry, links[n] if links else None, feed_url)
+            if not link and not entry.get("id"):
                 continue
+            media = entry_media(entry, link or feed_url)
             posts.append(
                 Post(
                     source=KIND,
                     feed_url=feed_url,
-                    post_url=link if is_http_url(link) else "",
+                    # no article: the post is its media file (a podcast episode's enclosure)
+                    post_url=link or next((m.url for m in media if m.kind != "thumbnail"), ""),
                     external_id=_external_id(entry, link),
                     author=entry.get("author") or None,
                     published=from_struct_time(
                         entry.get("published_parsed") or entry.get("updated_parsed")
                     ),
                     text=entry_text(entry),
-                    media=entry_media(entry, link or feed_url),
+                    media=media,
                 )
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -130,4 +149,6 @@ def article_url(post: Post) -> str | None:
     photo or GIF (only a link, or only a thumbnail); None otherwise."""
     if any(m.kind != "thumbnail" for m in post.media):
         return None
-    return post.post_url or None
+    if not post.post_url or post.post_url == post.feed_url:
+        return None  # never fetch the feed itself as if it were the article
+    return post.post_url
