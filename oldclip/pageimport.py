@@ -76,6 +76,7 @@ def record_provenance(
             source=provenance.source,
             source_kind=provenance.source_kind,
             source_title=provenance.title,
+            date_from=provenance.date_from,
             description=provenance.description,
             verdict_url=provenance.verdict_url,
             language=provenance.language,
@@ -84,7 +85,9 @@ def record_provenance(
             added_by=via,
         )
         for url, when in provenance.appearances:
-            storage.add_clip_source(db, clip_id, url=url, first_seen=when, via=via)
+            storage.add_clip_source(
+                db, clip_id, url=url, first_seen=when, via=via, date_from="claimreview"
+            )
     library.index_media(target)
     if created:
         return clip_id, "new"

@@ -374,6 +374,19 @@ def _006_provenance(db: sqlite_utils.Database) -> None:
         )
 
 
+def _007_date_signals(db: sqlite_utils.Database) -> None:
+    """Every dated source keeps the signal its date came from.
+
+    ``clip_sources.date_from`` says why oldclip believes "first seen 2017-06-20": the page's
+    JSON-LD, its meta tags, the byline's <time>, the page text, the date in its address, a
+    ClaimReview, the feed entry or a person ("json-ld", "meta", "time", "text", "url",
+    "claimreview", "feed", "given"); NULL for sources recorded before it was kept.
+    ``posts.published_from`` does the same for a post's date (the feed field it came from).
+    """
+    db.execute("ALTER TABLE clip_sources ADD COLUMN date_from TEXT")
+    db.execute("ALTER TABLE posts ADD COLUMN published_from TEXT")
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -382,6 +395,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _004_bot,
     _005_question_language,
     _006_provenance,
+    _007_date_signals,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 

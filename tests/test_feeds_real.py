@@ -126,5 +126,6 @@ def test_rss_item_without_link_never_points_at_the_feed():
     assert episode.post_url == f"{BASE}/media/videos/pattern-hd-no-bar.mp4"
     assert [(m.kind, m.url) for m in episode.media] == [("video", episode.post_url)]
     assert RSS_URL not in {p.post_url for p in posts}
-    assert audio.media == () and audio.post_url == ""
+    assert audio.media == ()
+    assert audio.post_url == f"{RSS_URL}#item=podcast-ep-5"  # marked: no article to fetch
     assert rss.article_url(audio) is None

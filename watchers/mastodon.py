@@ -167,6 +167,7 @@ def _status_post(status: dict[str, Any], feed_url: str, host: str) -> Post | Non
         external_id=str(wrapper_id),
         author=_author(status.get("account"), host),
         published=parse_iso(status.get("created_at")),
+        published_from="created_at",
         text=f"{warning}\n{text}".strip() if warning else text,
         media=media,
         forwarded_from=(original.get("url") or original.get("uri")) if original else None,

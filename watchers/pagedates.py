@@ -9,8 +9,11 @@ from __future__ import annotations
 import datetime
 import itertools
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import lxml.html
+from htmldate import find_date
 
 from watchers.pagedoc import MAX_TIMES, _date_value, _Doc, _main_nodes
 from watchers.pagenoise import _tag, _tokens
@@ -38,25 +41,41 @@ def _plausible(date: datetime.date | None) -> datetime.date | None:
     return date if date is not None and plausible(date) else None
 
 
-def _jsonld_published(doc: _Doc) -> datetime.date | None:
+@dataclass(frozen=True)
+class _Candidate:
+    """One date a signal gives, with the raw value it was read from (to see its time zone)."""
+
+    date: datetime.date
+    signal: str
+    raw: str = ""
+    visible: datetime.date | None = None  # a <time>'s own visible text, when it names a date
+
+
+def _candidate(value: Any, signal: str) -> _Candidate | None:
+    found = _plausible(_date_value(value))
+    return _Candidate(found, signal, str(value)) if found else None
+
+
+def _jsonld_published(doc: _Doc) -> _Candidate | None:
     for node in _main_nodes(doc):
         for key in ("datePublished", "dateCreated"):
-            found = _plausible(_date_value(node.get(key)))
+            found = _candidate(node.get(key), "json-ld")
             if found:
                 return found
     return None
 
 
-def _meta_published(doc: _Doc) -> datetime.date | None:
+def _meta_published(doc: _Doc) -> _Candidate | None:
     for key in _PUBLISHED_META:
-        found = _plausible(_date_value(doc.meta_value(key)))
+        found = _candidate(doc.meta_value(key), "meta")
         if found:
             return found
     return None
 
 
 def _is_byline_time(el: lxml.html.HtmlElement, scope: lxml.html.HtmlElement) -> bool:
-    """A <time> that dates the article: marked as published, or in its header or byline.
+    """A <time> (or hAtom <abbr class="published">) that dates the article: marked as
+    published, or in its header or byline.
 
     A <time> in a sentence of the story ("the battle of <time>3 March 2016</time>") is not.
     """
@@ -66,6 +85,8 @@ def _is_byline_time(el: lxml.html.HtmlElement, scope: lxml.html.HtmlElement) -> 
         return True
     if _PUBLISHED_CLASS.search(classes):
         return True
+    if _tag(el) != "time":
+        return False
     for depth, node in enumerate(el.iterancestors()):
         if depth >= 5 or node is scope.getparent():
             break
@@ -74,27 +95,98 @@ def _is_byline_time(el: lxml.html.HtmlElement, scope: lxml.html.HtmlElement) -> 
     return False
 
 
-def _time_published(doc: _Doc) -> datetime.date | None:
-    times = (el for el, _ in doc.visible if _tag(el) == "time" and doc.in_scope(el))
+def _time_published(doc: _Doc) -> _Candidate | None:
+    """The byline's <time>, or hAtom's <abbr class="published" title="2011-03-30T13:45">.
+
+    When the visible text of a <time> names another day than its datetime attribute, the
+    text is what the publisher wrote for readers (the attribute is often a UTC conversion or a
+    template default), so the text's day is kept as `visible`.
+    """
+    times = (el for el, _ in doc.visible if _tag(el) in ("time", "abbr") and doc.in_scope(el))
     for el in itertools.islice(times, MAX_TIMES):  # a byline comes early
         if not _is_byline_time(el, doc.scope):
             continue
-        stamp = el.get("datetime")
-        found = _plausible(_date_value(stamp) if stamp else parse_date(el.text_content()))
+        stamp = el.get("datetime") or (el.get("title") if _tag(el) == "abbr" else None)
+        shown = _plausible(parse_date(el.text_content()))
+        found = _candidate(stamp, "time") if stamp else None
+        if found is None and shown:
+            return _Candidate(shown, "time", visible=shown)
         if found:
-            return found
+            return _Candidate(found.date, "time", found.raw, visible=shown)
     return None
 
 
+_UTC_STAMP = re.compile(r"\d{4}-\d\d-\d\dT(\d\d):\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]00:?00)$")
+MIDNIGHT_HOURS = 4  # a UTC time this close to midnight may be the next or previous local day
+
+
+def _near_midnight_utc(raw: str) -> bool:
+    match = _UTC_STAMP.match(raw.strip())
+    return bool(match) and not MIDNIGHT_HOURS <= int(match.group(1)) < 24 - MIDNIGHT_HOURS
+
+
+def _local_day(found: _Candidate, shown: list[datetime.date]) -> _Candidate:
+    """A UTC timestamp near midnight, one day off the day the page shows its readers, stands
+    for the shown (local) day: "2017-06-20T23:40Z" on a page whose byline says 21 June 2017."""
+    if _near_midnight_utc(found.raw):
+        for day in shown:
+            if abs((day - found.date).days) == 1:
+                return _Candidate(day, found.signal, found.raw)
+    return found
+
+
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]?\d)[/-]([0-3]?\d)(?:/|[-_]|$)")
+
+
+def _htmldate(doc: _Doc) -> _Candidate | None:
+    """htmldate's guess of the original date, when the page's own address names the same day
+    ("/2017/06/20/"): one more candidate for pages none of our signals dates.
+
+    Alone, htmldate falls back to the modified date, a <time> inside a sentence or a header's
+    "today" (all refused here, see the tests), so its guess is taken only when the URL agrees.
+    """
+    match = _URL_DATE.search(doc.url)
+    if not match:
+        return None
+    try:
+        in_url = datetime.date(*(int(g) for g in match.groups()))
+        found = find_date(
+            doc.root, url=doc.url, original_date=True, extensive_search=False,
+            outputformat="%Y-%m-%d",
+        )  # fmt: skip
+    except Exception:  # noqa: BLE001 - a third-party heuristic must never cost the page
+        return None
+    guess = _candidate(found, "url") if found else None
+    return guess if guess is not None and guess.date == in_url else None
+
+
 def published_date(doc: _Doc, text: str) -> tuple[datetime.date | None, str | None]:
-    """The first publication date and the signal it came from, most trusted signal first."""
-    for source, find in (
-        ("json-ld", lambda: _jsonld_published(doc)),
-        ("meta", lambda: _meta_published(doc)),
-        ("time", lambda: _time_published(doc)),
-        ("text", lambda: date_in_text(text)),
-    ):
-        found = find()
-        if found:
-            return found, source
-    return None, None
+    """The first publication date and the signal it came from.
+
+    Trust order: JSON-LD, meta tags, the byline's <time>, a dated byline in the text, then
+    htmldate.  But a lone JSON-LD date that the page's other signals agree against (two of meta,
+    <time> and byline naming another day) is a CMS migration or re-import date, and loses to
+    them; and a UTC timestamp near midnight gives way to the local day the byline shows.
+    """
+    time = _time_published(doc)
+    in_text = date_in_text(text)
+    shown = [d for d in (time.visible if time else None, in_text) if d]
+    found = [
+        _local_day(c, shown)
+        for c in (_jsonld_published(doc), _meta_published(doc), time)
+        if c is not None
+    ]
+    if time is not None and time.visible and found:
+        found = [c if c.signal != "time" else _Candidate(time.visible, "time") for c in found]
+    if in_text:
+        found.append(_Candidate(in_text, "text"))
+    if not found:
+        fallback = _htmldate(doc)
+        return (fallback.date, fallback.signal) if fallback else (None, None)
+    first = found[0]
+    if first.signal == "json-ld":
+        others = [c for c in found[1:] if c.date != first.date]
+        for c in others:
+            if sum(o.date == c.date for o in others) >= 2:
+                return c.date, c.signal
+    return first.date, first.signal

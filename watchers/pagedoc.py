@@ -198,6 +198,15 @@ def _owner_is_page(el: lxml.html.HtmlElement) -> bool:
     return True
 
 
+def _owned_by_article(el: lxml.html.HtmlElement) -> bool:
+    """A microdata property of an Article / BlogPosting item (not of a comment or a claim)."""
+    for node in el.iterancestors():
+        if node.get("itemscope") is not None:
+            kind = (node.get("itemtype") or "").rstrip("/").rsplit("/", 1)[-1]
+            return bool(_ARTICLE_TYPE.search(kind)) and kind != "ClaimReview"
+    return any(_tag(a) == "article" for a in el.iterancestors())
+
+
 def _meta_tags(
     root: lxml.html.HtmlElement, visible: list[tuple[lxml.html.HtmlElement, bool]]
 ) -> list[tuple[str, str]]:
@@ -205,6 +214,14 @@ def _meta_tags(
     head = root.find("head")
     head_metas = list(head.iter("meta")) if head is not None else []
     body_metas = [el for el, _ in visible if _tag(el) == "meta"]
+    seen = set(body_metas)
+    # An article's own microdata metas count wherever its template puts them, even in the
+    # <footer> inside the <article> ("entry-footer"), which is otherwise never read.
+    body_metas += [
+        el
+        for el in root.iter("meta")
+        if el not in seen and el.get("itemprop") and _owned_by_article(el)
+    ]
     found = []
     for el in head_metas + body_metas:
         name = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
@@ -231,6 +248,16 @@ def _flatten(item: Any, out: list[dict[str, Any]]) -> None:
                     _flatten(member, out)
 
 
+def _lenient_json(text: str) -> Any:
+    """The first whole JSON value of a block that has junk after it (a stray "}" left by a
+    template): what a browser's JSON-LD consumer would still read.  None when even that fails."""
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text.strip().removeprefix("<!--").strip())
+    except (ValueError, RecursionError):
+        return None
+    return value
+
+
 def _jsonld_nodes(root: lxml.html.HtmlElement) -> list[dict[str, Any]]:
     """JSON-LD objects of the page; a block that does not parse is skipped, the rest is read."""
     nodes: list[dict[str, Any]] = []
@@ -241,7 +268,7 @@ def _jsonld_nodes(root: lxml.html.HtmlElement) -> list[dict[str, Any]]:
         try:
             items = JsonLdExtractor().extract_items(script)
         except Exception:  # noqa: BLE001 - json/jstyleson raise many types on hostile input
-            continue
+            items = _lenient_json(script.text or "")
         _flatten(items, nodes)
     return nodes
 
@@ -378,6 +405,10 @@ def _date_value(value: Any) -> datetime.date | None:
         return parse_date(text)
 
 
+# A host name at the start of a metadata URL written without its scheme.
+_SCHEMELESS_HOST = re.compile(r"(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?:/|$)", re.I)
+
+
 def _absolute(raw: str | None, base: str, strict: bool = False) -> str | None:
     """An absolute http(s) URL, or None (data:, javascript:, garbage).
 
@@ -387,6 +418,8 @@ def _absolute(raw: str | None, base: str, strict: bool = False) -> str | None:
     raw = (raw or "").strip()
     if not raw or raw.lower().startswith("data:") or (strict and re.search(r"\s", raw)):
         return None
+    if strict and _SCHEMELESS_HOST.match(raw):
+        raw = "https://" + raw  # "aosfatos.org/noticias/..." in JSON-LD is a site, not a path
     try:
         url = urljoin(base, re.sub(r"\s", "%20", raw))
     except ValueError:

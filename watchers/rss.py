@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urldefrag, urljoin
 
 from watchers.article import parse_article_media
 from watchers.errors import FeedError
@@ -111,6 +111,21 @@ def _entry_link(entry: Mapping[str, Any], own: str | None, feed_url: str) -> str
     return link if is_http_url(link) else ""
 
 
+def _date_field(entry: Mapping[str, Any]) -> str | None:
+    """Which field dated the entry: its publication date, or only its last update."""
+    if entry.get("published_parsed"):
+        return "published"
+    return "updated" if entry.get("updated_parsed") else None
+
+
+def _linkless_url(feed_url: str, external_id: str, media: tuple[MediaRef, ...]) -> str:
+    """A post URL for an item without a link: its media file (a podcast episode is its
+    enclosure), else the feed's URL marked with the item's id, which article_url() knows is
+    not an article to fetch."""
+    first = next((m.url for m in media if m.kind != "thumbnail"), None)
+    return first or f"{feed_url}#item={quote(external_id, safe='')}"
+
+
 def parse(body: bytes, feed_url: str) -> list[Post]:
     """Posts of an RSS/Atom feed, in feed order.  Raises FeedError if `body` is not a feed."""
     parsed = parse_feed_bytes(body, feed_url)
@@ -124,17 +139,18 @@ def parse(body: bytes, feed_url: str) -> list[Post]:
             if not link and not entry.get("id"):
                 continue
             media = entry_media(entry, link or feed_url)
+            external_id = _external_id(entry, link)
             posts.append(
                 Post(
                     source=KIND,
                     feed_url=feed_url,
-                    # no article: the post is its media file (a podcast episode's enclosure)
-                    post_url=link or next((m.url for m in media if m.kind != "thumbnail"), ""),
-                    external_id=_external_id(entry, link),
+                    post_url=link or _linkless_url(feed_url, external_id, media),
+                    external_id=external_id,
                     author=entry.get("author") or None,
                     published=from_struct_time(
                         entry.get("published_parsed") or entry.get("updated_parsed")
                     ),
+                    published_from=_date_field(entry),
                     text=entry_text(entry),
                     media=media,
                 )
@@ -149,6 +165,6 @@ def article_url(post: Post) -> str | None:
     photo or GIF (only a link, or only a thumbnail); None otherwise."""
     if any(m.kind != "thumbnail" for m in post.media):
         return None
-    if not post.post_url or post.post_url == post.feed_url:
+    if not post.post_url or urldefrag(post.post_url)[0] == urldefrag(post.feed_url)[0]:
         return None  # never fetch the feed itself as if it were the article
     return post.post_url

@@ -200,6 +200,7 @@ def _post(message: Element, feed_url: str) -> Post:
         external_id=data_post,
         author=(owner.text() if owner is not None else None) or data_post.split("/", 1)[0],
         published=_published(message),
+        published_from="time",
         text=_text(message),
         media=_media(message, post_url),
         forwarded_from=_forwarded_from(message),
