@@ -169,3 +169,15 @@ def test_weak_date_is_marked_for_confirmation():
     from watchers.provenance import from_page
 
     assert from_page(info).date_from == "text"
+
+
+def test_sidebar_teasers_of_other_stories_are_not_the_article_s_media():
+    info = read_page(
+        (PAGES / "sidebar-teasers.html").read_bytes(),
+        "https://diario.example/2019/05/14/incendio-deposito.html",
+    )
+    assert info.published == D(2019, 5, 14)
+    # the 2019 article's own photo only: the 16 "most read" thumbnails are 2023 stories
+    assert [m.url for m in info.media] == [
+        "https://cdn.diario.example/2019/05/deposito-incendio-1200x675.jpg"
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 from collections.abc import Iterator
@@ -10,6 +11,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import lxml.html
+import trafilatura
+from lxml import etree
 
 from watchers.pagedoc import (
     _NOT_CONTENT_TYPES,
@@ -276,10 +279,53 @@ _MEDIA_TAGS = frozenset(
 )  # fmt: skip
 
 
+def _main_content_images(doc: _Doc) -> set[str] | None:
+    """Absolute URLs of the pictures trafilatura keeps in the article's main content, or None
+    when it finds no main content.
+
+    trafilatura is a maintained boilerplate remover: it drops sidebars, teaser grids, "most
+    read" lists and promos by their shape (link density, text length, position), whatever
+    their class names and language.  A 2019 article must not get 16 thumbnails of 2023
+    stories from its "Lo más leído" column, which would date them 2019 in the library.
+    """
+    try:
+        xml = trafilatura.extract(
+            copy.deepcopy(doc.root),
+            include_images=True,
+            include_comments=False,
+            include_tables=True,
+            output_format="xml",
+            favor_recall=True,
+        )
+        if not xml:
+            return None
+        tree = etree.fromstring(xml.encode(), parser=etree.XMLParser(recover=True))
+    except Exception:  # noqa: BLE001 - a third-party heuristic must never cost the page
+        return None
+    if tree is None or tree.find(".//main") is None:
+        return None
+    found = set()
+    for graphic in tree.iter("graphic"):
+        url = _absolute(graphic.get("src"), doc.base)
+        if url:
+            found.add(url)
+    return found
+
+
+def _image_urls(el: lxml.html.HtmlElement, base: str) -> set[str]:
+    """Every URL an <img> may load (src, lazy-loading attributes, srcset candidates)."""
+    raw = [el.get(a) for a in ("src", "data-src", "data-lazy-src", "data-original", "data-url")]
+    for attr in ("srcset", "data-srcset", "data-lazy-srcset"):
+        raw += [part.split()[0] for part in _SRCSET_SPLIT.split(el.get(attr) or "") if part.split()]
+    return {url for url in (_absolute(r, base) for r in raw if r) if url}
+
+
 def _body_media(doc: _Doc, media: _Media) -> None:
     """Media in the body, in page order: videos and player iframes anywhere that counts, images
-    and links to posts only inside the article body."""
+    and links to posts only inside the article body, and images only where trafilatura finds
+    the main content too (when it finds any)."""
     has_content = any(in_content for _, in_content in doc.visible)
+    main_images = _main_content_images(doc)
     candidates = ((el, c) for el, c in doc.visible if _tag(el) in _MEDIA_TAGS)
     for el, in_content in itertools.islice(candidates, MAX_CANDIDATES):
         if media.full:
@@ -302,6 +348,8 @@ def _body_media(doc: _Doc, media: _Media) -> None:
         elif tag == "script" and el.get("data-telegram-post"):
             media.add(f"https://t.me/{el.get('data-telegram-post')}", "embed", "script")
         elif in_content and tag in ("img", "amp-img") and not _decorative(el):
+            if main_images and not (_image_urls(el, doc.base) & main_images):
+                continue  # a teaser, promo or "most read" thumbnail around the article
             media.add(_image_source(el), "photo", "img")
         elif in_content and tag == "a" and _embed_link(el.get("href"), doc.base):
             media.add(el.get("href"), "embed", "link")
