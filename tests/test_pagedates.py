@@ -181,3 +181,20 @@ def test_sidebar_teasers_of_other_stories_are_not_the_article_s_media():
     assert [m.url for m in info.media] == [
         "https://cdn.diario.example/2019/05/deposito-incendio-1200x675.jpg"
     ]
+
+
+def test_byline_under_the_headline_below_long_menus_and_archive_lists():
+    menu = "".join(f"<li><a href='/m{i}.html'>Menüpunkt {i}</a></li>" for i in range(12))
+    archive = "".join(
+        f"<li><a href='archiv.html?month=2018{m:02d}'>Monat {m} 2018</a></li>" for m in range(1, 13)
+    )
+    body = (
+        f"<div id='header'><div class='inside'><ul class='level_1'>{menu}</ul></div></div>"
+        f"<div id='left'><div class='mod_newsmenu block'><ul>{archive}</ul></div></div>"
+        "<div id='main'><div class='mod_newsreader block'><div class='layout_full block'>"
+        "<h1>Warm war es, schön war es</h1><p class='info'>10.06.2018 22:00</p>"
+        "<div class='ce_text'><p>Heute Nachmittag haben wir am Umzug teilgenommen.</p></div>"
+        "</div></div></div>"
+    )
+    info = page(body, url="https://verein.example/news/items/warm-war-es.html")
+    assert (info.published, info.published_from) == (D(2018, 6, 10), "text")

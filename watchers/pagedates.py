@@ -160,6 +160,27 @@ def _htmldate(doc: _Doc) -> _Candidate | None:
     return guess if guess is not None and guess.date == in_url else None
 
 
+MAX_HEADLINES = 3  # <h1>s tried as the start of the article (a logo is often an <h1> too)
+
+
+def _byline_in_text(doc: _Doc, text: str) -> datetime.date | None:
+    """A dated byline in the page text, read from the top of the page, else from each
+    headline down: a byline sits under the headline, which site menus and archive lists can
+    push far from the top of the page's text."""
+    found = date_in_text(text)
+    if found:
+        return found
+    headlines = (el for el, _ in doc.visible if _tag(el) == "h1")
+    for h1 in itertools.islice(headlines, MAX_HEADLINES):
+        words = " ".join(h1.text_content().split())
+        start = text.find(words) if words else -1
+        if start > 0:
+            found = date_in_text(text[start:])
+            if found:
+                return found
+    return None
+
+
 def published_date(doc: _Doc, text: str) -> tuple[datetime.date | None, str | None]:
     """The first publication date and the signal it came from.
 
@@ -169,7 +190,7 @@ def published_date(doc: _Doc, text: str) -> tuple[datetime.date | None, str | No
     them; and a UTC timestamp near midnight gives way to the local day the byline shows.
     """
     time = _time_published(doc)
-    in_text = date_in_text(text)
+    in_text = _byline_in_text(doc, text)
     shown = [d for d in (time.visible if time else None, in_text) if d]
     found = [
         _local_day(c, shown)
