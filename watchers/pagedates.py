@@ -15,8 +15,8 @@ from typing import Any
 import lxml.html
 from htmldate import find_date
 
-from watchers.pagedoc import MAX_TIMES, _date_value, _Doc, _main_nodes
-from watchers.pagenoise import _tag, _tokens
+from watchers.pagedoc import MAX_TIMES, Doc, date_value, main_nodes
+from watchers.pagenoise import tag_of, tokens_of
 from watchers.textdates import date_in_text, parse_date, plausible
 
 # --- the publication date ----------------------------------------------------------------------
@@ -52,12 +52,12 @@ class _Candidate:
 
 
 def _candidate(value: Any, signal: str) -> _Candidate | None:
-    found = _plausible(_date_value(value))
+    found = _plausible(date_value(value))
     return _Candidate(found, signal, str(value)) if found else None
 
 
-def _jsonld_published(doc: _Doc) -> _Candidate | None:
-    for node in _main_nodes(doc):
+def _jsonld_published(doc: Doc) -> _Candidate | None:
+    for node in main_nodes(doc):
         for key in ("datePublished", "dateCreated"):
             found = _candidate(node.get(key), "json-ld")
             if found:
@@ -65,7 +65,7 @@ def _jsonld_published(doc: _Doc) -> _Candidate | None:
     return None
 
 
-def _meta_published(doc: _Doc) -> _Candidate | None:
+def _meta_published(doc: Doc) -> _Candidate | None:
     for key in _PUBLISHED_META:
         found = _candidate(doc.meta_value(key), "meta")
         if found:
@@ -85,28 +85,28 @@ def _is_byline_time(el: lxml.html.HtmlElement, scope: lxml.html.HtmlElement) -> 
         return True
     if _PUBLISHED_CLASS.search(classes):
         return True
-    if _tag(el) != "time":
+    if tag_of(el) != "time":
         return False
     for depth, node in enumerate(el.iterancestors()):
         if depth >= 5 or node is scope.getparent():
             break
-        if _tag(node) == "header" or any(_BYLINE_CONTEXT.search(t) for t in _tokens(node)):
+        if tag_of(node) == "header" or any(_BYLINE_CONTEXT.search(t) for t in tokens_of(node)):
             return True
     return False
 
 
-def _time_published(doc: _Doc) -> _Candidate | None:
+def _time_published(doc: Doc) -> _Candidate | None:
     """The byline's <time>, or hAtom's <abbr class="published" title="2011-03-30T13:45">.
 
     When the visible text of a <time> names another day than its datetime attribute, the
     text is what the publisher wrote for readers (the attribute is often a UTC conversion or a
     template default), so the text's day is kept as `visible`.
     """
-    times = (el for el, _ in doc.visible if _tag(el) in ("time", "abbr") and doc.in_scope(el))
+    times = (el for el, _ in doc.visible if tag_of(el) in ("time", "abbr") and doc.in_scope(el))
     for el in itertools.islice(times, MAX_TIMES):  # a byline comes early
         if not _is_byline_time(el, doc.scope):
             continue
-        stamp = el.get("datetime") or (el.get("title") if _tag(el) == "abbr" else None)
+        stamp = el.get("datetime") or (el.get("title") if tag_of(el) == "abbr" else None)
         shown = _plausible(parse_date(el.text_content()))
         found = _candidate(stamp, "time") if stamp else None
         if found is None and shown:
@@ -138,7 +138,7 @@ def _local_day(found: _Candidate, shown: list[datetime.date]) -> _Candidate:
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-]([01]?\d)[/-]([0-3]?\d)(?:/|[-_]|$)")
 
 
-def _htmldate(doc: _Doc) -> _Candidate | None:
+def _htmldate(doc: Doc) -> _Candidate | None:
     """htmldate's guess of the original date, when the page's own address names the same day
     ("/2017/06/20/"): one more candidate for pages none of our signals dates.
 
@@ -163,14 +163,14 @@ def _htmldate(doc: _Doc) -> _Candidate | None:
 MAX_HEADLINES = 3  # <h1>s tried as the start of the article (a logo is often an <h1> too)
 
 
-def _byline_in_text(doc: _Doc, text: str) -> datetime.date | None:
+def _byline_in_text(doc: Doc, text: str) -> datetime.date | None:
     """A dated byline in the page text, read from the top of the page, else from each
     headline down: a byline sits under the headline, which site menus and archive lists can
     push far from the top of the page's text."""
     found = date_in_text(text)
     if found:
         return found
-    headlines = (el for el, _ in doc.visible if _tag(el) == "h1")
+    headlines = (el for el, _ in doc.visible if tag_of(el) == "h1")
     for h1 in itertools.islice(headlines, MAX_HEADLINES):
         words = " ".join(h1.text_content().split())
         start = text.find(words) if words else -1
@@ -181,7 +181,7 @@ def _byline_in_text(doc: _Doc, text: str) -> datetime.date | None:
     return None
 
 
-def published_date(doc: _Doc, text: str) -> tuple[datetime.date | None, str | None]:
+def published_date(doc: Doc, text: str) -> tuple[datetime.date | None, str | None]:
     """The first publication date and the signal it came from.
 
     Trust order: JSON-LD, meta tags, the byline's <time>, a dated byline in the text, then

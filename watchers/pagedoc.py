@@ -30,7 +30,7 @@ from lxml import etree
 from w3lib.encoding import html_to_unicode
 
 from watchers.mediakind import is_http_url
-from watchers.pagenoise import _excluded_path, _tag, _visible
+from watchers.pagenoise import excluded_path, tag_of, visible_elements
 from watchers.textdates import parse_date
 
 MAX_INPUT = 16 * 1024 * 1024  # metadata and the article sit at the top; the rest is not read
@@ -110,7 +110,7 @@ def _guess_encoding(data: bytes) -> str:
     return "utf-8"
 
 
-def _decode(html: bytes | str) -> str:
+def decode_page(html: bytes | str) -> str:
     """Text of the page; PageError when the input is plainly not an HTML page."""
     if isinstance(html, bytes):
         data = html[:MAX_INPUT]
@@ -126,7 +126,7 @@ def _decode(html: bytes | str) -> str:
     return text.replace("\x00", "")
 
 
-def _parse(text: str) -> lxml.html.HtmlElement | None:
+def parse_page(text: str) -> lxml.html.HtmlElement | None:
     """The page as an lxml tree, comments dropped; None when nothing could be parsed."""
     parser = lxml.html.HTMLParser(
         encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True
@@ -143,14 +143,14 @@ _ARTICLE_TYPE = re.compile(
     r"(?:Article|BlogPosting|Report|LiveBlogPosting|SocialMediaPosting|ClaimReview)$"
 )
 _PAGE_TYPES = frozenset({"WebPage", "ItemPage"})
-_NOT_CONTENT_TYPES = frozenset(
+NOT_CONTENT_TYPES = frozenset(
     {"Organization", "NewsMediaOrganization", "Corporation", "Person", "WebSite", "Brand",
      "BreadcrumbList", "SiteNavigationElement", "ItemList", "Comment", "SearchAction"}
 )  # fmt: skip
 
 
 @dataclass
-class _Doc:
+class Doc:
     """The parsed page and what is read from it more than once."""
 
     url: str
@@ -158,7 +158,7 @@ class _Doc:
     root: lxml.html.HtmlElement
     body: lxml.html.HtmlElement
     scope: lxml.html.HtmlElement  # the article (headline, byline, body), else the whole body
-    visible: list[tuple[lxml.html.HtmlElement, bool]]  # see _visible()
+    visible: list[tuple[lxml.html.HtmlElement, bool]]  # see visible_elements()
     visible_set: set[lxml.html.HtmlElement]
     meta: list[tuple[str, str]] = field(default_factory=list)
     first_meta: dict[str, str] = field(default_factory=dict)
@@ -179,7 +179,7 @@ class _Doc:
         return value
 
 
-def _types(node: Any) -> set[str]:
+def types_of(node: Any) -> set[str]:
     """schema.org type names of a JSON-LD/microdata node, without the schema.org prefix."""
     if not isinstance(node, dict):
         return set()
@@ -204,7 +204,7 @@ def _owned_by_article(el: lxml.html.HtmlElement) -> bool:
         if node.get("itemscope") is not None:
             kind = (node.get("itemtype") or "").rstrip("/").rsplit("/", 1)[-1]
             return bool(_ARTICLE_TYPE.search(kind)) and kind != "ClaimReview"
-    return any(_tag(a) == "article" for a in el.iterancestors())
+    return any(tag_of(a) == "article" for a in el.iterancestors())
 
 
 def _meta_tags(
@@ -213,7 +213,7 @@ def _meta_tags(
     """(name, content) of <meta> tags in the head and in the parts of the body that count."""
     head = root.find("head")
     head_metas = list(head.iter("meta")) if head is not None else []
-    body_metas = [el for el, _ in visible if _tag(el) == "meta"]
+    body_metas = [el for el, _ in visible if tag_of(el) == "meta"]
     seen = set(body_metas)
     # An article's own microdata metas count wherever its template puts them, even in the
     # <footer> inside the <article> ("entry-footer"), which is otherwise never read.
@@ -288,7 +288,7 @@ def _from_microdata(item: Any, depth: int = 0) -> Any:
     return item
 
 
-def _microdata_nodes(root: lxml.html.HtmlElement, base: str) -> list[dict[str, Any]]:
+def microdata_nodes(root: lxml.html.HtmlElement, base: str) -> list[dict[str, Any]]:
     """ClaimReview microdata items of the page, outside comments and link lists, shaped like
     JSON-LD.  Only ClaimReview items are read (that is all microdata is used for here), each
     from a copy of its own subtree: extruct indexes every item of the document on each call,
@@ -299,7 +299,7 @@ def _microdata_nodes(root: lxml.html.HtmlElement, base: str) -> list[dict[str, A
         if len(outermost) >= MAX_REVIEWS:
             break
         inside = any(a in outermost for a in element.iterancestors())  # read with its parent
-        if not inside and not _excluded_path(element):
+        if not inside and not excluded_path(element):
             outermost.append(element)
     nodes = []
     for element in outermost:
@@ -321,18 +321,18 @@ def _base_url(root: lxml.html.HtmlElement, url: str) -> str:
         return url
 
 
-def _load(root: lxml.html.HtmlElement, url: str) -> _Doc:
+def load_doc(root: lxml.html.HtmlElement, url: str) -> Doc:
     body = root.find("body")
     body = body if body is not None else root
-    visible = _visible(body)
+    visible = visible_elements(body)
     # The first <article> that counts holds headline, byline and story; else the whole body.
-    scope = next((el for el, _ in visible if _tag(el) == "article"), body)
+    scope = next((el for el, _ in visible if tag_of(el) == "article"), body)
     nodes = _jsonld_nodes(root)
     meta = _meta_tags(root, visible)
     first_meta: dict[str, str] = {}
     for name, value in meta:
         first_meta.setdefault(name, value)
-    return _Doc(
+    return Doc(
         url=url,
         base=_base_url(root, url),
         root=root,
@@ -350,13 +350,13 @@ def _load(root: lxml.html.HtmlElement, url: str) -> _Doc:
 # --- small value readers (JSON-LD values come in every shape) ----------------------------------
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _text_value(value: Any) -> str | None:
+def text_value(value: Any) -> str | None:
     """A string from a JSON-LD value: the string, a number's text, a node's name or @value."""
-    for item in _as_list(value)[:MAX_DEPTH]:
+    for item in as_list(value)[:MAX_DEPTH]:
         if isinstance(item, bool):
             continue
         if isinstance(item, str) and item.strip():
@@ -364,15 +364,15 @@ def _text_value(value: Any) -> str | None:
         if isinstance(item, int | float):
             return str(item)
         if isinstance(item, dict):
-            text = _text_value(item.get("name")) or _text_value(item.get("@value"))
+            text = text_value(item.get("name")) or text_value(item.get("@value"))
             if text:
                 return text
     return None
 
 
-def _url_value(value: Any) -> str | None:
+def url_value(value: Any) -> str | None:
     """A URL from a JSON-LD value: a string, or a node's url / contentUrl / @id."""
-    for item in _as_list(value)[:MAX_DEPTH]:
+    for item in as_list(value)[:MAX_DEPTH]:
         if isinstance(item, str) and item.strip():
             return item.strip()
         if isinstance(item, dict):
@@ -387,10 +387,10 @@ _ISO_DATE = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})")
 _COMPACT_DATE = re.compile(r"\s*(\d{4})(\d{2})(\d{2})(?:T?\d{4,6})?\s*")
 
 
-def _date_value(value: Any) -> datetime.date | None:
+def date_value(value: Any) -> datetime.date | None:
     """A date from a metadata value: ISO 8601 (the date as the publisher wrote it, not converted
     to UTC), 20170620, an RFC 2822 date, or a written date ("June 20, 2017", "٦ ديسمبر ٢٠٢٤")."""
-    text = _text_value(value)
+    text = text_value(value)
     if not text:
         return None
     match = _ISO_DATE.match(text) or _COMPACT_DATE.fullmatch(text)
@@ -409,7 +409,7 @@ def _date_value(value: Any) -> datetime.date | None:
 _SCHEMELESS_HOST = re.compile(r"(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?:/|$)", re.I)
 
 
-def _absolute(raw: str | None, base: str, strict: bool = False) -> str | None:
+def absolute_url(raw: str | None, base: str, strict: bool = False) -> str | None:
     """An absolute http(s) URL, or None (data:, javascript:, garbage).
 
     Spaces in an HTML attribute are encoded as a browser does; a JSON-LD value with spaces
@@ -427,22 +427,22 @@ def _absolute(raw: str | None, base: str, strict: bool = False) -> str | None:
     return url if is_http_url(url) else None
 
 
-def _main_nodes(doc: _Doc) -> list[dict[str, Any]]:
+def main_nodes(doc: Doc) -> list[dict[str, Any]]:
     """JSON-LD nodes that describe this page: articles first, then ClaimReview, then WebPage;
     among equals, the one whose url is the page's comes first."""
 
     def same_page(node: dict[str, Any]) -> bool:
-        urls = {_url_value(node.get(k)) for k in ("url", "@id", "mainEntityOfPage")}
+        urls = {url_value(node.get(k)) for k in ("url", "@id", "mainEntityOfPage")}
         return any(u and u.split("#")[0].rstrip("/") == doc.url.rstrip("/") for u in urls)
 
     def rank(node: dict[str, Any]) -> tuple[int, bool]:
-        types = _types(node)
+        types = types_of(node)
         kind = 2 if types & _PAGE_TYPES else 1 if "ClaimReview" in types else 0
         return kind, not same_page(node)
 
     chosen = [
         n
         for n in doc.nodes
-        if any(_ARTICLE_TYPE.search(t) for t in _types(n)) or _types(n) & _PAGE_TYPES
+        if any(_ARTICLE_TYPE.search(t) for t in types_of(n)) or types_of(n) & _PAGE_TYPES
     ]
     return sorted(chosen, key=rank)

@@ -15,18 +15,18 @@ import trafilatura
 from lxml import etree
 
 from watchers.pagedoc import (
-    _NOT_CONTENT_TYPES,
     MAX_CANDIDATES,
     MAX_DEPTH,
     MAX_MEDIA,
     MIN_IMAGE_SIDE,
-    _absolute,
-    _as_list,
-    _Doc,
-    _types,
-    _url_value,
+    NOT_CONTENT_TYPES,
+    Doc,
+    absolute_url,
+    as_list,
+    types_of,
+    url_value,
 )
-from watchers.pagenoise import _tag, _tokens
+from watchers.pagenoise import tag_of, tokens_of
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ class _Media:
         if not raw or self.full or raw in self.seen_raw:
             return
         self.seen_raw.add(raw)
-        url = _absolute(raw, self.base, strict)
+        url = absolute_url(raw, self.base, strict)
         if url is None:
             return
         embed = embed_url(url)
@@ -163,7 +163,7 @@ class _Media:
             self.items.append(PageMedia(url=url, kind=kind, found_in=found_in))
 
 
-def _og_media(doc: _Doc, media: _Media) -> None:
+def _og_media(doc: Doc, media: _Media) -> None:
     video_type = (doc.meta_value("og:video:type") or "").lower()
     video_kind = "embed" if video_type.startswith("text/html") else "video"
     for name, value in doc.meta:
@@ -174,26 +174,26 @@ def _og_media(doc: _Doc, media: _Media) -> None:
             media.add(value, "photo", "og:image")
 
 
-def _jsonld_media_of(value: Any, hint: str, doc: _Doc) -> Iterator[tuple[str | None, str]]:
+def _jsonld_media_of(value: Any, hint: str, doc: Doc) -> Iterator[tuple[str | None, str]]:
     """(url, kind) of a JSON-LD image/video value: a URL string, ImageObject or VideoObject."""
-    for item in _as_list(value)[:MAX_DEPTH]:
+    for item in as_list(value)[:MAX_DEPTH]:
         item = doc.resolve(item)
         if isinstance(item, str):
             yield item, hint
         elif isinstance(item, dict):
-            types = _types(item)
+            types = types_of(item)
             if "VideoObject" in types or (hint == "video" and "ImageObject" not in types):
-                yield _url_value(item.get("contentUrl")), "video"
-                yield _url_value(item.get("embedUrl")), "embed"
+                yield url_value(item.get("contentUrl")), "video"
+                yield url_value(item.get("embedUrl")), "embed"
             elif "ImageObject" in types or hint == "photo":
-                yield _url_value(item.get("contentUrl")) or _url_value(item.get("url")), "photo"
+                yield url_value(item.get("contentUrl")) or url_value(item.get("url")), "photo"
 
 
-def _jsonld_media(doc: _Doc, media: _Media) -> None:
+def _jsonld_media(doc: Doc, media: _Media) -> None:
     """The page's own videos and images in JSON-LD; never a publisher logo or author photo."""
     for node in doc.nodes:
-        types = _types(node)
-        if types & _NOT_CONTENT_TYPES:
+        types = types_of(node)
+        if types & NOT_CONTENT_TYPES:
             continue
         if types & {"VideoObject", "ImageObject"}:
             hint = "video" if "VideoObject" in types else "photo"
@@ -248,7 +248,7 @@ def _decorative(el: lxml.html.HtmlElement) -> bool:
     if any(size is not None and size < MIN_IMAGE_SIDE for size in sizes):
         return True
     parent = el.getparent()
-    tokens = _tokens(el) + (_tokens(parent) if parent is not None else [])
+    tokens = tokens_of(el) + (tokens_of(parent) if parent is not None else [])
     return any(_JUNK_IMAGE_TOKEN.search(t) for t in tokens)
 
 
@@ -270,7 +270,7 @@ def _embed_link(raw: str | None, base: str) -> bool:
     """A link or iframe source that is a YouTube video or an X / Telegram post."""
     if not raw or not _EMBED_HINT.search(raw):  # most links are not: skip URL parsing
         return False
-    return embed_url(_absolute(raw, base) or "") is not None
+    return embed_url(absolute_url(raw, base) or "") is not None
 
 
 _MEDIA_TAGS = frozenset(
@@ -279,7 +279,7 @@ _MEDIA_TAGS = frozenset(
 )  # fmt: skip
 
 
-def _main_content_images(doc: _Doc) -> set[str] | None:
+def _main_content_images(doc: Doc) -> set[str] | None:
     """Absolute URLs of the pictures trafilatura keeps in the article's main content, or None
     when it finds no main content.
 
@@ -306,7 +306,7 @@ def _main_content_images(doc: _Doc) -> set[str] | None:
         return None
     found = set()
     for graphic in tree.iter("graphic"):
-        url = _absolute(graphic.get("src"), doc.base)
+        url = absolute_url(graphic.get("src"), doc.base)
         if url:
             found.add(url)
     return found
@@ -317,21 +317,21 @@ def _image_urls(el: lxml.html.HtmlElement, base: str) -> set[str]:
     raw = [el.get(a) for a in ("src", "data-src", "data-lazy-src", "data-original", "data-url")]
     for attr in ("srcset", "data-srcset", "data-lazy-srcset"):
         raw += [part.split()[0] for part in _SRCSET_SPLIT.split(el.get(attr) or "") if part.split()]
-    return {url for url in (_absolute(r, base) for r in raw if r) if url}
+    return {url for url in (absolute_url(r, base) for r in raw if r) if url}
 
 
-def _body_media(doc: _Doc, media: _Media) -> None:
+def _body_media(doc: Doc, media: _Media) -> None:
     """Media in the body, in page order: videos and player iframes anywhere that counts, images
     and links to posts only inside the article body, and images only where trafilatura finds
     the main content too (when it finds any)."""
     has_content = any(in_content for _, in_content in doc.visible)
     main_images = _main_content_images(doc)
-    candidates = ((el, c) for el, c in doc.visible if _tag(el) in _MEDIA_TAGS)
+    candidates = ((el, c) for el, c in doc.visible if tag_of(el) in _MEDIA_TAGS)
     for el, in_content in itertools.islice(candidates, MAX_CANDIDATES):
         if media.full:
             return
         in_content = in_content or not has_content  # no article markup: the body is the article
-        tag = _tag(el)
+        tag = tag_of(el)
         if tag in ("video", "amp-video"):
             for src in _video_sources(el):
                 media.add(src, "video", "video")
@@ -355,7 +355,7 @@ def _body_media(doc: _Doc, media: _Media) -> None:
             media.add(el.get("href"), "embed", "link")
 
 
-def _media(doc: _Doc) -> tuple[PageMedia, ...]:
+def page_media(doc: Doc) -> tuple[PageMedia, ...]:
     media = _Media(doc.base)
     _og_media(doc, media)
     _jsonld_media(doc, media)

@@ -59,12 +59,12 @@ _CONTENT_TOKEN = re.compile(
 )
 
 
-def _tag(el: Any) -> str:
+def tag_of(el: Any) -> str:
     """Tag name, or "" for comments and processing instructions."""
     return el.tag if isinstance(el.tag, str) else ""
 
 
-def _tokens(el: lxml.html.HtmlElement) -> list[str]:
+def tokens_of(el: lxml.html.HtmlElement) -> list[str]:
     words = f"{el.get('class') or ''} {el.get('id') or ''}".lower().split()
     return [w for w in words if not w.startswith(_DESCRIPTIVE_PREFIXES)]
 
@@ -96,7 +96,7 @@ def article_holders(root: lxml.html.HtmlElement) -> frozenset[lxml.html.HtmlElem
 
 def is_embedded_post(el: lxml.html.HtmlElement) -> bool:
     """An embedded tweet / Facebook / Instagram / Telegram post quoted by the page."""
-    return bool(_EMBEDDED_POST.search("\n".join(_tokens(el))))
+    return bool(_EMBEDDED_POST.search("\n".join(tokens_of(el))))
 
 
 def _page_form(el: lxml.html.HtmlElement) -> bool:
@@ -111,7 +111,7 @@ def _classify(
     article.  Never counts: comments, related / read-more lists, nav, footer, aside, share bars,
     the site header (a <header> inside the article is kept: it holds headline and byline).
     Holds the article: article, main, [itemprop=articleBody], [role=main], .entry-content..."""
-    tag = _tag(el)
+    tag = tag_of(el)
     if tag in ("html", "body"):
         return False, False
     if not tag or tag in _SKIP_TAGS or (tag == "header" and not in_content):
@@ -121,7 +121,7 @@ def _classify(
     if not (el.get("class") or el.get("id") or el.get("role") or el.get("itemprop")):
         return False, tag in ("article", "main")  # the common case, kept cheap
     role = (el.get("role") or "").lower()
-    tokens = "\n".join(_tokens(el))
+    tokens = "\n".join(tokens_of(el))
     noise = role in _SKIP_ROLES or bool(_NOISE.search(tokens))
     if noise and (el in holders or _BYLINE_TOKEN.search(tokens)):
         noise = False
@@ -136,7 +136,7 @@ def _classify(
     return False, content
 
 
-def _excluded_path(el: lxml.html.HtmlElement) -> bool:
+def excluded_path(el: lxml.html.HtmlElement) -> bool:
     """True when the element or one of its ancestors never counts."""
     in_content = False
     holders = article_holders(el.getroottree().getroot())
@@ -148,7 +148,7 @@ def _excluded_path(el: lxml.html.HtmlElement) -> bool:
     return False
 
 
-def _visible(body: lxml.html.HtmlElement) -> list[tuple[lxml.html.HtmlElement, bool]]:
+def visible_elements(body: lxml.html.HtmlElement) -> list[tuple[lxml.html.HtmlElement, bool]]:
     """Elements of the body that count, in document order, each with whether it is inside the
     article body.  Iterative (no recursion); each element is classified once per page."""
     found = []
@@ -172,7 +172,7 @@ _BLOCK_TAGS = frozenset(
 _NO_TEXT_TAGS = frozenset({"script", "style", "template", "noscript", "select", "option"})
 
 
-def _visible_text(
+def visible_text(
     root: lxml.html.HtmlElement, visible: set[lxml.html.HtmlElement], limit: int = MAX_TEXT
 ) -> str:
     """Readable text of the parts that count: block elements and <br> end lines.  Embedded
@@ -187,7 +187,7 @@ def _visible_text(
             parts.append(item)
             size += len(item)
             continue
-        tag = _tag(item)
+        tag = tag_of(item)
         if tag in _NO_TEXT_TAGS:
             continue
         block = tag in _BLOCK_TAGS

@@ -5,6 +5,17 @@ The jobs live in their own modules: watchers/pagedoc.py (decoding, parsing, meta
 watchers/pagenoise.py (what part of the page counts), watchers/pagedates.py (the first
 publication date and its signal), watchers/pagemedia.py (media and embeds).  This module puts
 them together with the title, language and ClaimReviews.
+
+Libraries and what they replaced (measured on saved real pages with bench/pagedates.py):
+- trafilatura finds the main content: a picture is the article's only where trafilatura's
+  extraction keeps it, so sidebars, teaser grids and "most read" lists in any language are
+  dropped without a token list for each site's class names.
+- htmldate gives one more date candidate, taken when the page's address names the same day;
+  alone it falls back to modified dates and <time>s inside sentences, which oldclip refuses.
+- dateparser names the months of German, Spanish, Dutch, Indonesian, French... bylines
+  (watchers/textdates.py keeps finding the byline, and the Arabic month tables).
+- oldclip keeps its own ranking for the FIRST publication date (pagedates.py), the refusal of
+  pages without a trustworthy date, and ClaimReview reading.
 """
 
 from __future__ import annotations
@@ -20,22 +31,22 @@ from watchers.pagedates import published_date
 from watchers.pagedoc import (
     MAX_DEPTH,
     MAX_NODES,
+    Doc,
     PageError,
-    _absolute,
-    _as_list,
-    _date_value,
-    _decode,
-    _Doc,
-    _load,
-    _main_nodes,
-    _microdata_nodes,
-    _parse,
-    _text_value,
-    _types,
-    _url_value,
+    absolute_url,
+    as_list,
+    date_value,
+    decode_page,
+    load_doc,
+    main_nodes,
+    microdata_nodes,
+    parse_page,
+    text_value,
+    types_of,
+    url_value,
 )
-from watchers.pagemedia import PageMedia, _media, embed_url
-from watchers.pagenoise import _tag, _visible_text
+from watchers.pagemedia import PageMedia, embed_url, page_media
+from watchers.pagenoise import tag_of, visible_text
 
 __all__ = ["ClaimReview", "PageError", "PageInfo", "PageMedia", "embed_url", "read_page"]
 
@@ -77,13 +88,13 @@ def _squash(text: str) -> str:
     return re.sub(r"\W+", "", text.casefold())
 
 
-def _site_names(doc: _Doc) -> set[str]:
+def _site_names(doc: Doc) -> set[str]:
     """Names the site goes by, to recognise a " | Site" suffix in a title."""
     names = {doc.meta_value("og:site_name"), doc.meta_value("application-name")}
     for node in doc.nodes:
-        if _types(node) & {"WebSite", "Organization", "NewsMediaOrganization"}:
-            names.add(_text_value(node.get("name")))
-        names.add(_text_value(doc.resolve(node.get("publisher"))))
+        if types_of(node) & {"WebSite", "Organization", "NewsMediaOrganization"}:
+            names.add(text_value(node.get("name")))
+        names.add(text_value(doc.resolve(node.get("publisher"))))
     host = (urlsplit(doc.url).hostname or "").removeprefix("www.")
     names.update({host, host.split(".")[0]})
     return {_squash(n) for n in names if n} - {""}
@@ -118,21 +129,21 @@ def _trim_title(title: str | None, site_names: set[str]) -> str | None:
     return title or None
 
 
-def _first_h1(doc: _Doc) -> str | None:
+def _first_h1(doc: Doc) -> str | None:
     for el, _ in doc.visible:
-        if _tag(el) == "h1":
+        if tag_of(el) == "h1":
             text = " ".join(el.text_content().split())
             if text:
                 return text
     return None
 
 
-def _title(doc: _Doc) -> str | None:
+def _title(doc: Doc) -> str | None:
     """og:title, JSON-LD headline, <h1>, <title>: the first there, site suffix trimmed."""
     title_el = doc.root.find(".//title")
     candidates = [
         doc.meta_value("og:title"),
-        next((_text_value(n.get("headline")) for n in _main_nodes(doc) if n.get("headline")), None),
+        next((text_value(n.get("headline")) for n in main_nodes(doc) if n.get("headline")), None),
         _first_h1(doc),
         title_el.text_content() if title_el is not None else None,
     ]
@@ -140,7 +151,7 @@ def _title(doc: _Doc) -> str | None:
     return next((t for t in (_trim_title(c, names) for c in candidates) if t), None)
 
 
-def _canonical(doc: _Doc) -> str | None:
+def _canonical(doc: Doc) -> str | None:
     """Where the page says it lives: <link rel=canonical>, else og:url (http(s) only).
 
     A page saved to disk has lost its address; this is the one a clip's source should name.
@@ -154,10 +165,10 @@ def _canonical(doc: _Doc) -> str | None:
     return found if found and found.startswith(("http://", "https://")) else None
 
 
-def _description(doc: _Doc) -> str | None:
+def _description(doc: Doc) -> str | None:
     found = doc.meta_value("og:description", "description", "twitter:description")
     if not found:
-        found = next((_text_value(n.get("description")) for n in _main_nodes(doc)), None)
+        found = next((text_value(n.get("description")) for n in main_nodes(doc)), None)
     return found or None
 
 
@@ -170,7 +181,7 @@ def _lang_code(value: Any) -> str | None:
     {"alternateName": "ar"}; None for "x-default", "und" or a language name."""
     if isinstance(value, dict):
         value = value.get("alternateName") or value.get("name")
-    text = _text_value(value)
+    text = text_value(value)
     match = re.match(r"\s*([A-Za-z]{2,3})(?:[-_\s]|$)", text or "")
     code = match.group(1).lower() if match else None
     return None if code in _NOT_LANGS else code
@@ -185,7 +196,7 @@ def _arabic_share(text: str) -> tuple[float, int]:
     return arabic / len(letters), len(letters)
 
 
-def _language(doc: _Doc, sample: str) -> str | None:
+def _language(doc: Doc, sample: str) -> str | None:
     """<html lang>, og:locale, JSON-LD inLanguage, else the script of the text.
 
     Arabic themes often keep the template's lang="en-US": text that is overwhelmingly Arabic
@@ -195,7 +206,7 @@ def _language(doc: _Doc, sample: str) -> str | None:
         _lang_code(doc.root.get("lang") or doc.root.get("xml:lang"))
         or _lang_code(doc.meta_value("og:locale"))
         or next(
-            (c for n in _main_nodes(doc) + doc.nodes if (c := _lang_code(n.get("inLanguage")))),
+            (c for n in main_nodes(doc) + doc.nodes if (c := _lang_code(n.get("inLanguage")))),
             None,
         )
     )
@@ -208,7 +219,7 @@ def _language(doc: _Doc, sample: str) -> str | None:
 # --- ClaimReview -------------------------------------------------------------------------------
 
 
-def _claim_reviews(nodes: Iterable[Any], doc: _Doc) -> Iterator[dict[str, Any]]:
+def _claim_reviews(nodes: Iterable[Any], doc: Doc) -> Iterator[dict[str, Any]]:
     """Every ClaimReview object, wherever it is nested (bounded)."""
     stack = [(n, 0) for n in reversed(list(nodes))]
     seen = 0
@@ -216,7 +227,7 @@ def _claim_reviews(nodes: Iterable[Any], doc: _Doc) -> Iterator[dict[str, Any]]:
         value, depth = stack.pop()
         seen += 1
         if isinstance(value, dict):
-            if "ClaimReview" in _types(value):
+            if "ClaimReview" in types_of(value):
                 yield value
             children = list(value.values())
         elif isinstance(value, list):
@@ -227,48 +238,48 @@ def _claim_reviews(nodes: Iterable[Any], doc: _Doc) -> Iterator[dict[str, Any]]:
             stack.extend((doc.resolve(c), depth + 1) for c in reversed(children[:MAX_NODES]))
 
 
-def _appearance(reviewed: Any, doc: _Doc) -> tuple[str | None, datetime.date | None]:
+def _appearance(reviewed: Any, doc: Doc) -> tuple[str | None, datetime.date | None]:
     """Where and when the reviewed claim appeared: firstAppearance, else the first appearance,
     else the reviewed item's own url; the date the item gives, else the appearance's."""
     if not isinstance(reviewed, dict):
         return None, None
     chosen: Any = None
-    for candidate in [reviewed.get("firstAppearance"), *_as_list(reviewed.get("appearance"))]:
+    for candidate in [reviewed.get("firstAppearance"), *as_list(reviewed.get("appearance"))]:
         candidate = doc.resolve(candidate)
-        if _url_value(candidate):
+        if url_value(candidate):
             chosen = candidate
             break
-    url = _url_value(chosen) or _url_value(reviewed.get("url"))
-    date = _date_value(reviewed.get("datePublished"))
+    url = url_value(chosen) or url_value(reviewed.get("url"))
+    date = date_value(reviewed.get("datePublished"))
     if date is None and isinstance(chosen, dict):
-        date = _date_value(chosen.get("datePublished"))
-    return _absolute(url, doc.base, strict=True), date
+        date = date_value(chosen.get("datePublished"))
+    return absolute_url(url, doc.base, strict=True), date
 
 
 def _rating(value: Any) -> str | None:
     if isinstance(value, dict):
-        return _text_value(value.get("alternateName")) or _text_value(value.get("ratingValue"))
-    return _text_value(value)
+        return text_value(value.get("alternateName")) or text_value(value.get("ratingValue"))
+    return text_value(value)
 
 
-def _review(node: dict[str, Any], doc: _Doc) -> ClaimReview:
-    url = _url_value(node.get("url"))
+def _review(node: dict[str, Any], doc: Doc) -> ClaimReview:
+    url = url_value(node.get("url"))
     appearance_url, appearance_date = _appearance(doc.resolve(node.get("itemReviewed")), doc)
     author = node.get("author")
     return ClaimReview(
-        claim=_text_value(node.get("claimReviewed")),
+        claim=text_value(node.get("claimReviewed")),
         rating=_rating(doc.resolve(node.get("reviewRating"))),
-        review_url=_absolute(url, doc.base, strict=True) or doc.url,
-        review_date=_date_value(node.get("datePublished")),
-        author=_text_value([doc.resolve(a) for a in _as_list(author)]),
+        review_url=absolute_url(url, doc.base, strict=True) or doc.url,
+        review_date=date_value(node.get("datePublished")),
+        author=text_value([doc.resolve(a) for a in as_list(author)]),
         appearance_url=appearance_url,
         appearance_date=appearance_date,
     )
 
 
-def _reviews(doc: _Doc) -> tuple[ClaimReview, ...]:
+def _reviews(doc: Doc) -> tuple[ClaimReview, ...]:
     found: list[ClaimReview] = []
-    for node in _claim_reviews(doc.nodes + _microdata_nodes(doc.root, doc.base), doc):
+    for node in _claim_reviews(doc.nodes + microdata_nodes(doc.root, doc.base), doc):
         review = _review(node, doc)
         if review not in found:
             found.append(review)
@@ -285,11 +296,11 @@ def read_page(html: bytes | str, url: str) -> PageInfo:
     Never raises on broken or hostile HTML: what cannot be read is left empty.  Raises PageError
     only when the input is plainly not an HTML page (empty, an image, a video, JSON, a feed).
     """
-    root = _parse(_decode(html))
+    root = parse_page(decode_page(html))
     if root is None:
         return PageInfo(url=url)
-    doc = _load(root, url)
-    text = _visible_text(doc.scope, doc.visible_set)
+    doc = load_doc(root, url)
+    text = visible_text(doc.scope, doc.visible_set)
     published, published_from = published_date(doc, text)
     title = _title(doc)
     description = _description(doc)
@@ -300,7 +311,7 @@ def read_page(html: bytes | str, url: str) -> PageInfo:
         published_from=published_from,
         language=_language(doc, f"{title or ''}\n{description or ''}\n{text[:5000]}"),
         description=description,
-        media=_media(doc),
+        media=page_media(doc),
         reviews=_reviews(doc),
         canonical_url=_canonical(doc),
     )
