@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 MEDIA_KINDS = frozenset({"video", "photo", "gif", "thumbnail"})
-# Date signals that are read from running text or guessed, not stated as metadata.
-WEAK_DATE_SIGNALS = frozenset({"text", "url", "feed"})
-# What each date signal means, in the words a fact-checker reads in a report.
+# What each date signal means, in the words a fact-checker reads in a report; the weak ones
+# (running text, the address, a feed entry) ask for confirmation.
 DATE_SIGNALS = {
     "json-ld": "the page's JSON-LD datePublished",
     "meta": "the page's published-time meta tag",
@@ -71,11 +70,6 @@ class Provenance:
     # Why source_date is believed: the page signal that gave it ("json-ld", "meta", "time",
     # "text", "url", "claimreview"), "feed" (the feed entry's date) or "given" (typed in).
     date_from: str | None = None
-
-    @property
-    def date_is_weak(self) -> bool:
-        """A date read from running text or a guess: a person should confirm it."""
-        return self.date_from in WEAK_DATE_SIGNALS
 
     @property
     def first_seen(self) -> str:

@@ -14,9 +14,9 @@ Why hand-written rather than a library (both were tried on the seed articles):
   (كانون الأول, حزيران, أيار...) used by Syrian and Iraqi outlets.
 - htmldate's text search picked 2015-01-01 from the bare "In 2015" of the airstrike article.
 So the finding stays here (day, month, year, placed like a byline), with English and Arabic
-month tables we can read, and dateparser is asked only the one thing it does well: which month
-a word names in German, Spanish, Dutch, Indonesian, French... ("6. August 2009", "6 de agosto
-de 2009", "14 maart 2016", "17 Agustus 2018").
+month tables we can read, and dateparser gives only what it keeps well: the month names of
+German, Spanish, Dutch, Indonesian, French... from its locale data ("6. August 2009", "6 de
+agosto de 2009", "14 maart 2016", "17 Agustus 2018").
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import dateparser
+from dateparser.languages import default_loader
 
 EARLIEST = datetime.date(1990, 1, 1)  # before the web: a date this old is a mention, not a byline
 TOP_LINES = 12  # a byline sits under the headline, within the first few lines...
@@ -47,8 +47,8 @@ _LETTERS = {ord(c): "ا" for c in "أإآٱ"} | {ord("ة"): "ه", ord("ى"): "ي
 _DROP = {c: None for c in [*range(0x064B, 0x0653), 0x0670, 0x0640]}  # harakat, tatweel
 _NORMALISE = _DIGITS | _LETTERS | _DROP
 
-# Languages whose month names _foreign_month asks dateparser about (English and Arabic are in the
-# tables below; the list is kept short because each language costs dateparser time).
+# Languages whose month names come from dateparser's locale data (English and Arabic are in the
+# tables below).
 FOREIGN_LANGUAGES = (
     "de", "es", "nl", "id", "fr", "it", "pt", "tr", "ru", "uk", "pl", "ro", "sv", "da", "nb",
     "fi", "cs", "hr", "hu", "ms", "ca",
@@ -162,18 +162,34 @@ def _month(name_or_number: str) -> int | None:
     return EN_MONTHS.get(key) or AR_MONTHS.get(key) or _foreign_month(key)
 
 
-@functools.lru_cache(maxsize=4096)
+_MONTH_KEYS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)  # fmt: skip
+
+
+@functools.cache
+def _foreign_months() -> dict[str, int]:
+    """Month names and abbreviations of FOREIGN_LANGUAGES from dateparser's locale data
+    ("agosto", "maart", "Agustus", "février", "märz"...).  A name that means different months
+    in two languages (Croatian "listopad" is October, Polish and Czech November) is left out."""
+    table: dict[str, int] = {}
+    clashes: set[str] = set()
+    for code in FOREIGN_LANGUAGES:
+        info = default_loader.get_locale(code).info
+        for number, key in enumerate(_MONTH_KEYS, 1):
+            for name in info.get(key, []):
+                word = normalise(name.lower()).rstrip(".")
+                if len(word) < 3 or not word.isalpha():
+                    continue
+                if table.setdefault(word, number) != number:
+                    clashes.add(word)
+    return {word: n for word, n in table.items() if word not in clashes}
+
+
 def _foreign_month(word: str) -> int | None:
-    """The month a word names in one of the languages news sites write in, read by dateparser
-    (its locale data knows "agosto", "maart", "Agustus", "février", "Mai"...), or None."""
-    if len(word) < 3 or not word.isalpha():
-        return None
-    found = dateparser.parse(
-        f"15 {word} 2001",
-        languages=list(FOREIGN_LANGUAGES),
-        settings={"STRICT_PARSING": True, "DATE_ORDER": "DMY", "RETURN_AS_TIMEZONE_AWARE": False},
-    )
-    return found.month if found is not None and (found.year, found.day) == (2001, 15) else None
+    """The month a word names in one of the languages news sites write in, or None."""
+    return _foreign_months().get(word)
 
 
 def _match_date(match: re.Match[str]) -> datetime.date | None:
