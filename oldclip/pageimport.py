@@ -75,6 +75,7 @@ def record_provenance(
             source=provenance.source,
             source_kind=provenance.source_kind,
             source_title=provenance.title,
+            date_from=provenance.date_from,
             description=provenance.description,
             # What a stranger's page links to: a link that is not http(s) is left out.
             verdict_url=storage.safe_or_none(provenance.verdict_url),
@@ -85,7 +86,9 @@ def record_provenance(
         )
         for url, when in provenance.appearances:
             if storage.is_web_url(url):
-                storage.add_clip_source(db, clip_id, url=url, first_seen=when, via=via)
+                storage.add_clip_source(
+                    db, clip_id, url=url, first_seen=when, via=via, date_from="claimreview"
+                )
     library.index_media(target)
     if created:
         return clip_id, "new"

@@ -145,6 +145,7 @@ class Pipeline:
             text=post.text,
             forwarded_from=post.forwarded_from,
             provenance=post.provenance.as_dict() if post.provenance else None,
+            published_from=post.published_from,
             media=[
                 {
                     "url": m.url,

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 
 import storage
+from watchers.post import DATE_SIGNALS
 
 from .library import CheckResult, ClipMatch, parse_time
 from .pageimport import PageReport
@@ -146,6 +147,17 @@ def _match_lines(found: ClipMatch, query_kind: str, now: datetime, min_age_h: fl
     return lines
 
 
+def date_signal(signal: str | None) -> str:
+    """Why a date is believed, in a fact-checker's words ("from the page text, please confirm")."""
+    return DATE_SIGNALS.get(signal or "", signal or "source of the date not recorded")
+
+
+def _first_seen(clip: storage.Clip, sources: list[storage.ClipSource]) -> str:
+    """The clip's first-seen date, with the signal its earliest source took it from."""
+    earliest = next((s for s in sources if s.first_seen == clip.first_seen and s.date_from), None)
+    return f"{clip.first_seen} ({date_signal(earliest.date_from)})" if earliest else clip.first_seen
+
+
 def clip_details(
     clip: storage.Clip, media: storage.Media | None, sources: list[storage.ClipSource] = ()
 ) -> str:
@@ -153,7 +165,7 @@ def clip_details(
         ("clip", str(clip.id)),
         ("title", clip.title),
         ("benign", "yes: never reported, its frames are ignored" if clip.benign else ""),
-        ("first seen", clip.first_seen),
+        ("first seen", _first_seen(clip, sources)),
         ("source", clip.source),
         ("shows", clip.description or ""),
         ("claim", clip.claim or ""),
@@ -168,10 +180,11 @@ def clip_details(
         rows.append(("media", f"{media.kind} {size}{length}, sha256 {media.sha256[:16]}…"))
     for number, source in enumerate(sources):
         via = f" (via {source.via})" if source.via else ""
+        why = f" [{date_signal(source.date_from)}]" if source.date_from else ""
         rows.append(
             (
                 "sources" if number == 0 else "",
-                f"{source.first_seen} {source.kind} {source.url}{via}",
+                f"{source.first_seen} {source.kind} {source.url}{via}{why}",
             )
         )
     return "\n".join(f"{key:>10}{':' if key else ' '} {value}" for key, value in rows if value)
@@ -214,6 +227,8 @@ def page_report(report: PageReport) -> str:
     p = report.provenance
     kind = "fact-check" if p.source_kind == "factcheck" else "page"
     lines = [f"{kind}: {p.title}", f"  dated {p.source_date}, {p.source}"]
+    if p.date_from:
+        lines.append(f"  date: {date_signal(p.date_from)}")
     if p.claim:
         lines.append(f"  claim: {p.claim}")
     if p.rating:

@@ -207,6 +207,7 @@ def add_clip(
     benign: bool = False,
     source_kind: str = "publication",
     source_title: str | None = None,
+    date_from: str | None = None,
 ) -> tuple[int, bool]:
     """Attach a clip record to stored media, or merge into the clip it has; (clip id, new?).
 
@@ -271,6 +272,7 @@ def add_clip(
             kind=source_kind,
             title=source_title,
             via=added_by,
+            date_from=date_from,
         )
         if not created:
             _fill_clip(db, clip_id, description, verdict_url, language, claim, rating, tag_list)
@@ -320,8 +322,12 @@ def add_clip_source(
     kind: str = "publication",
     title: str | None = None,
     via: str | None = None,
+    date_from: str | None = None,
 ) -> bool:
     """Record one more place the clip's footage appeared; return whether anything changed.
+
+    ``date_from`` is the signal ``first_seen`` came from (a page's JSON-LD, its text...), kept
+    so that a fact-checker can see why the library believes the date.
 
     The same URL twice keeps one row with the earlier date.  The clip's own first_seen and
     source follow the earliest source, so "first seen" only ever moves back in time.
@@ -333,10 +339,12 @@ def add_clip_source(
     with db.atomic():
         before = db.conn.total_changes
         db.execute(
-            "INSERT INTO clip_sources (clip_id, url, first_seen, kind, title, via, added_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (clip_id, url) DO UPDATE SET "
-            "first_seen = excluded.first_seen WHERE excluded.first_seen < first_seen",
-            [clip_id, url, first_seen, kind, title, via, _now()],
+            "INSERT INTO clip_sources "
+            "(clip_id, url, first_seen, kind, title, via, added_at, date_from) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (clip_id, url) DO UPDATE SET "
+            "first_seen = excluded.first_seen, date_from = excluded.date_from "
+            "WHERE excluded.first_seen < first_seen",
+            [clip_id, url, first_seen, kind, title, via, _now(), date_from],
         )
         db.execute(
             "UPDATE clips SET first_seen = s.first_seen, source = s.url FROM ("
@@ -353,7 +361,8 @@ def clip_sources(db: sqlite_utils.Database, clip_id: int) -> list[ClipSource]:
     return [
         ClipSource(**row)
         for row in db.query(
-            "SELECT id, clip_id, url, first_seen, kind, title, via, added_at FROM clip_sources "
+            "SELECT id, clip_id, url, first_seen, kind, title, via, added_at, date_from "
+            "FROM clip_sources "
             "WHERE clip_id = ? ORDER BY first_seen, id",
             [clip_id],
         )

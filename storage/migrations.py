@@ -407,6 +407,19 @@ def _008_skipped_items(db: sqlite_utils.Database) -> None:
     )
 
 
+def _009_date_signals(db: sqlite_utils.Database) -> None:
+    """Every dated source keeps the signal its date came from.
+
+    ``clip_sources.date_from`` says why oldclip believes "first seen 2017-06-20": the page's
+    JSON-LD, its meta tags, the byline's <time>, the page text, the date in its address, a
+    ClaimReview, the feed entry or a person ("json-ld", "meta", "time", "text", "url",
+    "claimreview", "feed", "given"); NULL for sources recorded before it was kept.
+    ``posts.published_from`` does the same for a post's date (the feed field it came from).
+    """
+    db.execute("ALTER TABLE clip_sources ADD COLUMN date_from TEXT")
+    db.execute("ALTER TABLE posts ADD COLUMN published_from TEXT")
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -417,6 +430,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _006_provenance,
     _007_clip_ids,
     _008_skipped_items,
+    _009_date_signals,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 

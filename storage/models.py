@@ -56,6 +56,7 @@ class ClipSource:
     title: str | None
     via: str | None  # who told the library: a person, a page import, a bundle's publisher
     added_at: str
+    date_from: str | None = None  # the signal first_seen came from (see migration 9)
 
 
 @dataclass(frozen=True)

@@ -178,8 +178,11 @@ def record_post(
     forwarded_from: str | None,
     media: Iterable[Mapping[str, Any]],
     provenance: Mapping[str, Any] | None = None,
+    published_from: str | None = None,
 ) -> tuple[int, bool]:
     """Store a post and its media (state 'new'); return (post id, whether it was new).
+
+    ``published_from`` names the source field the date came from (see migration 9).
 
     ``provenance`` (JSON-able) marks a post whose media are library material, e.g. a
     fact-check's footage with its claim and verdict, rather than posts to check.
@@ -216,7 +219,8 @@ def record_post(
     with immediate(db):
         cursor = db.execute(
             "INSERT INTO posts (feed_id, source, external_id, post_url, author, published, text, "
-            "forwarded_from, first_seen_at, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "forwarded_from, first_seen_at, provenance, published_from) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(source, post_url) DO NOTHING",
             [
                 feed_id,
@@ -229,6 +233,7 @@ def record_post(
                 forwarded_from,
                 now,
                 json.dumps(dict(provenance), ensure_ascii=False) if provenance else None,
+                published_from,
             ],
         )
         created = cursor.rowcount == 1

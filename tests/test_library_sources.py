@@ -123,12 +123,14 @@ async def test_a_page_without_a_date_is_refused_until_one_is_given(
     ):
         assert dated in html
         html = html.replace(dated, "")
+    undated_url = ARTICLE_URL.replace("/2017/06/20/", "/")  # a dated address would date it
+    html = html.replace(ARTICLE_URL, undated_url)
     page = tmp_path / "undated.html"
     page.write_text(html, encoding="utf-8")
 
     refused = await oldclip(config, "import-page", page)
     assert refused.returncode == 1 and refused.stdout == ""
-    assert f"no publication date found on {ARTICLE_URL}" in refused.stderr
+    assert f"no publication date found on {undated_url}" in refused.stderr
     assert "--first-seen YYYY-MM-DD" in refused.stderr
     listed = await oldclip(config, "list", "--json")
     assert json.loads(listed.stdout) == []  # comments' and related posts' dates were not used
@@ -294,3 +296,34 @@ async def test_a_page_dated_only_in_its_text_reports_its_embedded_player(tmp_pat
     )
     listed = json.loads((await oldclip(config, "list", "--json")).stdout)
     assert [(c["first_seen"], c["source"]) for c in listed] == [("2017-06-20", url)]
+
+
+async def test_a_date_read_from_the_page_text_is_shown_as_such(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    serve_frames(feed_server, tmp_path)
+    config = write_config(tmp_path)
+    html = feed_server.fixture_bytes("article-chair.html").decode()
+    for dated, plain in (
+        ('<meta property="article:published_time" content="2017-06-20T14:05:00+00:00">', ""),
+        ('"datePublished": "2017-06-20T14:05:00+00:00", ', ""),
+        (
+            '<time class="entry-date published" datetime="2017-06-20T14:05:00+00:00">'
+            "June 20, 2017</time>",
+            "June 20, 2017",
+        ),
+    ):
+        assert dated in html
+        html = html.replace(dated, plain)
+    undated_url = ARTICLE_URL.replace("/2017/06/20/", "/")
+    page = tmp_path / "byline-only.html"
+    page.write_text(html.replace(ARTICLE_URL, undated_url), encoding="utf-8")
+
+    run = await oldclip(config, "import-page", page)
+    assert run.returncode == 0, run.stderr
+    assert f"dated 2017-06-20, {undated_url}" in run.stdout
+    assert "  date: from the page text, please confirm" in run.stdout
+    show = await oldclip(config, "show", "1")
+    assert "first seen: 2017-06-20 (from the page text, please confirm)" in show.stdout
+    card = json.loads((await oldclip(config, "show", "1", "--json")).stdout)
+    assert [s["date_from"] for s in card["sources"]] == ["text"]

@@ -36,6 +36,7 @@ MISBAR_URL = (
 ARABIC_URL = "https://www.misbar.example/factcheck/2024/12/06/old-isis-video"
 WP_URL = "https://combatclips.example/2017/06/20/drone-footage-tank/"
 NO_DATE_URL = "https://combatclips.example/is-fighters-flee-gun-battle/"
+UNDATED_URL = "https://frontline-report.example/drone-footage-tank-crushes-infantry/"
 
 
 def fixture(name: str) -> str:
@@ -253,7 +254,7 @@ def test_dates_in_comments_related_header_and_footer_are_never_used() -> None:
         PUBLISHED_TIME,
         r"Posted on ",
     )
-    info = read_page(html, NEWS_URL)
+    info = read_page(html, UNDATED_URL)  # its dated URL would date it
     # Left on the page: the site header's "Friday, December 6, 2024", the related articles'
     # <time>s, dated comments saying "Published first ... on June 18, 2017", the footer, the
     # updated <time>, the entry footer's <time>, "the battle of 3 March 2016" in the story.
@@ -365,7 +366,7 @@ def test_text_date_only_page() -> None:
 
 def test_text_date_only_page_without_its_byline_has_no_date() -> None:
     html = without(fixture("text-date-only.html"), r"first published on June 20, 2017 by")
-    info = read_page(html, WP_URL)
+    info = read_page(html, UNDATED_URL)  # its dated URL would date it
     assert (info.published, info.published_from) == (None, None)
 
 

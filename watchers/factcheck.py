@@ -32,7 +32,9 @@ def with_page(post: Post, page: PageInfo) -> Post | None:
     (the entry's own date stands in when the feed has one)."""
     try:
         provenance = from_page(
-            page, fallback_date=post.published.date() if post.published else None
+            page,
+            fallback_date=post.published.date() if post.published else None,
+            fallback_from="feed",
         )
     except NoDateError:
         return None

@@ -10,6 +10,7 @@ our SSRF guard, size cap or timeout.
 from __future__ import annotations
 
 import feedparser
+from lxml import etree
 
 from watchers.errors import FeedError
 
@@ -46,3 +47,38 @@ def parse_feed_bytes(body: bytes, feed_url: str) -> feedparser.FeedParserDict:
             "the download may have been cut off; it will be retried on the next poll",
         )
     return parsed
+
+
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_RSS1 = "{http://purl.org/rss/1.0/}"
+_ITEM_TAGS = frozenset({"item", f"{_RSS1}item", f"{_ATOM}entry"})
+
+
+def _own_link(item: etree._Element) -> str | None:
+    """The item's own link: a direct <link> child (RSS text, Atom rel="alternate" href)."""
+    for child in item:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        if tag in ("link", f"{_RSS1}link") and (child.text or "").strip():
+            return (child.text or "").strip()
+        if tag == f"{_ATOM}link" and child.get("rel", "alternate") == "alternate":
+            href = (child.get("href") or "").strip()
+            if href:
+                return href
+    return None
+
+
+def own_links(body: bytes) -> list[str | None] | None:
+    """Each item's own link, in feed order, or None when the XML cannot be read so.
+
+    feedparser takes the last <link> it meets inside an item, including ones nested in other
+    namespaces (Yandex's <yandex:related><link url=...> lists of other articles), which gives
+    an item another article's URL and id.  Only a direct child is the item's own link.
+    """
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(body, parser=parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    if root is None:
+        return None
+    return [_own_link(el) for el in root.iter() if el.tag in _ITEM_TAGS]

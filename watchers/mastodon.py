@@ -99,19 +99,45 @@ def cursor(posts: list[Post]) -> str | None:
     return max(ids, key=_id_key) if ids else None
 
 
-def _attachment(att: dict[str, Any]) -> MediaRef | None:
-    url = att.get("url") or att.get("remote_url")
-    if not is_http_url(url):
-        url = att.get("remote_url")
-    if not is_http_url(url):
+def _kind_from_meta(meta: Any) -> str | None:
+    """A remote attachment's kind from its dimensions: a duration or frame rate means video."""
+    original = meta.get("original") if isinstance(meta, dict) else None
+    if not isinstance(original, dict):
         return None
-    kind = ATTACHMENT_KINDS.get(att.get("type") or "")
-    if kind is None and att.get("type") == "unknown":  # remote media the instance didn't cache
+    if original.get("duration") or original.get("frame_rate"):
+        return "video"
+    return "photo" if original.get("width") else None
+
+
+def _unknown_attachment(att: dict[str, Any]) -> MediaRef | None:
+    """Remote media the instance did not cache (type "unknown").
+
+    `remote_url` is the file on its home server and usually names it (.mp4, .jpg); `url` is
+    the instance's media proxy, which serves the same file but without a file name.  The
+    pipeline decodes whatever comes, so a file with no clue to its kind is tried as a video.
+    """
+    urls = [u for u in (att.get("remote_url"), att.get("url")) if is_http_url(u)]
+    if not urls:
+        return None
+    for url in urls:
         kind = guess_kind(url)
+        if kind is not None:
+            return MediaRef(url=url, kind=kind)
+    return MediaRef(url=urls[0], kind=_kind_from_meta(att.get("meta")) or "video")
+
+
+def _attachment(att: dict[str, Any]) -> MediaRef | None:
+    preview = att.get("preview_url")
+    preview = preview if is_http_url(preview) else None
+    if att.get("type") == "unknown":
+        return _unknown_attachment(att)
+    kind = ATTACHMENT_KINDS.get(att.get("type") or "")
     if kind is None:
         return None  # audio
-    preview = att.get("preview_url")
-    return MediaRef(url=url, kind=kind, thumbnail_url=preview if is_http_url(preview) else None)
+    url = next((u for u in (att.get("url"), att.get("remote_url")) if is_http_url(u)), None)
+    if url is None:  # the file is gone, only its preview was kept
+        return MediaRef(url=preview, kind="thumbnail") if preview else None
+    return MediaRef(url=url, kind=kind, thumbnail_url=preview)
 
 
 def _author(account: Any, host: str) -> str | None:
@@ -141,6 +167,7 @@ def _status_post(status: dict[str, Any], feed_url: str, host: str) -> Post | Non
         external_id=str(wrapper_id),
         author=_author(status.get("account"), host),
         published=parse_iso(status.get("created_at")),
+        published_from="created_at",
         text=f"{warning}\n{text}".strip() if warning else text,
         media=media,
         forwarded_from=(original.get("url") or original.get("uri")) if original else None,

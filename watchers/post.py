@@ -12,6 +12,18 @@ from datetime import datetime
 from typing import Any
 
 MEDIA_KINDS = frozenset({"video", "photo", "gif", "thumbnail"})
+# What each date signal means, in the words a fact-checker reads in a report; the weak ones
+# (running text, the address, a feed entry) ask for confirmation.
+DATE_SIGNALS = {
+    "json-ld": "the page's JSON-LD datePublished",
+    "meta": "the page's published-time meta tag",
+    "time": "the byline's <time>",
+    "text": "from the page text, please confirm",
+    "url": "from the date in the page's address, please confirm",
+    "claimreview": "the fact-check's ClaimReview date",
+    "feed": "the feed entry's date, please confirm",
+    "given": "given by hand",
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,9 @@ class Provenance:
     rating: str | None = None
     verdict_url: str | None = None
     appearances: tuple[tuple[str, str], ...] = ()  # (url, YYYY-MM-DD)
+    # Why source_date is believed: the page signal that gave it ("json-ld", "meta", "time",
+    # "text", "url", "claimreview"), "feed" (the feed entry's date) or "given" (typed in).
+    date_from: str | None = None
 
     @property
     def first_seen(self) -> str:
@@ -90,3 +105,6 @@ class Post:
     media: tuple[MediaRef, ...]
     forwarded_from: str | None = None
     provenance: Provenance | None = None  # set when the post's media are library material
+    # The source field `published` came from ("pubDate", "updated", "created_at", "time"...):
+    # an RSS item dated only by its last update is weaker evidence than its publication date.
+    published_from: str | None = None

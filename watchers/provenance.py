@@ -20,17 +20,26 @@ class NoDateError(ValueError):
     """The page gives no date for its footage, and the library needs one for every clip."""
 
 
-def from_page(page: PageInfo, *, fallback_date: date | None = None) -> Provenance:
+def from_page(
+    page: PageInfo, *, fallback_date: date | None = None, fallback_from: str = "given"
+) -> Provenance:
     """The provenance a page gives its media.
 
     A page with a ClaimReview is a fact-check: its footage gets the claim, the verdict and the
-    fact-check link, and is dated by the review (the footage existed by then) or by the first
-    appearance it names, whichever is earlier.  Any other page is a publication dated by its
+    fact-check link, and is dated by the article's own publication date (else the review's
+    date; the footage existed by then) or by the first appearance it names, whichever is
+    earlier.  Any other page is a publication dated by its
     own publication date.  ``fallback_date`` (a feed entry's date, or one a person typed)
     stands in when the page has none; without either, NoDateError says what to do.
     """
     review = next(iter(page.reviews), None)
-    when = (review.review_date if review else None) or page.published or fallback_date
+    # The article's own publication date first: a ClaimReview's datePublished is often the
+    # day the review markup was (re)generated, days or years after the fact-check appeared.
+    when, date_from = page.published, page.published_from
+    if when is None and review is not None and review.review_date is not None:
+        when, date_from = review.review_date, "claimreview"
+    if when is None and fallback_date is not None:
+        when, date_from = fallback_date, fallback_from
     title = page.title or (review.claim if review else None) or page.url
     if review is None:
         if when is None:
@@ -45,6 +54,7 @@ def from_page(page: PageInfo, *, fallback_date: date | None = None) -> Provenanc
             source_date=when.isoformat(),
             description=page.description,
             language=page.language,
+            date_from=date_from,
         )
     appearances: tuple[tuple[str, str], ...] = ()
     if review.appearance_url and review.appearance_date:
@@ -56,7 +66,7 @@ def from_page(page: PageInfo, *, fallback_date: date | None = None) -> Provenanc
                 "the footage; give the earliest date it is known from with --first-seen "
                 "YYYY-MM-DD"
             )
-        when = date.fromisoformat(appearances[0][1])
+        when, date_from = date.fromisoformat(appearances[0][1]), "claimreview"
     return Provenance(
         title=title,
         source=review.review_url or page.url,
@@ -68,4 +78,5 @@ def from_page(page: PageInfo, *, fallback_date: date | None = None) -> Provenanc
         rating=review.rating,
         verdict_url=review.review_url or page.url,
         appearances=appearances,
+        date_from=date_from,
     )

@@ -12,11 +12,11 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import quote, urldefrag, urljoin
 
 from watchers.article import parse_article_media
 from watchers.errors import FeedError
-from watchers.feedxml import parse_feed_bytes
+from watchers.feedxml import own_links, parse_feed_bytes
 from watchers.htmltree import html_to_text
 from watchers.mediakind import guess_kind, is_http_url
 from watchers.post import MediaRef, Post
@@ -99,27 +99,63 @@ def _external_id(entry: Mapping[str, Any], link: str) -> str:
     return f"sha256:{digest}"
 
 
+def _entry_link(entry: Mapping[str, Any], own: str | None, feed_url: str) -> str:
+    """The entry's own article URL, or "" when it has none.
+
+    `own` is the item's direct <link> child (see feedxml.own_links) and wins over feedparser's
+    pick.  An item without a link (a podcast's guid isPermaLink="false") has no article: its
+    URL must not become the feed's own URL, or the feed would be fetched as the article.
+    """
+    raw = (own if own is not None else entry.get("link") or "").strip()
+    if not raw:
+        return ""
+    link = urljoin(feed_url, raw)
+    return link if is_http_url(link) else ""
+
+
+def _date_field(entry: Mapping[str, Any]) -> str | None:
+    """Which field dated the entry: its publication date, or only its last update."""
+    if entry.get("published_parsed"):
+        return "published"
+    return "updated" if entry.get("updated_parsed") else None
+
+
+def _linkless_url(feed_url: str, external_id: str, media: tuple[MediaRef, ...]) -> str:
+    """A post URL for an item without a link: its media file (a podcast episode is its
+    enclosure), else the feed's URL marked with the item's id, which article_url() knows is
+    not an article to fetch."""
+    first = next((m.url for m in media if m.kind != "thumbnail"), None)
+    return first or f"{feed_url}#item={quote(external_id, safe='')}"
+
+
 def parse(body: bytes, feed_url: str) -> list[Post]:
     """Posts of an RSS/Atom feed, in feed order.  Raises FeedError if `body` is not a feed."""
     parsed = parse_feed_bytes(body, feed_url)
+    links = own_links(body)
+    if links is not None and len(links) != len(parsed.entries):
+        links = None  # the two parsers disagree on the items: trust feedparser alone
     posts: list[Post] = []
-    for entry in parsed.entries:
+    for n, entry in enumerate(parsed.entries):
         try:
-            link = urljoin(feed_url, (entry.get("link") or "").strip())
-            if not entry.get("link") and not entry.get("id"):
+            link = _entry_link(entry, links[n] if links else None, feed_url)
+            if not link and not entry.get("id"):
                 continue
+            media = entry_media(entry, link if is_http_url(link) else feed_url)
+            external_id = _external_id(entry, link)
             posts.append(
                 Post(
                     source=KIND,
                     feed_url=feed_url,
-                    post_url=link,  # checked where posts are stored: a bad one is recorded
-                    external_id=_external_id(entry, link),
+                    # A bad link (javascript:) is checked where posts are stored, and recorded.
+                    post_url=link or _linkless_url(feed_url, external_id, media),
+                    external_id=external_id,
                     author=entry.get("author") or None,
                     published=from_struct_time(
                         entry.get("published_parsed") or entry.get("updated_parsed")
                     ),
+                    published_from=_date_field(entry),
                     text=entry_text(entry),
-                    media=entry_media(entry, link if is_http_url(link) else feed_url),
+                    media=media,
                 )
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -132,4 +168,8 @@ def article_url(post: Post) -> str | None:
     photo or GIF (only a link, or only a thumbnail); None otherwise."""
     if any(m.kind != "thumbnail" for m in post.media):
         return None
-    return post.post_url if is_http_url(post.post_url) else None
+    if not is_http_url(post.post_url):
+        return None
+    if urldefrag(post.post_url)[0] == urldefrag(post.feed_url)[0]:
+        return None  # never fetch the feed itself as if it were the article
+    return post.post_url

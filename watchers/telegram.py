@@ -3,10 +3,14 @@
 No API key or account is needed; the page lists the newest ~20 posts, newest last.  Layout
 (see docs/sources-and-pitfalls.md §2): each post is div.tgme_widget_message[data-post="chan/ID"];
 photos are background-image URLs of a.tgme_widget_message_photo_wrap; videos are <video src> in
-a.tgme_widget_message_video_player (no .message_video_play marker = a GIF; .blured <video> tags
-are low-res previews and skipped); round videos sit in .tgme_widget_message_roundvideo_player;
-an album is several of those in .tgme_widget_message_grouped_wrap; files too big to preview show
-.message_media_not_supported and only a thumbnail.  CDN URLs are signed and expire within hours:
+a.tgme_widget_message_video_player (class "gif", or no .message_video_play marker = a GIF;
+.blured <video> tags are low-res previews and skipped); round videos sit in
+.tgme_widget_message_roundvideo_player; an album is several of those in
+.tgme_widget_message_grouped_wrap.  Every player carries the browser fallback
+.message_media_not_supported ("This media is not supported in your browser"); only a player
+without <video src> whose label says "Media is too big" (class not_supported) withholds the
+file and shows a thumbnail.  Link previews show the linked page's picture, not the post's.
+CDN URLs are signed and expire within hours:
 download promptly.  There is no "newer than" paging: poll the first page and stop at the last
 seen id (post_number()).
 """
@@ -73,24 +77,39 @@ def _background_url(el: Element | None) -> str | None:
     return _clean_url(match.group(1)) if match else None
 
 
+def _playable_src(player: Element) -> str | None:
+    """The first <video src> that plays the file itself (.blured ones are low-res previews)."""
+    for video in player.find_all("video"):
+        if not video.has_class("blured"):
+            src = _clean_url(video.get("src"))
+            if src:
+                return src
+    return None
+
+
+def _says_too_big(player: Element) -> bool:
+    """Only the "Media is too big" player withholds the file.
+
+    Every real player also carries the browser fallback block .message_media_not_supported
+    ("This media is not supported in your browser / VIEW IN TELEGRAM") next to its <video>,
+    so that block alone says nothing about the file.
+    """
+    if player.has_class("not_supported"):
+        return True
+    label = player.find(cls="message_media_not_supported_label")
+    return label is not None and "too big" in label.text().lower()
+
+
 def _video_media(player: Element, post_url: str) -> MediaRef | None:
     thumb = _background_url(player.find(cls="tgme_widget_message_video_thumb"))
-    too_big = player.has_class("not_supported") or (
-        player.find(cls="message_media_not_supported") is not None
-    )
-    src = None
-    for video in player.find_all("video"):
-        if video.has_class("blured"):
-            continue
-        src = _clean_url(video.get("src"))
-        if src:
-            break
-    if too_big:
+    src = _playable_src(player)
+    if src is None and _says_too_big(player):
         link = _clean_url(player.get("href")) or post_url
         return MediaRef(url=link, kind="video", too_big=True, thumbnail_url=thumb)
     if src is None:  # no playable preview (e.g. only a blurred one): keep what we can see
         return MediaRef(url=thumb, kind="thumbnail") if thumb else None
-    is_gif = player.find(cls="message_video_play") is None
+    # GIFs are marked "gif" and loop without a play button.
+    is_gif = player.has_class("gif") or player.find(cls="message_video_play") is None
     return MediaRef(
         url=src,
         kind="gif" if is_gif else "video",
@@ -101,16 +120,25 @@ def _video_media(player: Element, post_url: str) -> MediaRef | None:
 
 def _round_video_media(player: Element) -> MediaRef | None:
     thumb = _background_url(player.find(cls="tgme_widget_message_roundvideo_thumb"))
-    video = player.find("video")
-    src = _clean_url(video.get("src")) if video is not None else None
+    src = _playable_src(player)
     if src is None:
         return MediaRef(url=thumb, kind="thumbnail") if thumb else None
     return MediaRef(url=src, kind="video", mime="video/mp4", thumbnail_url=thumb)
 
 
 def _media(message: Element, post_url: str) -> tuple[MediaRef, ...]:
+    """Photos, videos, GIFs and round videos of the post, album order kept.
+
+    A link preview's picture belongs to the linked page, which may be years older than the
+    post: it is not this post's footage (the page itself is read by import-page), so
+    anything inside .tgme_widget_message_link_preview is left out, as are reply quotes.
+    """
     found: list[MediaRef] = []
     for el in message.iter():
+        if el.has_ancestor("tgme_widget_message_link_preview", stop=message) or (
+            el.has_ancestor("tgme_widget_message_reply", stop=message)
+        ):
+            continue
         ref: MediaRef | None = None
         if el.has_class("tgme_widget_message_photo_wrap"):
             url = _background_url(el)
@@ -152,6 +180,15 @@ def _published(message: Element) -> datetime | None:
     return None
 
 
+def _is_service(message: Element) -> bool:
+    """Joins, pins, title changes: t.me marks them service_message (older pages show only a
+    "Service message" fallback label)."""
+    if message.has_class("service_message"):
+        return True
+    label = message.find(cls="message_media_not_supported_label")
+    return label is not None and label.text().strip().lower() == "service message"
+
+
 def _post(message: Element, feed_url: str) -> Post:
     data_post = (message.get("data-post") or "").strip().strip("/")
     post_url = f"https://t.me/{data_post}"
@@ -163,6 +200,7 @@ def _post(message: Element, feed_url: str) -> Post:
         external_id=data_post,
         author=(owner.text() if owner is not None else None) or data_post.split("/", 1)[0],
         published=_published(message),
+        published_from="time",
         text=_text(message),
         media=_media(message, post_url),
         forwarded_from=_forwarded_from(message),
@@ -186,7 +224,7 @@ def parse(body: bytes, feed_url: str) -> list[Post]:
         )
     posts: list[Post] = []
     for message in messages:
-        if message.has_class("service_message"):
+        if _is_service(message):
             continue
         try:
             posts.append(_post(message, feed_url))

@@ -13,16 +13,21 @@ Why hand-written rather than a library (both were tried on the seed articles):
   and month>; dateparser.parse() does not know the Levantine/Iraqi month names
   (كانون الأول, حزيران, أيار...) used by Syrian and Iraqi outlets.
 - htmldate's text search picked 2015-01-01 from the bare "In 2015" of the airstrike article.
-The grammar we need is small (day, month name or number, year; English and Arabic), and a table
-we can read is easier to trust than either library's guesses.
+So the finding stays here (day, month, year, placed like a byline), with English and Arabic
+month tables we can read, and dateparser gives only what it keeps well: the month names of
+German, Spanish, Dutch, Indonesian, French... from its locale data ("6. August 2009", "6 de
+agosto de 2009", "14 maart 2016", "17 Agustus 2018").
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from dateparser.languages import default_loader
 
 EARLIEST = datetime.date(1990, 1, 1)  # before the web: a date this old is a mention, not a byline
 TOP_LINES = 12  # a byline sits under the headline, within the first few lines...
@@ -41,6 +46,13 @@ _DIGITS = {**{0x0660 + i: str(i) for i in range(10)}, **{0x06F0 + i: str(i) for 
 _LETTERS = {ord(c): "ا" for c in "أإآٱ"} | {ord("ة"): "ه", ord("ى"): "ي", ord("،"): ","}
 _DROP = {c: None for c in [*range(0x064B, 0x0653), 0x0670, 0x0640]}  # harakat, tatweel
 _NORMALISE = _DIGITS | _LETTERS | _DROP
+
+# Languages whose month names come from dateparser's locale data (English and Arabic are in the
+# tables below).
+FOREIGN_LANGUAGES = (
+    "de", "es", "nl", "id", "fr", "it", "pt", "tr", "ru", "uk", "pl", "ro", "sv", "da", "nb",
+    "fi", "cs", "hr", "hu", "ms", "ca",
+)  # fmt: skip
 
 EN_MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
@@ -84,15 +96,23 @@ _PATTERNS = (
     # ٦ كانون الأول ٢٠٢٤, 6 ديسمبر/كانون الأول 2024, 6 ديسمبر (كانون الأول) 2024
     re.compile(rf"(?<!\d){_DAY}\s+(?P<m>{_AR_MONTH})(?:\s*[/(-]\s*{_AR_MONTH}\s*\)?)?"
                rf"\s*,?\s*(?:عام\s+|سنه\s+)?{_YEAR}"),
+    # Other languages, day first: 6. August 2009, 6 de agosto de 2009, 14 maart 2016,
+    # 17 Agustus 2018, 3 février 2015 (month names read by dateparser, see _month)
+    re.compile(rf"(?<![\w.])(?P<d>[0-3]?\d)(?:\.|º|er)?\s+(?:de\s+)?(?P<m>[^\W\d_]{{3,12}})\.?,?"
+               rf"\s+(?:de\s+|del\s+)?{_YEAR}"),
     # 2017-06-20, 2024/12/06, 2017-06-20T14:05:00Z
     re.compile(rf"(?<![\d.])(?P<y>(?:19|20)\d\d)(?P<s>[-/.])(?P<m>[01]?\d)(?P=s){_DAY}(?![\d.])"),
     # 20.06.2017 (dots: always day first); 20/06/2017 or 06/20/2017 only when unambiguous
     re.compile(rf"(?<![\d.])(?P<a>[0-3]?\d)(?P<s>[/.-])(?P<b>[01]?\d|[0-3]\d)(?P=s){_YEAR}"),
+    # 12.01.17: a two-digit year, only with dots (day first, as in German and Dutch bylines)
+    re.compile(r"(?<![\d.])(?P<a>[0-3]?\d)(?P<s>\.)(?P<b>[01]?\d)\.(?P<yy>\d\d)(?![\d.])"),
 )  # fmt: skip
 
 _STRONG_CUE = (
     r"first\s+published|originally\s+published|date\s+published|publication\s+date|"
-    r"published|publish\s+date|posted|(?:ال)?نشر(?:ت)?"
+    r"published|publish\s+date|posted|(?:ال)?نشر(?:ت)?|"
+    r"veröffentlicht|erschienen|publiziert|publicado|publicada|gepubliceerd|diterbitkan|"
+    r"publié|publiée|pubblicato|publicat|opublikowano|datum|fecha|tanggal|date"
 )
 _WEAK_CUE = r"last\s+updated|updated|modified|edited|(?:اخر\s+)?تحديث|(?:ال)?محدث"
 # What may stand before a cue at the start of a credit line deep in a page ("This article was
@@ -139,13 +159,48 @@ def _month(name_or_number: str) -> int | None:
     key = " ".join(name_or_number.lower().rstrip(".").split())
     if key.isdigit():
         return int(key)
-    return EN_MONTHS.get(key) or AR_MONTHS.get(key)
+    return EN_MONTHS.get(key) or AR_MONTHS.get(key) or _foreign_month(key)
+
+
+_MONTH_KEYS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)  # fmt: skip
+
+
+@functools.cache
+def _foreign_months() -> dict[str, int]:
+    """Month names and abbreviations of FOREIGN_LANGUAGES from dateparser's locale data
+    ("agosto", "maart", "Agustus", "février", "märz"...).  A name that means different months
+    in two languages (Croatian "listopad" is October, Polish and Czech November) is left out."""
+    table: dict[str, int] = {}
+    clashes: set[str] = set()
+    for code in FOREIGN_LANGUAGES:
+        info = default_loader.get_locale(code).info
+        for number, key in enumerate(_MONTH_KEYS, 1):
+            for name in info.get(key, []):
+                word = normalise(name.lower()).rstrip(".")
+                if len(word) < 3 or not word.isalpha():
+                    continue
+                if table.setdefault(word, number) != number:
+                    clashes.add(word)
+    return {word: n for word, n in table.items() if word not in clashes}
+
+
+def _foreign_month(word: str) -> int | None:
+    """The month a word names in one of the languages news sites write in, or None."""
+    return _foreign_months().get(word)
 
 
 def _match_date(match: re.Match[str]) -> datetime.date | None:
     """The date a pattern match stands for, or None when it is not a real calendar date."""
     groups = match.groupdict()
-    year = int(groups["y"])
+    if groups.get("yy") is not None:  # two digits: the nearest year not in the future
+        year = 2000 + int(groups["yy"])
+        if year > datetime.date.today().year:
+            year -= 100
+    else:
+        year = int(groups["y"])
     if groups.get("a") is not None:  # numeric day/month in either order
         first, second = int(groups["a"]), int(groups["b"])
         if groups["s"] == "." or first > 12:
