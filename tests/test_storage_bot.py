@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from storage_helpers import insert_old_clip, later, make_fp
+from storage_helpers import insert_old_clip, make_fp
 
-from storage import outgoing
 from storage import (
     CURRENT_VERSION,
     add_alert,
@@ -30,13 +29,13 @@ from storage import (
     is_not_a_match,
     library_stats,
     list_clips,
-    mark_delivered,
     mark_question_answered,
     media_by_sha256,
     migrate,
     mute_clip,
     open_db,
     open_questions_for_media,
+    outgoing,
     pending_alerts,
     plan_deliveries,
     record_feedback,

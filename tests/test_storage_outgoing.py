@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlite_utils
+from storage_helpers import make_fp
 
 from storage import add_alert, add_media, deliveries_of, migrate, open_db, outgoing
-from storage_helpers import make_fp
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
