@@ -97,7 +97,7 @@ def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMar
             first_seen=e(str(p.get("first_seen") or "?")),
         )
     ]
-    for post in p.get("posts", [])[:10]:
+    for post in p.get("posts", [])[-10:]:  # the newest: an edit shows who joined
         lines.append(
             t(
                 lang,
