@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -106,7 +107,9 @@ def _markup(value: dict[str, Any] | None) -> InlineKeyboardMarkup | ForceReply |
 
 
 def _retry_after_s(exc: RetryAfter) -> float:
-    wait = exc.retry_after
+    with warnings.catch_warnings():  # PTB 22 warns that an int will become a timedelta
+        warnings.simplefilter("ignore")
+        wait = exc.retry_after
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
