@@ -18,7 +18,7 @@ from bot_process import (
     running,
 )
 from fake_telegram import FakeTelegram
-from storage_helpers import make_fp
+from storage_helpers import matched_post_media
 
 import storage
 
@@ -153,25 +153,9 @@ async def test_kill_9_before_the_send_delivers_once_after_the_restart(running: R
 
 def repost(db: sqlite_utils.Database, feed_id: int, clip: storage.Clip, n: int) -> int:
     """The watchers' last step for a post whose video matched the clip."""
-    post_id, _ = storage.record_post(
-        db,
-        feed_id=feed_id,
-        source="telegram",
-        external_id=str(n),
-        post_url=f"https://t.me/flood/{n}",
-        author=None,
-        published=None,
-        text=None,
-        forwarded_from=None,
-        media=[{"url": f"https://cdn.example/{n}.mp4", "kind": "video"}],
-    )
-    (item,) = storage.media_of_post(db, post_id)
-    media_id, _ = storage.add_media(db, make_fp(1000 + n))
-    storage.advance(db, item.id, "fetched", expect="new", file_path="/tmp/x.mp4")
-    storage.advance(db, item.id, "fingerprinted", expect="fetched", media_id=media_id)
     outbox_id, _ = storage.record_repost_and_alert(
         db,
-        item.id,
+        matched_post_media(db, feed_id, n, "https://t.me/flood"),
         {"matched_media_id": clip.media_id, "clip_id": clip.id, "score": 0.9},
         window_s=3600,
     )

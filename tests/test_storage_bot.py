@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from storage_helpers import insert_old_clip, make_fp
+from storage_helpers import insert_old_clip, make_fp, matched_post_media
 
 from storage import (
     CURRENT_VERSION,
@@ -16,7 +16,6 @@ from storage import (
     add_feed,
     add_media,
     add_sighting,
-    advance,
     all_subscriptions,
     deliveries_of,
     due_deliveries,
@@ -39,7 +38,6 @@ from storage import (
     pending_alerts,
     plan_deliveries,
     record_feedback,
-    record_post,
     record_question,
     record_repost_and_alert,
     remove_clip,
@@ -229,24 +227,7 @@ def test_a_repost_after_the_alert_was_sent_edits_its_messages(
     feed_id, _ = add_feed(db, kind="rss", target="x", url="https://x.example/feed", interval_s=60)
 
     def matched_row(n: int) -> int:
-        post_id, _ = record_post(
-            db,
-            feed_id=feed_id,
-            source="rss",
-            external_id=str(n),
-            post_url=f"https://x.example/{n}",
-            author=None,
-            published=None,
-            text=None,
-            forwarded_from=None,
-            media=[{"url": f"https://cdn.example/{n}.mp4", "kind": "video"}],
-        )
-        row_id = db.execute("SELECT id FROM post_media WHERE post_id = ?", [post_id]).fetchone()[0]
-        media_id, _ = add_media(db, make_fp(100 + n))
-        assert advance(db, row_id, "fetched", expect="new", file_path="/tmp/x")
-        assert advance(db, row_id, "fingerprinted", expect="fetched", media_id=media_id)
-        assert advance(db, row_id, "matched", expect="fingerprinted")
-        return row_id
+        return matched_post_media(db, feed_id, n, "https://x.example")
 
     first, created = record_repost_and_alert(
         db, matched_row(1), {"matched_media_id": clip_media}, window_s=3600

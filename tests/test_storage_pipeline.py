@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from storage_helpers import insert_old_clip, later, make_fp
+from storage_helpers import insert_old_clip, later, make_fp, matched
 
 from storage import (
     CURRENT_VERSION,
@@ -90,12 +90,7 @@ def post(
 def matched_item(db: sqlite_utils.Database, feed_id: int, n: int) -> int:
     """A post's media taken to 'matched', as the pipeline would."""
     post_id, _ = post(db, feed_id, n)
-    (item,) = media_of_post(db, post_id)
-    media_id, _ = add_media(db, make_fp(100 + n))
-    assert advance(db, item.id, "fetched", expect="new", file_path=f"/tmp/{n}.mp4")
-    assert advance(db, item.id, "fingerprinted", expect="fetched", media_id=media_id)
-    assert advance(db, item.id, "matched", expect="fingerprinted")
-    return item.id
+    return matched(db, post_id, 100 + n)
 
 
 def repost_of(media_id: int, score: float = 0.9) -> dict:
