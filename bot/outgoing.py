@@ -214,7 +214,9 @@ class Courier:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _pace(self, chat_id: int, amount: int) -> None:
+    async def _pace(self, chat_id: int) -> None:
+        """Wait for the chat's and the bot's turn (one per call, an album included, as PTB's
+        limiter counts), then for the end of a flood wait."""
         limiters = self._chats.get(chat_id)
         if limiters is None:
             if len(self._chats) > 1000:  # forget chats whose buckets are full again
@@ -228,7 +230,7 @@ class Courier:
                 limiters.append(AsyncLimiter(GROUP_PER_MINUTE, 60))
             self._chats[chat_id] = limiters
         for limiter in (self._overall, *limiters):
-            await limiter.acquire(min(amount, int(limiter.max_rate)))
+            await limiter.acquire()
         loop = asyncio.get_running_loop()
         while (wait := self._paused_until - loop.time()) > 0:
             await asyncio.sleep(wait)
@@ -247,7 +249,7 @@ class Courier:
                 rows.send_instead(self.db, row.id)
                 row = rows.get(self.db, row.id)
             prepared = await self._prepare(row)
-            await self._pace(row.chat_id, len(prepared.files) if prepared else 1)
+            await self._pace(row.chat_id)
             if not rows.claim(self.db, row.id):
                 return
             if prepared is None:
