@@ -7,6 +7,7 @@ from telegram.ext import ContextTypes
 
 from .deps import Deps
 from .i18n import t
+from .outgoing import reply
 from .public import language_of
 
 
@@ -17,7 +18,11 @@ async def _allowed(
     lang = language_of(deps, update)
     user_id = update.effective_user.id
     if not (deps.is_admin(user_id) if admin else deps.is_fact_checker(user_id)):
-        await update.effective_message.reply_text(t(lang, "admin_only" if admin else "not_allowed"))
+        await reply(
+            deps.courier,
+            update.effective_message,
+            t(lang, "admin_only" if admin else "not_allowed"),
+        )
         return None
     return deps, lang
 

@@ -18,6 +18,7 @@ import storage
 from . import access
 from .deps import Deps
 from .i18n import t
+from .outgoing import reply
 
 MAX_LIST_CHARS = 3500  # /feeds stays one message (Telegram's limit is 4096)
 MAX_ERROR_CHARS = 120
@@ -26,7 +27,7 @@ MAX_ERROR_CHARS = 120
 async def _feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Deps, str] | None:
     allowed = await access.admin(update, context)
     if allowed is not None and allowed[0].feeds is None:
-        await update.effective_message.reply_text(t(allowed[1], "feeds_off"))
+        await reply(allowed[0].courier, update.effective_message, t(allowed[1], "feeds_off"))
         return None
     return allowed
 
@@ -58,7 +59,7 @@ async def list_feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     deps, lang = allowed
     feeds = deps.feeds.list()
     if not feeds:
-        await update.effective_message.reply_text(t(lang, "feeds_none"))
+        await reply(deps.courier, update.effective_message, t(lang, "feeds_none"))
         return
     lines: list[str] = []
     size = 0
@@ -69,7 +70,9 @@ async def list_feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             break
         lines.append(line)
         size += len(line) + 1
-    await update.effective_message.reply_text(
+    await reply(
+        deps.courier,
+        update.effective_message,
         t(lang, "feeds_list", lines="\n".join(lines)),
         parse_mode=ParseMode.HTML,
         disable_web_page_preview=True,
@@ -84,8 +87,11 @@ async def add_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps, lang = allowed
     args = context.args or []
     if len(args) not in (2, 3):
-        await update.effective_message.reply_text(
-            t(lang, "addfeed_usage"), disable_web_page_preview=True
+        await reply(
+            deps.courier,
+            update.effective_message,
+            t(lang, "addfeed_usage"),
+            disable_web_page_preview=True,
         )
         return
     kind, target = args[0].lower(), args[1]
@@ -93,14 +99,18 @@ async def add_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     try:
         _, created = deps.feeds.add(kind, target, every)
     except ValueError as exc:
-        await update.effective_message.reply_text(
+        await reply(
+            deps.courier,
+            update.effective_message,
             t(lang, "feed_bad", reason=html.escape(str(exc))),
             parse_mode=ParseMode.HTML,
             disable_web_page_preview=True,
         )
         return
     name = html.escape(f"{kind}:{target}")
-    await update.effective_message.reply_text(
+    await reply(
+        deps.courier,
+        update.effective_message,
         t(lang, "feed_added" if created else "feed_exists", feed=name),
         parse_mode=ParseMode.HTML,
         disable_web_page_preview=True,
@@ -115,14 +125,18 @@ async def remove_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     deps, lang = allowed
     args = context.args or []
     if len(args) != 1 or not args[0].isdigit():
-        await update.effective_message.reply_text(t(lang, "removefeed_usage"))
+        await reply(deps.courier, update.effective_message, t(lang, "removefeed_usage"))
         return
     feed_id = int(args[0])
     feed = next((f for f in deps.feeds.list() if f.id == feed_id), None)
     if feed is None or not deps.feeds.remove(feed_id):
-        await update.effective_message.reply_text(t(lang, "feed_not_found", value=feed_id))
+        await reply(
+            deps.courier, update.effective_message, t(lang, "feed_not_found", value=feed_id)
+        )
         return
-    await update.effective_message.reply_text(
+    await reply(
+        deps.courier,
+        update.effective_message,
         t(lang, "feed_removed", feed=html.escape(_name(feed))),
         parse_mode=ParseMode.HTML,
         disable_web_page_preview=True,
@@ -147,9 +161,12 @@ async def _set_trusted(update: Update, context: ContextTypes.DEFAULT_TYPE, trust
     args = context.args or []
     user_id = int(args[0]) if len(args) == 1 and args[0].isdigit() else 0
     if not 0 < user_id < 2**63:
-        await update.effective_message.reply_text(t(lang, "trust_usage"))
+        await reply(deps.courier, update.effective_message, t(lang, "trust_usage"))
         return
     storage.set_trusted(deps.db, user_id, trusted)
-    await update.effective_message.reply_text(
-        t(lang, "trusted" if trusted else "untrusted", user=user_id), parse_mode=ParseMode.HTML
+    await reply(
+        deps.courier,
+        update.effective_message,
+        t(lang, "trusted" if trusted else "untrusted", user=user_id),
+        parse_mode=ParseMode.HTML,
     )

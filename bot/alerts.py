@@ -2,10 +2,13 @@
 
 Two durable steps, so a restart loses nothing and sends nothing twice:
 
-1. plan: each pending outbox alert becomes one delivery row per chat that wants it (filters,
-   mutes and "not a match" verdicts applied), then the alert is marked delivered;
-2. send: due deliveries go out, at most one message per chat per second; a 429 postpones that
-   delivery by the time Telegram asks for, other errors retry with backoff, then give up.
+1. plan: each pending outbox alert becomes one message per chat that wants it (filters, mutes
+   and "not a match" verdicts applied), followed by its evidence picture, queued in
+   storage.outgoing in the same transaction that marks the alert planned.  A repost grouped
+   into an alert after that (same clip, within the window) makes an edit of each sent message,
+   with the new count and posts, and the same buttons;
+2. send: bot.outgoing's courier sends them (paced, retried for hours, at most once); the text
+   is drawn from the alert when it is sent (``prepare``), so it shows every repost so far.
 """
 
 from __future__ import annotations
@@ -14,21 +17,17 @@ import asyncio
 import contextlib
 import html
 import logging
-import time
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, RetryAfter, TelegramError
 
 import storage
 
 from .deps import Deps
 from .i18n import fact_check_lines, t
+from .outgoing import Courier, Prepared, api_params
 
 log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 8
-PER_CHAT_GAP_S = 1.0  # Telegram: about one message per second per chat
 
 
 def plan(deps: Deps) -> int:
@@ -36,7 +35,9 @@ def plan(deps: Deps) -> int:
     planned = 0
     for alert in storage.pending_alerts(deps.db):
         chats = _recipients(deps, alert)
-        planned += storage.plan_deliveries(deps.db, alert.id, chats)  # also marks it delivered
+        evidence = bool(chats) and evidence_sources(deps, alert) is not None
+        # also marks it delivered (planned)
+        planned += storage.plan_deliveries(deps.db, alert.id, chats, evidence=evidence)
     return planned
 
 
@@ -94,7 +95,7 @@ def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMar
             first_seen=e(str(p.get("first_seen") or "?")),
         )
     ]
-    for post in p.get("posts", [])[:10]:
+    for post in p.get("posts", [])[-10:]:  # the newest: an edit shows who joined
         lines.append(
             t(
                 lang,
@@ -119,61 +120,29 @@ def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMar
     return "\n".join(lines), buttons
 
 
-async def send_due(deps: Deps, bot: Bot, last_sent: dict[int, float]) -> int:
-    """Send the deliveries that are due; returns how many went out."""
-    sent = 0
-    pictures: dict[int, bytes | None] = {}  # one evidence picture per alert, however many chats
-    for delivery in storage.due_deliveries(deps.db):
-        gap = PER_CHAT_GAP_S - (time.monotonic() - last_sent.get(delivery.chat_id, 0.0))
-        if gap > 0:
-            await asyncio.sleep(gap)
-        alert = storage.get_alert(deps.db, delivery.outbox_id)
-        user = storage.get_user(deps.db, delivery.chat_id)
-        text, buttons = render(alert, (user.language if user else None) or "en")
-        try:
-            message = await bot.send_message(
-                delivery.chat_id,
-                text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=buttons,
-                disable_web_page_preview=True,
-            )
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
-            storage.delivery_failed(
-                deps.db, delivery.id, str(exc), retry_in_s=seconds, max_attempts=MAX_ATTEMPTS
-            )
-            continue
-        except Forbidden as exc:  # the person blocked the bot: retrying will not help
-            storage.delivery_failed(
-                deps.db, delivery.id, str(exc), retry_in_s=None, max_attempts=MAX_ATTEMPTS
-            )
-            continue
-        except TelegramError as exc:
-            storage.delivery_failed(
-                deps.db,
-                delivery.id,
-                str(exc),
-                retry_in_s=2.0 * 2**delivery.attempts,
-                max_attempts=MAX_ATTEMPTS,
-            )
-            continue
-        finally:
-            last_sent[delivery.chat_id] = time.monotonic()
-        storage.mark_sent(deps.db, delivery.id, message.message_id)
-        sent += 1
+async def prepare(
+    deps: Deps, row: storage.outgoing.OutgoingMessage, pictures: dict[int, bytes | None]
+) -> Prepared | None:
+    """What an alert's row sends now: its text and buttons drawn from the alert as it is (so a
+    message sent late, or an edit, shows every repost grouped into it so far), or its evidence
+    picture (drawn once per alert, whatever the number of chats).  None: nothing to send."""
+    alert = storage.get_alert(deps.db, row.outbox_id)
+    if alert is None:
+        return None
+    if row.method == "sendPhoto":
         if alert.id not in pictures:
+            if len(pictures) > 32:
+                pictures.clear()
             sources = evidence_sources(deps, alert)
             pictures[alert.id] = await deps.checker.side_by_side(*sources) if sources else None
         picture = pictures[alert.id]
-        if picture is not None:  # best effort: the alert itself is already delivered
-            with contextlib.suppress(TelegramError):
-                await bot.send_photo(
-                    delivery.chat_id, picture, reply_to_message_id=message.message_id
-                )
-            last_sent[delivery.chat_id] = time.monotonic()
-    return sent
+        return Prepared({}, [picture]) if picture is not None else None
+    user = storage.get_user(deps.db, row.chat_id)
+    text, buttons = render(alert, (user.language if user else None) or "en")
+    params = api_params(
+        text=text, parse_mode=ParseMode.HTML, reply_markup=buttons, disable_web_page_preview=True
+    )
+    return Prepared(params, shown_count=alert.count)
 
 
 def evidence_sources(deps: Deps, alert: storage.OutboxItem) -> tuple | None:
@@ -202,13 +171,14 @@ def evidence_sources(deps: Deps, alert: storage.OutboxItem) -> tuple | None:
     )
 
 
-async def deliver_forever(deps: Deps, bot: Bot, stop: asyncio.Event) -> None:
-    last_sent: dict[int, float] = {}
+async def plan_forever(deps: Deps, courier: Courier, stop: asyncio.Event) -> None:
+    """Plan new alerts and the edits of grown ones every ``alert_interval_s``; the courier
+    sends them."""
     while not stop.is_set():
         try:
-            plan(deps)
-            await send_due(deps, bot, last_sent)
-        except Exception:  # keep delivering: one broken alert must not stop the others
-            log.exception("alert delivery pass failed")
+            if plan(deps) + storage.outgoing.plan_alert_edits(deps.db):
+                courier.wake()
+        except Exception:  # keep planning: one broken alert must not stop the others
+            log.exception("alert planning failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), deps.settings.alert_interval_s)

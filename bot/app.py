@@ -13,8 +13,8 @@ import logging
 import re
 
 from telegram import BotCommand, MessageEntity, Update
+from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -24,10 +24,10 @@ from telegram.ext import (
     filters,
 )
 
-from . import admin, curation, factcheck, public
-from .alerts import deliver_forever
+from . import admin, alerts, curation, factcheck, public
 from .deps import Deps
 from .i18n import t
+from .outgoing import Courier, reply
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,9 @@ def quiet_secrets() -> None:
 
 def build_application(deps: Deps) -> Application:
     settings = deps.settings
-    builder = ApplicationBuilder().token(settings.token).rate_limiter(AIORateLimiter(max_retries=3))
+    # No rate limiter: every message goes through bot.outgoing's courier, which paces, retries
+    # and records them durably (see its docstring for why PTB's AIORateLimiter is not used).
+    builder = ApplicationBuilder().token(settings.token)
     if settings.api_base_url:
         root = settings.api_base_url.rstrip("/")
         builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
@@ -82,6 +84,12 @@ def build_application(deps: Deps) -> Application:
         builder = builder.local_mode(True)
     app = builder.build()
     app.bot_data["deps"] = deps
+    pictures: dict[int, bytes | None] = {}  # evidence pictures drawn, per alert
+
+    async def prepare_alert(row):  # type: ignore[no-untyped-def]
+        return await alerts.prepare(deps, row, pictures)
+
+    deps.courier = Courier(deps.db, app.bot, prepare_alert)
     # Only new messages: an edited caption or command must not run a check (or /remove) again,
     # and channel posts have no user to answer.
     new_messages = filters.UpdateType.MESSAGE
@@ -122,26 +130,36 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("handling an update failed: %s", context.error, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         with contextlib.suppress(Exception):  # the error reply is best effort
-            await update.effective_message.reply_text(t("en", "error_generic"))
+            deps: Deps = context.bot_data["deps"]
+            await reply(deps.courier, update.effective_message, t("en", "error_generic"))
 
 
 async def run_bot(deps: Deps, stop: asyncio.Event) -> None:
     """Poll for updates and deliver alerts until ``stop`` is set."""
     app = build_application(deps)
     async with app:
-        await app.bot.set_my_commands(
-            [
-                BotCommand("start", "what this bot does"),
-                BotCommand("help", "how to use it"),
-                BotCommand("language", "English / العربية"),
-            ]
-        )
+        try:
+            await app.bot.set_my_commands(
+                [
+                    BotCommand("start", "what this bot does"),
+                    BotCommand("help", "how to use it"),
+                    BotCommand("language", "English / العربية"),
+                ]
+            )
+        except TelegramError as exc:  # the menu is a nicety: answering matters more
+            log.warning("could not set the bot's command menu: %s", exc)
         await app.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
         await app.start()
-        delivery = asyncio.create_task(deliver_forever(deps, app.bot, stop))
+        courier = deps.courier
+        handlers_done = asyncio.Event()  # the courier sends what the last handlers queued
+        sending = asyncio.create_task(courier.run(handlers_done))
+        planning = asyncio.create_task(alerts.plan_forever(deps, courier, stop))
         try:
             await stop.wait()
         finally:
-            await delivery
-            await app.updater.stop()
-            await app.stop()
+            try:
+                await app.updater.stop()
+                await app.stop()
+            finally:
+                handlers_done.set()
+                await asyncio.gather(planning, sending)

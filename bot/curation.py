@@ -24,9 +24,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from telegram import Document, ForceReply, Message, ReplyParameters, Update
+from telegram import Document, ForceReply, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 import storage
@@ -35,6 +35,7 @@ from fingerprint import MediaError
 from . import access
 from .deps import Deps
 from .i18n import fact_check_lines, pick_language, t
+from .outgoing import reply, send
 from .public import attachment, language_of, refused_as_too_big
 
 log = logging.getLogger(__name__)
@@ -99,13 +100,19 @@ def media_of(message: Message | None) -> tuple[Any, str | None]:
     return item, name
 
 
-async def _ask(message: Message, lang: str, key: str, **values: Any) -> None:
+async def _ask(deps: Deps, message: Message, lang: str, key: str, **values: Any) -> None:
     # In a group, ForceReply makes the answer a reply to the bot, which the bot receives even
     # in privacy mode; in a private chat it only gets in the way.
     markup = None
     if message.chat.type != ChatType.PRIVATE:
         markup = ForceReply(selective=True)
-    await message.reply_text(t(lang, key, **values), reply_markup=markup, parse_mode=ParseMode.HTML)
+    await reply(
+        deps.courier,
+        message,
+        t(lang, key, **values),
+        reply_markup=markup,
+        parse_mode=ParseMode.HTML,
+    )
 
 
 async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -114,16 +121,16 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     lang = language_of(deps, update)
     if not deps.is_fact_checker(update.effective_user.id):
-        await message.reply_text(t(lang, "not_allowed"))
+        await reply(deps.courier, message, t(lang, "not_allowed"))
         return
     item, name = media_of(message.reply_to_message)
     if item is None:
-        await message.reply_text(t(lang, "add_usage"))
+        await reply(deps.courier, message, t(lang, "add_usage"))
         return
     if await refused_as_too_big(deps, message, item, lang):
         return
     _drafts(context)[_key(update)] = Draft(item=item, name=name, lang=lang)
-    await _ask(message, lang, QUESTIONS[STEPS[0]])
+    await _ask(deps, message, lang, QUESTIONS[STEPS[0]])
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -131,7 +138,7 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps: Deps = context.bot_data["deps"]
     draft = _drafts(context).pop(_key(update), None)
     lang = draft.lang if draft else language_of(deps, update)
-    await update.effective_message.reply_text(t(lang, "add_cancelled"))
+    await reply(deps.courier, update.effective_message, t(lang, "add_cancelled"))
 
 
 def _parse(step: str, text: str) -> tuple[str | None, str | None]:
@@ -171,23 +178,26 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, lang = update.effective_message, draft.lang
     if not deps.is_fact_checker(update.effective_user.id):
         del drafts[key]
-        await message.reply_text(t(lang, "not_allowed"))
+        await reply(deps.courier, message, t(lang, "not_allowed"))
         raise ApplicationHandlerStop
     text = (message.text or "").strip()
     step = draft.step
     value, error = _parse(step, text)
     if error is not None:
         if error in QUESTIONS.values():
-            await _ask(message, lang, error)
+            await _ask(deps, message, lang, error)
         else:
-            await message.reply_text(
-                t(lang, error, value=html.escape(text[:100])), parse_mode=ParseMode.HTML
+            await reply(
+                deps.courier,
+                message,
+                t(lang, error, value=html.escape(text[:100])),
+                parse_mode=ParseMode.HTML,
             )
-            await _ask(message, lang, QUESTIONS[step])
+            await _ask(deps, message, lang, QUESTIONS[step])
         raise ApplicationHandlerStop
     draft.answers[step] = value
     if len(draft.answers) < len(STEPS):
-        await _ask(message, lang, QUESTIONS[draft.step])
+        await _ask(deps, message, lang, QUESTIONS[draft.step])
         raise ApplicationHandlerStop
     del drafts[key]  # before any await: a message sent meanwhile is not another answer
     # Downloading and fingerprinting take seconds: not while every other update waits.
@@ -202,7 +212,7 @@ async def _store(
 ) -> None:
     message, user, lang = update.effective_message, update.effective_user, draft.lang
     if not deps.is_fact_checker(user.id):
-        await message.reply_text(t(lang, "not_allowed"))
+        await reply(deps.courier, message, t(lang, "not_allowed"))
         return
     a = draft.answers
     with tempfile.TemporaryDirectory(prefix="oldclip-add-") as tmp:
@@ -213,8 +223,11 @@ async def _store(
         except BadRequest as exc:
             if "too big" in str(exc).lower():
                 size = draft.item.file_size or 0
-                await message.reply_text(
-                    t(lang, "too_big", size_mb=f"{size / 1e6:.0f}"), parse_mode=ParseMode.HTML
+                await reply(
+                    deps.courier,
+                    message,
+                    t(lang, "too_big", size_mb=f"{size / 1e6:.0f}"),
+                    parse_mode=ParseMode.HTML,
                 )
                 return
             raise
@@ -230,23 +243,30 @@ async def _store(
             )
         except (MediaError, ValueError) as exc:
             reason = exc.reason if isinstance(exc, MediaError) else str(exc)
-            await message.reply_text(
-                t(lang, "bad_file", reason=html.escape(reason)), parse_mode=ParseMode.HTML
+            await reply(
+                deps.courier,
+                message,
+                t(lang, "bad_file", reason=html.escape(reason)),
+                parse_mode=ParseMode.HTML,
             )
             return
     clip = storage.get_clip(deps.db, clip_id)
     title = clip.title if clip else a["title"]
-    await message.reply_text(
-        t(lang, "add_done", clip_id=clip_id, title=html.escape(title)), parse_mode=ParseMode.HTML
+    await reply(
+        deps.courier,
+        message,
+        t(lang, "add_done", clip_id=clip_id, title=html.escape(title)),
+        parse_mode=ParseMode.HTML,
     )
-    await tell_askers(deps, context.bot, clip_id, adder=user.id)
+    await tell_askers(deps, clip_id, adder=user.id)
 
 
-async def tell_askers(deps: Deps, bot, clip_id: int, *, adder: int | None = None) -> int:
+async def tell_askers(deps: Deps, clip_id: int, *, adder: int | None = None) -> int:
     """Tell everyone still waiting about footage that matches the clip, once each.
 
-    The question is claimed (compare-and-set) before the message goes out, so two additions
-    racing, or a retry, never tell anyone twice; a send that fails loses that one answer.
+    The question is claimed (compare-and-set) before the message is queued, so two additions
+    racing, or a retry, never tell anyone twice; the message then waits in storage.outgoing
+    like any other (a crash between the two loses that one answer).
     The person who added the clip is not told about their own question.  Returns how many
     were told.
     """
@@ -268,16 +288,13 @@ async def tell_askers(deps: Deps, bot, clip_id: int, *, adder: int | None = None
             title=html.escape(clip.title),
             first_seen=clip.first_seen,
         )
-        reply = None
-        if question.message_id is not None:
-            reply = ReplyParameters(question.message_id, allow_sending_without_reply=True)
-        try:
-            await bot.send_message(
-                question.chat_id, text, parse_mode=ParseMode.HTML, reply_parameters=reply
-            )
-        except TelegramError as exc:  # blocked the bot, chat gone...: nobody else to tell
-            log.warning("could not tell question %s about clip %s: %s", question.id, clip_id, exc)
-            continue
+        await send(
+            deps.courier,
+            question.chat_id,
+            text,
+            reply_to=question.message_id,
+            parse_mode=ParseMode.HTML,
+        )
         told += 1
     return told
 
@@ -298,8 +315,11 @@ async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     clip = storage.get_clip(deps.db, clip_id) if clip_id is not None else None
     if clip is None:
         shown = clip_id if clip_id is not None else html.escape(raw[:30] or "?")
-        await update.effective_message.reply_text(
-            t(lang, "clip_not_found", clip_id=shown), parse_mode=ParseMode.HTML
+        await reply(
+            deps.courier,
+            update.effective_message,
+            t(lang, "clip_not_found", clip_id=shown),
+            parse_mode=ParseMode.HTML,
         )
         return
     e = html.escape
@@ -318,8 +338,12 @@ async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
     ]
     lines.extend(fact_check_lines(lang, clip.verdict_url, clip.rating, clip.claim))
-    await update.effective_message.reply_text(
-        "\n".join(lines), parse_mode=ParseMode.HTML, disable_web_page_preview=True
+    await reply(
+        deps.courier,
+        update.effective_message,
+        "\n".join(lines),
+        parse_mode=ParseMode.HTML,
+        disable_web_page_preview=True,
     )
 
 
@@ -333,12 +357,17 @@ async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     clip = storage.get_clip(deps.db, clip_id) if clip_id is not None else None
     if clip is None or not deps.checker.remove_clip(clip.id):
         shown = clip_id if clip_id is not None else html.escape(raw[:30] or "?")
-        await update.effective_message.reply_text(
-            t(lang, "clip_not_found", clip_id=shown), parse_mode=ParseMode.HTML
+        await reply(
+            deps.courier,
+            update.effective_message,
+            t(lang, "clip_not_found", clip_id=shown),
+            parse_mode=ParseMode.HTML,
         )
         return
     log.info("clip %s removed by user %s", clip.id, update.effective_user.id)
-    await update.effective_message.reply_text(
+    await reply(
+        deps.courier,
+        update.effective_message,
         t(lang, "clip_removed", clip_id=clip.id, title=html.escape(clip.title)),
         parse_mode=ParseMode.HTML,
     )

@@ -8,6 +8,7 @@ import sqlite_utils
 
 import storage
 
+from .outgoing import Courier
 from .ports import Checker, Feeds, LinkFetcher
 from .ratelimit import RateLimit
 from .settings import BotSettings
@@ -21,6 +22,7 @@ class Deps:
     rate: RateLimit = field(default_factory=RateLimit)
     feeds: Feeds | None = None  # the admin commands answer that feeds are managed elsewhere
     links: LinkFetcher | None = None  # without it, links are answered as unsupported
+    courier: Courier | None = None  # sends every message (set when the bot is built)
 
     def is_fact_checker(self, user_id: int) -> bool:
         """Checked on every privileged command and button: callback data comes from clients."""

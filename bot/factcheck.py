@@ -18,6 +18,7 @@ import storage
 from . import access
 from .deps import Deps
 from .i18n import t
+from .outgoing import reply
 from .public import language_of
 
 VERDICTS = {"c": "confirmed", "n": "not_a_match", "m": "muted"}
@@ -46,7 +47,7 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         min_score=min_score,
         language=language,
     )
-    await update.effective_message.reply_text(t(lang, "subscribed"))
+    await reply(deps.courier, update.effective_message, t(lang, "subscribed"))
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -55,7 +56,7 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     deps, lang = allowed
     storage.unsubscribe(deps.db, update.effective_user.id, update.effective_chat.id)
-    await update.effective_message.reply_text(t(lang, "unsubscribed"))
+    await reply(deps.courier, update.effective_message, t(lang, "unsubscribed"))
 
 
 async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -65,14 +66,16 @@ async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     deps, lang = allowed
     subs = storage.subscriptions_of(deps.db, update.effective_user.id)
     if not subs:
-        await update.effective_message.reply_text(t(lang, "subscriptions_none"))
+        await reply(deps.courier, update.effective_message, t(lang, "subscriptions_none"))
         return
     lines = [
         f"• chat {s.chat_id}: {', '.join(s.labels) or '*'}; min {s.min_score:.2f}"
         f"{'; ' + s.language if s.language else ''}"
         for s in subs
     ]
-    await update.effective_message.reply_text(
+    await reply(
+        deps.courier,
+        update.effective_message,
         t(lang, "subscriptions_list", lines=html.escape("\n".join(lines))),
         parse_mode=ParseMode.HTML,
     )
@@ -85,7 +88,9 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps, lang = allowed
     s = storage.library_stats(deps.db)
     feedback = s.get("feedback", {})
-    await update.effective_message.reply_text(
+    await reply(
+        deps.courier,
+        update.effective_message,
         t(
             lang,
             "stats",

@@ -17,7 +17,6 @@ from pathlib import Path
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    InputMediaPhoto,
     Message,
     MessageEntity,
     Update,
@@ -31,6 +30,7 @@ from fingerprint import MediaError
 
 from .deps import Deps
 from .i18n import LANGUAGES, clock, fact_check_lines, pick_language, t
+from .outgoing import Queued, edit, reply, reply_photo, reply_photos
 from .ports import Checker, CheckOutcome, Finding, LinkError, UnsupportedLink
 
 log = logging.getLogger(__name__)
@@ -45,23 +45,29 @@ def language_of(deps: Deps, update: Update) -> str:
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = language_of(context.bot_data["deps"], update)
-    await update.effective_message.reply_text(t(lang, "start"), parse_mode=ParseMode.HTML)
+    deps: Deps = context.bot_data["deps"]
+    lang = language_of(deps, update)
+    await reply(deps.courier, update.effective_message, t(lang, "start"), parse_mode=ParseMode.HTML)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = language_of(context.bot_data["deps"], update)
-    await update.effective_message.reply_text(t(lang, "help"), parse_mode=ParseMode.HTML)
+    deps: Deps = context.bot_data["deps"]
+    lang = language_of(deps, update)
+    await reply(deps.courier, update.effective_message, t(lang, "help"), parse_mode=ParseMode.HTML)
 
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    lang = language_of(context.bot_data["deps"], update)
+    deps: Deps = context.bot_data["deps"]
+    lang = language_of(deps, update)
     buttons = [
         [InlineKeyboardButton(name, callback_data=f"lang:{code}")]
         for code, name in LANGUAGES.items()
     ]
-    await update.effective_message.reply_text(
-        t(lang, "language_prompt"), reply_markup=InlineKeyboardMarkup(buttons)
+    await reply(
+        deps.courier,
+        update.effective_message,
+        t(lang, "language_prompt"),
+        reply_markup=InlineKeyboardMarkup(buttons),
     )
 
 
@@ -74,7 +80,7 @@ async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     storage.touch_user(context.bot_data["deps"].db, query.from_user.id)
     storage.set_language(context.bot_data["deps"].db, query.from_user.id, code)
     await query.answer()
-    await query.edit_message_text(t(code, "language_set"))
+    await edit(context.bot_data["deps"].courier, query.message, t(code, "language_set"))
 
 
 def attachment(message: Message):
@@ -97,7 +103,9 @@ async def _rate_limited(deps: Deps, update: Update, lang: str) -> bool:
     """True (and the person told when to try again) when they asked too often."""
     wait = deps.rate.take(update.effective_user.id)
     if wait:
-        await update.effective_message.reply_text(t(lang, "rate_limited", seconds=int(wait) + 1))
+        await reply(
+            deps.courier, update.effective_message, t(lang, "rate_limited", seconds=int(wait) + 1)
+        )
     return bool(wait)
 
 
@@ -106,8 +114,11 @@ async def refused_as_too_big(deps: Deps, message: Message, item, lang: str) -> b
     limit = deps.settings.download_limit_bytes
     if limit is None or (item.file_size or 0) <= limit:
         return False
-    await message.reply_text(
-        t(lang, "too_big", size_mb=f"{item.file_size / 1e6:.0f}"), parse_mode=ParseMode.HTML
+    await reply(
+        deps.courier,
+        message,
+        t(lang, "too_big", size_mb=f"{item.file_size / 1e6:.0f}"),
+        parse_mode=ParseMode.HTML,
     )
     return True
 
@@ -120,11 +131,11 @@ async def check_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     item, name = attachment(message)
     if item is None:
-        await message.reply_text(t(lang, "not_media"))
+        await reply(deps.courier, message, t(lang, "not_media"))
         return
     if await refused_as_too_big(deps, message, item, lang):
         return
-    status = await message.reply_text(t(lang, "checking"))
+    status = await reply(deps.courier, message, t(lang, "checking"))
     with tempfile.TemporaryDirectory(prefix="oldclip-bot-") as tmp:
         path = Path(tmp) / Path(name).name
         try:
@@ -160,9 +171,9 @@ async def check_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if await _rate_limited(deps, update, lang):
         return
     if deps.links is None or not deps.links.supports(url):
-        await message.reply_text(t(lang, "link_unsupported"))
+        await reply(deps.courier, message, t(lang, "link_unsupported"))
         return
-    status = await message.reply_text(t(lang, "checking"))
+    status = await reply(deps.courier, message, t(lang, "checking"))
     with tempfile.TemporaryDirectory(prefix="oldclip-link-") as tmp:
         try:
             path = await deps.links.fetch(url, Path(tmp))
@@ -177,7 +188,7 @@ async def check_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await check_file(deps, update, status, lang, path)
 
 
-async def check_file(deps: Deps, update: Update, status: Message, lang: str, path: Path) -> None:
+async def check_file(deps: Deps, update: Update, status: Queued, lang: str, path: Path) -> None:
     """A local copy of what was sent (a file, or a link's video): check it, answer by editing
     ``status``, and remember the question when the answer is "not known yet"."""
     message, user = update.effective_message, update.effective_user
@@ -202,7 +213,7 @@ async def check_file(deps: Deps, update: Update, status: Message, lang: str, pat
 
 async def _answer(
     message: Message,
-    status: Message,
+    status: Queued,
     lang: str,
     outcome: CheckOutcome,
     path: Path,
@@ -214,9 +225,8 @@ async def _answer(
         await status.edit_text(origin + text, parse_mode=ParseMode.HTML)
         frames = await checker.key_frames(path)
         if frames:
-            await message.reply_media_group(
-                [InputMediaPhoto(f) for f in frames],
-                caption=t(lang, "key_frames_caption"),
+            await reply_photos(
+                status.courier, message, list(frames), caption=t(lang, "key_frames_caption")
             )
         return
     best = outcome.findings[0]
@@ -225,7 +235,7 @@ async def _answer(
     )
     picture = await _evidence(checker, path, best, lang)
     if picture is not None:
-        await message.reply_photo(picture)
+        await reply_photo(status.courier, message, picture)
 
 
 def verdict_text(lang: str, f: Finding) -> str:

@@ -12,13 +12,15 @@ Usage::
 
 Watched feeds (storage.feeds) and the durable post pipeline with its alert outbox
 (storage.pipeline) live here too, and so does the Telegram bot's durable state (storage.bot):
-users, subscriptions, per-chat deliveries, feedback and open questions.  See those modules for
+users, subscriptions, per-chat deliveries, feedback and open questions, and every message it
+sends (storage.outgoing, used as ``storage.outgoing.queue(...)``).  See those modules for
 the states and their guarantees.  Hash bundles (storage.bundle) share clips between newsrooms
 as fingerprints and provenance, without the media.
 
 storage/ depends only on fingerprint.types, so every part of oldclip can use it.
 """
 
+from . import outgoing
 from .bot import (
     DELIVERY_STATES,
     VERDICTS,
@@ -28,7 +30,6 @@ from .bot import (
     Subscription,
     all_subscriptions,
     deliveries_of,
-    delivery_failed,
     due_deliveries,
     feedback_counts,
     get_user,
@@ -36,7 +37,6 @@ from .bot import (
     is_not_a_match,
     library_stats,
     mark_question_answered,
-    mark_sent,
     mute_clip,
     open_questions,
     open_questions_for_media,
@@ -124,6 +124,7 @@ from .urls import (
 )
 
 __all__ = [
+    "outgoing",
     "ACTIVE_STATES",
     "ALERT_KINDS",
     "BotUser",
@@ -166,7 +167,6 @@ __all__ = [
     "count_clips",
     "evidence_media_ids",
     "deliveries_of",
-    "delivery_failed",
     "due_deliveries",
     "due_media",
     "earliest_sighting",
@@ -189,7 +189,6 @@ __all__ = [
     "load_fingerprint",
     "mark_delivered",
     "mark_question_answered",
-    "mark_sent",
     "media_by_sha256",
     "media_of_post",
     "migrate",

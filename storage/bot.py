@@ -5,10 +5,10 @@ the questions it still owes an answer.
   trusted them with /trust), so first_seen_at / last_seen_at are None until they write.
   Fact-checkers listed in the config are not stored here; ``trusted`` only covers /trust.
 - A subscription is one (user, chat) with its filters; subscribing again updates the filters.
-- Deliveries: the outbox holds one alert, ``plan_deliveries`` turns it into one row per chat,
-  and the sender works through ``due_deliveries``, so an alert to many subscribers is sent per
-  chat, each with its own retries, and a restart resumes where it stopped.  Planning is
-  idempotent per (alert, chat), and it closes the alert to grouping (see plan_deliveries).
+- Deliveries: the outbox holds one alert, ``plan_deliveries`` turns it into one message per
+  chat in storage.outgoing (where every message the bot sends waits, is retried and is sent at
+  most once), so an alert to many subscribers is sent per chat, each with its own retries, and
+  a restart resumes where it stopped.  Planning is idempotent per (alert, chat).
 - Feedback is recorded once per (alert, user, verdict).  "Not a match" is also remembered per
   (post, matched media), so that clip never alerts for that post again; "muted" also mutes the
   clip for that user.
@@ -26,9 +26,10 @@ from typing import Any
 
 import sqlite_utils
 
-from .txn import When, immediate, utc_iso, utc_iso_after
+from . import outgoing
+from .txn import When, immediate, utc_iso, utc_iso_ms
 
-DELIVERY_STATES = ("pending", "sent", "failed")
+DELIVERY_STATES = outgoing.STATES
 VERDICTS = ("confirmed", "not_a_match", "muted")
 
 _USER_COLUMNS = "user_id, language, first_seen_at, last_seen_at, trusted, muted_until"
@@ -36,7 +37,7 @@ _SUBSCRIPTION_COLUMNS = "id, user_id, chat_id, feeds, labels, min_score, languag
 _DELIVERY_COLUMNS = (
     "id, outbox_id, chat_id, message_id, state, attempts, next_attempt_at, error, created_at, "
     "sent_at"
-)
+)  # of the alert's message in ``outgoing``
 _QUESTION_COLUMNS = (
     "id, user_id, chat_id, message_id, media_id, asked_at, answered_clip_id, notified_at, language"
 )
@@ -70,14 +71,14 @@ class Subscription:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One alert to be sent to (or sent to) one chat."""
+    """One alert's message to one chat (a row of storage.outgoing)."""
 
-    id: int
+    id: int  # the outgoing row
     outbox_id: int
     chat_id: int
     message_id: int | None  # the Telegram message, once sent
     state: str  # one of DELIVERY_STATES
-    attempts: int  # failed attempts
+    attempts: int  # calls made
     next_attempt_at: str | None  # not due before this (ISO 8601 UTC); None: due now
     error: str | None
     created_at: str
@@ -329,94 +330,76 @@ def _require_media(db: sqlite_utils.Database, media_id: int) -> None:
         raise ValueError(f"no media with id {media_id} (was its clip removed?)")
 
 
-def plan_deliveries(db: sqlite_utils.Database, outbox_id: int, chat_ids: Iterable[int]) -> int:
-    """Queue an alert for each chat; return how many deliveries are new.
+def plan_deliveries(
+    db: sqlite_utils.Database,
+    outbox_id: int,
+    chat_ids: Iterable[int],
+    *,
+    evidence: bool = False,
+    now: When = None,
+) -> int:
+    """Queue an alert's message for each chat (see storage.outgoing); return how many are new.
 
-    Idempotent: a chat that already has a delivery of this alert gets no second one, so
-    planning again after a crash (or with a chat that subscribed since) is safe.
+    Idempotent: a chat that already has this alert's message gets no second one, so planning
+    again after a crash (or with a chat that subscribed since) is safe.  With ``evidence``,
+    each new message is followed by a picture replying to it (drawn when it is sent).  The
+    message's text is drawn from the alert when it is sent, and a repost that joins the alert
+    later is shown by an edit (``plan_alert_edits``).
 
-    In the same transaction the outbox item is marked delivered if it was not: from now on its
-    messages may go out, so a repost found later must start a new alert rather than be grouped
-    into this one, whose messages would never show it.  ``mark_delivered`` afterwards simply
-    returns False.
+    In the same transaction the outbox item is marked delivered (planned) if it was not.
     """
-    chats_json = json.dumps(_ids("chat_ids", chat_ids))
-    now = utc_iso()
+    chats = _ids("chat_ids", chat_ids)
+    planned = 0
     with immediate(db):
         _require_alert(db, outbox_id)
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO deliveries (outbox_id, chat_id, created_at) "
-            "SELECT ?, value, ? FROM json_each(?)",
-            [outbox_id, now, chats_json],
-        )
-        planned = cursor.rowcount
+        count = db.execute("SELECT count FROM outbox WHERE id = ?", [outbox_id]).fetchone()[0]
+        for chat_id in chats:
+            exists = db.execute(
+                "SELECT 1 FROM outgoing WHERE outbox_id = ? AND chat_id = ? AND target IS NULL",
+                [outbox_id, chat_id],
+            ).fetchone()
+            if exists:
+                continue
+            message = outgoing.queue(
+                db, chat_id, "sendMessage", outbox_id=outbox_id, shown_count=count, now=now
+            )
+            if evidence:
+                outgoing.queue(db, chat_id, "sendPhoto", outbox_id=outbox_id, target=message)
+            planned += 1
         db.execute(
             "UPDATE outbox SET delivered_at = ?, next_attempt_at = NULL "
             "WHERE id = ? AND delivered_at IS NULL",
-            [now, outbox_id],
+            [utc_iso(now), outbox_id],
         )
     return planned
+
+
+def _deliveries(
+    db: sqlite_utils.Database, where: str, params: list[Any], limit: int = -1
+) -> list[Delivery]:
+    rows = db.query(
+        f"SELECT {_DELIVERY_COLUMNS} FROM outgoing "
+        f"WHERE outbox_id IS NOT NULL AND target IS NULL AND {where} ORDER BY id LIMIT ?",
+        [*params, limit],
+    )
+    return [Delivery(**row) for row in rows]
 
 
 def due_deliveries(
     db: sqlite_utils.Database, *, now: When = None, limit: int = 30
 ) -> list[Delivery]:
-    """Pending deliveries that are due (no retry time, or it has come), oldest first."""
-    rows = db.query(
-        f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE state = 'pending' "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
-        [utc_iso(now), limit],
-    )
-    return [Delivery(**row) for row in rows]
-
-
-def mark_sent(db: sqlite_utils.Database, delivery_id: int, message_id: int | None) -> bool:
-    """Record that a delivery was sent as Telegram message ``message_id``; return False if it
-    was not pending (already sent, failed for good, or missing)."""
-    cursor = db.execute(
-        "UPDATE deliveries SET state = 'sent', message_id = ?, sent_at = ?, "
-        "next_attempt_at = NULL, error = NULL WHERE id = ? AND state = 'pending'",
-        [message_id, utc_iso(), delivery_id],
-    )
-    return cursor.rowcount == 1
-
-
-def delivery_failed(
-    db: sqlite_utils.Database,
-    delivery_id: int,
-    error: str,
-    *,
-    retry_in_s: float | None,
-    max_attempts: int,
-) -> None:
-    """Record a failed send.
-
-    The delivery stays pending with ``next_attempt_at`` = now + ``retry_in_s``, or becomes
-    'failed' for good when ``retry_in_s`` is None (e.g. the bot was blocked) or this was attempt
-    ``max_attempts``.  Deliveries already sent or failed are left alone.  Backoff is the
-    caller's choice.
-    """
-    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-        raise ValueError(f"max_attempts must be at least 1, got {max_attempts!r}")
-    retry_at = None if retry_in_s is None else utc_iso_after(retry_in_s)
-    db.execute(
-        "UPDATE deliveries SET attempts = attempts + 1, error = ?, "
-        "state = CASE WHEN ? IS NULL OR attempts + 1 >= ? THEN 'failed' ELSE state END, "
-        "next_attempt_at = CASE WHEN ? IS NULL OR attempts + 1 >= ? THEN NULL ELSE ? END "
-        "WHERE id = ? AND state = 'pending'",
-        [error, retry_at, max_attempts, retry_at, max_attempts, retry_at, delivery_id],
+    """Alert messages not sent yet that are due (no retry time, or it has come), oldest first."""
+    return _deliveries(
+        db,
+        "state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+        [utc_iso_ms(now)],
+        limit,
     )
 
 
 def deliveries_of(db: sqlite_utils.Database, outbox_id: int) -> list[Delivery]:
-    """Every delivery of one alert, in the order they were planned."""
-    return [
-        Delivery(**row)
-        for row in db.query(
-            f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE outbox_id = ? ORDER BY id",
-            [outbox_id],
-        )
-    ]
+    """Every chat's message of one alert, in the order they were planned."""
+    return _deliveries(db, "outbox_id = ?", [outbox_id])
 
 
 # --- feedback ---------------------------------------------------------------------------------

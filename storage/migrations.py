@@ -420,6 +420,80 @@ def _009_date_signals(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE posts ADD COLUMN published_from TEXT")
 
 
+def _010_outgoing(db: sqlite_utils.Database) -> None:
+    """Every message the bot sends becomes a durable row (``outgoing``), sent at most once.
+
+    Replaces ``deliveries`` (one alert to one chat, given up after a fixed number of tries):
+    alerts, their evidence pictures, edits and the answers to the public all wait in
+    ``outgoing``, one queue per chat in id order, retried until ``give_up_at``.  A row is
+    claimed ('sending') before its HTTP call and settled after it (see storage.outgoing).
+    Rows showing an alert have ``outbox_id`` (their text is drawn from the alert when sent, so
+    a grown alert is shown whole) and ``shown_count`` (how many reposts the message showed).
+    ``outgoing_files`` holds the pictures of a row until it is settled.  Times in ``outgoing``
+    are ISO 8601 UTC to the millisecond (Telegram's retry_after may be shorter than a second).
+    Pending and failed deliveries carry over as pending alert messages, sent ones as sent
+    (so a later repost can still edit them).
+    """
+    db.execute(
+        """
+        CREATE TABLE outgoing (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL,
+            method TEXT NOT NULL CHECK (
+                method IN ('sendMessage', 'sendPhoto', 'sendMediaGroup', 'editMessageText')
+            ),
+            params TEXT NOT NULL DEFAULT '{}',
+            outbox_id INTEGER REFERENCES outbox(id) ON DELETE CASCADE,
+            target INTEGER REFERENCES outgoing(id) ON DELETE SET NULL,
+            reply_to INTEGER,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'unknown')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            give_up_at TEXT NOT NULL,
+            message_id INTEGER,
+            shown_count INTEGER,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            claimed_at TEXT,
+            sent_at TEXT
+        )
+        """
+    )
+    db.execute(
+        "CREATE INDEX outgoing_queue ON outgoing(chat_id, id) WHERE state IN ('pending', 'sending')"
+    )
+    db.execute("CREATE INDEX outgoing_outbox ON outgoing(outbox_id, chat_id)")
+    db.execute("CREATE INDEX outgoing_target ON outgoing(target)")
+    # One alert message per alert and chat: planning again after a crash adds nothing.
+    db.execute(
+        "CREATE UNIQUE INDEX outgoing_alert_chat ON outgoing(outbox_id, chat_id) "
+        "WHERE outbox_id IS NOT NULL AND target IS NULL"
+    )
+    db.execute(
+        """
+        CREATE TABLE outgoing_files (
+            outgoing_id INTEGER NOT NULL REFERENCES outgoing(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (outgoing_id, position)
+        )
+        """
+    )
+    fmt = "%Y-%m-%dT%H:%M:%f+00:00"
+    db.execute(
+        "INSERT INTO outgoing (chat_id, method, outbox_id, state, message_id, shown_count, "
+        "give_up_at, created_at, sent_at) "
+        "SELECT d.chat_id, 'sendMessage', d.outbox_id, "
+        "CASE d.state WHEN 'sent' THEN 'sent' ELSE 'pending' END, d.message_id, "
+        "CASE d.state WHEN 'sent' THEN o.count END, "
+        f"strftime('{fmt}', 'now', '+2 days'), strftime('{fmt}', d.created_at), "
+        f"strftime('{fmt}', d.sent_at) "
+        "FROM deliveries d JOIN outbox o ON o.id = d.outbox_id ORDER BY d.id"
+    )
+    db.execute("DROP TABLE deliveries")
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -431,6 +505,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _007_clip_ids,
     _008_skipped_items,
     _009_date_signals,
+    _010_outgoing,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 

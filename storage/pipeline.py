@@ -11,9 +11,10 @@ state.  What keeps a restart from doing things twice:
   transaction, and does nothing for a media row that already has a repost: a crash before the
   commit leaves nothing, a crash after it leaves everything, so no alert is ever queued twice.
 
-Alerts go into the outbox; the bot reads ``pending_alerts`` and calls ``mark_delivered`` (or
-``postpone`` on a failed send).  Reposts of the same matched media within a window are grouped
-into one undelivered alert whose payload lists every post.
+Alerts go into the outbox; the bot reads ``pending_alerts`` and plans their messages.  Reposts
+of the same matched media within a window are grouped into one alert whose payload lists every
+post and whose ``count`` grows, whether or not its messages went out already (the bot edits
+them to show the new count): one alert per clip per window.
 
 storage/ does not import watchers/: callers pass plain values (media as dicts, or any object
 with the same attributes, such as watchers.post.MediaRef).
@@ -378,8 +379,9 @@ def record_repost_and_alert(
     ``repost`` holds matched_media_id (required) and optionally media_id (default: the row's),
     clip_id, score, query_start/query_end, ref_start/ref_end, frames_matched, first_seen and
     first_source (default: the clip's first_seen and source, else the earliest sighting of the
-    matched media).  The alert joins an undelivered 'repost' alert for the same matched media
-    created less than ``window_s`` seconds ago, else a new one is created.
+    matched media).  The alert joins the 'repost' alert for the same matched media created
+    less than ``window_s`` seconds ago, even one already planned or sent (the bot then edits
+    its messages to show the new count), else a new one is created.
 
     One transaction.  A row that already has a repost changes nothing: the call returns that
     repost's alert id and False.  Returns (outbox id, whether a new alert item was created).
@@ -438,7 +440,7 @@ def record_repost_and_alert(
         cutoff = utc_iso(to_datetime(now) - timedelta(seconds=window_s))
         open_item = db.execute(
             "SELECT id, payload FROM outbox WHERE kind = 'repost' AND group_key = ? "
-            "AND delivered_at IS NULL AND created_at > ? ORDER BY id DESC LIMIT 1",
+            "AND created_at > ? ORDER BY id DESC LIMIT 1",
             [group_key, cutoff],
         ).fetchone()
         if open_item is not None:

@@ -7,7 +7,8 @@ concurrent writer); nested inside an outer transaction it becomes a savepoint.
 
 Every timestamp the pipeline compares (``next_attempt_at``, ``created_at``) is written by
 ``utc_iso`` in one fixed format, ISO 8601 UTC to the second, so that SQL string comparison is
-time order.
+time order.  The bot's outgoing messages use ``utc_iso_ms`` instead (to the millisecond: a
+retry_after may be shorter than a second), and only ever compare it with itself.
 """
 
 from __future__ import annotations
@@ -68,3 +69,9 @@ def utc_iso_after(seconds: float, now: When = None) -> str:
     if moment.microsecond:
         moment = moment.replace(microsecond=0) + timedelta(seconds=1)
     return utc_iso(moment)
+
+
+def utc_iso_ms(value: When = None, *, after_s: float = 0.0) -> str:
+    """ISO 8601 UTC to the millisecond, ``after_s`` seconds after ``value`` (default: now)."""
+    moment = to_datetime(value) + timedelta(seconds=after_s)
+    return moment.isoformat(timespec="milliseconds")

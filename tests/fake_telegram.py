@@ -18,8 +18,9 @@ Departures: one global message_id counter (the real one is per chat); parse_mode
 (text is echoed as sent; url entities are computed for plain text only); photos get one PhotoSize
 (no thumbnails); file URLs are not fetched (unknown string -> 400); only integer chat ids exist
 ("@channel" -> 400 chat not found); allowed_updates, rate limits and permissions are not
-enforced (use `fail_next` to inject 429/403/...). Every authorized call is recorded in
-`calls`, including calls answered by an injected failure.
+enforced (use `fail_next` to inject 429/403/..., `storm` for a flood wait lasting a while,
+`hang_after_accepting` for a call Telegram carries out but never answers). Every authorized call
+is recorded in `calls`, including calls answered by an injected failure.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ STRING_PARAMS = frozenset(
 URL_RE = re.compile(r"(?:https?://|www\.|t\.me/)[^\s<>\"']+", re.IGNORECASE)
 ONE_BOT = "make sure that only one bot instance is running"
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+# What shows something in a chat: what a flood wait refuses.
+MESSAGE_METHODS = frozenset(
+    {"sendMessage", "sendPhoto", "sendVideo", "sendDocument", "sendMediaGroup"}
+    | {"editMessageText", "editMessageCaption", "editMessageReplyMarkup"}
+)
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
@@ -120,7 +126,7 @@ def image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def error_response(status: int, description: str, retry_after: int | None = None) -> web.Response:
+def error_response(status: int, description: str, retry_after: float | None = None) -> web.Response:
     body: Json = {"ok": False, "error_code": status, "description": description}
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
@@ -149,6 +155,11 @@ class FakeTelegram:
         self._ids = itertools.count(1)
         self._callback_ids: set[str] = set()
         self._failures: list[Failure] = []
+        self._storm_until = 0.0  # loop time: message calls are answered 429 until then
+        self._storm_retry_after: float = 1
+        self.storm_refusals = 0
+        self._hang: tuple[str, int | None] | None = None
+        self.accepted = asyncio.Event()  # set when a hung call was carried out
         self._waiters: set[asyncio.Future[None]] = set()
         self._poll_generation = 0
         self._runner: web.AppRunner | None = None
@@ -328,6 +339,28 @@ class FakeTelegram:
         """The next `times` calls of `method` (to `chat_id`, if given) fail with this error."""
         description = description or f"Too Many Requests: retry after {retry_after}"
         self._failures.append(Failure(method, chat_id, status, retry_after, description, times))
+
+    def storm(self, seconds: float, retry_after: float = 1) -> None:
+        """For the next `seconds`, every message call (send*/edit*) is refused with 429 and
+        `retry_after` (may be under a second, unlike Telegram, to keep tests short)."""
+        self._storm_until = asyncio.get_running_loop().time() + seconds
+        self._storm_retry_after = retry_after
+
+    def storming(self) -> bool:
+        return asyncio.get_running_loop().time() < self._storm_until
+
+    def hang_after_accepting(self, method: str, chat_id: int | None = None) -> None:
+        """The next `method` call (to `chat_id`) is carried out (the message exists in the chat)
+        but never answered: the moment to kill the sender.  `accepted` is set then."""
+        self._hang = (method, chat_id)
+        self.accepted.clear()
+
+    def bot_messages(self, chat_id: int) -> list[Json]:
+        """The messages the bot has in the chat now (edits applied), oldest first."""
+        return sorted(
+            (m for (c, _), m in self.messages.items() if c == chat_id and m["from"]["is_bot"]),
+            key=lambda m: m["message_id"],
+        )
 
     # ---- helpers -------------------------------------------------------------------------
     def _ref(self, file: Json | bytes | Path) -> Json:
@@ -551,12 +584,21 @@ class FakeTelegram:
                 if failure.times <= 0:
                     self._failures.remove(failure)
                 return error_response(failure.status, failure.description, failure.retry_after)
+        if method in MESSAGE_METHODS and self.storming():
+            self.storm_refusals += 1
+            wait = self._storm_retry_after
+            return error_response(429, f"Too Many Requests: retry after {wait}", wait)
         try:
             result = handler(params)
             if asyncio.iscoroutine(result):
                 result = await result
         except ApiError as exc:
             return error_response(exc.status, exc.description, exc.retry_after)
+        hang = self._hang
+        if hang is not None and hang[0] == method and hang[1] in (None, params.get("chat_id")):
+            self._hang = None
+            self.accepted.set()
+            await asyncio.Event().wait()  # never answers; cancelled when the client goes
         return web.json_response({"ok": True, "result": result})
 
     async def _download(self, request: web.Request) -> web.Response:

@@ -38,3 +38,36 @@ def insert_old_clip(db: sqlite_utils.Database, media_id: int, title: str = "Old"
         "VALUES (?, ?, '2015-01-02', 'archive', '[]', '2015-01-03T00:00:00+00:00')",
         [media_id, title],
     ).lastrowid
+
+
+def matched(db: sqlite_utils.Database, post_id: int, seed: int) -> int:
+    """A stored post's one media taken to 'matched' (fingerprint seeded by ``seed``), as the
+    pipeline would; returns the post media id."""
+    from storage import add_media, advance, media_of_post
+
+    (item,) = media_of_post(db, post_id)
+    media_id, _ = add_media(db, make_fp(seed))
+    assert advance(db, item.id, "fetched", expect="new", file_path=f"/tmp/{seed}.mp4")
+    assert advance(db, item.id, "fingerprinted", expect="fetched", media_id=media_id)
+    assert advance(db, item.id, "matched", expect="fingerprinted")
+    return item.id
+
+
+def matched_post_media(db: sqlite_utils.Database, feed_id: int, n: int, site: str) -> int:
+    """A post (``{site}/{n}``) whose one video is matched, as the watchers leave it just before
+    recording the repost; returns the post media id."""
+    from storage import record_post
+
+    post_id, _ = record_post(
+        db,
+        feed_id=feed_id,
+        source="telegram",
+        external_id=str(n),
+        post_url=f"{site}/{n}",
+        author=None,
+        published=None,
+        text=None,
+        forwarded_from=None,
+        media=[{"url": f"https://cdn.example/{n}.mp4", "kind": "video"}],
+    )
+    return matched(db, post_id, 1000 + n)

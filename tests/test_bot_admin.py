@@ -13,12 +13,12 @@ import socket
 import time
 from pathlib import Path
 
+import bot_process as e2e
 import pytest
-import test_bot_e2e as e2e
+from bot_process import ADMIN, FACT_CHECKER, STRANGER, Running, texts_to, wait_text
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from feed_server import FeedServer
 from media import CHAIR_RECUT
-from test_bot_e2e import ADMIN, FACT_CHECKER, STRANGER, Running, texts_to, wait_text
 
 import storage
 from bot.app import run_bot

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-import test_bot_e2e as e2e
+import bot_process as e2e
+from bot_process import FACT_CHECKER, STRANGER, Running, texts_to
 from fake_telegram import FakeTelegram, Json
 from media import PATTERN, VIDEOS
-from test_bot_e2e import FACT_CHECKER, STRANGER, Running, texts_to
 
 import storage
 
-# The running `oldclip run` and its library (holding the chair clip), as in test_bot_e2e.
+# The running `oldclip run` and its library (holding the chair clip), as in bot_process.
 library_template = e2e.library_template
 running = e2e.running
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from storage_helpers import insert_old_clip, later, make_fp
+from storage_helpers import insert_old_clip, make_fp, matched_post_media
 
 from storage import (
     CURRENT_VERSION,
@@ -16,10 +16,8 @@ from storage import (
     add_feed,
     add_media,
     add_sighting,
-    advance,
     all_subscriptions,
     deliveries_of,
-    delivery_failed,
     due_deliveries,
     feedback_counts,
     get_alert,
@@ -30,18 +28,16 @@ from storage import (
     is_not_a_match,
     library_stats,
     list_clips,
-    mark_delivered,
     mark_question_answered,
-    mark_sent,
     media_by_sha256,
     migrate,
     mute_clip,
     open_db,
     open_questions_for_media,
+    outgoing,
     pending_alerts,
     plan_deliveries,
     record_feedback,
-    record_post,
     record_question,
     record_repost_and_alert,
     remove_clip,
@@ -91,7 +87,7 @@ def test_v3_database_migrates_to_v4_keeping_its_data(db_path: Path) -> None:
         "bot_users",
         "subscriptions",
         "muted_clips",
-        "deliveries",
+        "outgoing",
         "feedback",
         "not_a_match",
         "questions",
@@ -223,83 +219,45 @@ def test_plan_deliveries_is_idempotent_per_chat(db: sqlite_utils.Database, alert
         plan_deliveries(db, alert_id, [True])
 
 
-def test_planning_closes_the_alert_so_a_later_repost_is_not_lost(
+def test_a_repost_after_the_alert_was_sent_edits_its_messages(
     db: sqlite_utils.Database, clip_media: int
 ) -> None:
-    """A repost found after an alert went out per chat must start a new alert, not be grouped
-    into one whose messages may already be sent."""
+    """One alert per clip per window: a repost found after the alert went out joins it, and
+    each chat's sent message gets one edit showing the new count (none while one waits)."""
     feed_id, _ = add_feed(db, kind="rss", target="x", url="https://x.example/feed", interval_s=60)
 
     def matched_row(n: int) -> int:
-        post_id, _ = record_post(
-            db,
-            feed_id=feed_id,
-            source="rss",
-            external_id=str(n),
-            post_url=f"https://x.example/{n}",
-            author=None,
-            published=None,
-            text=None,
-            forwarded_from=None,
-            media=[{"url": f"https://cdn.example/{n}.mp4", "kind": "video"}],
-        )
-        row_id = db.execute("SELECT id FROM post_media WHERE post_id = ?", [post_id]).fetchone()[0]
-        media_id, _ = add_media(db, make_fp(100 + n))
-        assert advance(db, row_id, "fetched", expect="new", file_path="/tmp/x")
-        assert advance(db, row_id, "fingerprinted", expect="fetched", media_id=media_id)
-        assert advance(db, row_id, "matched", expect="fingerprinted")
-        return row_id
+        return matched_post_media(db, feed_id, n, "https://x.example")
 
     first, created = record_repost_and_alert(
         db, matched_row(1), {"matched_media_id": clip_media}, window_s=3600
     )
     assert created and [a.id for a in pending_alerts(db)] == [first]
-    assert plan_deliveries(db, first, [10]) == 1
+    assert plan_deliveries(db, first, [10, 20]) == 2
     assert pending_alerts(db) == []
-    assert not mark_delivered(db, first)
+    assert outgoing.plan_alert_edits(db) == 0  # nothing grew
+    for row in outgoing.due(db):
+        assert outgoing.claim(db, row.id)
+        assert outgoing.sent(db, row.id, 500 + row.chat_id, shown_count=1)
 
     second, created = record_repost_and_alert(
         db, matched_row(2), {"matched_media_id": clip_media}, window_s=3600
     )
-    assert created and second != first
-    assert get_alert(db, first).count == 1
-
-
-def test_due_deliveries_respects_retry_time_and_fails_after_max_attempts(
-    db: sqlite_utils.Database, alert_id: int
-) -> None:
-    plan_deliveries(db, alert_id, [10, 20])
-    a, b = (d.id for d in due_deliveries(db))
-
-    delivery_failed(db, a, "429 Too Many Requests", retry_in_s=60, max_attempts=2)
-    assert [d.id for d in due_deliveries(db)] == [b]
-    assert [d.id for d in due_deliveries(db, now=later(61))] == [a, b]
-    assert [d.id for d in due_deliveries(db, now=later(61), limit=1)] == [a]
-    [retrying] = [d for d in deliveries_of(db, alert_id) if d.id == a]
-    assert retrying.state == "pending" and retrying.attempts == 1
-    assert retrying.error == "429 Too Many Requests" and retrying.next_attempt_at is not None
-
-    delivery_failed(db, a, "timeout", retry_in_s=60, max_attempts=2)
-    [failed] = [d for d in deliveries_of(db, alert_id) if d.id == a]
-    assert failed.state == "failed" and failed.attempts == 2 and failed.next_attempt_at is None
-    assert [d.id for d in due_deliveries(db, now=later(3600))] == [b]
-    assert not mark_sent(db, a, 555)
-
-    # A permanent error (bot blocked) fails at once; a failed or sent delivery stays put.
-    assert mark_sent(db, b, 777)
-    assert not mark_sent(db, b, 778)
-    delivery_failed(db, b, "late error", retry_in_s=None, max_attempts=5)
-    [sent] = [d for d in deliveries_of(db, alert_id) if d.id == b]
-    assert sent.state == "sent" and sent.message_id == 777 and sent.sent_at is not None
-    assert sent.error is None and sent.attempts == 0
-    assert due_deliveries(db, now=later(3600)) == []
-
-    plan_deliveries(db, alert_id, [30])
-    [c] = due_deliveries(db)
-    delivery_failed(db, c.id, "Forbidden: bot was blocked", retry_in_s=None, max_attempts=5)
-    assert deliveries_of(db, alert_id)[-1].state == "failed"
-    with pytest.raises(ValueError, match="max_attempts"):
-        delivery_failed(db, c.id, "x", retry_in_s=1, max_attempts=0)
+    assert (second, created) == (first, False)
+    assert get_alert(db, first).count == 2
+    assert outgoing.plan_alert_edits(db) == 2
+    record_repost_and_alert(db, matched_row(3), {"matched_media_id": clip_media}, window_s=3600)
+    assert outgoing.plan_alert_edits(db) == 0  # an edit waits already: it will show all three
+    edits = outgoing.due(db)
+    assert [(e.chat_id, e.method, e.target) for e in edits] == [
+        (10, "editMessageText", deliveries_of(db, first)[0].id),
+        (20, "editMessageText", deliveries_of(db, first)[1].id),
+    ]
+    for row in edits:
+        assert outgoing.claim(db, row.id)
+        assert outgoing.sent(db, row.id, 500 + row.chat_id, shown_count=3)
+    assert outgoing.plan_alert_edits(db) == 0  # every message shows all three
+    assert [d.message_id for d in deliveries_of(db, first)] == [510, 520]
 
 
 def test_deliveries_survive_a_restart(db_path: Path) -> None:
@@ -307,7 +265,8 @@ def test_deliveries_survive_a_restart(db_path: Path) -> None:
     media_id, _ = add_media(db, make_fp(3))
     alert = add_alert(db, "repost", {"matched_media_id": media_id})
     plan_deliveries(db, alert, [10, 20])
-    mark_sent(db, due_deliveries(db)[0].id, 1)
+    first = due_deliveries(db)[0]
+    assert outgoing.claim(db, first.id) and outgoing.sent(db, first.id, 1)
     db.close()
 
     db = open_db(db_path)

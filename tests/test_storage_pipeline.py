@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from storage_helpers import insert_old_clip, later, make_fp
+from storage_helpers import insert_old_clip, later, make_fp, matched
 
 from storage import (
     CURRENT_VERSION,
@@ -90,12 +90,7 @@ def post(
 def matched_item(db: sqlite_utils.Database, feed_id: int, n: int) -> int:
     """A post's media taken to 'matched', as the pipeline would."""
     post_id, _ = post(db, feed_id, n)
-    (item,) = media_of_post(db, post_id)
-    media_id, _ = add_media(db, make_fp(100 + n))
-    assert advance(db, item.id, "fetched", expect="new", file_path=f"/tmp/{n}.mp4")
-    assert advance(db, item.id, "fingerprinted", expect="fetched", media_id=media_id)
-    assert advance(db, item.id, "matched", expect="fingerprinted")
-    return item.id
+    return matched(db, post_id, 100 + n)
 
 
 def repost_of(media_id: int, score: float = 0.9) -> dict:
@@ -320,17 +315,23 @@ def test_reposts_within_the_window_are_grouped_into_one_alert(
     assert [a.count for a in pending_alerts(db)] == [3, 1, 1]
 
 
-def test_a_delivered_alert_is_not_appended_to(
+def test_a_repost_joins_its_alert_even_after_it_was_sent(
     db: sqlite_utils.Database, feed_id: int, clip_media: int
 ) -> None:
+    """One alert per clip per window (as the README says): 20 reposts within the window, the
+    first one planned and sent at once, make one alert of count 20."""
     first_id, _ = record_repost_and_alert(
         db, matched_item(db, feed_id, 1), repost_of(clip_media), window_s=3600
     )
     assert mark_delivered(db, first_id) is True
-    second_id, created = record_repost_and_alert(
-        db, matched_item(db, feed_id, 2), repost_of(clip_media), window_s=3600
-    )
-    assert created is True and second_id != first_id
+    for n in range(2, 21):
+        alert_id, created = record_repost_and_alert(
+            db, matched_item(db, feed_id, n), repost_of(clip_media), window_s=3600
+        )
+        assert (alert_id, created) == (first_id, False)
+    alert = get_alert(db, first_id)
+    assert alert.count == 20 and len(alert.payload["posts"]) == 20
+    assert pending_alerts(db) == []  # nothing new to plan: its messages get edited instead
 
 
 def test_first_seen_falls_back_to_the_earliest_sighting(
