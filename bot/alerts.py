@@ -25,6 +25,7 @@ from fingerprint import MediaError
 
 from . import evidence
 from .deps import Deps
+from .fit import fit_lines
 from .i18n import fact_check_lines, t
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMar
             [InlineKeyboardButton(t(lang, "button_mute"), callback_data=f"fb:{alert.id}:m")],
         ]
     )
-    return "\n".join(lines), buttons
+    return fit_lines(lines), buttons  # within Telegram's limit, however long the fields
 
 
 async def send_due(deps: Deps, bot: Bot, last_sent: dict[int, float]) -> int:
