@@ -37,7 +37,7 @@ from .deps import Deps
 from .fit import fit_fields
 from .i18n import fact_check_lines, pick_language, t
 from .inputs import parse_id
-from .pending import explain
+from .pending import explain, reason_html
 from .public import attachment, language_of, refused_as_too_big
 from .telegram_files import download
 
@@ -228,7 +228,7 @@ async def _store(
                 added_by=added_by(user),
             )
     except ValueError as exc:  # the library refused a value: its reason is for the person
-        reason = html.escape(str(exc)[:300])
+        reason = reason_html(str(exc))
         await message.reply_text(t(lang, "bad_file", reason=reason), parse_mode=ParseMode.HTML)
         return
     except Exception as exc:  # one sentence for the fact-checker; the details go to the log

@@ -15,8 +15,7 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 from html.parser import HTMLParser
 
-MESSAGE_LIMIT = 4096
-CAPTION_LIMIT = 1024
+MESSAGE_LIMIT = 4096  # captions have 1,024, but the bot's captions are fixed short texts
 ELLIPSIS = "…"
 MIN_FIELD = 80  # a field is first cut no shorter than this; below it only as a last resort
 

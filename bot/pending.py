@@ -22,6 +22,7 @@ from telegram.error import TelegramError
 
 from fingerprint import MediaError
 
+from .fit import shorten
 from .i18n import t
 from .telegram_files import FileFetchError
 
@@ -30,11 +31,15 @@ log = logging.getLogger(__name__)
 MAX_REASON = 300  # a reason from a library or a server can be long; one line is enough
 
 
+def reason_html(reason: str) -> str:
+    """A reason from elsewhere (a decoder, a site, the library), short and escaped for HTML."""
+    return html.escape(shorten(reason, MAX_REASON))
+
+
 def explain(lang: str, exc: BaseException) -> str:
     """One sentence (Telegram HTML) in ``lang`` telling the person what went wrong."""
     if isinstance(exc, MediaError):
-        reason = exc.reason if len(exc.reason) <= MAX_REASON else exc.reason[: MAX_REASON - 1]
-        return t(lang, "bad_file", reason=html.escape(reason))
+        return t(lang, "bad_file", reason=reason_html(exc.reason))
     if isinstance(exc, FileFetchError):
         return t(lang, exc.key)
     return t(lang, "error_generic")

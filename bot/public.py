@@ -35,7 +35,7 @@ from .deps import Deps
 from .fit import MESSAGE_LIMIT, fit_fields
 from .i18n import LANGUAGES, clock, fact_check_lines, pick_language, t
 from .inputs import Button, safe_file_name
-from .pending import Pending
+from .pending import Pending, reason_html
 from .ports import CheckOutcome, Finding, LinkError, UnsupportedLink
 from .telegram_files import download, too_big_for
 
@@ -181,8 +181,7 @@ async def check_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
                 await pending.answer(t(lang, "link_unsupported"))
                 return
             except LinkError as exc:
-                reason = html.escape(str(exc)[:MAX_REASON])
-                await pending.answer(t(lang, "link_failed", reason=reason))
+                await pending.answer(t(lang, "link_failed", reason=reason_html(str(exc))))
                 return
             await check_file(deps, update, pending, lang, path)
 
@@ -227,7 +226,6 @@ async def _answer(
 
 # Shortened first when a verdict is over Telegram's limit (the verdict line and links never are).
 SHRINKABLE = ("description", "claim", "source", "title")
-MAX_REASON = 300
 
 
 def verdict_text(lang: str, f: Finding, origin: str = "", limit: int = MESSAGE_LIMIT) -> str:
