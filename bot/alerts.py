@@ -25,7 +25,7 @@ from fingerprint import MediaError
 
 from . import evidence
 from .deps import Deps
-from .fit import fit_lines
+from .fit import fit_lines, shorten
 from .i18n import fact_check_lines, t
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMar
             lang,
             "alert_feed_down",
             feed=e(p.get("label") or p.get("target") or "?"),
-            error=e(p.get("error") or ""),
+            error=e(shorten(p.get("error") or "", 500)),
         ), None
     if alert.kind == "feed_up":
         return t(lang, "alert_feed_up", feed=e(p.get("label") or p.get("target") or "?")), None

@@ -34,7 +34,7 @@ import storage
 
 from . import access
 from .deps import Deps
-from .fit import fit_fields
+from .fit import fit_fields, shorten
 from .i18n import fact_check_lines, pick_language, t
 from .inputs import parse_id
 from .pending import explain, reason_html
@@ -238,7 +238,8 @@ async def _store(
     clip = storage.get_clip(deps.db, clip_id)
     title = clip.title if clip else a["title"]
     await message.reply_text(
-        t(lang, "add_done", clip_id=clip_id, title=html.escape(title)), parse_mode=ParseMode.HTML
+        t(lang, "add_done", clip_id=clip_id, title=html.escape(shorten(title, MAX_TITLE))),
+        parse_mode=ParseMode.HTML,
     )
     await tell_askers(deps, context.bot, clip_id, adder=user.id)
 
@@ -266,7 +267,7 @@ async def tell_askers(deps: Deps, bot, clip_id: int, *, adder: int | None = None
             lang,
             "identified_later",
             asked_at=question.asked_at[:10],
-            title=html.escape(clip.title),
+            title=html.escape(shorten(clip.title, MAX_TITLE)),
             first_seen=clip.first_seen,
         )
         reply = None
@@ -360,6 +361,6 @@ async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     log.info("clip %s removed by user %s", clip.id, update.effective_user.id)
     await update.effective_message.reply_text(
-        t(lang, "clip_removed", clip_id=clip.id, title=html.escape(clip.title)),
+        t(lang, "clip_removed", clip_id=clip.id, title=html.escape(shorten(clip.title, MAX_TITLE))),
         parse_mode=ParseMode.HTML,
     )

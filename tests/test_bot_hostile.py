@@ -24,6 +24,7 @@ from PIL import Image
 from test_bot_e2e import ADMIN, CHAIR_TITLE, FACT_CHECKER
 
 import storage
+from bot.alerts import render
 from bot.app import run_bot
 from bot.deps import Deps
 from bot.i18n import t
@@ -31,6 +32,7 @@ from bot.settings import BotSettings
 from oldclip.config import load_config
 from oldclip.library import Library
 from oldclip.run import LibraryChecker
+from storage.pipeline import OutboxItem
 
 library_template = e2e.library_template
 
@@ -303,3 +305,32 @@ async def test_malformed_button_data_gets_a_short_notice(bot: Bot, data: str | N
     await asyncio.sleep(0.3)
     assert final_texts(tg, FACT_CHECKER) == [t("en", "language_prompt")]  # nothing posted
     assert not any(storage.feedback_counts(bot.deps.db).values())
+
+
+async def test_add_of_a_file_telegram_no_longer_has_says_so(bot: Bot) -> None:
+    tg, checker = bot.tg, bot.tg.user(FACT_CHECKER, language_code="ar")
+    ghost = {"file_id": "BAAC0000vanished", "file_unique_id": "AgADvan", "file_size": 9000}
+    video = tg.send_video(checker, ghost)
+    tg.send_text(checker, "/add", reply_to_message=video["message"])
+    for answer in ("Market", "2016-06-20", "https://example.org/m", "-", "-"):
+        await asyncio.sleep(0.3)  # each answer after the bot's question
+        tg.send_text(checker, answer)
+    deadline = time.monotonic() + 30
+    while t("ar", "file_unavailable") not in final_texts(tg, FACT_CHECKER):
+        assert time.monotonic() < deadline, final_texts(tg, FACT_CHECKER)
+        await asyncio.sleep(0.05)
+    assert storage.count_clips(bot.deps.db) == 1
+    nothing_went_wrong(tg)
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_an_alert_with_long_fields_fits_one_message(lang: str) -> None:
+    posts = [
+        {"post_url": f"https://t.me/c/{n}", "source": "s" * 300, "score": 0.9} for n in range(10)
+    ]
+    payload = {"clip_title": LONG_TITLE * 10, "first_seen": "2017-06-20", "posts": posts}
+    payload |= {"first_source": LONG_TEXT, "claim": LONG_TEXT, "verdict_url": "https://fc.example"}
+    alert = OutboxItem(7, "repost", None, payload, 10, "", "", None, 0, None)
+    text, buttons = render(alert, lang)
+    assert len(visible_text(text, "HTML").encode("utf-16-le")) // 2 <= 4096
+    assert "2017-06-20" in text and buttons is not None
