@@ -1,8 +1,8 @@
 """The "Checking..." message, which always ends as an answer.
 
 A check takes seconds, so the bot first says "Checking..." and later edits that message into
-the verdict.  Whatever fails in between (the download from Telegram, reading the file, matching,
-even the verdict's own edit) must not leave the person looking at "Checking..." forever: the
+the verdict.  Whatever fails in between (the download from Telegram or
+from a link's site, reading the file, matching, even the verdict's own edit) must not leave the person looking at "Checking..." forever: the
 ``Pending`` context manager edits it into one clear sentence in their language and logs the
 rest.  Once the verdict is shown, a later failure (the evidence picture, the key frames) is only
 logged: a good answer is never overwritten by an error.
@@ -24,7 +24,10 @@ from fingerprint import MediaError
 
 from .fit import shorten
 from .i18n import t
+from .ports import LinkError, UnsupportedLink
 from .telegram_files import FileFetchError
+
+REFUSALS = (MediaError, FileFetchError, LinkError)  # expected: said to the person, not errors
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,10 @@ def explain(lang: str, exc: BaseException) -> str:
         return t(lang, "bad_file", reason=reason_html(exc.reason))
     if isinstance(exc, FileFetchError):
         return t(lang, exc.key)
+    if isinstance(exc, UnsupportedLink):
+        return t(lang, "link_unsupported")
+    if isinstance(exc, LinkError):
+        return t(lang, "link_failed", reason=reason_html(str(exc)))
     return t(lang, "error_generic")
 
 
@@ -65,7 +72,7 @@ class Pending:
     ) -> bool:
         if exc is None or not isinstance(exc, Exception):
             return False  # done, or cancelled (shutdown): nothing to explain
-        if isinstance(exc, MediaError | FileFetchError):
+        if isinstance(exc, REFUSALS):
             log.info("answered with a refusal: %s", exc)
         else:
             log.error("a check failed: %s", exc, exc_info=exc)

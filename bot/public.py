@@ -35,8 +35,8 @@ from .deps import Deps
 from .fit import MESSAGE_LIMIT, fit_fields
 from .i18n import LANGUAGES, clock, fact_check_lines, pick_language, t
 from .inputs import Button, safe_file_name
-from .pending import Pending, reason_html
-from .ports import CheckOutcome, Finding, LinkError, UnsupportedLink
+from .pending import Pending
+from .ports import CheckOutcome, Finding
 from .telegram_files import download, too_big_for
 
 log = logging.getLogger(__name__)
@@ -175,14 +175,7 @@ async def check_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     status = await message.reply_text(t(lang, "checking"))
     async with Pending(status, lang) as pending:
         with tempfile.TemporaryDirectory(prefix="oldclip-link-") as tmp:
-            try:
-                path = await deps.links.fetch(url, Path(tmp))
-            except UnsupportedLink:
-                await pending.answer(t(lang, "link_unsupported"))
-                return
-            except LinkError as exc:
-                await pending.answer(t(lang, "link_failed", reason=reason_html(str(exc))))
-                return
+            path = await deps.links.fetch(url, Path(tmp))  # LinkError: explained by Pending
             await check_file(deps, update, pending, lang, path)
 
 
