@@ -1,11 +1,11 @@
 """The "Checking..." message, which always ends as an answer.
 
 A check takes seconds, so the bot first says "Checking..." and later edits that message into
-the verdict.  Whatever fails in between (the download from Telegram or
-from a link's site, reading the file, matching, even the verdict's own edit) must not leave the person looking at "Checking..." forever: the
-``Pending`` context manager edits it into one clear sentence in their language and logs the
-rest.  Once the verdict is shown, a later failure (the evidence picture, the key frames) is only
-logged: a good answer is never overwritten by an error.
+the verdict.  Whatever fails in between (the download from Telegram or from a link's site,
+reading the file, matching, even the verdict's own edit) must not leave the person looking at
+"Checking..." forever: the ``Pending`` context manager edits it into one clear sentence in
+their language and logs the rest.  Once the verdict is shown, a later failure (the evidence
+picture, the key frames) is only logged: a good answer is never overwritten by an error.
 """
 
 from __future__ import annotations
