@@ -16,8 +16,11 @@ async def _allowed(
 ) -> tuple[Deps, str] | None:
     deps: Deps = context.bot_data["deps"]
     lang = language_of(deps, update)
-    user_id = update.effective_user.id
-    if not (deps.is_admin(user_id) if admin else deps.is_fact_checker(user_id)):
+    user = update.effective_user  # None when sent on behalf of a chat: nobody to trust
+    allowed = user is not None and (
+        deps.is_admin(user.id) if admin else deps.is_fact_checker(user.id)
+    )
+    if not allowed:
         await reply(
             deps.courier,
             update.effective_message,

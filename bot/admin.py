@@ -17,7 +17,9 @@ import storage
 
 from . import access
 from .deps import Deps
+from .fit import fit_lines
 from .i18n import t
+from .inputs import parse_id
 from .outgoing import reply
 
 MAX_LIST_CHARS = 3500  # /feeds stays one message (Telegram's limit is 4096)
@@ -61,19 +63,11 @@ async def list_feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if not feeds:
         await reply(deps.courier, update.effective_message, t(lang, "feeds_none"))
         return
-    lines: list[str] = []
-    size = 0
-    for number, feed in enumerate(feeds):
-        line = html.escape(feed_line(feed))
-        if size + len(line) > MAX_LIST_CHARS:
-            lines.append(f"… (+{len(feeds) - number})")
-            break
-        lines.append(line)
-        size += len(line) + 1
+    lines = fit_lines([html.escape(feed_line(feed)) for feed in feeds], MAX_LIST_CHARS)
     await reply(
         deps.courier,
         update.effective_message,
-        t(lang, "feeds_list", lines="\n".join(lines)),
+        t(lang, "feeds_list", lines=lines),
         parse_mode=ParseMode.HTML,
         disable_web_page_preview=True,
     )
@@ -124,10 +118,10 @@ async def remove_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     deps, lang = allowed
     args = context.args or []
-    if len(args) != 1 or not args[0].isdigit():
+    feed_id = parse_id(args[0]) if len(args) == 1 else None
+    if feed_id is None:
         await reply(deps.courier, update.effective_message, t(lang, "removefeed_usage"))
         return
-    feed_id = int(args[0])
     feed = next((f for f in deps.feeds.list() if f.id == feed_id), None)
     if feed is None or not deps.feeds.remove(feed_id):
         await reply(
@@ -159,8 +153,8 @@ async def _set_trusted(update: Update, context: ContextTypes.DEFAULT_TYPE, trust
         return
     deps, lang = allowed
     args = context.args or []
-    user_id = int(args[0]) if len(args) == 1 and args[0].isdigit() else 0
-    if not 0 < user_id < 2**63:
+    user_id = parse_id(args[0]) if len(args) == 1 else None
+    if user_id is None:
         await reply(deps.courier, update.effective_message, t(lang, "trust_usage"))
         return
     storage.set_trusted(deps.db, user_id, trusted)

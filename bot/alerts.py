@@ -24,6 +24,7 @@ from telegram.constants import ParseMode
 import storage
 
 from .deps import Deps
+from .fit import fit_lines, shorten
 from .i18n import fact_check_lines, t
 from .outgoing import Courier, Prepared, api_params
 
@@ -82,7 +83,7 @@ def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMar
             lang,
             "alert_feed_down",
             feed=e(p.get("label") or p.get("target") or "?"),
-            error=e(p.get("error") or ""),
+            error=e(shorten(p.get("error") or "", 500)),
         ), None
     if alert.kind == "feed_up":
         return t(lang, "alert_feed_up", feed=e(p.get("label") or p.get("target") or "?")), None
@@ -117,7 +118,7 @@ def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMar
             [InlineKeyboardButton(t(lang, "button_mute"), callback_data=f"fb:{alert.id}:m")],
         ]
     )
-    return "\n".join(lines), buttons
+    return fit_lines(lines), buttons  # within Telegram's limit, however long the fields
 
 
 async def prepare(

@@ -24,7 +24,7 @@ from telegram.ext import (
     filters,
 )
 
-from . import admin, alerts, curation, factcheck, public
+from . import admin, alerts, buttons, curation, factcheck, public
 from .deps import Deps
 from .i18n import t
 from .outgoing import Courier, reply
@@ -117,8 +117,7 @@ def build_application(deps: Deps) -> Application:
     )
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=new_messages))
-    app.add_handler(CallbackQueryHandler(public.language_chosen, pattern=r"^lang:"))
-    app.add_handler(CallbackQueryHandler(factcheck.feedback, pattern=r"^fb:"))
+    app.add_handler(CallbackQueryHandler(buttons.pressed))  # parses the data, answers every press
     # An animation also carries a document: one handler for all media, so it is checked once.
     app.add_handler(MessageHandler(new_messages & MEDIA, public.check_media, block=False))
     app.add_handler(MessageHandler(new_messages & LINKS, public.check_link, block=False))
@@ -127,11 +126,20 @@ def build_application(deps: Deps) -> Application:
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The last resort: log it, and tell the person in their language (a pressed button gets a
+    notice on the button, not a message in the chat)."""
     log.error("handling an update failed: %s", context.error, exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message is not None:
-        with contextlib.suppress(Exception):  # the error reply is best effort
+    if not isinstance(update, Update):
+        return
+    lang = "en"
+    with contextlib.suppress(Exception):  # the database may be what failed
+        lang = public.language_of(context.bot_data["deps"], update)
+    with contextlib.suppress(Exception):  # the error reply is best effort
+        if update.callback_query is not None:
+            await update.callback_query.answer(t(lang, "error_generic"))
+        elif update.effective_message is not None:
             deps: Deps = context.bot_data["deps"]
-            await reply(deps.courier, update.effective_message, t("en", "error_generic"))
+            await reply(deps.courier, update.effective_message, t(lang, "error_generic"))
 
 
 async def run_bot(deps: Deps, stop: asyncio.Event) -> None:

@@ -19,6 +19,7 @@ import logging
 import re
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,17 +27,19 @@ from typing import Any
 
 from telegram import Document, ForceReply, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 import storage
-from fingerprint import MediaError
 
 from . import access
 from .deps import Deps
+from .fit import fit_fields, shorten
 from .i18n import fact_check_lines, pick_language, t
+from .inputs import parse_id
 from .outgoing import reply, send
+from .pending import explain, reason_html
 from .public import attachment, language_of, refused_as_too_big
+from .telegram_files import download
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,11 @@ def _drafts(context: ContextTypes.DEFAULT_TYPE) -> dict[tuple[int, int], Draft]:
     return context.bot_data.setdefault(DRAFTS, {})
 
 
-def _key(update: Update) -> tuple[int, int]:
+def _key(update: Update) -> tuple[int, int] | None:
+    """Whose dialogue an update belongs to; None for a message with no user (sent on behalf
+    of a chat), which can never be an answer."""
+    if update.effective_user is None or update.effective_chat is None:
+        return None
     return update.effective_chat.id, update.effective_user.id
 
 
@@ -120,7 +127,8 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps: Deps = context.bot_data["deps"]
     message = update.effective_message
     lang = language_of(deps, update)
-    if not deps.is_fact_checker(update.effective_user.id):
+    key = _key(update)
+    if key is None or not deps.is_fact_checker(key[1]):
         await reply(deps.courier, message, t(lang, "not_allowed"))
         return
     item, name = media_of(message.reply_to_message)
@@ -129,14 +137,15 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if await refused_as_too_big(deps, message, item, lang):
         return
-    _drafts(context)[_key(update)] = Draft(item=item, name=name, lang=lang)
+    _drafts(context)[key] = Draft(item=item, name=name, lang=lang)
     await _ask(deps, message, lang, QUESTIONS[STEPS[0]])
 
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancel: drop this person's dialogue in this chat, if any."""
     deps: Deps = context.bot_data["deps"]
-    draft = _drafts(context).pop(_key(update), None)
+    key = _key(update)
+    draft = _drafts(context).pop(key, None) if key is not None else None
     lang = draft.lang if draft else language_of(deps, update)
     await reply(deps.courier, update.effective_message, t(lang, "add_cancelled"))
 
@@ -168,8 +177,8 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """
     drafts = _drafts(context)
     key = _key(update)
-    draft = drafts.get(key)
-    if draft is None:
+    draft = drafts.get(key) if key is not None else None
+    if key is None or draft is None:
         return
     if draft.expired:
         del drafts[key]
@@ -215,23 +224,9 @@ async def _store(
         await reply(deps.courier, message, t(lang, "not_allowed"))
         return
     a = draft.answers
-    with tempfile.TemporaryDirectory(prefix="oldclip-add-") as tmp:
-        path = Path(tmp) / Path(draft.name).name
-        try:
-            telegram_file = await draft.item.get_file()
-            await telegram_file.download_to_drive(path)
-        except BadRequest as exc:
-            if "too big" in str(exc).lower():
-                size = draft.item.file_size or 0
-                await reply(
-                    deps.courier,
-                    message,
-                    t(lang, "too_big", size_mb=f"{size / 1e6:.0f}"),
-                    parse_mode=ParseMode.HTML,
-                )
-                return
-            raise
-        try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="oldclip-add-") as tmp:
+            path = await download(draft.item, Path(tmp) / draft.name)
             clip_id, _ = await deps.checker.add_clip(
                 path,
                 title=a["title"],
@@ -241,21 +236,22 @@ async def _store(
                 verdict_url=a["verdict_url"],
                 added_by=added_by(user),
             )
-        except (MediaError, ValueError) as exc:
-            reason = exc.reason if isinstance(exc, MediaError) else str(exc)
-            await reply(
-                deps.courier,
-                message,
-                t(lang, "bad_file", reason=html.escape(reason)),
-                parse_mode=ParseMode.HTML,
-            )
-            return
+    except ValueError as exc:  # the library refused a value: its reason is for the person
+        reason = reason_html(str(exc))
+        await reply(
+            deps.courier, message, t(lang, "bad_file", reason=reason), parse_mode=ParseMode.HTML
+        )
+        return
+    except Exception as exc:  # one sentence for the fact-checker; the details go to the log
+        log.info("adding a clip for user %s failed: %s", user.id, exc, exc_info=exc)
+        await reply(deps.courier, message, explain(lang, exc), parse_mode=ParseMode.HTML)
+        return
     clip = storage.get_clip(deps.db, clip_id)
     title = clip.title if clip else a["title"]
     await reply(
         deps.courier,
         message,
-        t(lang, "add_done", clip_id=clip_id, title=html.escape(title)),
+        t(lang, "add_done", clip_id=clip_id, title=html.escape(shorten(title, MAX_TITLE))),
         parse_mode=ParseMode.HTML,
     )
     await tell_askers(deps, clip_id, adder=user.id)
@@ -285,7 +281,7 @@ async def tell_askers(deps: Deps, clip_id: int, *, adder: int | None = None) -> 
             lang,
             "identified_later",
             asked_at=question.asked_at[:10],
-            title=html.escape(clip.title),
+            title=html.escape(shorten(clip.title, MAX_TITLE)),
             first_seen=clip.first_seen,
         )
         await send(
@@ -299,10 +295,30 @@ async def tell_askers(deps: Deps, clip_id: int, *, adder: int | None = None) -> 
     return told
 
 
-def _clip_id(context: ContextTypes.DEFAULT_TYPE) -> tuple[int | None, str]:
-    """The clip number given to /clip or /remove (None if it is not one), and the raw text."""
-    raw = (context.args or [""])[0].removeprefix("#")
-    return (int(raw) if raw.isdigit() else None), raw
+async def _clip_id(update: Update, context: ContextTypes.DEFAULT_TYPE, lang: str) -> int | None:
+    """The clip number given to /clip or /remove; when it is not one, None (and the person
+    told what to send)."""
+    deps: Deps = context.bot_data["deps"]
+    args = context.args or []
+    clip_id = parse_id(args[0]) if len(args) == 1 else None
+    if clip_id is None:
+        command = (update.effective_message.text or "/clip").split()[0].split("@")[0]
+        await reply(
+            deps.courier,
+            update.effective_message,
+            t(lang, "clip_usage", command=html.escape(command[:20])),
+            parse_mode=ParseMode.HTML,
+        )
+    return clip_id
+
+
+async def _not_found(deps: Deps, update: Update, lang: str, clip_id: int) -> None:
+    await reply(
+        deps.courier,
+        update.effective_message,
+        t(lang, "clip_not_found", clip_id=clip_id),
+        parse_mode=ParseMode.HTML,
+    )
 
 
 async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -311,37 +327,40 @@ async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if allowed is None:
         return
     deps, lang = allowed
-    clip_id, raw = _clip_id(context)
-    clip = storage.get_clip(deps.db, clip_id) if clip_id is not None else None
-    if clip is None:
-        shown = clip_id if clip_id is not None else html.escape(raw[:30] or "?")
-        await reply(
-            deps.courier,
-            update.effective_message,
-            t(lang, "clip_not_found", clip_id=shown),
-            parse_mode=ParseMode.HTML,
-        )
+    clip_id = await _clip_id(update, context, lang)
+    if clip_id is None:
         return
-    e = html.escape
-    lines = [
-        t(
-            lang,
-            "clip_card",
-            clip_id=clip.id,
-            title=e(clip.title),
-            description=e(clip.description or "—"),
-            first_seen=e(clip.first_seen),
-            source=e(clip.source),
-            reposts=storage.count_reposts_of_clip(deps.db, clip.id),
-            added_by=e(clip.added_by or "?"),
-            added_at=e(clip.added_at[:16].replace("T", " ")),
-        )
-    ]
-    lines.extend(fact_check_lines(lang, clip.verdict_url, clip.rating, clip.claim))
+    clip = storage.get_clip(deps.db, clip_id)
+    if clip is None:
+        await _not_found(deps, update, lang, clip_id)
+        return
+    reposts = storage.count_reposts_of_clip(deps.db, clip.id)
+
+    def card(v: Mapping[str, str | None]) -> str:
+        e = html.escape
+        lines = [
+            t(
+                lang,
+                "clip_card",
+                clip_id=clip.id,
+                title=e(v["title"]),
+                description=e(v["description"] or "—"),
+                first_seen=e(clip.first_seen),
+                source=e(v["source"]),
+                reposts=reposts,
+                added_by=e(clip.added_by or "?"),
+                added_at=e(clip.added_at[:16].replace("T", " ")),
+            )
+        ]
+        lines.extend(fact_check_lines(lang, clip.verdict_url, clip.rating, v["claim"]))
+        return "\n".join(lines)
+
+    fields = {"description": clip.description, "claim": clip.claim}
+    fields |= {"source": clip.source, "title": clip.title}
     await reply(
         deps.courier,
         update.effective_message,
-        "\n".join(lines),
+        fit_fields(card, fields, tuple(fields)),
         parse_mode=ParseMode.HTML,
         disable_web_page_preview=True,
     )
@@ -353,21 +372,17 @@ async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if allowed is None:
         return
     deps, lang = allowed
-    clip_id, raw = _clip_id(context)
-    clip = storage.get_clip(deps.db, clip_id) if clip_id is not None else None
+    clip_id = await _clip_id(update, context, lang)
+    if clip_id is None:
+        return
+    clip = storage.get_clip(deps.db, clip_id)
     if clip is None or not deps.checker.remove_clip(clip.id):
-        shown = clip_id if clip_id is not None else html.escape(raw[:30] or "?")
-        await reply(
-            deps.courier,
-            update.effective_message,
-            t(lang, "clip_not_found", clip_id=shown),
-            parse_mode=ParseMode.HTML,
-        )
+        await _not_found(deps, update, lang, clip_id)
         return
     log.info("clip %s removed by user %s", clip.id, update.effective_user.id)
     await reply(
         deps.courier,
         update.effective_message,
-        t(lang, "clip_removed", clip_id=clip.id, title=html.escape(clip.title)),
+        t(lang, "clip_removed", clip_id=clip.id, title=html.escape(shorten(clip.title, MAX_TITLE))),
         parse_mode=ParseMode.HTML,
     )

@@ -6,7 +6,6 @@ buttons are visible to anyone who can see the message, and callback data comes f
 
 from __future__ import annotations
 
-import contextlib
 import html
 
 from telegram import Update
@@ -17,7 +16,9 @@ import storage
 
 from . import access
 from .deps import Deps
+from .fit import fit_lines
 from .i18n import t
+from .inputs import Button, parse_score
 from .outgoing import reply
 from .public import language_of
 
@@ -33,8 +34,11 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     labels, min_score, language = [], 0.0, None
     for word in context.args or []:
         if word.startswith("min="):
-            with contextlib.suppress(ValueError):
-                min_score = float(word[4:])
+            score = parse_score(word[4:])
+            if score is None:
+                await reply(deps.courier, update.effective_message, t(lang, "subscribe_bad_min"))
+                return
+            min_score = score
         elif word.startswith("lang="):
             language = word[5:] or None
         else:
@@ -76,7 +80,7 @@ async def subscriptions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await reply(
         deps.courier,
         update.effective_message,
-        t(lang, "subscriptions_list", lines=html.escape("\n".join(lines))),
+        t(lang, "subscriptions_list", lines=fit_lines([html.escape(x) for x in lines], 3500)),
         parse_mode=ParseMode.HTML,
     )
 
@@ -105,8 +109,8 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """fb:<alert id>:<c|n|m> from the buttons under an alert."""
+async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE, button: Button) -> None:
+    """fb:<alert id>:<c|n|m> from the buttons under an alert (parsed by bot.buttons)."""
     query = update.callback_query
     deps: Deps = context.bot_data["deps"]
     lang = language_of(deps, update)
@@ -114,14 +118,12 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not deps.is_fact_checker(user_id):
         await query.answer(t(lang, "not_allowed"), show_alert=True)
         return
-    try:
-        _, alert_id, code = (query.data or "").split(":")
-        verdict = VERDICTS[code]
-        alert = storage.get_alert(deps.db, int(alert_id))
-    except (ValueError, KeyError):
-        alert = None
+    verdict = VERDICTS.get(button.value)
+    alert = None
+    if verdict is not None and button.alert_id is not None:
+        alert = storage.get_alert(deps.db, button.alert_id)
     if alert is None or alert.kind != "repost":
-        await query.answer()
+        await query.answer(t(lang, "button_unknown"))
         return
     matched = alert.payload.get("matched_media_id")
     try:

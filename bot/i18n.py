@@ -219,6 +219,19 @@ EN: dict[str, str] = {
         "Send me a video, photo, GIF or a link to a post, and I will check whether it is old "
         "footage."
     ),
+    "too_big_unknown": (
+        "This file is larger than Telegram lets bots download (20 MB). Send a link to the post "
+        "instead, or a shorter clip."
+    ),
+    "file_unavailable": (
+        "Telegram no longer has this file for me (it may have been deleted). Please send it again."
+    ),
+    "download_failed": "I could not download this file from Telegram. Please send it again.",
+    "button_unknown": "This button no longer works.",
+    "clip_usage": "Send a clip number after {command}, for example {command} 12.",
+    "subscribe_bad_min": (
+        "min= takes a number from 0 to 1, for example min=0.6. You have not been subscribed."
+    ),
     "bad_file": "I could not read this file: {reason}",
     "link_unsupported": (
         "I cannot fetch media from this link. Send the video or photo itself, or a link to a "
@@ -399,6 +412,15 @@ AR: dict[str, str] = {
         "كان مادة قديمة."
     ),
     "bad_file": "تعذّرت قراءة هذا الملف: {reason}",
+    "too_big_unknown": (
+        "هذا الملف أكبر مما يسمح تيليغرام للبوتات بتنزيله (20 ميغابايت). أرسل رابط المنشور بدلًا "
+        "منه، أو مقطعًا أقصر."
+    ),
+    "file_unavailable": "لم يعد هذا الملف متاحًا لي على تيليغرام (ربما حُذف). يُرجى إرساله مجددًا.",
+    "download_failed": "تعذّر تنزيل هذا الملف من تيليغرام. يُرجى إرساله مجددًا.",
+    "button_unknown": "لم يعد هذا الزر يعمل.",
+    "clip_usage": "أرسل رقم المقطع بعد {command}، مثل: {command} 12.",
+    "subscribe_bad_min": ("يجب أن تكون قيمة min= عددًا من 0 إلى 1، مثل min=0.6. لم يُسجَّل اشتراكك."),
     "link_unsupported": (
         "لا يمكنني جلب الوسائط من هذا الرابط. أرسل الفيديو أو الصورة نفسها، أو رابط منشور عام."
     ),

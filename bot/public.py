@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import logging
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from telegram import (
@@ -22,16 +23,18 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 import storage
-from fingerprint import MediaError
 
 from .deps import Deps
+from .fit import MESSAGE_LIMIT, fit_fields
 from .i18n import LANGUAGES, clock, fact_check_lines, pick_language, t
-from .outgoing import Queued, edit, reply, reply_photo, reply_photos
-from .ports import Checker, CheckOutcome, Finding, LinkError, UnsupportedLink
+from .inputs import Button, safe_file_name
+from .outgoing import edit, reply, reply_photo, reply_photos
+from .pending import Pending
+from .ports import Checker, CheckOutcome, Finding
+from .telegram_files import download, too_big_for
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,17 @@ def language_of(deps: Deps, update: Update) -> str:
         return "en"
     stored = storage.touch_user(deps.db, user.id)
     return pick_language(stored.language, user.language_code)
+
+
+def sender_id(update: Update) -> int:
+    """Who sent the update, for rate limits and remembered questions: the user, or, for a
+    message with no user (sent on behalf of a chat), that chat."""
+    if update.effective_user is not None:
+        return update.effective_user.id
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id
+    return update.effective_chat.id if update.effective_chat is not None else 0
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -71,11 +85,15 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-async def language_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def language_chosen(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, button: Button
+) -> None:
+    """lang:<code> from the /language buttons (parsed by bot.buttons)."""
     query = update.callback_query
-    code = (query.data or "").removeprefix("lang:")
+    code = button.value
     if code not in LANGUAGES:
-        await query.answer()
+        lang = language_of(context.bot_data["deps"], update)
+        await query.answer(t(lang, "button_unknown"))
         return
     storage.touch_user(context.bot_data["deps"].db, query.from_user.id)
     storage.set_language(context.bot_data["deps"].db, query.from_user.id, code)
@@ -94,14 +112,14 @@ def attachment(message: Message):
         ("document", None),
     ):
         item = getattr(message, kind)
-        if item is not None:
-            return item, name or (getattr(item, "file_name", None) or "file")
+        if item is not None:  # a document's name is the sender's choice: made safe for paths
+            return item, name or safe_file_name(item.file_name, item.mime_type)
     return None, None
 
 
 async def _rate_limited(deps: Deps, update: Update, lang: str) -> bool:
     """True (and the person told when to try again) when they asked too often."""
-    wait = deps.rate.take(update.effective_user.id)
+    wait = deps.rate.take(sender_id(update))
     if wait:
         await reply(
             deps.courier, update.effective_message, t(lang, "rate_limited", seconds=int(wait) + 1)
@@ -111,8 +129,7 @@ async def _rate_limited(deps: Deps, update: Update, lang: str) -> bool:
 
 async def refused_as_too_big(deps: Deps, message: Message, item, lang: str) -> bool:
     """Answer and say True when the file is over what the bot may download (before trying)."""
-    limit = deps.settings.download_limit_bytes
-    if limit is None or (item.file_size or 0) <= limit:
+    if not too_big_for(item, deps.settings.download_limit_bytes):
         return False
     await reply(
         deps.courier,
@@ -136,20 +153,10 @@ async def check_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if await refused_as_too_big(deps, message, item, lang):
         return
     status = await reply(deps.courier, message, t(lang, "checking"))
-    with tempfile.TemporaryDirectory(prefix="oldclip-bot-") as tmp:
-        path = Path(tmp) / Path(name).name
-        try:
-            telegram_file = await item.get_file()
-            await telegram_file.download_to_drive(path)
-        except BadRequest as exc:
-            if "too big" in str(exc).lower():
-                size = item.file_size or 0
-                await status.edit_text(
-                    t(lang, "too_big", size_mb=f"{size / 1e6:.0f}"), parse_mode=ParseMode.HTML
-                )
-                return
-            raise
-        await check_file(deps, update, status, lang, path)
+    async with Pending(status, lang) as pending:
+        with tempfile.TemporaryDirectory(prefix="oldclip-bot-") as tmp:
+            path = await download(item, Path(tmp) / name)
+            await check_file(deps, update, pending, lang, path)
 
 
 def link_of(message: Message) -> str | None:
@@ -174,36 +181,23 @@ async def check_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(deps.courier, message, t(lang, "link_unsupported"))
         return
     status = await reply(deps.courier, message, t(lang, "checking"))
-    with tempfile.TemporaryDirectory(prefix="oldclip-link-") as tmp:
-        try:
-            path = await deps.links.fetch(url, Path(tmp))
-        except UnsupportedLink:
-            await status.edit_text(t(lang, "link_unsupported"), parse_mode=ParseMode.HTML)
-            return
-        except LinkError as exc:
-            await status.edit_text(
-                t(lang, "link_failed", reason=html.escape(str(exc))), parse_mode=ParseMode.HTML
-            )
-            return
-        await check_file(deps, update, status, lang, path)
+    async with Pending(status, lang) as pending:
+        with tempfile.TemporaryDirectory(prefix="oldclip-link-") as tmp:
+            path = await deps.links.fetch(url, Path(tmp))  # LinkError: explained by Pending
+            await check_file(deps, update, pending, lang, path)
 
 
-async def check_file(deps: Deps, update: Update, status: Queued, lang: str, path: Path) -> None:
-    """A local copy of what was sent (a file, or a link's video): check it, answer by editing
-    ``status``, and remember the question when the answer is "not known yet"."""
-    message, user = update.effective_message, update.effective_user
-    try:
-        outcome = await deps.checker.check(path, keep=True)
-    except MediaError as exc:
-        await status.edit_text(
-            t(lang, "bad_file", reason=html.escape(exc.reason)), parse_mode=ParseMode.HTML
-        )
-        return
-    await _answer(message, status, lang, outcome, path, deps.checker)
+async def check_file(deps: Deps, update: Update, pending: Pending, lang: str, path: Path) -> None:
+    """A local copy of what was sent (a file, or a link's video): check it, answer through
+    ``pending`` (which also explains any failure), and remember the question when the answer
+    is "not known yet"."""
+    message = update.effective_message
+    outcome = await deps.checker.check(path, keep=True)
+    await _answer(message, pending, lang, outcome, path, deps.checker)
     if outcome.media_id is not None and not any(f.clip_id for f in outcome.findings):
         storage.record_question(
             deps.db,
-            user_id=user.id,
+            user_id=sender_id(update),
             chat_id=message.chat_id,
             message_id=message.message_id,
             media_id=outcome.media_id,
@@ -213,7 +207,7 @@ async def check_file(deps: Deps, update: Update, status: Queued, lang: str, path
 
 async def _answer(
     message: Message,
-    status: Queued,
+    pending: Pending,
     lang: str,
     outcome: CheckOutcome,
     path: Path,
@@ -221,37 +215,45 @@ async def _answer(
 ) -> None:
     origin = _origin_line(message, lang)
     if not outcome.findings:
-        text = t(lang, "no_match", count=outcome.library_size)
-        await status.edit_text(origin + text, parse_mode=ParseMode.HTML)
+        await pending.answer(origin + t(lang, "no_match", count=outcome.library_size))
         frames = await checker.key_frames(path)
         if frames:
             await reply_photos(
-                status.courier, message, list(frames), caption=t(lang, "key_frames_caption")
+                pending.status.courier, message, list(frames), caption=t(lang, "key_frames_caption")
             )
         return
     best = outcome.findings[0]
-    await status.edit_text(
-        origin + verdict_text(lang, best), parse_mode=ParseMode.HTML, disable_web_page_preview=True
-    )
+    await pending.answer(verdict_text(lang, best, origin), disable_web_page_preview=True)
     picture = await _evidence(checker, path, best, lang)
     if picture is not None:
-        await reply_photo(status.courier, message, picture)
+        await reply_photo(pending.status.courier, message, picture)
 
 
-def verdict_text(lang: str, f: Finding) -> str:
+# Shortened first when a verdict is over Telegram's limit (the verdict line and links never are).
+SHRINKABLE = ("description", "claim", "source", "title")
+
+
+def verdict_text(lang: str, f: Finding, origin: str = "", limit: int = MESSAGE_LIMIT) -> str:
+    """The answer for a match, after ``origin`` (a line of HTML, or ""), within ``limit``."""
+    fields = {"description": f.description, "claim": f.claim, "source": f.source}
+    fields["title"] = f.title
+    return fit_fields(lambda v: origin + _verdict_lines(lang, f, v), fields, SHRINKABLE, limit)
+
+
+def _verdict_lines(lang: str, f: Finding, v: Mapping[str, str | None]) -> str:
     e = html.escape
     if f.clip_id is None:  # only seen by the watchers: not reviewed, so not called "old"
         when = (f.first_seen or "?").replace("T", " ")[:16]
-        lines = [t(lang, "seen_before", where=e(f.source or "?"), when=e(when))]
+        lines = [t(lang, "seen_before", where=e(v["source"] or "?"), when=e(when))]
     else:
         lines = [t(lang, "verdict_old", first_seen=e(f.first_seen or "?"))]
-    if f.title:
-        lines.append(t(lang, "clip_title", title=e(f.title)))
-    if f.description:
-        lines.append(t(lang, "clip_shows", description=e(f.description)))
-    if f.source and f.clip_id is not None:
-        lines.append(t(lang, "first_source", source=e(f.source)))
-    lines.extend(fact_check_lines(lang, f.verdict_url, f.rating, f.claim))
+    if v["title"]:
+        lines.append(t(lang, "clip_title", title=e(v["title"])))
+    if v["description"]:
+        lines.append(t(lang, "clip_shows", description=e(v["description"])))
+    if v["source"] and f.clip_id is not None:
+        lines.append(t(lang, "first_source", source=e(v["source"])))
+    lines.extend(fact_check_lines(lang, f.verdict_url, f.rating, v["claim"]))
     lines.append(
         t(
             lang,

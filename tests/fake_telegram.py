@@ -14,8 +14,12 @@ ends an older one with 409 Conflict, getFile over 20 MB -> 400 "file is too big"
 text or caption, "message is not modified" on no-op edits, unknown file ids and callback query ids,
 uploaded photos must decode as images, and only inline keyboards are echoed in `reply_markup`.
 
-Departures: one global message_id counter (the real one is per chat); parse_mode is not parsed
-(text is echoed as sent; url entities are computed for plain text only); photos get one PhotoSize
+Text with parse_mode "HTML" is parsed as Telegram does to check it: only Telegram's tags, each
+closed ("can't parse entities" otherwise), and the 4096/1024 limits counted in UTF-16 units of
+the text after parsing (tags do not count, `&lt;` counts one), for sends and edits alike.
+
+Departures: one global message_id counter (the real one is per chat); parsed HTML is still
+echoed as sent (url entities are computed for plain text only); photos get one PhotoSize
 (no thumbnails); file URLs are not fetched (unknown string -> 400); only integer chat ids exist
 ("@channel" -> 400 chat not found); allowed_updates, rate limits and permissions are not
 enforced (use `fail_next` to inject 429/403/..., `storm` for a flood wait lasting a while,
@@ -33,7 +37,8 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -85,9 +90,12 @@ class StoredFile:
     file_size: int
     file_path: str
     data: bytes
+    size_declared: bool = True  # False: messages carry no file_size (Telegram may omit it)
+    broken: bool = False  # True: its download answers 500
 
     def ref(self) -> Json:
-        return {k: getattr(self, k) for k in ("file_id", "file_unique_id", "file_size")}
+        keys = ("file_id", "file_unique_id") + (("file_size",) if self.size_declared else ())
+        return {k: getattr(self, k) for k in keys}
 
 
 @dataclass
@@ -102,6 +110,59 @@ class Failure:
 
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+# The tags Telegram's HTML parse mode knows (https://core.telegram.org/bots/api#html-style).
+HTML_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a"}
+    | {"tg-emoji", "code", "pre", "blockquote"}
+)
+
+
+@dataclass
+class _TelegramHtml(HTMLParser):
+    """Telegram's HTML parse mode, as far as checking goes: the visible text, or an error."""
+
+    text: list[str] = field(default_factory=list)
+    open_tags: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def __post_init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag not in HTML_TAGS:
+            self.error = self.error or f'Unsupported start tag "{tag}"'
+        self.open_tags.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open_tags or self.open_tags[-1] != tag:
+            self.error = self.error or f'Unmatched end tag "{tag}"'
+        else:
+            self.open_tags.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def visible_text(text: str, parse_mode: object) -> str:
+    """The text Telegram would show (and measure) for ``text`` sent with ``parse_mode``."""
+    if str(parse_mode or "").upper() != "HTML":
+        return text
+    parser = _TelegramHtml()
+    parser.feed(text)
+    parser.close()
+    if not parser.error and parser.open_tags:
+        parser.error = f'Can\'t find end tag corresponding to start tag "{parser.open_tags[-1]}"'
+    if parser.error:
+        raise ApiError(400, f"Bad Request: can't parse entities: {parser.error}")
+    return "".join(parser.text)
+
+
+def check_length(text: str, parse_mode: object, limit: int, too_long: str) -> None:
+    """Telegram's limits count UTF-16 code units of the text after entity parsing."""
+    if utf16_len(visible_text(text, parse_mode)) > limit:
+        raise ApiError(400, f"Bad Request: {too_long}")
 
 
 def url_entities(text: str) -> list[Json]:
@@ -217,14 +278,31 @@ class FakeTelegram:
         chat = {"id": chat_id, "type": "channel", "title": username, "username": username}
         return {"type": "channel", "date": date, "chat": chat, "message_id": message_id}
 
-    def add_file(self, data: bytes | Path, *, file_size: int | None = None) -> Json:
-        """Registers a downloadable file; `file_size` may claim a size the bytes don't have."""
+    def add_file(
+        self,
+        data: bytes | Path,
+        *,
+        file_size: int | None = None,
+        size_declared: bool = True,
+        broken: bool = False,
+    ) -> Json:
+        """Registers a downloadable file; `file_size` may claim a size the bytes don't have,
+        `size_declared=False` leaves it out of messages (getFile still enforces it), and a
+        `broken` file's download answers 500."""
         raw = data.read_bytes() if isinstance(data, Path) else bytes(data)
         n = next(self._file_ids)
         suffix = data.suffix if isinstance(data, Path) else ""
         digest = hashlib.sha256(raw + str(n).encode()).hexdigest()
         size = len(raw) if file_size is None else file_size
-        stored = StoredFile(f"BAAC{n:04d}{digest[:28]}", f"AgAD{digest[28:40]}", size, "", raw)
+        stored = StoredFile(
+            f"BAAC{n:04d}{digest[:28]}",
+            f"AgAD{digest[28:40]}",
+            size,
+            "",
+            raw,
+            size_declared,
+            broken,
+        )
         stored.file_path = f"documents/file_{n}{suffix}"
         self.files[stored.file_id] = stored
         return stored.ref()
@@ -377,10 +455,21 @@ class FakeTelegram:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _user_update(self, user: Json, caption: str | None = None, **content: Any) -> Json:
+    def _user_update(
+        self,
+        user: Json,
+        caption: str | None = None,
+        sender_chat: Json | None = None,
+        **content: Any,
+    ) -> Json:
+        """A message from ``user``; with ``sender_chat``, sent on behalf of that chat instead
+        (no ``from``, as for an anonymous group admin or a linked channel)."""
         chat = self.chat(user["id"]) | {"first_name": user["first_name"]}
         message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat}
         message["from"] = user
+        if sender_chat is not None:
+            del message["from"]
+            message["sender_chat"] = sender_chat
         if caption is not None:
             message |= {"caption": caption, "caption_entities": url_entities(caption)}
         message |= content
@@ -397,8 +486,9 @@ class FakeTelegram:
         chat = self.chat(chat_id)
         caption = p.get("caption")
         if caption is not None:
-            if utf16_len(str(caption)) > MAX_CAPTION:
-                raise ApiError(400, "Bad Request: message caption is too long")
+            check_length(
+                str(caption), p.get("parse_mode"), MAX_CAPTION, "message caption is too long"
+            )
             content |= {"caption": str(caption), "caption_entities": url_entities(str(caption))}
         message = {"message_id": next(self._message_ids), "date": int(time.time()), "chat": chat}
         message |= {"from": self.bot_user} | {
@@ -478,8 +568,7 @@ class FakeTelegram:
         text = str(p.get("text") or "")
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if utf16_len(text) > MAX_TEXT:
-            raise ApiError(400, "Bad Request: message is too long")
+        check_length(text, p.get("parse_mode"), MAX_TEXT, "message is too long")
         return self._bot_message(p, text=text, entities=p.get("entities") or url_entities(text))
 
     def _send_media(self, p: Json, kind: str) -> Json:
@@ -511,6 +600,8 @@ class FakeTelegram:
             updated[field] = str(p.get(field) or "")
             if field == "text" and not updated[field].strip():
                 raise ApiError(400, "Bad Request: message text is empty")
+            limit = MAX_TEXT if field == "text" else MAX_CAPTION
+            check_length(updated[field], p.get("parse_mode"), limit, "MESSAGE_TOO_LONG")
         if updated == message:
             raise ApiError(400, NOT_MODIFIED)
         updated["edit_date"] = int(time.time())
@@ -607,4 +698,6 @@ class FakeTelegram:
         if request.match_info["token"] != self.token or stored is None:
             return error_response(404, "Not Found")
         self.downloads.append(path)
+        if stored.broken:
+            return error_response(500, "Internal Server Error")
         return web.Response(body=stored.data, content_type="application/octet-stream")

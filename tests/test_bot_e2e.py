@@ -25,10 +25,11 @@ from bot_process import (
     texts_to,
     wait_text,
 )
-from fake_telegram import DEFAULT_TOKEN
+from fake_telegram import DEFAULT_TOKEN, visible_text
 from media import CHAIR_RECUT, DOORKNOB, REPO, write_declared_huge
 
 import storage
+from bot.i18n import t
 
 __all__ = ["library_template", "running"]  # fixtures, shared with the other bot process tests
 
@@ -252,3 +253,40 @@ async def test_watchers_find_a_repost_and_the_alert_comes_with_a_picture(
         if c.method == "sendMessage" and CHAIR_TITLE in str(c.params.get("text"))
     ]  # fmt: skip
     assert len(alerts) == 1  # one alert for the clip, however many posts
+
+
+async def test_long_answers_fit_and_no_check_is_left_checking(running: Running) -> None:
+    """A clip whose fields are at /add's limits is answered within Telegram's 4,096 characters
+    (counted after HTML parsing) with its verdict and date; a file Telegram no longer has, and
+    one it will not hand out, are answered too: no "Checking..." stays behind."""
+    tg = running.tg
+    db = storage.open_db(running.folder / "library.db")
+    clip = storage.list_clips(db)[0]
+    long_text = "Not from this war: filmed in 2016 & shared since <then> 🔥 " * 35  # 2,000
+    with db.conn:
+        db.execute(
+            "UPDATE clips SET title = ?, description = ?, source = ? WHERE id = ?",
+            [("A <very> long title & more 📼 " * 11)[:300], long_text, long_text, clip.id],
+        )
+    tg.send_video(tg.user(47), CHAIR_RECUT)
+    ghost = {"file_id": "BAAC0000gone", "file_unique_id": "AgADgone", "file_size": 5000}
+    tg.send_video(tg.user(48), ghost)
+    tg.send_video(tg.user(49), tg.add_file(CHAIR_RECUT, file_size=30_000_000, size_declared=False))
+    await tg.wait_for(lambda c: c.method == "sendPhoto" and c.params["chat_id"] == 47, 60)
+    for user_id, expected in ((48, "file_unavailable"), (49, "too_big_unknown")):
+        await wait_text(tg, user_id, t("en", expected), timeout=30)
+
+    def shown(user_id: int) -> list[str]:  # what each chat shows now, as last edited
+        return [
+            str(m.get("text") or m.get("caption") or "")
+            for (chat, _), m in tg.messages.items()
+            if chat == user_id and m["from"]["is_bot"]
+        ]
+
+    answer = next(text for text in shown(47) if "2017-06-20" in text)
+    visible = visible_text(answer, "HTML")
+    assert len(visible.encode("utf-16-le")) // 2 <= 4096
+    assert "Old footage" in visible and "A <very> long title" in visible and "…" in visible
+    for user_id in (47, 48, 49):
+        assert t("en", "checking") not in shown(user_id)
+        assert t("en", "error_generic") not in shown(user_id)

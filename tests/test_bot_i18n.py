@@ -66,6 +66,12 @@ REQUIRED_KEYS = [
     "trusted",
     "untrusted",
     "error_generic",
+    "too_big_unknown",
+    "file_unavailable",
+    "download_failed",
+    "button_unknown",
+    "clip_usage",
+    "subscribe_bad_min",
 ]
 
 # A value for every placeholder the catalogue uses (already HTML-escaped, as callers must).
@@ -106,6 +112,7 @@ SAMPLES = {
     "muted": 1,
     "error": "HTTP 503",
     "user": "@checker",
+    "command": "/clip",
 }
 
 ALLOWED_TAG = re.compile(r'</?(b|i)>|<a href="[^"<>]*">|</a>')

@@ -201,6 +201,33 @@ async def test_get_file_over_20_mb_is_too_big(fake: FakeTelegram) -> None:
             await app.bot.get_file("nope")
 
 
+async def test_html_is_checked_and_limits_count_utf16_after_parsing(fake: FakeTelegram) -> None:
+    """As Telegram: tags and entities do not count, an astral emoji counts two."""
+    async with build_app(fake) as app:
+        fits = "<b>" + "&lt;" * 4000 + "</b>" + "🔥" * 48  # 4,000 + 96 = 4,096 units
+        sent = await app.bot.send_message(42, fits, parse_mode="HTML")
+        with pytest.raises(BadRequest, match="(?i)message is too long"):
+            await app.bot.send_message(42, fits + "x", parse_mode="HTML")
+        with pytest.raises(BadRequest, match="(?i)too.long"):
+            await app.bot.edit_message_text(fits + "x", 42, sent.message_id, parse_mode="HTML")
+        for bad in ("<b>open", "<script>x</script>", "<b><i>x</b></i>"):
+            with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+                await app.bot.send_message(42, bad, parse_mode="HTML")
+        assert (await app.bot.send_message(42, "<b>open")).text == "<b>open"  # no parse mode
+
+
+async def test_undeclared_sizes_and_broken_downloads(fake: FakeTelegram) -> None:
+    hidden = fake.add_file(b"", file_size=25_000_000, size_declared=False)
+    broken = fake.add_file(b"data", broken=True)
+    assert "file_size" not in hidden
+    async with build_app(fake) as app:
+        with pytest.raises(BadRequest, match="(?i)file is too big"):
+            await app.bot.get_file(hidden["file_id"])
+        telegram_file = await app.bot.get_file(broken["file_id"])
+        with pytest.raises(Exception, match="Internal Server Error"):
+            await telegram_file.download_as_bytearray()
+
+
 async def test_429_is_retried_by_the_rate_limiter(fake: FakeTelegram) -> None:
     fake.fail_next("sendMessage", retry_after=1)
     async with build_app(fake) as app:
