@@ -12,16 +12,15 @@ import asyncio
 import io
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import bot_process as e2e
 import pytest
-import test_bot_e2e as e2e
+from bot_process import ADMIN, CHAIR_TITLE, FACT_CHECKER
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram, Json, visible_text
 from media import CHAIR_RECUT
 from PIL import Image
-from test_bot_e2e import ADMIN, CHAIR_TITLE, FACT_CHECKER
 
 import storage
 from bot.alerts import render
@@ -32,6 +31,7 @@ from bot.settings import BotSettings
 from oldclip.config import load_config
 from oldclip.library import Library
 from oldclip.run import LibraryChecker
+from oldclip.workers import media_workers
 from storage.pipeline import OutboxItem
 
 library_template = e2e.library_template
@@ -66,24 +66,23 @@ def copy_library(template: Path, folder: Path) -> Library:
 async def bot(tmp_path: Path, library_template: Path, request) -> AsyncIterator[Bot]:
     library = copy_library(library_template, tmp_path)
     checker_class = getattr(request, "param", LibraryChecker)
-    with ProcessPoolExecutor(max_workers=1) as workers:
-        async with FakeTelegram() as tg:
-            settings = BotSettings(
-                token=DEFAULT_TOKEN,
-                api_base_url=tg.base_url,
-                fact_checkers=(FACT_CHECKER,),
-                admins=(ADMIN,),
-                requests_per_minute=600.0,
-            )
-            deps = Deps(db=library.db, checker=checker_class(library, workers), settings=settings)
-            stop = asyncio.Event()
-            task = asyncio.create_task(run_bot(deps, stop))
-            await tg.wait_for("getUpdates", 30)
-            try:
-                yield Bot(tg, deps, tmp_path)
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, 30)
+    async with media_workers(library.config) as workers, FakeTelegram() as tg:
+        settings = BotSettings(
+            token=DEFAULT_TOKEN,
+            api_base_url=tg.base_url,
+            fact_checkers=(FACT_CHECKER,),
+            admins=(ADMIN,),
+            requests_per_minute=600.0,
+        )
+        deps = Deps(db=library.db, checker=checker_class(library, workers), settings=settings)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_bot(deps, stop))
+        await tg.wait_for("getUpdates", 30)
+        try:
+            yield Bot(tg, deps, tmp_path)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
     library.close()
 
 
@@ -150,35 +149,34 @@ async def test_a_long_clip_answer_arrives_within_limits_with_verdict_and_date(
         ],
     )
     library.db.conn.commit()
-    with ProcessPoolExecutor(max_workers=1) as workers:
-        async with FakeTelegram() as tg:
-            settings = BotSettings(
-                token=DEFAULT_TOKEN, api_base_url=tg.base_url, fact_checkers=(FACT_CHECKER,)
-            )
-            deps = Deps(db=library.db, checker=LibraryChecker(library, workers), settings=settings)
-            stop = asyncio.Event()
-            task = asyncio.create_task(run_bot(deps, stop))
-            try:
-                for user in (tg.user(70), tg.user(71, language_code="ar")):
-                    origin = tg.channel_origin("frontline_clips", 1202, int(time.time()) - 60)
-                    tg.send_video(user, CHAIR_RECUT, forward_origin=origin)
-                    lang = user["language_code"]
-                    answer = await settled(tg, user["id"], lang)
-                    shown = visible_text(answer, "HTML")  # also: the HTML still parses
-                    assert len(shown.encode("utf-16-le")) // 2 <= 4096
-                    assert "2017-06-20" in shown and "@frontline_clips" in shown
-                    assert t(lang, "verdict_old", first_seen="2017-06-20")[:12] in answer
-                    assert 'href="https://fc.example/x?a=1&amp;b=2"' in answer  # link intact
-                    assert "…" in shown and "Strike on a <market>" in shown
-                await tg.wait_for(lambda c: c.method == "sendPhoto", 30)
-                card = await answer_to(tg, tg.user(FACT_CHECKER), f"/clip {clip.id}")
-                shown = visible_text(card, "HTML")
+    async with media_workers(library.config) as workers, FakeTelegram() as tg:
+        settings = BotSettings(
+            token=DEFAULT_TOKEN, api_base_url=tg.base_url, fact_checkers=(FACT_CHECKER,)
+        )
+        deps = Deps(db=library.db, checker=LibraryChecker(library, workers), settings=settings)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_bot(deps, stop))
+        try:
+            for user in (tg.user(70), tg.user(71, language_code="ar")):
+                origin = tg.channel_origin("frontline_clips", 1202, int(time.time()) - 60)
+                tg.send_video(user, CHAIR_RECUT, forward_origin=origin)
+                lang = user["language_code"]
+                answer = await settled(tg, user["id"], lang)
+                shown = visible_text(answer, "HTML")  # also: the HTML still parses
                 assert len(shown.encode("utf-16-le")) // 2 <= 4096
-                assert f"Clip #{clip.id}" in shown and "2017-06-20" in shown
-                nothing_went_wrong(tg)
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, 30)
+                assert "2017-06-20" in shown and "@frontline_clips" in shown
+                assert t(lang, "verdict_old", first_seen="2017-06-20")[:12] in answer
+                assert 'href="https://fc.example/x?a=1&amp;b=2"' in answer  # link intact
+                assert "…" in shown and "Strike on a <market>" in shown
+            await tg.wait_for(lambda c: c.method == "sendPhoto", 30)
+            card = await answer_to(tg, tg.user(FACT_CHECKER), f"/clip {clip.id}")
+            shown = visible_text(card, "HTML")
+            assert len(shown.encode("utf-16-le")) // 2 <= 4096
+            assert f"Clip #{clip.id}" in shown and "2017-06-20" in shown
+            nothing_went_wrong(tg)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
     library.close()
 
 
