@@ -11,6 +11,7 @@ import asyncio
 import io
 import os
 import signal
+import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -136,3 +137,40 @@ async def test_a_worker_killed_mid_decode_costs_only_its_item(
 def _fetched(library: Library, url: str) -> bool:
     row = library.db.execute("SELECT state FROM post_media WHERE url = ?", [url]).fetchone()
     return row is not None and row[0] == "fetched"
+
+
+async def test_watch_stops_at_once_during_a_long_decode_and_resumes_it_later(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    base = feed_server.base_url
+    feed_server.files["slow.mov"] = slow_video()
+    feed_server.files["slow.xml"] = rss(base, ("/files/slow.mov", "video/quicktime"))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[library]\ndatabase = "{tmp_path / "library.db"}"\n'
+        '[network]\nallowed_networks = ["127.0.0.0/8"]\n'
+        f'[[feeds]]\nkind = "rss"\ntarget = "{base}/files/slow.xml"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLDCLIP_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "oldclip", "--config", str(config), "watch",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    library = Library.open(config_for(tmp_path))
+    try:
+        deadline = time.monotonic() + 60
+        while not _fetched(library, f"{base}/files/slow.mov") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # decoding now, for ~10 s more
+        process.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        assert time.monotonic() - stopping < 6, "the stop waited for the decode"
+        assert process.returncode == 0 and b"stopped" in err
+        # Not the file's fault: it is neither failed nor blamed, and the next start takes it up.
+        assert outcome(library, f"{base}/files/slow.mov") == ("fetched", None)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        library.close()
