@@ -30,7 +30,7 @@ from lxml import etree
 from w3lib.encoding import html_to_unicode
 
 from watchers.mediakind import is_http_url
-from watchers.pagenoise import excluded_path, tag_of, visible_elements
+from watchers.pagenoise import article_holders, excluded_path, tag_of, visible_elements
 from watchers.textdates import parse_date
 
 MAX_INPUT = 16 * 1024 * 1024  # metadata and the article sit at the top; the rest is not read
@@ -295,11 +295,14 @@ def microdata_nodes(root: lxml.html.HtmlElement, base: str) -> list[dict[str, An
     which took seconds on a page with thousands of items.  An itemref pointing outside the
     ClaimReview is lost; fact-checkers do not use it."""
     outermost: list[lxml.html.HtmlElement] = []
+    holders = None
     for element in root.xpath("//*[@itemscope][contains(@itemtype, 'ClaimReview')]"):
         if len(outermost) >= MAX_REVIEWS:
             break
+        if holders is None:
+            holders = article_holders(root)
         inside = any(a in outermost for a in element.iterancestors())  # read with its parent
-        if not inside and not excluded_path(element):
+        if not inside and not excluded_path(element, holders):
             outermost.append(element)
     nodes = []
     for element in outermost:

@@ -279,6 +279,9 @@ _MEDIA_TAGS = frozenset(
 )  # fmt: skip
 
 
+MAX_EXTRACT_NODES = 30_000  # elements of a page trafilatura is run on (a news page has ~3,000)
+
+
 def _main_content_images(doc: Doc) -> set[str] | None:
     """Absolute URLs of the pictures trafilatura keeps in the article's main content, or None
     when it finds no main content.
@@ -288,6 +291,8 @@ def _main_content_images(doc: Doc) -> set[str] | None:
     their class names and language.  A 2019 article must not get 16 thumbnails of 2023
     stories from its "Lo más leído" column, which would date them 2019 in the library.
     """
+    if sum(1 for _ in itertools.islice(doc.root.iter(), MAX_EXTRACT_NODES + 1)) > MAX_EXTRACT_NODES:
+        return None  # too big for trafilatura in bounded time: the article markup decides
     try:
         xml = trafilatura.extract(
             copy.deepcopy(doc.root),

@@ -47,12 +47,10 @@ _EMBEDDED_POST = re.compile(
     re.M,
 )
 # What holds the article: its ancestors are never noise, whatever their class says.
-_ARTICLE_HOLDERS = (
-    "//article | //main | //*[@role='main'] | //*[contains(@itemprop, 'articleBody')]"
-    " | //*[contains(@itemtype, 'Article') or contains(@itemtype, 'BlogPosting')]"
-    " | //*[contains(concat(' ', @class, ' '), ' post-body ')]"
-    " | //*[contains(concat(' ', @class, ' '), ' entry-content ')]"
-)
+_HOLDER_TAGS = frozenset({"article", "main"})
+_HOLDER_CLASSES = frozenset({"post-body", "entry-content"})
+_HOLDER_TYPE = re.compile(r"Article|BlogPosting")
+MAX_HOLDERS = 200
 _CONTENT_TOKEN = re.compile(
     r"^(?:entry|post|article|story|single)[-_]?(?:content|body|text)$|^article__body$",
     re.MULTILINE,
@@ -89,8 +87,20 @@ def article_holders(root: lxml.html.HtmlElement) -> frozenset[lxml.html.HtmlElem
     ASP.NET page-wide <form>, a theme's "sidebar-layout" wrapper hold the article itself and
     must never be dropped as noise."""
     holders: set[lxml.html.HtmlElement] = set()
-    for el in root.xpath(_ARTICLE_HOLDERS)[:200]:
-        holders.update(el.iterancestors())
+    found = 0
+    for el in root.iter():
+        attrs = el.attrib if isinstance(el.tag, str) else {}
+        if (
+            el.tag in _HOLDER_TAGS
+            or attrs.get("role") == "main"
+            or "articleBody" in attrs.get("itemprop", "")
+            or _HOLDER_TYPE.search(attrs.get("itemtype", ""))
+            or not _HOLDER_CLASSES.isdisjoint(attrs.get("class", "").split())
+        ):
+            holders.update(el.iterancestors())
+            found += 1
+            if found >= MAX_HOLDERS:
+                break
     return frozenset(holders)
 
 
@@ -136,10 +146,14 @@ def _classify(
     return False, content
 
 
-def excluded_path(el: lxml.html.HtmlElement) -> bool:
-    """True when the element or one of its ancestors never counts."""
+def excluded_path(
+    el: lxml.html.HtmlElement, holders: frozenset[lxml.html.HtmlElement] | None = None
+) -> bool:
+    """True when the element or one of its ancestors never counts (``holders``: see
+    article_holders(), computed here when not given)."""
     in_content = False
-    holders = article_holders(el.getroottree().getroot())
+    if holders is None:
+        holders = article_holders(el.getroottree().getroot())
     for node in [*reversed(list(el.iterancestors())), el]:
         excluded, content = _classify(node, in_content, holders)
         if excluded:
