@@ -161,7 +161,7 @@ def refusal_and_peak_mb(path: Path, how: str) -> tuple[str, int]:
         [sys.executable, "-c", PEAK_RSS, str(path), how],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # generous: a loaded 2-core machine starts Python slowly
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.returncode == 0, done.stderr

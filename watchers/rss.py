@@ -100,7 +100,7 @@ def _external_id(entry: Mapping[str, Any], link: str) -> str:
 
 
 def _entry_link(entry: Mapping[str, Any], own: str | None, feed_url: str) -> str:
-    """The entry's own article URL, or "" when it has none.
+    """The entry's own article URL (checked where posts are stored), or "" when it has none.
 
     `own` is the item's direct <link> child (see feedxml.own_links) and wins over feedparser's
     pick.  An item without a link (a podcast's guid isPermaLink="false") has no article: its
@@ -109,8 +109,9 @@ def _entry_link(entry: Mapping[str, Any], own: str | None, feed_url: str) -> str
     raw = (own if own is not None else entry.get("link") or "").strip()
     if not raw:
         return ""
-    link = urljoin(feed_url, raw)
-    return link if is_http_url(link) else ""
+    # A link that is not a web page (javascript:, data:) is passed on as it is: the pipeline
+    # records the item as skipped with that reason instead of taking it as a link-less item.
+    return urljoin(feed_url, raw)
 
 
 def _date_field(entry: Mapping[str, Any]) -> str | None:
