@@ -8,6 +8,7 @@ mid-decode, fails alone and says why; the other media are processed as usual.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import signal
@@ -155,6 +156,7 @@ async def test_watch_stops_at_once_during_a_long_decode_and_resumes_it_later(
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "oldclip", "--config", str(config), "watch",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+        start_new_session=True,  # its own process group: a failed test ends its workers too
     )  # fmt: skip
     library = Library.open(config_for(tmp_path))
     try:
@@ -170,7 +172,7 @@ async def test_watch_stops_at_once_during_a_long_decode_and_resumes_it_later(
         # Not the file's fault: it is neither failed nor blamed, and the next start takes it up.
         assert outcome(library, f"{base}/files/slow.mov") == ("fetched", None)
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
         library.close()
