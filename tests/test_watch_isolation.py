@@ -19,6 +19,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from feed_server import FeedServer
 from PIL import Image
 
@@ -64,6 +65,15 @@ def rss(base: str, *enclosures: tuple[str, str]) -> bytes:
     ).encode()
 
 
+@pytest.fixture
+def slow_feed(feed_server: FeedServer) -> str:
+    """The feed server serving slow.mov and slow.xml (a feed of it); returns the base URL."""
+    base = feed_server.base_url
+    feed_server.files["slow.mov"] = slow_video()
+    feed_server.files["slow.xml"] = rss(base, ("/files/slow.mov", "video/quicktime"))
+    return base
+
+
 def config_for(tmp_path: Path, **watch: object) -> Config:
     return Config(
         database=tmp_path / "library.db",
@@ -101,11 +111,9 @@ async def test_a_file_that_keeps_the_decoder_busy_too_long_fails_alone(
 
 
 async def test_a_worker_killed_mid_decode_costs_only_its_item(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, slow_feed: str, tmp_path: Path
 ) -> None:
-    base = feed_server.base_url
-    feed_server.files["slow.mov"] = slow_video()
-    feed_server.files["slow.xml"] = rss(base, ("/files/slow.mov", "video/quicktime"))
+    base = slow_feed
     feed_server.files["photo.xml"] = rss(base, (PHOTO, "image/jpeg"))
     config = config_for(tmp_path, fingerprint_workers=1)
     library = Library.open(config)
@@ -141,11 +149,9 @@ def _fetched(library: Library, url: str) -> bool:
 
 
 async def test_watch_stops_at_once_during_a_long_decode_and_resumes_it_later(
-    feed_server: FeedServer, tmp_path: Path
+    slow_feed: str, tmp_path: Path
 ) -> None:
-    base = feed_server.base_url
-    feed_server.files["slow.mov"] = slow_video()
-    feed_server.files["slow.xml"] = rss(base, ("/files/slow.mov", "video/quicktime"))
+    base = slow_feed
     config = tmp_path / "config.toml"
     config.write_text(
         f'[library]\ndatabase = "{tmp_path / "library.db"}"\n'
