@@ -141,8 +141,9 @@ def test_media_error_pickles_intact() -> None:
     assert (copy.name, copy.reason, str(copy)) == (error.name, error.reason, str(error))
 
 
+# VmHWM, not ru_maxrss: the latter keeps the peak of the forked parent (pytest) across exec.
 PEAK_RSS = """
-import resource, sys
+import re, sys
 from bot.evidence import frame_at
 from fingerprint import MediaError, fingerprint_file
 read = frame_at if sys.argv[2] == "frame" else fingerprint_file
@@ -150,7 +151,8 @@ try:
     read(sys.argv[1], 0.0) if read is frame_at else read(sys.argv[1])
 except MediaError as exc:
     print(exc.reason)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+status = open("/proc/self/status").read()
+print(int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) // 1024)
 """
 
 
