@@ -36,8 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.media import write_declared_huge  # noqa: E402
 
+# The peak is VmHWM: ru_maxrss would carry the forking parent's peak over the exec.
 READ = """
-import resource, sys, time
+import re, sys, time
 from bot.evidence import frame_at
 from fingerprint import MediaError, fingerprint_file
 started = time.monotonic()
@@ -46,7 +47,8 @@ try:
     reason = "accepted"
 except MediaError as exc:
     reason = exc.reason
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+status = open("/proc/self/status").read()
+peak = int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) / 1024
 print(f"{peak:.0f} MB peak, {time.monotonic() - started:.2f} s: {reason}")
 """
 

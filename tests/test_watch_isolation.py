@@ -8,6 +8,7 @@ mid-decode, fails alone and says why; the other media are processed as usual.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from feed_server import FeedServer
 from PIL import Image
 
@@ -63,6 +65,15 @@ def rss(base: str, *enclosures: tuple[str, str]) -> bytes:
     ).encode()
 
 
+@pytest.fixture
+def slow_feed(feed_server: FeedServer) -> str:
+    """The feed server serving slow.mov and slow.xml (a feed of it); returns the base URL."""
+    base = feed_server.base_url
+    feed_server.files["slow.mov"] = slow_video()
+    feed_server.files["slow.xml"] = rss(base, ("/files/slow.mov", "video/quicktime"))
+    return base
+
+
 def config_for(tmp_path: Path, **watch: object) -> Config:
     return Config(
         database=tmp_path / "library.db",
@@ -100,11 +111,9 @@ async def test_a_file_that_keeps_the_decoder_busy_too_long_fails_alone(
 
 
 async def test_a_worker_killed_mid_decode_costs_only_its_item(
-    feed_server: FeedServer, tmp_path: Path
+    feed_server: FeedServer, slow_feed: str, tmp_path: Path
 ) -> None:
-    base = feed_server.base_url
-    feed_server.files["slow.mov"] = slow_video()
-    feed_server.files["slow.xml"] = rss(base, ("/files/slow.mov", "video/quicktime"))
+    base = slow_feed
     feed_server.files["photo.xml"] = rss(base, (PHOTO, "image/jpeg"))
     config = config_for(tmp_path, fingerprint_workers=1)
     library = Library.open(config)
@@ -140,11 +149,9 @@ def _fetched(library: Library, url: str) -> bool:
 
 
 async def test_watch_stops_at_once_during_a_long_decode_and_resumes_it_later(
-    feed_server: FeedServer, tmp_path: Path
+    slow_feed: str, tmp_path: Path
 ) -> None:
-    base = feed_server.base_url
-    feed_server.files["slow.mov"] = slow_video()
-    feed_server.files["slow.xml"] = rss(base, ("/files/slow.mov", "video/quicktime"))
+    base = slow_feed
     config = tmp_path / "config.toml"
     config.write_text(
         f'[library]\ndatabase = "{tmp_path / "library.db"}"\n'
@@ -155,6 +162,7 @@ async def test_watch_stops_at_once_during_a_long_decode_and_resumes_it_later(
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "oldclip", "--config", str(config), "watch",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+        start_new_session=True,  # its own process group: a failed test ends its workers too
     )  # fmt: skip
     library = Library.open(config_for(tmp_path))
     try:
@@ -170,7 +178,7 @@ async def test_watch_stops_at_once_during_a_long_decode_and_resumes_it_later(
         # Not the file's fault: it is neither failed nor blamed, and the next start takes it up.
         assert outcome(library, f"{base}/files/slow.mov") == ("fetched", None)
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
         library.close()
