@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urldefrag, urljoin
 
+from yarl import URL
+
 from watchers.article import parse_article_media
 from watchers.errors import FeedError
 from watchers.feedxml import own_links, parse_feed_bytes
@@ -33,9 +35,19 @@ def feed_url(target: str) -> str:
     target = target.strip()
     if not target:
         raise FeedError(target, "no feed URL given", "give the full URL of the RSS/Atom feed")
-    if "://" in target:
-        return target
-    return "https://" + target
+    url = target if "://" in target else "https://" + target
+    try:
+        host = URL(url).host or ""
+    except ValueError:
+        host = ""
+    # A host name has a dot ("example.org"); a lone word is a typo, not a feed to poll forever.
+    if not host or not ("." in host or ":" in host or host == "localhost"):
+        raise FeedError(
+            target,
+            f"{target!r} is not a feed address",
+            "give the full URL of the RSS/Atom feed, e.g. https://example.org/feed.xml",
+        )
+    return url
 
 
 def _thumbnail(entry: Mapping[str, Any], base: str) -> str | None:
