@@ -228,14 +228,32 @@ JUNK_FEED = """<?xml version="1.0" encoding="UTF-8"?>
 </channel></rss>"""
 
 
+def serve_junk(feed_server: FeedServer) -> str:
+    """A feed whose one enclosure is 300 kB of junk; its [[feeds]] entry."""
+    base = feed_server.base_url
+    feed_server.files["junk.mp4"] = np.random.default_rng(11).bytes(300_000)
+    feed_server.files["junk.xml"] = JUNK_FEED.format(base=base).encode()
+    return f'\n[[feeds]]\nkind = "rss"\ntarget = "{base}/files/junk.xml"\nlabel = "junk"\n'
+
+
+def junk_failure(base: str, stderr: str) -> bool:
+    """The junk enclosure's failure, said on stderr with its reason."""
+    return bool(
+        re.search(
+            rf"^oldclip: media failed: {re.escape(base)}/files/junk\.mp4 \(from "
+            rf"{re.escape(base)}/junk/1\): .*not a photo or video oldclip can read \(Invalid data",
+            stderr,
+            re.M,
+        )
+    )
+
+
 async def test_watch_keeps_running_past_a_junk_enclosure(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
     """300 kB of junk in one feed used to end `oldclip watch` (exit 0) within a second."""
     base = feed_server.base_url
-    feed_server.files["junk.mp4"] = np.random.default_rng(11).bytes(300_000)
-    feed_server.files["junk.xml"] = JUNK_FEED.format(base=base).encode()
-    junk_feed = f'\n[[feeds]]\nkind = "rss"\ntarget = "{base}/files/junk.xml"\nlabel = "junk"\n'
+    junk_feed = serve_junk(feed_server)
     config = write_config(tmp_path, junk_feed + CONFIG_FEEDS.format(base=base))
     add = await oldclip(
         config,
@@ -277,37 +295,23 @@ async def test_watch_keeps_running_past_a_junk_enclosure(
     # Both were said as they happened: the repost on stdout, the failure and its reason on stderr
     (found,) = out.read_text().splitlines()
     assert found.startswith(CHAIR_REPOST), found
-    assert re.search(
-        rf"^oldclip: media failed: {re.escape(base)}/files/junk\.mp4 \(from {re.escape(base)}"
-        r"/junk/1\): .*not a photo or video oldclip can read \(Invalid data",
-        log.read_text(),
-        re.M,
-    )
+    assert junk_failure(base, log.read_text()), log.read_text()
 
 
 async def test_watch_once_says_why_media_failed_and_fails_when_every_feed_failed(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
     base = feed_server.base_url
-    feed_server.files["junk.mp4"] = np.random.default_rng(11).bytes(300_000)
-    feed_server.files["junk.xml"] = JUNK_FEED.format(base=base).encode()
     (tmp_path / "junk").mkdir()
     (tmp_path / "down").mkdir()
-    junk = write_config(
-        tmp_path / "junk", f'\n[[feeds]]\nkind = "rss"\ntarget = "{base}/files/junk.xml"\n'
-    )
+    junk = write_config(tmp_path / "junk", serve_junk(feed_server))
     down = write_config(tmp_path / "down", f'\n[[feeds]]\nkind = "rss"\ntarget = "{base}/500"\n')
     with_junk, all_down = await asyncio.gather(
         oldclip(junk, "watch", "--once"), oldclip(down, "watch", "--once")
     )
 
     assert with_junk.returncode == 0, with_junk.stderr
-    assert re.search(
-        rf"^oldclip: media failed: {re.escape(base)}/files/junk\.mp4 \(from {re.escape(base)}"
-        r"/junk/1\): .*not a photo or video oldclip can read \(Invalid data",
-        with_junk.stderr,
-        re.M,
-    )
+    assert junk_failure(base, with_junk.stderr), with_junk.stderr
     assert with_junk.stdout.strip().endswith(", 1 media file failed")
     assert "Traceback" not in with_junk.stderr
 
