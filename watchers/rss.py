@@ -116,13 +116,12 @@ def _entry_link(entry: Mapping[str, Any], own: str | None, feed_url: str) -> str
 
     `own` is the item's direct <link> child (see feedxml.own_links) and wins over feedparser's
     pick.  An item without a link (a podcast's guid isPermaLink="false") has no article: its
-    URL must not become the feed's own URL, or the feed would be fetched as the article.
+    URL must not become the feed's own URL, or the feed would be fetched as the article.  A
+    link that is not http(s) (``javascript:``) is kept: storing the post refuses it and records
+    the skipped item on its feed, where `feeds list` shows it (dropping it here hid it).
     """
     raw = (own if own is not None else entry.get("link") or "").strip()
-    if not raw:
-        return ""
-    link = urljoin(feed_url, raw)
-    return link if is_http_url(link) else ""
+    return urljoin(feed_url, raw) if raw else ""
 
 
 def _date_field(entry: Mapping[str, Any]) -> str | None:
