@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 
 from telegram import BotCommand, MessageEntity, Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -32,6 +33,8 @@ from .outgoing import Courier, reply
 log = logging.getLogger(__name__)
 
 TOKEN_RE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+FIRST_RETRY_S = 5.0  # Telegram unreachable at start: tried again after 5 s, 10 s, 20 s ...
+MAX_RETRY_S = 300.0  # ... up to every 5 minutes
 
 MEDIA = (
     filters.PHOTO
@@ -142,32 +145,78 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             await reply(deps.courier, update.effective_message, t(lang, "error_generic"))
 
 
-async def run_bot(deps: Deps, stop: asyncio.Event) -> None:
-    """Poll for updates and deliver alerts until ``stop`` is set."""
-    app = build_application(deps)
-    async with app:
+async def run_bot(
+    deps: Deps, stop: asyncio.Event, say: Callable[[str], None] = log.warning
+) -> None:
+    """Poll for updates and deliver alerts until ``stop`` is set.
+
+    Telegram unreachable at start (no network, a firewall, an outage) is said in one line with
+    ``say`` and tried again with a growing delay, while the rest of the service keeps running;
+    a token Telegram refuses is said once and the bot stays off (retrying cannot fix it).
+    """
+    delay = FIRST_RETRY_S
+    while not stop.is_set():
+        app = build_application(deps)
         try:
-            await app.bot.set_my_commands(
-                [
-                    BotCommand("start", "what this bot does"),
-                    BotCommand("help", "how to use it"),
-                    BotCommand("language", "English / العربية"),
-                ]
+            await app.initialize()  # getMe: where a bad token or no network shows
+        except InvalidToken:
+            await _shut(app)
+            say(
+                "Telegram refused the bot token: set OLDCLIP_BOT_TOKEN (or [bot] token) to the "
+                "token @BotFather gave; the bot stays off, the watchers keep running"
             )
-        except TelegramError as exc:  # the menu is a nicety: answering matters more
-            log.warning("could not set the bot's command menu: %s", exc)
-        await app.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
-        await app.start()
-        courier = deps.courier
-        handlers_done = asyncio.Event()  # the courier sends what the last handlers queued
-        sending = asyncio.create_task(courier.run(handlers_done))
-        planning = asyncio.create_task(alerts.plan_forever(deps, courier, stop))
+            return
+        except NetworkError as exc:  # TimedOut included
+            await _shut(app)
+            say(
+                f"cannot reach Telegram ({_reason(exc)}); retrying in {delay:g} s — "
+                "the watchers keep running"
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, MAX_RETRY_S)
+            continue
         try:
-            await stop.wait()
+            await _serve(app, deps, stop)
         finally:
-            try:
-                await app.updater.stop()
-                await app.stop()
-            finally:
-                handlers_done.set()
-                await asyncio.gather(planning, sending)
+            await _shut(app)
+        return
+
+
+def _reason(exc: NetworkError) -> str:
+    """PTB's message without its "httpx.ConnectError: " prefix, or the cause's name."""
+    text = str(exc.message or exc.__cause__ or type(exc).__name__)
+    return TOKEN_RE.sub("<token>", text.split(": ", 1)[-1] if "Error: " in text else text)
+
+
+async def _shut(app: Application) -> None:
+    with contextlib.suppress(Exception):  # closing a client that never connected
+        await app.shutdown()
+
+
+async def _serve(app: Application, deps: Deps, stop: asyncio.Event) -> None:
+    try:
+        await app.bot.set_my_commands(
+            [
+                BotCommand("start", "what this bot does"),
+                BotCommand("help", "how to use it"),
+                BotCommand("language", "English / العربية"),
+            ]
+        )
+    except TelegramError as exc:  # the menu is a nicety: answering matters more
+        log.warning("could not set the bot's command menu: %s", exc)
+    await app.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
+    await app.start()
+    courier = deps.courier
+    handlers_done = asyncio.Event()  # the courier sends what the last handlers queued
+    sending = asyncio.create_task(courier.run(handlers_done))
+    planning = asyncio.create_task(alerts.plan_forever(deps, courier, stop))
+    try:
+        await stop.wait()
+    finally:
+        try:
+            await app.updater.stop()
+            await app.stop()
+        finally:
+            handlers_done.set()
+            await asyncio.gather(planning, sending)

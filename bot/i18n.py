@@ -27,6 +27,8 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from .plurals import Plural, plural
+
 LANGUAGES = {"en": "English", "ar": "العربية"}
 DEFAULT_LANGUAGE = "en"
 RTL = {"ar"}
@@ -114,35 +116,50 @@ class _Formatter(string.Formatter):
 _FORMATTERS = {False: _Formatter(rtl=False), True: _Formatter(rtl=True)}
 
 
-def message(lang: str, key: str) -> str:
-    """The unformatted catalogue text of ``key`` in ``lang`` (English when not translated)."""
+def message(lang: str, key: str) -> str | Plural:
+    """The unformatted catalogue entry of ``key`` in ``lang`` (English when not translated)."""
     if key not in CATALOGUE[DEFAULT_LANGUAGE]:
         raise KeyError(f"no message {key!r} in the catalogue")
-    return CATALOGUE.get(lang, {}).get(key) or CATALOGUE[DEFAULT_LANGUAGE][key]
+    if lang in CATALOGUE and key in CATALOGUE[lang]:
+        return CATALOGUE[lang][key]
+    return CATALOGUE[DEFAULT_LANGUAGE][key]
 
 
 def t(lang: str, key: str, **values: Any) -> str:
     """The message ``key`` in ``lang``, with ``values`` (HTML-escaped by the caller) filled in.
 
     A key missing in ``lang`` falls back to English; an unknown key, or a placeholder without a
-    value, raises KeyError.  Values are isolated for right-to-left languages.
+    value, raises KeyError.  Values are isolated for right-to-left languages.  A counted message
+    takes the plural form its number needs in ``lang`` (see bot.plurals).
     """
     template = message(lang, key)
+    if isinstance(template, Plural):
+        # The fallback's forms are English ones: pick with the rule of the text's language.
+        text_lang = lang if key in CATALOGUE.get(lang, {}) else DEFAULT_LANGUAGE
+        template = template.pick(text_lang, values[template.by])
     return _FORMATTERS[lang in RTL].format(template, **values)
 
 
+def texts(lang: str, key: str) -> list[str]:
+    """Every text of ``key`` in ``lang``: one, or one per plural form."""
+    entry = message(lang, key)
+    return list(entry.forms.values()) if isinstance(entry, Plural) else [entry]
+
+
 def placeholders(lang: str, key: str) -> set[str]:
-    """The names of the values the message ``key`` needs in ``lang``."""
-    return {
-        name for _, name, _, _ in string.Formatter().parse(message(lang, key)) if name is not None
-    }
+    """The names of the values the message ``key`` needs in ``lang`` (in any of its forms)."""
+    entry = message(lang, key)
+    names = {entry.by} if isinstance(entry, Plural) else set()
+    for text in texts(lang, key):
+        names |= {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    return names
 
 
 def _rtl_lines(text: str) -> str:
     return "\n".join(RLM + line if line else line for line in text.split("\n"))
 
 
-EN: dict[str, str] = {
+EN: dict[str, str | Plural] = {
     "start": (
         "👋 <b>oldclip</b> checks whether a video or photo is old footage passed off as new.\n"
         "\n"
@@ -187,9 +204,16 @@ EN: dict[str, str] = {
         '🔎 Already fact-checked: <b>{rating}</b>. <a href="{url}">Read the debunk</a>'
     ),
     "claimed_as": "🗣 Passed off as: “{claim}”",
-    "match_details": (
-        "Match: {query_start}–{query_end} of your file = {clip_start}–{clip_end} of the "
-        "original ({frames} frames agree, score {score})."
+    "match_details": plural(
+        "frames",
+        one=(
+            "Match: {query_start}–{query_end} of your file = {clip_start}–{clip_end} of the "
+            "original ({frames} frame agrees, score {score})."
+        ),
+        other=(
+            "Match: {query_start}–{query_end} of your file = {clip_start}–{clip_end} of the "
+            "original ({frames} frames agree, score {score})."
+        ),
     ),
     "match_details_photo": "Match score: {score}.",
     "mirrored_note": (
@@ -201,13 +225,18 @@ EN: dict[str, str] = {
         "No fact-checker has reviewed it yet, so its origin is not confirmed."
     ),
     "forwarded_from": "You forwarded this from {channel}, posted {date}.",
-    "no_match": (
-        "🔍 <b>Not found in the archive of {count} clips.</b> That does not prove it is new: "
-        "the archive only holds footage that has already been checked or seen.\n"
-        "\n"
-        "To dig further, run a reverse image search on the key frames below (Google Lens, "
-        "Bing Visual Search, Yandex or TinEye), compare weather, shadows, signs and uniforms "
-        "with the claimed place and date, and look for the earliest upload."
+    "no_match": plural(
+        "count",
+        one="🔍 <b>Not found in the archive of {count} clip.</b>",
+        other="🔍 <b>Not found in the archive of {count} clips.</b>",
+        tail=(
+            " That does not prove it is new: the archive only holds footage that has already "
+            "been checked or seen.\n"
+            "\n"
+            "To dig further, run a reverse image search on the key frames below (Google Lens, "
+            "Bing Visual Search, Yandex or TinEye), compare weather, shadows, signs and uniforms "
+            "with the claimed place and date, and look for the earliest upload."
+        ),
     ),
     "key_frames_caption": "Key frames from your file, for a reverse image search.",
     "checking": "⏳ Checking… this takes a few seconds.",
@@ -335,7 +364,7 @@ EN: dict[str, str] = {
     "label_sighting": "Earlier copy — first seen {date}",
 }
 
-AR: dict[str, str] = {
+AR: dict[str, str | Plural] = {
     "start": (
         "👋 يتحقق <b>oldclip</b> مما إذا كان مقطع فيديو أو صورة مادةً قديمة يُعاد نشرها على "
         "أنها جديدة.\n"
@@ -393,13 +422,20 @@ AR: dict[str, str] = {
         "لم يراجعه أيٌّ من مدققي المعلومات بعد، لذا لم يتأكد مصدره الأصلي."
     ),
     "forwarded_from": "أعدت توجيه هذا من {channel}، وقد نُشر بتاريخ {date}.",
-    "no_match": (
-        "🔍 <b>لم يُعثر عليه في الأرشيف الذي يضم {count} من المقاطع.</b> وهذا لا يثبت أنه "
+    "no_match": plural(
+        "count",
+        zero="🔍 <b>لم يُعثر عليه في الأرشيف، فهو لا يضم أي مقطع بعد.</b>",
+        one="🔍 <b>لم يُعثر عليه في الأرشيف الذي يضم مقطعًا واحدًا.</b>",
+        two="🔍 <b>لم يُعثر عليه في الأرشيف الذي يضم مقطعين.</b>",
+        few="🔍 <b>لم يُعثر عليه في الأرشيف الذي يضم {count} مقاطع.</b>",
+        many="🔍 <b>لم يُعثر عليه في الأرشيف الذي يضم {count} مقطعًا.</b>",
+        other="🔍 <b>لم يُعثر عليه في الأرشيف الذي يضم {count} مقطع.</b>",
+        tail=" وهذا لا يثبت أنه "
         "جديد، فالأرشيف لا يضم إلا مواد سبق التحقق منها أو رصدها.\n"
         "\n"
         "لمزيد من التحقق، أجرِ بحثًا عكسيًا عن اللقطات المرفقة أدناه (عبر Google Lens أو Bing "
         "Visual Search أو Yandex أو TinEye)، وقارن حالة الطقس والظلال واللافتات والأزياء "
-        "العسكرية بالمكان والتاريخ المزعومَين، وابحث عن أقدم نسخة منشورة."
+        "العسكرية بالمكان والتاريخ المزعومَين، وابحث عن أقدم نسخة منشورة.",
     ),
     "key_frames_caption": "لقطات رئيسية من ملفك لإجراء بحث عكسي عن الصور.",
     "checking": "⏳ جارٍ التحقق… يستغرق ذلك بضع ثوانٍ.",
@@ -507,8 +543,11 @@ AR: dict[str, str] = {
     "label_sighting": "نسخة سابقة: رُصدت لأول مرة بتاريخ {date}",
 }
 
-CATALOGUE: dict[str, dict[str, str]] = {
+CATALOGUE: dict[str, dict[str, str | Plural]] = {
     "en": EN,
-    "ar": {key: _rtl_lines(text) for key, text in AR.items()},
+    "ar": {
+        key: text.map(_rtl_lines) if isinstance(text, Plural) else _rtl_lines(text)
+        for key, text in AR.items()
+    },
 }
 KEYS = frozenset(EN)

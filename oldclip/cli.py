@@ -231,7 +231,22 @@ def cmd_add(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_import(library: Library, args: argparse.Namespace) -> int:
-    report = import_folder(library, args.path)
+    from .importer import ImportInterrupted
+
+    try:
+        report = import_folder(library, args.path)
+    except ImportInterrupted as stopped:
+        report = stopped.report
+        for problem in report.problems:
+            say(f"oldclip: {problem}", file=sys.stderr)
+        saved = report.added + report.existing
+        say(
+            f"oldclip: interrupted: {plural(saved, 'row')} saved ({report.added} added, "
+            f"{report.existing} already in the library); run the same import again to go on: "
+            "the rows saved are skipped",
+            file=sys.stderr,
+        )
+        return 130
     for problem in report.problems:
         say(f"oldclip: {problem}", file=sys.stderr)
     say(
@@ -461,24 +476,42 @@ def cmd_feeds_remove(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_watch(library: Library, args: argparse.Namespace) -> int:
+    def tell(line: str, *, problem: bool = False) -> None:
+        """Each repost found (stdout) and each medium that failed (stderr), as it happens."""
+        if problem:
+            say(f"oldclip: {line}", file=sys.stderr)
+        else:
+            say(line)
+            sys.stdout.flush()
+
     say_if_no_feeds(library)
     if args.once:
-        report = asyncio.run(run_once(library, library.config))
+        report = asyncio.run(run_once(library, library.config, tell=tell))
         say(
-            f"polled {report.polled} feeds ({report.failed_polls} failed), "
-            f"{report.new_posts} new posts, {report.processed} media processed, "
-            f"{report.reposts} reposts found, {report.library} added to the library from "
-            f"fact-checks, {report.failed_media} media failed"
+            f"polled {plural(report.polled, 'feed')} ({report.failed_polls} failed), "
+            f"{plural(report.new_posts, 'new post')}, "
+            f"{plural(report.processed, 'media file')} processed, "
+            f"{plural(report.reposts, 'repost')} found, {report.library} added to the library "
+            f"from fact-checks, {plural(report.failed_media, 'media file')} failed"
             + (
-                f", {report.skipped_items} items skipped (see `oldclip feeds list`)"
+                f", {plural(report.skipped_items, 'item')} skipped (see `oldclip feeds list`)"
                 if report.skipped_items
                 else ""
             )
         )
-        # 0 whenever the pass ran: failed feeds, skipped items and failed media are recorded
-        # on their feed or item and said above; the next pass retries what can be retried.
+        if report.polled and report.failed_polls == report.polled:
+            say(
+                f"oldclip: every feed failed ({plural(report.polled, 'feed')}): their errors "
+                "are above and in `oldclip feeds list`",
+                file=sys.stderr,
+            )
+            return 1
+        # 0 otherwise: failed feeds, skipped items and failed media are recorded on their feed
+        # or item and said above; the next pass retries what can be retried.
         return 0
-    return run_until_signalled(run_forever, library)
+    return run_until_signalled(
+        lambda library, config, stop: run_forever(library, config, stop, tell=tell), library
+    )
 
 
 def cmd_run(library: Library, args: argparse.Namespace) -> int:

@@ -1,13 +1,18 @@
 """Bulk import: a folder of media and a manifest (CSV or JSON) describing each file.
 
-A bad row never stops the others: it is reported with its row number and reason, and every
-good row is kept.  The manifest has one row per file with the fields of ``oldclip add``:
+A bad row never stops the others: it is reported with where it is (the CSV file's line number,
+counting the header as line 1, or the JSON list's item number), its file and the reason, and
+every good row is kept.  Rows are saved one by one, so an import stopped half-way keeps what it
+saved, and running it again skips those (adding the same file twice keeps one clip).
+
+The manifest has one row per file with the fields of ``oldclip add``:
 ``file, title, first_seen, source`` (required), ``description, verdict_url, language, tags``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +34,17 @@ class ImportReport:
     problems: list[str] = field(default_factory=list)
 
 
-def read_manifest(folder: Path) -> tuple[Path, list[dict]]:
-    """The manifest's rows as dicts; ValueError names the file and what is wrong with it."""
+class ImportInterrupted(KeyboardInterrupt):
+    """Ctrl-C during an import: carries what was saved before it, for the person to be told."""
+
+    def __init__(self, report: ImportReport):
+        super().__init__()
+        self.report = report
+
+
+def read_manifest(folder: Path) -> tuple[Path, list[tuple[str, dict]]]:
+    """The manifest's rows as dicts, each with where it is ("line 5", "item 4"); ValueError
+    names the file and what is wrong with it."""
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder (expected a folder holding a manifest)")
     for name in ("manifest.json", "manifest.csv"):
@@ -42,14 +56,38 @@ def read_manifest(folder: Path) -> tuple[Path, list[dict]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
         if path.suffix == ".json":
-            rows = json.loads(text)
-            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            items = json.loads(text)
+            if not isinstance(items, list) or not all(isinstance(r, dict) for r in items):
                 raise ValueError("the JSON must be a list of objects, one per file")
-        else:
-            rows = list(csv.DictReader(text.splitlines()))
+            return path, [(f"item {n}", row) for n, row in enumerate(items, start=1)]
+        return path, _csv_rows(path, text)
     except (json.JSONDecodeError, csv.Error, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot be read ({exc})") from None
-    return path, rows
+
+
+def _csv_rows(path: Path, text: str) -> list[tuple[str, dict]]:
+    """A CSV's rows with their line numbers; the separator (comma, semicolon or tab, as
+    spreadsheets in different locales save) is recognised from the header."""
+    header = text.split("\n", 1)[0]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(header, ",;\t")
+    except csv.Error:  # one column: nothing to tell the separator by
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    columns = [name.strip() for name in reader.fieldnames or []]
+    if not set(REQUIRED) <= set(columns):
+        raise ValueError(
+            f"{path}: the header was not recognised: expected comma-separated columns "
+            f"{','.join(REQUIRED)} (optional: {','.join(OPTIONAL)}); "
+            f"found {header.strip()[:80]!r}"
+        )
+    reader.fieldnames = columns
+    rows = []
+    line = reader.line_num + 1  # where the next row starts (a quoted field may span lines)
+    for row in reader:
+        rows.append((f"line {line}", row))
+        line = reader.line_num + 1
+    return rows
 
 
 def inside(folder: Path, name: str) -> Path:
@@ -65,39 +103,46 @@ def inside(folder: Path, name: str) -> Path:
 
 
 def import_folder(library: Library, folder: Path) -> ImportReport:
+    """Add every row's file; Ctrl-C raises ImportInterrupted with what was saved until then."""
     manifest, rows = read_manifest(folder)
     report = ImportReport()
-    for number, row in enumerate(tqdm(rows, desc="importing", unit="file"), start=1):
-        where = f"{manifest.name} row {number}"
-        missing = [k for k in REQUIRED if not str(row.get(k) or "").strip()]
-        if missing:
-            report.problems.append(f"{where}: missing {', '.join(missing)}")
-            continue
-        try:
-            path = inside(folder, str(row["file"]))
-        except ValueError as exc:
-            report.problems.append(f"{where}: {exc}")
-            continue
-        tags = row.get("tags") or []
-        if isinstance(tags, str):
-            tags = [t.strip() for t in tags.split(",") if t.strip()]
-        try:
-            _, created = library.add_clip(
-                path,
-                title=str(row["title"]).strip(),
-                first_seen=str(row["first_seen"]).strip(),
-                source=str(row["source"]).strip(),
-                description=row.get("description") or None,
-                verdict_url=row.get("verdict_url") or None,
-                language=row.get("language") or None,
-                tags=tags,
-                added_by=f"import:{manifest.name}",
-            )
-        except (MediaError, ValueError) as exc:
-            report.problems.append(f"{where} ({row['file']}): {exc}")
-            continue
-        if created:
-            report.added += 1
-        else:
-            report.existing += 1
+    try:
+        for where, row in tqdm(rows, desc="importing", unit="file"):
+            _import_row(library, folder, manifest.name, where, row, report)
+    except KeyboardInterrupt:
+        raise ImportInterrupted(report) from None
     return report
+
+
+def _import_row(
+    library: Library, folder: Path, manifest: str, where: str, row: dict, report: ImportReport
+) -> None:
+    """One row; its problem, if any, recorded in ``report`` with where it is and its file."""
+    name = str(row.get("file") or "").strip()
+    where = f"{manifest} {where}" + (f" ({name})" if name else "")
+    missing = [k for k in REQUIRED if not str(row.get(k) or "").strip()]
+    if missing:
+        report.problems.append(f"{where}: missing {', '.join(missing)}")
+        return
+    tags = row.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    try:
+        _, created = library.add_clip(
+            inside(folder, str(row["file"])),
+            title=str(row["title"]).strip(),
+            first_seen=str(row["first_seen"]).strip(),
+            source=str(row["source"]).strip(),
+            description=row.get("description") or None,
+            verdict_url=row.get("verdict_url") or None,
+            language=row.get("language") or None,
+            tags=tags,
+            added_by=f"import:{manifest}",
+        )
+    except (MediaError, ValueError) as exc:
+        report.problems.append(f"{where}: {exc}")
+        return
+    if created:
+        report.added += 1
+    else:
+        report.existing += 1

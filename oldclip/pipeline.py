@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,14 @@ QUEUE_SCAN = 2000  # due items looked at for one whose host has a free download 
 QUEUE_LOOK_S = 1.0  # `watch --once`: how often due items are looked for while others run
 QUEUE_PAUSE_S = 5.0  # `watch`: the same, between polls that queued nothing
 
+# Told a line for a person as something happens (`oldclip watch` prints them): problem=True
+# for a medium that failed, False for a repost found.
+Tell = Callable[..., None]
+
+
+def silent(line: str, *, problem: bool = False) -> None:
+    """The default :data:`Tell`: the service (`oldclip run`) logs instead."""
+
 
 @dataclass
 class PassReport:
@@ -67,8 +76,10 @@ class Pipeline:
         config: Config,
         session: aiohttp.ClientSession,
         workers: MediaWorkers,
+        tell: Tell = silent,
     ):
         self.library = library
+        self.tell = tell
         self.config = config
         self.session = session
         self.watch = config.watch
@@ -363,6 +374,15 @@ class Pipeline:
             },
             window_s=self.watch.group_window_s,
         )
+        clip = found.clip
+        what = (
+            f"clip {clip.id} ({clip.title}), first published {first_seen}"
+            if clip is not None
+            else f"footage first seen {first_seen} at {first_source}"
+        )
+        line = f"repost found: {item.post_url or item.url} reuses {what} (score {m.score:.2f})"
+        log.info("%s", line)
+        self.tell(line)
         return "repost"
 
     def _to_library(self, item: storage.PostMedia) -> str:
@@ -407,6 +427,10 @@ class Pipeline:
             max_attempts=self.watch.max_attempts,
         )
         log.info("media %s of %s: %s", item.url, item.post_url, exc)
+        where = f"{item.url} (from {item.post_url})" if item.post_url else item.url
+        retried = retry is not None and item.attempts + 1 < self.watch.max_attempts
+        again = "; it will be tried again" if retried else ""
+        self.tell(f"media failed: {where}: {exc}{again}", problem=True)
         return "failed"
 
 

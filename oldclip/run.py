@@ -32,6 +32,7 @@ from watchers.errors import FeedError
 from .config import Config, parse_duration
 from .library import ClipMatch, Library
 from .links import LinkDownloader
+from .render import terminal
 from .runner import run_until_signalled
 from .watch import add_feed, run_forever, say_if_no_feeds
 from .workers import MediaWorkers, media_workers
@@ -217,6 +218,11 @@ def _matching(
     }
 
 
+def _say(line: str) -> None:
+    """The bot's state, for the person running the service: one line on stderr."""
+    print(terminal(f"oldclip: {line}"), file=sys.stderr, flush=True)
+
+
 def run(library: Library, config: Config) -> int:
     """Run until SIGINT/SIGTERM; exit status 0 after a clean stop."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -256,7 +262,7 @@ def run(library: Library, config: Config) -> int:
                     proxy=settings.link_proxy or None,
                 ),
             )
-            tasks.append(asyncio.create_task(run_bot(deps, stop)))
+            tasks.append(asyncio.create_task(run_bot(deps, stop, _say)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:

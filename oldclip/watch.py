@@ -19,7 +19,7 @@ from watchers.schedule import PollSchedule
 
 from .config import Config, ConfigError
 from .library import Library
-from .pipeline import PassReport, Pipeline
+from .pipeline import PassReport, Pipeline, Tell, silent
 from .workers import MediaWorkers, media_workers
 
 log = logging.getLogger(__name__)
@@ -69,18 +69,22 @@ def _session(config: Config):
 
 
 async def run_once(
-    library: Library, config: Config, workers: MediaWorkers | None = None
+    library: Library,
+    config: Config,
+    workers: MediaWorkers | None = None,
+    tell: Tell = silent,
 ) -> PassReport:
     """Poll every feed once, then process everything that was queued.
 
     Without ``workers``, decoding workers are started for this pass and stopped after it.
+    ``tell`` hears of each repost found and each medium that failed, as it happens.
     """
     if workers is None:
         async with media_workers(config) as own:
-            return await run_once(library, config, own)
+            return await run_once(library, config, own, tell)
     sync_config_feeds(library, config)
     async with _session(config) as session:
-        pipeline = Pipeline(library, config, session, workers)
+        pipeline = Pipeline(library, config, session, workers, tell)
         feeds = storage.list_feeds(library.db)
         outcomes = await asyncio.gather(*(pipeline.poll_feed(f.id) for f in feeds))
         report = await pipeline.work_queue()
@@ -102,20 +106,24 @@ def say_if_no_feeds(library: Library) -> None:
 
 
 async def run_forever(
-    library: Library, config: Config, stop: asyncio.Event, workers: MediaWorkers | None = None
+    library: Library,
+    config: Config,
+    stop: asyncio.Event,
+    workers: MediaWorkers | None = None,
+    tell: Tell = silent,
 ) -> None:
     """Poll on schedule and work the queue until ``stop`` is set.
 
     Without ``workers`` (`oldclip watch`), decoding workers are started here, and stopped as
     soon as ``stop`` is set: a long decode in progress is abandoned, and resumed at the next
-    start, rather than waited for.
+    start, rather than waited for.  ``tell`` is as for :func:`run_once`.
     """
     if workers is None:
         async with media_workers(config, stop) as own:
-            return await run_forever(library, config, stop, own)
+            return await run_forever(library, config, stop, own, tell)
     sync_config_feeds(library, config)
     async with _session(config) as session:
-        pipeline = Pipeline(library, config, session, workers)
+        pipeline = Pipeline(library, config, session, workers, tell)
         wake = asyncio.Event()
 
         async def poll(feed_id: int) -> bool:

@@ -197,8 +197,9 @@ def error_response(status: int, description: str, retry_after: float | None = No
 class FakeTelegram:
     """The fake Bot API server; see the module docstring. Use `async with FakeTelegram() as tg`."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN) -> None:
+    def __init__(self, token: str = DEFAULT_TOKEN, port: int = 0) -> None:
         self.token = token
+        self.port = port  # 0: any free port; a given one, to come up where a bot already knocks
         self.base_url = ""
         bot_id = int(token.split(":")[0])
         self.bot_user: Json = {"id": bot_id, "is_bot": True, "first_name": "oldclip"}
@@ -255,7 +256,7 @@ class FakeTelegram:
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
         self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         return self
 

@@ -50,7 +50,7 @@ async def test_forwarded_recut_gets_the_clip_its_date_and_a_picture(running: Run
 async def test_unknown_video_gets_the_honest_answer_and_key_frames(running: Running) -> None:
     tg = running.tg
     tg.send_video(tg.user(43), DOORKNOB)
-    text = await wait_text(tg, 43, "Not found in the archive of 1 clips")
+    text = await wait_text(tg, 43, "Not found in the archive of 1 clip.")
     await tg.wait_for(lambda c: c.method == "sendMediaGroup" and c.params["chat_id"] == 43, 30)
     assert "does not prove it is new" in text and CHAIR_TITLE not in text
 
@@ -74,7 +74,7 @@ async def test_hostile_files_neither_stop_the_service_nor_spoil_other_checks(
     await asyncio.sleep(1.0)
     assert running.process is not None and running.process.returncode is None
     tg.send_video(tg.user(50), DOORKNOB)  # still answering, and correctly
-    await wait_text(tg, 50, "Not found in the archive of 1 clips")
+    await wait_text(tg, 50, "Not found in the archive of 1 clip.")
     code, log = await running.stop()
     assert code == 0 and "Traceback" not in log
 

@@ -6,12 +6,17 @@ that change the library work on their own copy of that database in tmp_path.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import shlex
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -440,6 +445,90 @@ def test_import_manifest(tmp_path: Path, kind: str) -> None:
 def test_import_without_manifest_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("import", tmp_path, db=tmp_path / "lib.db")
     assert "no manifest" in one_line_error(result)
+
+
+def write_csv(folder: Path, rows: list[dict], delimiter: str = ",") -> None:
+    with (folder / "manifest.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_import_problems_say_the_line_and_the_file(tmp_path: Path, kind: str) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    rows = manifest_rows(folder)
+    rows[1]["title"] = ""  # the second row: line 3 of the CSV (the header is line 1)
+    if kind == "json":
+        (folder / "manifest.json").write_text(json.dumps(rows), encoding="utf-8")
+    else:
+        write_csv(folder, rows)
+    result = run_cli("import", folder, db=tmp_path / "lib.db")
+    assert result.returncode == 1
+    where = "manifest.csv line 3" if kind == "csv" else "manifest.json item 2"
+    assert f"oldclip: {where} ({BRIDGE.name}): missing title" in result.stderr
+    assert "added 1, already in the library 0, failed 1" in result.stdout
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_import_reads_semicolon_and_tab_separated_manifests(tmp_path: Path, delimiter: str) -> None:
+    """Spreadsheets in many locales save CSV with semicolons (or tabs)."""
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    write_csv(folder, manifest_rows(folder), delimiter)
+    result = run_cli("import", folder, db=tmp_path / "lib.db")
+    assert result.returncode == 0, result.stderr
+    assert "added 2, already in the library 0, failed 0" in result.stdout
+
+
+def test_import_with_an_unrecognised_header_says_what_it_expects(tmp_path: Path) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    (folder / "manifest.csv").write_text("name,titel,date,from\nx.mp4,X,2014-01-01,here\n")
+    line = one_line_error(run_cli("import", folder, db=tmp_path / "lib.db"))
+    assert "the header was not recognised" in line
+    assert "expected comma-separated columns file,title,first_seen,source" in line
+
+
+def test_import_interrupted_says_what_was_saved(tmp_path: Path) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    rows = []
+    for video in sorted(VIDEOS.glob("*.mp4")):
+        shutil.copyfile(video, folder / video.name)
+        rows.append({"file": video.name, "title": video.stem, "first_seen": "2014-08-01",
+                     "source": "https://archive.example/" + video.stem})  # fmt: skip
+    write_csv(folder, rows)
+    db = tmp_path / "lib.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLDCLIP_")}
+    process = subprocess.Popen(
+        [*oldclip_command(db), "import", str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while saved_clips(db) < 1 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    saved = saved_clips(db)
+    assert 1 <= saved < len(rows)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    noun = "row" if saved == 1 else "rows"
+    assert f"oldclip: interrupted: {saved} {noun} saved ({saved} added" in stderr
+    assert "run the same import again to go on: the rows saved are skipped" in stderr
+
+
+def saved_clips(db: Path) -> int:
+    """Clips in the database, read as another process writes it."""
+    if not db.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM clips").fetchone()[0]
+        except sqlite3.OperationalError:  # the schema is not there yet
+            return 0
 
 
 # --- output and help ----------------------------------------------------------------------------

@@ -72,7 +72,7 @@ async def test_a_javascript_item_is_recorded_and_the_rest_of_the_feed_goes_on(
     assert run.returncode == 0, run.stderr
     summary = run.stdout.strip().splitlines()[-1]
     assert summary.startswith("polled 2 feeds (0 failed), ")
-    assert summary.endswith(", 1 items skipped (see `oldclip feeds list`)")
+    assert summary.endswith(", 1 item skipped (see `oldclip feeds list`)")
     assert "skipped an item: post link 'javascript:alert(document.cookie)'" in run.stderr
 
     db = storage.open_db(tmp_path / "library.db")
@@ -108,7 +108,7 @@ async def test_a_javascript_item_is_recorded_and_the_rest_of_the_feed_goes_on(
     assert "1 item skipped, the latest: post link 'javascript:" in text.stdout
 
     again = await oldclip(config, "watch", "--once")  # served again: recorded once
-    assert again.returncode == 0 and "items skipped" not in again.stdout
+    assert again.returncode == 0 and "skipped (see" not in again.stdout
 
 
 @pytest.mark.parametrize("target", ["javascript:alert(1)", "javascript://alert(1)", "file:///etc"])
@@ -229,13 +229,14 @@ def test_manifest_paths_outside_the_folder_are_refused_and_good_rows_kept(
         assert [c.title for c in storage.list_clips(library.db)] == ["Good"]
     finally:
         library.close()
+    absolute = outside / "x.jpg"
     assert report.problems == [
-        "manifest.json row 2: file '../outside/x.jpg' is outside the folder: only files inside "
-        "it are imported",
-        f"manifest.json row 3: file '{outside / 'x.jpg'}' is an absolute path: give it "
+        "manifest.json item 2 (../outside/x.jpg): file '../outside/x.jpg' is outside the "
+        "folder: only files inside it are imported",
+        f"manifest.json item 3 ({absolute}): file '{absolute}' is an absolute path: give it "
         "relative to the folder",
-        "manifest.json row 4: file 'link.jpg' is outside the folder: only files inside it are "
-        "imported",
+        "manifest.json item 4 (link.jpg): file 'link.jpg' is outside the folder: only files "
+        "inside it are imported",
     ]
 
 

@@ -23,9 +23,13 @@ import storage
 CHAIR_POST = "https://mastodon.example/@verifier/113541200000000003"
 MASTODON_TARGET = "https://mastodon.example/api/v1/timelines/tag/osint?only_media=true&limit=40"
 SUMMARY = re.compile(
-    r"polled (\d+) feeds \((\d+) failed\), (\d+) new posts, (\d+) media processed, "
-    r"(\d+) reposts found, (\d+) added to the library from fact-checks, "
-    r"(\d+) media failed"
+    r"polled (\d+) feeds? \((\d+) failed\), (\d+) new posts?, (\d+) media files? processed, "
+    r"(\d+) reposts? found, (\d+) added to the library from fact-checks, "
+    r"(\d+) media files? failed"
+)
+CHAIR_REPOST = (
+    f"repost found: {CHAIR_POST} reuses clip 1 (Folding chair in a hallway), "
+    "first published 2017-06-20 (score "
 )
 
 
@@ -124,11 +128,13 @@ async def test_feeds_add_list_remove(tmp_path: Path) -> None:
 
 async def test_feeds_add_refuses_a_bad_kind_or_interval_in_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    bad_kind, bad_every, too_often = await asyncio.gather(
+    bad_kind, bad_every, too_often, not_a_url = await asyncio.gather(
         oldclip(config, "feeds", "add", "myspace", "https://example.org/feed"),
         oldclip(config, "feeds", "add", "rss", "https://example.org/feed", "--every", "5x"),
         oldclip(config, "feeds", "add", "rss", "https://example.org/feed", "--every", "5s"),
+        oldclip(config, "feeds", "add", "rss", "not-a-url"),
     )
+    assert "'not-a-url' is not a feed address" in one_error_line(not_a_url)
     message = one_error_line(bad_kind)
     assert "unknown feed kind 'myspace'" in message
     assert "mastodon" in message and "telegram" in message  # says what would work
@@ -163,11 +169,12 @@ async def test_watch_once_finds_the_chair_repost_once(
 
     first = await oldclip(config, "watch", "--once")
     assert first.returncode == 0, first.stderr
-    (line,) = first.stdout.splitlines()
+    found, line = first.stdout.splitlines()  # the repost is said as it is found
+    assert found.startswith(CHAIR_REPOST), found
     assert SUMMARY.fullmatch(line), line
     assert line == (
-        "polled 2 feeds (1 failed), 1 new posts, 1 media processed, 1 reposts found, "
-        "0 added to the library from fact-checks, 0 media failed"
+        "polled 2 feeds (1 failed), 1 new post, 1 media file processed, 1 repost found, "
+        "0 added to the library from fact-checks, 0 media files failed"
     )
 
     listed = await oldclip(config, "feeds", "list", "--json")
@@ -192,8 +199,8 @@ async def test_watch_once_finds_the_chair_repost_once(
     second = await oldclip(config, "watch", "--once")
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip() == (
-        "polled 2 feeds (1 failed), 0 new posts, 0 media processed, 0 reposts found, "
-        "0 added to the library from fact-checks, 0 media failed"
+        "polled 2 feeds (1 failed), 0 new posts, 0 media files processed, 0 reposts found, "
+        "0 added to the library from fact-checks, 0 media files failed"
     )
 
     reposts = await oldclip(config, "reposts", "--json")
@@ -221,14 +228,32 @@ JUNK_FEED = """<?xml version="1.0" encoding="UTF-8"?>
 </channel></rss>"""
 
 
+def serve_junk(feed_server: FeedServer) -> str:
+    """A feed whose one enclosure is 300 kB of junk; its [[feeds]] entry."""
+    base = feed_server.base_url
+    feed_server.files["junk.mp4"] = np.random.default_rng(11).bytes(300_000)
+    feed_server.files["junk.xml"] = JUNK_FEED.format(base=base).encode()
+    return f'\n[[feeds]]\nkind = "rss"\ntarget = "{base}/files/junk.xml"\nlabel = "junk"\n'
+
+
+def junk_failure(base: str, stderr: str) -> bool:
+    """The junk enclosure's failure, said on stderr with its reason."""
+    return bool(
+        re.search(
+            rf"^oldclip: media failed: {re.escape(base)}/files/junk\.mp4 \(from "
+            rf"{re.escape(base)}/junk/1\): .*not a photo or video oldclip can read \(Invalid data",
+            stderr,
+            re.M,
+        )
+    )
+
+
 async def test_watch_keeps_running_past_a_junk_enclosure(
     feed_server: FeedServer, tmp_path: Path
 ) -> None:
     """300 kB of junk in one feed used to end `oldclip watch` (exit 0) within a second."""
     base = feed_server.base_url
-    feed_server.files["junk.mp4"] = np.random.default_rng(11).bytes(300_000)
-    feed_server.files["junk.xml"] = JUNK_FEED.format(base=base).encode()
-    junk_feed = f'\n[[feeds]]\nkind = "rss"\ntarget = "{base}/files/junk.xml"\nlabel = "junk"\n'
+    junk_feed = serve_junk(feed_server)
     config = write_config(tmp_path, junk_feed + CONFIG_FEEDS.format(base=base))
     add = await oldclip(
         config,
@@ -237,11 +262,11 @@ async def test_watch_keeps_running_past_a_junk_enclosure(
     )
     assert add.returncode == 0, add.stderr
     env = {k: v for k, v in os.environ.items() if not k.startswith("OLDCLIP_")}
-    log = tmp_path / "watch.log"
-    with log.open("wb") as stderr:
+    log, out = tmp_path / "watch.log", tmp_path / "watch.out"
+    with log.open("wb") as stderr, out.open("wb") as stdout:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "oldclip", "--config", str(config), "watch",
-            stdout=asyncio.subprocess.DEVNULL, stderr=stderr, env=env, cwd=tmp_path,
+            stdout=stdout, stderr=stderr, env=env, cwd=tmp_path,
         )  # fmt: skip
     try:
         db = storage.open_db(tmp_path / "library.db")
@@ -267,3 +292,32 @@ async def test_watch_keeps_running_past_a_junk_enclosure(
         await asyncio.wait_for(process.wait(), 30)
     assert process.returncode == 0
     assert "stopped" in log.read_text()
+    # Both were said as they happened: the repost on stdout, the failure and its reason on stderr
+    (found,) = out.read_text().splitlines()
+    assert found.startswith(CHAIR_REPOST), found
+    assert junk_failure(base, log.read_text()), log.read_text()
+
+
+async def test_watch_once_says_why_media_failed_and_fails_when_every_feed_failed(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    base = feed_server.base_url
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "down").mkdir()
+    junk = write_config(tmp_path / "junk", serve_junk(feed_server))
+    down = write_config(tmp_path / "down", f'\n[[feeds]]\nkind = "rss"\ntarget = "{base}/500"\n')
+    with_junk, all_down = await asyncio.gather(
+        oldclip(junk, "watch", "--once"), oldclip(down, "watch", "--once")
+    )
+
+    assert with_junk.returncode == 0, with_junk.stderr
+    assert junk_failure(base, with_junk.stderr), with_junk.stderr
+    assert with_junk.stdout.strip().endswith(", 1 media file failed")
+    assert "Traceback" not in with_junk.stderr
+
+    assert all_down.returncode == 1, all_down.stderr
+    assert all_down.stdout.strip().startswith("polled 1 feed (1 failed), 0 new posts, ")
+    assert all_down.stderr.strip().splitlines()[-1] == (
+        "oldclip: every feed failed (1 feed): their errors are above and in `oldclip feeds list`"
+    )
+    assert "HTTP 500" in all_down.stderr and "Traceback" not in all_down.stderr

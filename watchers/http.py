@@ -23,7 +23,13 @@ from typing import BinaryIO
 import aiohttp
 from yarl import URL
 
-from watchers.netguard import AddressPolicy, BlockedAddressError, GuardedResolver, check_url
+from watchers.netguard import (
+    AddressPolicy,
+    BlockedAddressError,
+    GuardedResolver,
+    check_url,
+    refusal_hint,
+)
 
 USER_AGENT = "oldclip/0.1 (+https://github.com/oldclip/oldclip)"
 MAX_REDIRECTS = 5
@@ -321,8 +327,7 @@ async def fetch(
         raise FetchError(
             url,
             f"{exc.target} was refused: {exc.reason} (SSRF protection)",
-            "Only public internet addresses are fetched; if this is a trusted internal source, "
-            "run with allow_private_addresses=True.",
+            refusal_hint(exc),
         ) from None
     except TimeoutError:
         raise FetchError(
@@ -336,7 +341,7 @@ async def fetch(
             raise FetchError(
                 url,
                 f"{blocked.target} was refused at connect time: {blocked.reason} (SSRF protection)",
-                "Only public internet addresses are fetched.",
+                refusal_hint(blocked),
             ) from None
         raise FetchError(
             url,

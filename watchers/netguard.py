@@ -53,10 +53,22 @@ class BlockedAddressError(OSError):
     fetch layer unwraps it and turns it into a readable FetchError.
     """
 
-    def __init__(self, url_or_host: str, reason: str) -> None:
+    def __init__(self, url_or_host: str, reason: str, address: str | None = None) -> None:
         super().__init__(f"refused {url_or_host}: {reason}")
         self.target = url_or_host
         self.reason = reason
+        self.address = address  # the refused IP address, when the address was the reason
+
+
+def refusal_hint(exc: BlockedAddressError) -> str:
+    """What to do about a refusal, naming the real setting (there is no command-line flag)."""
+    if exc.address is None:  # a scheme, or a host with no address: no setting would help
+        return "Only http(s) links to public internet addresses are fetched."
+    network = ipaddress.ip_network(exc.address.split("%", 1)[0])  # one address: /32 or /128
+    return (
+        "Only public internet addresses are fetched; if this is a trusted internal source, "
+        f'allow its network in the config file: [network] allowed_networks = ["{network}"]'
+    )
 
 
 def is_public_address(ip: IPAddress | str) -> bool:
@@ -136,6 +148,7 @@ class GuardedResolver(AbstractResolver):
                 raise BlockedAddressError(
                     host,
                     f"it resolves to {result['host']}, a private or internal address",
+                    address=result["host"],
                 )
         if not results:
             raise BlockedAddressError(host, "it does not resolve to any address")
@@ -161,9 +174,11 @@ async def check_url(url: str | URL, policy: AddressPolicy, resolver: GuardedReso
     literal = _literal_ip(host)
     if literal is not None:
         if not policy.permits(literal):
-            raise BlockedAddressError(str(u), f"{literal} is a private or internal address")
+            raise BlockedAddressError(
+                str(u), f"{literal} is a private or internal address", address=str(literal)
+            )
         return
     try:
         await resolver.resolve(host, u.port or 0, socket.AF_UNSPEC)
     except BlockedAddressError as exc:
-        raise BlockedAddressError(str(u), exc.reason) from None
+        raise BlockedAddressError(str(u), exc.reason, exc.address) from None

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urldefrag, urljoin
 
+from yarl import URL
+
 from watchers.article import parse_article_media
 from watchers.errors import FeedError
 from watchers.feedxml import own_links, parse_feed_bytes
@@ -33,9 +35,19 @@ def feed_url(target: str) -> str:
     target = target.strip()
     if not target:
         raise FeedError(target, "no feed URL given", "give the full URL of the RSS/Atom feed")
-    if "://" in target:
-        return target
-    return "https://" + target
+    url = target if "://" in target else "https://" + target
+    try:
+        host = URL(url).host or ""
+    except ValueError:
+        host = ""
+    # A host name has a dot ("example.org"); a lone word is a typo, not a feed to poll forever.
+    if not host or not ("." in host or ":" in host or host == "localhost"):
+        raise FeedError(
+            target,
+            f"{target!r} is not a feed address",
+            "give the full URL of the RSS/Atom feed, e.g. https://example.org/feed.xml",
+        )
+    return url
 
 
 def _thumbnail(entry: Mapping[str, Any], base: str) -> str | None:
@@ -104,14 +116,12 @@ def _entry_link(entry: Mapping[str, Any], own: str | None, feed_url: str) -> str
 
     `own` is the item's direct <link> child (see feedxml.own_links) and wins over feedparser's
     pick.  An item without a link (a podcast's guid isPermaLink="false") has no article: its
-    URL must not become the feed's own URL, or the feed would be fetched as the article.
+    URL must not become the feed's own URL, or the feed would be fetched as the article.  A
+    link that is not http(s) (``javascript:``) is kept: storing the post refuses it and records
+    the skipped item on its feed, where `feeds list` shows it (dropping it here hid it).
     """
     raw = (own if own is not None else entry.get("link") or "").strip()
-    if not raw:
-        return ""
-    # A link that is not a web page (javascript:, data:) is passed on as it is: the pipeline
-    # records the item as skipped with that reason instead of taking it as a link-less item.
-    return urljoin(feed_url, raw)
+    return urljoin(feed_url, raw) if raw else ""
 
 
 def _date_field(entry: Mapping[str, Any]) -> str | None:
