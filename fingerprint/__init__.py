@@ -13,63 +13,19 @@ Usable on its own (it imports nothing else of oldclip)::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+import lazy_loader
 
-# Where each export lives.  They load on first use (PEP 562): a command that only reads the
+# Each export loads on first use (PEP 562, through lazy_loader): a command that only reads the
 # library, or a config file naming Limits, does not pay for FFmpeg, PDQ and faiss.
-_EXPORTS = {
-    "INDEXED_VARIANTS": "types",
-    "QUERY_VARIANTS": "types",
-    "Fingerprint": "types",
-    "Match": "types",
-    "MediaError": "errors",
-    "Limits": "settings",
-    "MatchSettings": "settings",
-    "find_matches": "match",
-    "verify": "match",
-    "HashIndex": "index",
-    "Hits": "index",
-    "fingerprint_bytes": "hashing",
-    "fingerprint_file": "hashing",
-    "sha256_file": "hashing",
-}
-
-if TYPE_CHECKING:
-    from .errors import MediaError
-    from .hashing import fingerprint_bytes, fingerprint_file, sha256_file
-    from .index import HashIndex, Hits
-    from .match import find_matches, verify
-    from .settings import Limits, MatchSettings
-    from .types import INDEXED_VARIANTS, QUERY_VARIANTS, Fingerprint, Match
-
-
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # once found, a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
-
-
-__all__ = [
-    "INDEXED_VARIANTS",
-    "QUERY_VARIANTS",
-    "Fingerprint",
-    "HashIndex",
-    "Hits",
-    "Limits",
-    "Match",
-    "MatchSettings",
-    "MediaError",
-    "find_matches",
-    "fingerprint_bytes",
-    "fingerprint_file",
-    "sha256_file",
-    "verify",
-]
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=[],
+    submod_attrs={
+        "types": ["INDEXED_VARIANTS", "QUERY_VARIANTS", "Fingerprint", "Match"],
+        "errors": ["MediaError"],
+        "settings": ["Limits", "MatchSettings"],
+        "match": ["find_matches", "verify"],
+        "index": ["HashIndex", "Hits"],
+        "hashing": ["fingerprint_bytes", "fingerprint_file", "sha256_file"],
+    },
+)
