@@ -11,31 +11,21 @@ Usable on its own (it imports nothing else of oldclip)::
     # -> [Match(media_id=1, score=0.98, query_start=0.0, query_end=20.4, ref_start=2.0, ...)]
 """
 
-from .decode import Limits
-from .hashing import fingerprint_bytes, fingerprint_file, sha256_file
-from .index import HashIndex, Hits
-from .match import MatchSettings, find_matches, verify
-from .types import (
-    INDEXED_VARIANTS,
-    QUERY_VARIANTS,
-    Fingerprint,
-    Match,
-    MediaError,
-)
+from __future__ import annotations
 
-__all__ = [
-    "INDEXED_VARIANTS",
-    "QUERY_VARIANTS",
-    "Fingerprint",
-    "HashIndex",
-    "Hits",
-    "Limits",
-    "Match",
-    "MatchSettings",
-    "MediaError",
-    "find_matches",
-    "fingerprint_bytes",
-    "fingerprint_file",
-    "sha256_file",
-    "verify",
-]
+import lazy_loader
+
+# Each export loads on first use (PEP 562, through lazy_loader): a command that only reads the
+# library, or a config file naming Limits, does not pay for FFmpeg, PDQ and faiss.
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=[],
+    submod_attrs={
+        "types": ["INDEXED_VARIANTS", "QUERY_VARIANTS", "Fingerprint", "Match"],
+        "errors": ["MediaError"],
+        "settings": ["Limits", "MatchSettings"],
+        "match": ["find_matches", "verify"],
+        "index": ["HashIndex", "Hits"],
+        "hashing": ["fingerprint_bytes", "fingerprint_file", "sha256_file"],
+    },
+)

@@ -21,6 +21,7 @@ import av
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .settings import Limits
 from .types import MediaError
 
 WORK_SIDE = 256  # long side of the frames handed to border detection and hashing
@@ -34,19 +35,6 @@ PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "BMP", "TIFF"}
 TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
 # A decoder name that matches none: probing a file reads its headers and decodes nothing.
 NO_DECODER = "none-while-probing"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds that keep hostile input from costing unbounded time or memory."""
-
-    max_pixels: int = 8192 * 8192  # per frame or photo
-    max_duration: float = 3 * 3600.0  # seconds of video
-    max_seconds: float = 300.0  # wall-clock budget for decoding one file
-    sample_fps: float = 6.0  # frames hashed per second of video (all searched with)
-    anchor_fps: float = 2.0  # of which indexed per second (what stored media cost in memory)
-    cut_threshold: float = 28.0  # mean grey-level change that counts as a scene cut
-    min_cut_gap: float = 0.2  # seconds between two frames taken at cuts
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,12 @@ them match nor hides the footage around it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .index import HashIndex
+from .settings import MatchSettings
 from .types import (
     FLIPPED_VARIANTS,
     HASH_BYTES,
@@ -36,6 +37,9 @@ from .types import (
     Match,
 )
 
+if TYPE_CHECKING:  # the index (faiss) loads only where one is built
+    from .index import HashIndex
+
 # Seconds of stored frames agreeing in order that make a match certain.  Fewer count
 # proportionally, so a short query is judged on what it has and a chance pair weighs little.
 FULL_EVIDENCE_S = 4.0
@@ -43,24 +47,6 @@ FULL_EVIDENCE_S = 4.0
 REFERENCE_VIEWS = ((VARIANT_FULL, VARIANT_DENSE), (VARIANT_ZOOM,), (VARIANT_CLOSE,))
 SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes reposts make
 MAX_BENIGN_REPEATS = 4  # times one benign clip is looked for in a video (intro, outro, ...)
-
-
-@dataclass(frozen=True)
-class MatchSettings:
-    """Thresholds, in PDQ bits (of 256) and seconds.  ``bench/accuracy.py`` tunes them."""
-
-    index_radius: int = 64  # a stored frame this close makes its media a candidate
-    frame_radius: int = 76  # a frame pair this close counts as agreeing, during verification
-    photo_radius: int = 40  # a lone frame (photo) must be this close
-    min_score: float = 0.25
-    time_tolerance: float = 1.0  # seconds off the fitted line still counted
-    max_candidates: int = 25
-    # A frame this close to a benign frame is ignored, and the benign media it is close to are
-    # verified against the whole video (``without_ignored``).  Measured on the shared videos
-    # and their bench edits: no frame of another scene came within 72 of ~30k benign hashes;
-    # a shared intro that makes a library clip match an unrelated video was missed in 72 of
-    # 11,424 spliced cases at 56, 60 at 64 (the rest: a 15% crop, shared filler, a caption).
-    benign_radius: int = 64
 
 
 Loader = Callable[[int], Fingerprint | None]

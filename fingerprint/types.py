@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import MediaError  # noqa: F401  (re-exported: fingerprint.types.MediaError)
+
 HASH_BYTES = 32  # PDQ: 256 bits
 ALGORITHM = "pdq-v1"
 
@@ -28,22 +30,6 @@ INDEXED_VARIANTS = (VARIANT_FULL, VARIANT_DENSE, VARIANT_ZOOM, VARIANT_CLOSE)
 UPRIGHT_VARIANTS = (VARIANT_FULL, VARIANT_DENSE)
 FLIPPED_VARIANTS = (VARIANT_MIRROR, VARIANT_TURNED)
 QUERY_VARIANTS = UPRIGHT_VARIANTS + FLIPPED_VARIANTS
-
-
-class MediaError(Exception):
-    """The file cannot be fingerprinted: says which file and why, in words a person can act on.
-
-    Raised in worker processes and re-raised in the service, so it must pickle intact: the
-    default ``Exception`` pickling would call ``MediaError(message)`` and fail.
-    """
-
-    def __init__(self, name: str, reason: str):
-        super().__init__(f"{name}: {reason}")
-        self.name = name
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[type[MediaError], tuple[str, str]]:
-        return type(self), (self.name, self.reason)
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -14,18 +13,15 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import storage
 from fingerprint import MediaError
 from watchers.errors import FeedError
-from watchers.registry import KINDS
+from watchers.kinds import KIND_NAMES
 
 from . import __version__
 from .config import DEFAULT_DATABASE, ConfigError, load_config, parse_duration
-from .importer import import_folder
-from .library import CheckResult, Library
-from .pageimport import PageImportError, import_page
 from .render import (
     clip_details,
     feed_line,
@@ -37,10 +33,12 @@ from .render import (
     terminal,
     verdict,
 )
-from .run import LOG_FORMAT
-from .run import run as run_everything
-from .runner import run_until_signalled
-from .watch import add_feed, run_forever, run_once, say_if_no_feeds, sync_config_feeds
+
+if TYPE_CHECKING:
+    from .library import Library
+
+# Each command imports what it needs when it runs: the bot, the watchers, page import and the
+# fingerprinting engine cost ~1 s of CPU to import, more than `list` or `show` take to run.
 
 
 def say(text: object = "", *, file: TextIO | None = None) -> None:
@@ -154,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     feed_add = feed_commands.add_parser("add", help="watch a source")
     # Not argparse choices: a bad kind gets the one-line "oldclip: error: ..." of add_feed.
-    feed_add.add_argument("kind", help=f"one of {', '.join(sorted(KINDS))}")
+    feed_add.add_argument("kind", help=f"one of {', '.join(sorted(KIND_NAMES))}")
     feed_add.add_argument("target", help="URL, or channel name / handle / hashtag")
     feed_add.add_argument("--every", metavar="DURATION", help="poll interval: 90s, 10m, 2h")
     feed_add.add_argument("--label", help="a name for alerts and filters")
@@ -231,7 +229,7 @@ def cmd_add(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_import(library: Library, args: argparse.Namespace) -> int:
-    from .importer import ImportInterrupted
+    from .importer import ImportInterrupted, import_folder
 
     try:
         report = import_folder(library, args.path)
@@ -257,6 +255,10 @@ def cmd_import(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_import_page(library: Library, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .pageimport import PageImportError, import_page
+
     first_seen = None
     if args.first_seen:
         try:
@@ -265,17 +267,20 @@ def cmd_import_page(library: Library, args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--first-seen {args.first_seen!r} is not a date (YYYY-MM-DD)"
             ) from None
-    report = asyncio.run(
-        import_page(
-            library,
-            library.config,
-            args.page,
-            page_url=args.url,
-            first_seen=first_seen,
-            embeds=args.embeds,
-            media_dir=args.media_dir,
+    try:
+        report = asyncio.run(
+            import_page(
+                library,
+                library.config,
+                args.page,
+                page_url=args.url,
+                first_seen=first_seen,
+                embeds=args.embeds,
+                media_dir=args.media_dir,
+            )
         )
-    )
+    except PageImportError as exc:
+        raise UsageError(str(exc)) from None
     if args.json:
         say(json.dumps(page_report_dict(report), ensure_ascii=False, indent=2))
     else:
@@ -322,7 +327,7 @@ def _download(library: Library, url: str, folder: Path) -> Path:
 
 
 def _check(library: Library, args: argparse.Namespace, path: Path, name: str) -> int:
-    result: CheckResult = library.check_file(path)
+    result = library.check_file(path)
     min_age_h = library.config.watch.sighting_min_age_h
     clips = storage.count_clips(library.db)
     now = datetime.now(UTC)
@@ -438,6 +443,8 @@ def cmd_benign_remove(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_add(library: Library, args: argparse.Namespace) -> int:
+    from .watch import add_feed
+
     every = parse_duration(args.every) if args.every else library.config.watch.poll_interval_s
     feed_id, created = add_feed(
         library,
@@ -456,6 +463,8 @@ def cmd_feeds_add(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_list(library: Library, args: argparse.Namespace) -> int:
+    from .watch import sync_config_feeds
+
     sync_config_feeds(library, library.config)  # feeds declared in the config show at once
     feeds = storage.list_feeds(library.db)
     if args.json:
@@ -476,6 +485,11 @@ def cmd_feeds_remove(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_watch(library: Library, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .runner import run_until_signalled
+    from .watch import run_forever, run_once, say_if_no_feeds
+
     def tell(line: str, *, problem: bool = False) -> None:
         """Each repost found (stdout) and each medium that failed (stderr), as it happens."""
         if problem:
@@ -515,6 +529,8 @@ def cmd_watch(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_run(library: Library, args: argparse.Namespace) -> int:
+    from .run import run as run_everything
+
     return run_everything(library, library.config)
 
 
@@ -556,10 +572,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # What Python prints by itself (warnings and errors, bare), or `run`'s log, both escaped.
     if args.command == "run":
+        from .run import LOG_FORMAT
+
         log_to_terminal(logging.INFO, LOG_FORMAT)
     else:
         log_to_terminal(logging.WARNING, "%(message)s")
     try:
+        from .library import Library
+
         config = load_config(args.config, args.db)
         library = Library.open(config)
         try:
@@ -570,7 +590,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         ConfigError,
         FeedError,
         MediaError,
-        PageImportError,
         storage.StorageError,
         UsageError,
         ValueError,

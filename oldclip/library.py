@@ -19,20 +19,20 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import storage
-from fingerprint import (
-    INDEXED_VARIANTS,
-    Fingerprint,
-    HashIndex,
-    Match,
-    find_matches,
-    fingerprint_file,
-)
+from fingerprint.types import INDEXED_VARIANTS, Fingerprint, Match
 
 from .config import Config
+
+if TYPE_CHECKING:
+    from fingerprint import HashIndex
+
+# The index (faiss), decoding (FFmpeg) and matching load where they are first needed, so that
+# `oldclip list` or `show` does not pay for them (see bench/startup.py).
 
 CACHE_SIZE = 256  # fingerprints of candidate media kept in memory between checks
 
@@ -114,7 +114,7 @@ class Library:
         # What the search index holds: media id -> a signature of the hashes it was given
         # (ids of deleted media are reused by SQLite, so an id alone does not say which file).
         self._indexed: dict[int, int] = {}
-        self._benign = HashIndex()  # hashes of benign media: ignored in every match
+        self._benign: HashIndex | None = None  # benign media's hashes, built with the index
         self._benign_ids: frozenset[int] = frozenset()
         self._version: int | None = None  # storage.library_version at the last sync
         self._cache: OrderedDict[int, Fingerprint] = OrderedDict()
@@ -159,6 +159,8 @@ class Library:
                     self._indexed[media_id] = _signature(indexed)
                     yield media_id, indexed
 
+        from fingerprint import HashIndex
+
         self._index = HashIndex.build(searchable())
         self._benign = HashIndex.build(benign_rows)
         self._benign_ids = frozenset(benign)
@@ -198,6 +200,8 @@ class Library:
         for media_id in sorted(wanted - self._indexed.keys()):
             self._add(media_id)
         if benign != self._benign_ids:
+            from fingerprint import HashIndex
+
             self._benign = HashIndex.build(
                 (media_id, _searchable(fp))
                 for media_id in sorted(benign)
@@ -228,6 +232,8 @@ class Library:
             self._indexed[media_id] = _signature(hashes)
 
     def fingerprint(self, path: str | Path) -> Fingerprint:
+        from fingerprint import fingerprint_file
+
         return fingerprint_file(path, self.config.limits)
 
     def add_fingerprint(self, fp: Fingerprint, *, index: bool = True) -> int:
@@ -351,6 +357,8 @@ class Library:
         """
         index = self.index
         self.refresh()
+        from fingerprint import find_matches
+
         found = find_matches(fp, index, self.load, self.config.matching, ignore=self._benign)
         matches = []
         for m in found:

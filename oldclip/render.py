@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import storage
 from watchers.post import DATE_SIGNALS
 
-from .library import CheckResult, ClipMatch, parse_time
-from .pageimport import PageReport
+if TYPE_CHECKING:  # the library (numpy) and page import load only with the commands using them
+    from .library import CheckResult, ClipMatch
+    from .pageimport import PageReport
 
 # Control characters but line feed and tab: ESC starts terminal sequences that retitle the
 # window, rewrite the screen or (on some terminals) write files; CR and BS overwrite a line.
@@ -78,6 +80,8 @@ def verdict(
     a watcher's sighting at least ``min_age_h`` old.  A younger sighting is reported as seen
     before, with when and where, never as old footage.
     """
+    from .library import parse_time
+
     now = datetime.now(UTC)
     if not result.matches:
         if library_size == 0:
@@ -108,6 +112,8 @@ def verdict(
 
 
 def _match_lines(found: ClipMatch, query_kind: str, now: datetime, min_age_h: float) -> list[str]:
+    from .library import parse_time
+
     m, clip = found.match, found.clip
     lines = []
     if clip is not None:

@@ -83,6 +83,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Videos:
 
 @functools.cache
 def fp_of(path: Path) -> Fingerprint:
+    """Each file decoded once per session: the tests here are about matching, not decoding."""
     return fingerprint_file(path)
 
 
@@ -92,14 +93,18 @@ def open_library(db: Path) -> Library:
 
 def add_chair(library: Library) -> int:
     clip_id, _ = library.add_clip(
-        CHAIR, title=CHAIR_TITLE, first_seen=CHAIR_FIRST_SEEN, source=CHAIR_SOURCE
+        CHAIR, fp=fp_of(CHAIR), title=CHAIR_TITLE, first_seen=CHAIR_FIRST_SEEN, source=CHAIR_SOURCE
     )
     return clip_id
 
 
 def add_pattern(library: Library, path: Path = PATTERN) -> int:
     clip_id, _ = library.add_clip(
-        path, title=PATTERN_TITLE, first_seen="2015-03-02", source="https://example.org/cloth"
+        path,
+        fp=fp_of(path),
+        title=PATTERN_TITLE,
+        first_seen="2015-03-02",
+        source="https://example.org/cloth",
     )
     return clip_id
 
@@ -122,7 +127,9 @@ def test_a_repost_opening_with_the_intro_is_the_chair_and_the_intro_alone_is_not
     library: Library, videos: Videos
 ) -> None:
     chair = add_chair(library)
-    intro, created = library.add_benign(DOORKNOB, title="Channel intro", note="their logo")
+    intro, created = library.add_benign(
+        DOORKNOB, fp=fp_of(DOORKNOB), title="Channel intro", note="their logo"
+    )
     assert created and storage.get_clip(library.db, intro).benign
 
     (found,) = library.match(fp_of(videos.repost))
@@ -144,7 +151,7 @@ def test_the_intro_alone_matches_nothing_even_after_the_watchers_sighted_a_repos
     library: Library, videos: Videos
 ) -> None:
     add_chair(library)
-    intro, _ = library.add_benign(DOORKNOB)
+    intro, _ = library.add_benign(DOORKNOB, fp=fp_of(DOORKNOB))
     # The watchers archived the repost (intro + chair) as they would any post.
     media_id = library.add_fingerprint(fp_of(videos.repost))
     storage.add_sighting(
@@ -169,7 +176,7 @@ def test_a_clip_opening_with_the_intro_is_not_matched_by_another_video_with_that
     library: Library, videos: Videos
 ) -> None:
     clip = add_pattern(library, videos.intro_pattern)  # the library's copy opens with it
-    intro, _ = library.add_benign(DOORKNOB)
+    intro, _ = library.add_benign(DOORKNOB, fp=fp_of(DOORKNOB))
 
     assert library.match(fp_of(videos.intro_other)) == []
     (found,) = library.match(fp_of(PATTERN))  # its own footage still finds it
@@ -230,7 +237,7 @@ def test_candidates_lose_their_benign_frames_before_verification(
 def test_with_nothing_benign_matching_is_unchanged(library: Library, videos: Videos) -> None:
     add_chair(library)
     before = library.match(fp_of(videos.repost))
-    library.add_benign(PADDED)  # benign, but nowhere in the repost
+    library.add_benign(PADDED, fp=fp_of(PADDED))  # benign, but nowhere in the repost
     assert [(m.clip.id, m.match) for m in library.match(fp_of(videos.repost))] == [
         (m.clip.id, m.match) for m in before
     ]
@@ -472,7 +479,7 @@ async def test_the_watchers_alert_once_for_the_chair_and_never_for_the_intro(
     library = Library.open(config)
     try:
         chair = add_chair(library)
-        intro, _ = library.add_benign(DOORKNOB, title="Channel intro")
+        intro, _ = library.add_benign(DOORKNOB, fp=fp_of(DOORKNOB), title="Channel intro")
         add_feed(library, "rss", channel.base_url + "/feed.xml", interval_s=600)
 
         repost = channel.post("1", "Thu, 01 Jan 2026 10:00:00 GMT", videos.repost)

@@ -2,15 +2,17 @@
 
 The scheduler and the admin commands only know a source by its kind string ("telegram") and a
 target ("@channel"); KINDS maps the string to the module that turns the target into a URL and
-the fetched bytes into Posts, so adding a source kind is one module and one line here.
+the fetched bytes into Posts, so adding a source kind is one module and its name in
+``watchers.kinds``.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from typing import Protocol
 
-from watchers import bluesky, bundle, factcheck, mastodon, reddit, rss, telegram, youtube
+from watchers.kinds import KIND_NAMES
 from watchers.post import Post
 
 
@@ -25,14 +27,7 @@ class SourceKind(Protocol):
 
 
 KINDS: dict[str, SourceKind] = {
-    "rss": rss,
-    "telegram": telegram,
-    "mastodon": mastodon,
-    "bluesky": bluesky,
-    "youtube": youtube,
-    "reddit": reddit,
-    "factcheck": factcheck,
-    "bundle": bundle,
+    name: importlib.import_module(f"watchers.{name}") for name in KIND_NAMES
 }
 
 

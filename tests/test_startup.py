@@ -1,0 +1,100 @@
+"""Start-up of the command line: a command loads what it uses, not the whole service.
+
+Every `oldclip` call from a script or a newsroom's cron pays its imports; the bot, the
+watchers, page import and the fingerprinting engine cost about a second of CPU together, more
+than `list` or `show` take to run.  CPU thresholds would be flaky on a busy machine, so these
+tests pin which heavy packages each command loads (``bench/startup.py`` gives the seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from media import CHAIR
+
+from oldclip.cli import build_parser
+from watchers.kinds import KIND_NAMES
+from watchers.registry import KINDS
+
+REPO = Path(__file__).resolve().parents[1]
+# The service's heavy parts, by top-level package.
+HEAVY = {"av", "faiss", "pdqhash", "PIL", "telegram", "aiohttp", "trafilatura", "extruct", "yt_dlp"}
+LOADED = """
+import json, sys
+from oldclip.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:  # --help
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}),
+      file=sys.stderr)
+"""
+
+
+def loaded_by(*args: str, db: Path) -> set[str]:
+    """Top-level packages a fresh process has imported after running ``oldclip ARGS``."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, "--db", str(db), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    return set(report["modules"])
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    from media import run_cli
+
+    db = tmp_path_factory.mktemp("startup") / "library.db"
+    run_cli("add", CHAIR, "--title", "Chair", "--first-seen", "2017-06-20",
+            "--source", "https://example.org/chair", db=db)  # fmt: skip
+    return db
+
+
+@pytest.mark.parametrize(
+    "args", [("--help",), ("list",), ("show", "1"), ("list", "--json"), ("reposts",)]
+)
+def test_reading_commands_load_no_decoder_bot_or_watchers(library, args):
+    assert loaded_by(*args, db=library) & HEAVY == set()
+
+
+def test_help_loads_no_numpy_or_sqlite(library):
+    assert not loaded_by("--help", db=library) & {"numpy", "sqlite_utils"}
+
+
+def test_help_still_lists_every_feed_kind(capsys):
+    """The kinds named in `feeds add --help` (from watchers.kinds) are the registry's."""
+    assert sorted(KINDS) == sorted(KIND_NAMES)
+    assert all(name == KINDS[name].KIND for name in KIND_NAMES)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["feeds", "add", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert all(name in shown for name in KIND_NAMES)
+
+
+def test_lazy_exports_are_the_modules_own():
+    """`from fingerprint import X` and `from storage import X` give the defining module's X."""
+    import fingerprint
+    import storage
+    from fingerprint import hashing, index, match, settings
+    from storage import bundle, db, library
+
+    assert fingerprint.HashIndex is index.HashIndex
+    assert fingerprint.find_matches is match.find_matches
+    assert fingerprint.fingerprint_file is hashing.fingerprint_file
+    assert fingerprint.Limits is settings.Limits
+    assert storage.open_db is db.open_db
+    assert storage.export_bundle is bundle.export_bundle
+    assert storage.list_clips is library.list_clips
+    assert set(fingerprint.__all__) <= set(dir(fingerprint))
+    assert set(storage.__all__) <= set(dir(storage))
+    with pytest.raises(AttributeError):
+        getattr(fingerprint, "no_such_thing")  # noqa: B009
