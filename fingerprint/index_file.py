@@ -10,7 +10,8 @@ A file is never trusted blindly: a short file, a wrong magic or format, inconsis
 a checksum that does not match raise ``IndexFileError`` and the caller rebuilds.  Saving
 writes a temporary file beside the target, syncs it and renames it over the target, so readers
 see the old file or the new one, never half of one; a process that has the old one mapped
-keeps reading it.
+keeps reading it.  The folder is not synced: the file is a cache, so a crash that loses the
+rename costs one rebuild, and a file that did not reach the disk whole fails its checksum.
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ def save_index(path: str | Path, index: HashIndex, meta: dict) -> None:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-    _sync_directory(path.parent)
 
 
 def load_index(path: str | Path) -> tuple[HashIndex, dict] | None:
@@ -126,17 +126,3 @@ def _crc(codes: np.ndarray) -> int:
 
 def _aligned(offset: int) -> int:
     return offset + (-offset % ALIGN)
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); nothing to do where directories cannot open."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
