@@ -1,16 +1,19 @@
 """The search index: which stored frame hashes lie within a Hamming radius of a query hash.
 
-Built on faiss's binary indexes (the engine python-threatexchange uses for PDQ):
-
-* up to ``FLAT_LIMIT`` hashes, an exact brute-force scan (SIMD popcount; a few ms);
-* above it, an inverted-file index (IVF) over k-means cells of the hashes, probing the
-  ``nprobe`` nearest cells.  It is approximate: a near-duplicate in an unprobed cell is missed.
-  Videos give many frames per clip, so a clip is still found when a few of its frames are not;
-  ``tests/test_index.py`` measures its agreement with the linear scan.
+An exact scan, done in cache-sized chunks with faiss's Hamming kernel (the engine
+python-threatexchange uses for PDQ).  Approximate indexes were measured and lost
+(``bench/index.py``): frame hashes are searched at radius 64 of 256 bits, a quarter of the
+bits, and at that distance neither inverted lists (IVF at 1M hashes, 1,025 cells probing 24
+or 4,000 probing 64: 0.58-0.79 of the exact scan's rows on clip-like codes, 0.72-0.76 on
+uniform ones) nor multi-index hashing (a quarter of the bits leaves no sub-string that must
+match) find nearly everything without visiting most of the data, and faiss's binary HNSW has
+no range search at all.  A scan has no training, no build and no recall to tune; every row
+is where it was added, so a saved index is used straight from the file
+(``fingerprint.index_file``, memory-mapped), and chunking keeps a block of codes in cache while
+all query hashes go past it.
 
 Rows of one media item are contiguous, so the row -> media mapping costs a few bytes per media,
-not per hash.  Memory: 32 bytes per hash while flat, 40 (hash + faiss row id) once IVF.
-``HashIndex.build`` loads a whole library in one pass so faiss allocates each list once.
+not per hash.  Memory: 32 bytes per hash.
 """
 
 from __future__ import annotations
@@ -24,9 +27,8 @@ import numpy as np
 from .types import HASH_BYTES
 
 BITS = HASH_BYTES * 8
-FLAT_LIMIT = 200_000  # below this, exact search is fast enough
-TRAIN_SAMPLE = 40_000  # hashes used to train the IVF cells
-MIN_PER_CELL = 39  # faiss's k-means wants at least this many training points per cell
+CHUNK_ROWS = 65_536  # codes scanned per call: 2 MB, fits the cache with every query hash
+TAIL_PARTS = 32  # media added one by one are merged into one array past this many
 
 # One search thread: queries are small, and OpenMP's spinning threads cost more than they give
 # on a small machine that is also decoding video.
@@ -46,33 +48,56 @@ class Hits:
 
 
 class HashIndex:
-    """An append-mostly index of PDQ hashes grouped by media item."""
+    """An append-mostly index of PDQ hashes grouped by media item.
 
-    def __init__(self, nprobe: int = 24):
-        self.nprobe = nprobe
-        self._index: faiss.IndexBinary = faiss.IndexBinaryFlat(BITS)
-        self._trained_size = 0  # rows at the last training; 0 while flat
-        self._starts: list[int] = []  # first row of each media item, ascending
-        self._media: list[int] = []
-        self._indexed: set[int] = set()
+    The stored codes are a list of parts scanned one after the other: the bulk (an array, or
+    the memory-mapped codes of a saved index) and what was added since.  Each media item added
+    takes a "slot" (its first row and id); removing a media item retires its slots, so its rows
+    are never returned again, even if the id comes back with other hashes.
+    """
+
+    def __init__(self, chunk_rows: int = CHUNK_ROWS):
+        self.chunk_rows = chunk_rows
+        self._parts: list[np.ndarray] = []  # (n, HASH_BYTES) uint8 arrays, in row order
+        self._starts: list[int] = []  # first row of each slot, ascending
+        self._media: list[int] = []  # media id of each slot
+        self._alive: list[bool] = []
+        self._slots: dict[int, int] = {}  # media id -> its live slot
         self._rows = 0
-        self._removed: set[int] = set()
+        self._tail = 0  # parts at the end made by ``add`` (merged past TAIL_PARTS)
 
     @classmethod
-    def build(cls, items: Iterable[tuple[int, np.ndarray]], nprobe: int = 24) -> HashIndex:
-        """An index of many media at once (start-up): one training, one add."""
-        index = cls(nprobe)
+    def build(cls, items: Iterable[tuple[int, np.ndarray]], chunk_rows: int = CHUNK_ROWS):
+        """An index of many media at once (start-up): one array for all their codes."""
+        index = cls(chunk_rows)
         parts = []
         for media_id, hashes in items:
-            hashes = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, HASH_BYTES)
+            hashes = _codes(hashes)
             if len(hashes):
-                index._starts.append(index._rows)
-                index._media.append(media_id)
-                index._indexed.add(media_id)
-                index._rows += len(hashes)
+                index._new_slot(media_id, len(hashes))
                 parts.append(hashes)
         if parts:
-            index._load(np.concatenate(parts))
+            index._parts.append(np.concatenate(parts))
+        return index
+
+    @classmethod
+    def from_arrays(
+        cls,
+        codes: np.ndarray,
+        starts: np.ndarray,
+        media: np.ndarray,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> HashIndex:
+        """An index over ``codes`` as they are (a memory map is not copied): media ``media[i]``
+        holds rows ``starts[i]`` up to the next start.  The caller vouches for the arrays."""
+        index = cls(chunk_rows)
+        index._starts = [int(s) for s in starts]
+        index._media = [int(m) for m in media]
+        index._alive = [True] * len(index._media)
+        index._slots = {m: i for i, m in enumerate(index._media)}
+        index._rows = len(codes)
+        if len(codes):
+            index._parts.append(codes)
         return index
 
     def __len__(self) -> int:
@@ -80,104 +105,140 @@ class HashIndex:
 
     @property
     def media_count(self) -> int:
-        return len(self._media) - len(self._removed)
+        return len(self._slots)
 
     def __contains__(self, media_id: int) -> bool:
-        return media_id in self._indexed and media_id not in self._removed
+        return media_id in self._slots
+
+    def media_ids(self) -> list[int]:
+        """The media ids whose rows are served, in row order."""
+        return [m for m, alive in zip(self._media, self._alive, strict=True) if alive]
+
+    def hashes_of(self, media_id: int) -> np.ndarray:
+        """The stored hashes of one media item (empty if it is not indexed)."""
+        slot = self._slots.get(media_id)
+        if slot is None:
+            return np.zeros((0, HASH_BYTES), dtype=np.uint8)
+        return self._rows_between(self._starts[slot], self._end(slot))
 
     def add(self, media_id: int, hashes: np.ndarray) -> None:
         """Index the hashes of one media item (its rows stay together)."""
-        hashes = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, HASH_BYTES)
+        hashes = _codes(hashes)
         if not len(hashes):
             return
-        self._removed.discard(media_id)
-        self._starts.append(self._rows)
-        self._media.append(media_id)
-        self._indexed.add(media_id)
-        first = self._rows
-        self._rows += len(hashes)
-        if self._rows > max(FLAT_LIMIT, 4 * self._trained_size):
-            # Grown past what the current structure serves well: retrain on everything.
-            self._load(np.concatenate([self._stored_codes(first), hashes]))
-        elif self._trained_size:
-            self._index.add_with_ids(hashes, np.arange(first, self._rows, dtype=np.int64))
-        else:
-            self._index.add(hashes)
+        self.remove(media_id)  # an id stands for one set of rows
+        self._new_slot(media_id, len(hashes))
+        self._parts.append(hashes.copy())
+        self._tail += 1
+        if self._tail > TAIL_PARTS:
+            # Many small arrays cost a call each per search: make the recent ones one array.
+            merged = np.concatenate(self._parts[-self._tail :])
+            self._parts[-self._tail :] = [merged]
+            self._tail = 1
 
     def remove(self, media_id: int) -> None:
-        """Stop returning a media item (its rows are dropped when the index is next built)."""
-        self._removed.add(media_id)
+        """Stop returning a media item (its rows are dropped when the index is next saved)."""
+        slot = self._slots.pop(media_id, None)
+        if slot is not None:
+            self._alive[slot] = False
 
     def search(self, hashes: np.ndarray, radius: int) -> Hits:
         """Every stored hash within ``radius`` bits of each query hash."""
-        hashes = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, HASH_BYTES)
+        hashes = _codes(hashes)
         if not len(hashes) or not self._rows:
             return _no_hits()
-        limits, distances, rows = self._index.range_search(hashes, radius + 1)  # radius is "<"
-        counts = np.diff(limits.astype(np.int64))
-        query = np.repeat(np.arange(len(hashes), dtype=np.int64), counts)
-        owner = np.searchsorted(np.asarray(self._starts), rows, side="right") - 1
-        media = np.asarray(self._media, dtype=np.int64)[owner]
-        if self._removed:
-            keep = ~np.isin(media, list(self._removed))
-            query, media, distances = query[keep], media[keep], distances[keep]
-        return Hits(query, media, distances.astype(np.int32))
+        queries, rows, distances = [], [], []
+        first = 0
+        for part in self._parts:
+            for start in range(0, len(part), self.chunk_rows):
+                block = part[start : start + self.chunk_rows]
+                q, r, d = _range_search(hashes, block, radius)
+                queries.append(q)
+                rows.append(r + (first + start))
+                distances.append(d)
+            first += len(part)
+        query, row, distance = map(np.concatenate, (queries, rows, distances))
+        slot = np.searchsorted(np.asarray(self._starts, dtype=np.int64), row, side="right") - 1
+        keep = np.asarray(self._alive, dtype=bool)[slot]
+        media = np.asarray(self._media, dtype=np.int64)[slot[keep]]
+        return Hits(query[keep], media, distance[keep])
 
-    def _load(self, codes: np.ndarray) -> None:
-        """Put ``codes`` (all rows, in order) into a fresh flat or IVF index."""
-        if len(codes) <= FLAT_LIMIT:
-            self._index = faiss.IndexBinaryFlat(BITS)
-            self._index.add(codes)
-            self._trained_size = 0
-            return
-        rng = np.random.default_rng(0)
-        sample = codes[rng.choice(len(codes), min(TRAIN_SAMPLE, len(codes)), replace=False)]
-        nlist = int(min(len(sample) // MIN_PER_CELL, max(64, 4 * np.sqrt(len(codes)))))
-        ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(BITS), BITS, nlist)
-        ivf.train(sample)
-        ivf.nprobe = self.nprobe
-        _fill(ivf, codes)
-        self._index = ivf
-        self._trained_size = len(codes)
+    def live_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(codes, starts, media ids) of the live media only, compacted: what a saved index
+        holds."""
+        alive = np.asarray(self._alive, dtype=bool)
+        sizes = np.diff(np.asarray(self._starts + [self._rows], dtype=np.int64))
+        if alive.all() and len(self._parts) <= 1:
+            codes = self._parts[0] if self._parts else np.zeros((0, HASH_BYTES), np.uint8)
+        else:
+            keep_row = np.repeat(alive, sizes)
+            pieces, first = [], 0
+            for part in self._parts:
+                pieces.append(part[keep_row[first : first + len(part)]])
+                first += len(part)
+            codes = np.concatenate(pieces) if pieces else np.zeros((0, HASH_BYTES), np.uint8)
+        kept = sizes[alive]
+        starts = np.concatenate(([0], np.cumsum(kept)[:-1])).astype(np.int64)[: len(kept)]
+        return codes, starts, np.asarray(self._media, dtype=np.int64)[alive]
 
-    def _stored_codes(self, rows: int) -> np.ndarray:
-        """The first ``rows`` stored hashes, in row order, read back from faiss."""
-        if not self._trained_size:
-            return faiss.vector_to_array(self._index.xb).reshape(-1, HASH_BYTES)[:rows]
-        ordered = np.empty((rows, HASH_BYTES), dtype=np.uint8)
-        lists = self._index.invlists
-        for cell in range(self._index.nlist):
-            size = lists.list_size(cell)
-            if size:
-                ids = faiss.rev_swig_ptr(lists.get_ids(cell), size)
-                codes = faiss.rev_swig_ptr(lists.get_codes(cell), size * HASH_BYTES)
-                ordered[ids] = codes.reshape(-1, HASH_BYTES)
-        return ordered
+    def _new_slot(self, media_id: int, rows: int) -> None:
+        self._slots[media_id] = len(self._media)
+        self._starts.append(self._rows)
+        self._media.append(media_id)
+        self._alive.append(True)
+        self._rows += rows
+
+    def _end(self, slot: int) -> int:
+        return self._starts[slot + 1] if slot + 1 < len(self._starts) else self._rows
+
+    def _rows_between(self, begin: int, end: int) -> np.ndarray:
+        """Stored rows ``begin`` up to ``end`` (one media item: they may span parts only if
+        ``build`` and ``add`` were mixed, so gather across parts)."""
+        pieces, first = [], 0
+        for part in self._parts:
+            lo, hi = max(begin, first), min(end, first + len(part))
+            if lo < hi:
+                pieces.append(part[lo - first : hi - first])
+            first += len(part)
+        return np.concatenate(pieces) if pieces else np.zeros((0, HASH_BYTES), np.uint8)
 
 
-def _fill(ivf: faiss.IndexBinaryIVF, codes: np.ndarray) -> None:
-    """Add all rows list by list, so each inverted list is allocated once at its exact size.
+def _range_search(
+    queries: np.ndarray, block: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query, row in block, distance) of every pair within ``radius`` bits (inclusive)."""
+    block = np.asarray(block)  # a memory map's slice, as a plain array (no copy)
+    result = faiss.RangeSearchResult(len(queries))
+    faiss.hamming_range_search(
+        faiss.swig_ptr(queries),
+        faiss.swig_ptr(block),
+        len(queries),
+        len(block),
+        radius + 1,  # faiss's radius is exclusive
+        HASH_BYTES,
+        result,
+    )
+    limits = faiss.rev_swig_ptr(result.lims, len(queries) + 1).astype(np.int64)
+    total = int(limits[-1])
+    rows = faiss.rev_swig_ptr(result.labels, total).astype(np.int64) if total else _EMPTY
+    distances = (
+        faiss.rev_swig_ptr(result.distances, total).astype(np.int32)
+        if total
+        else np.zeros(0, np.int32)
+    )
+    query = np.repeat(np.arange(len(queries), dtype=np.int64), np.diff(limits))
+    return query, rows, distances
 
-    ``add_with_ids`` appends row by row and lets each list's vector double as it grows, which
-    costs about half as much memory again.
-    """
-    _, cells = ivf.quantizer.search(codes, 1)
-    cells = cells.ravel()
-    order = np.argsort(cells, kind="stable")
-    bounds = np.searchsorted(cells[order], np.arange(ivf.nlist + 1))
-    for cell in range(ivf.nlist):
-        rows = order[bounds[cell] : bounds[cell + 1]].astype(np.int64)
-        if len(rows):
-            block = np.ascontiguousarray(codes[rows])
-            ivf.invlists.add_entries(
-                cell, len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(block.ravel())
-            )
-    ivf.ntotal = len(codes)
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def _codes(hashes: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, HASH_BYTES)
 
 
 def _no_hits() -> Hits:
-    empty = np.zeros(0, dtype=np.int64)
-    return Hits(empty, empty.copy(), np.zeros(0, dtype=np.int32))
+    return Hits(_EMPTY.copy(), _EMPTY.copy(), np.zeros(0, dtype=np.int32))
 
 
 def linear_search(

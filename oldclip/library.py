@@ -9,10 +9,19 @@ whose frames are ignored in every match and which are never reported themselves.
 processes change the library too (`oldclip add`, `import-bundle`, `benign add`, `remove` while
 `oldclip run` is up): every ``match`` first checks the library's version, one tiny query, and
 brings both indexes in step when it moved.
+
+The search index is kept on disk beside the database (``<database stem>.index``), so a command
+does not rebuild it from every stored fingerprint: the saved file says which media it holds,
+and opening it brings it in step with the library as it is now (clips and sightings added or
+removed by any process since, media ids reused), exactly as a running process catches up.
+A file from another library state, format or fingerprint algorithm, or one that is truncated
+or corrupt, is rebuilt (with one log line); a changed index is saved again, atomically, when
+the library is closed.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from collections import OrderedDict
@@ -24,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import storage
-from fingerprint.types import INDEXED_VARIANTS, Fingerprint, Match
+from fingerprint.types import ALGORITHM, INDEXED_VARIANTS, Fingerprint, Match
 
 from .config import Config
 
@@ -35,6 +44,11 @@ if TYPE_CHECKING:
 # `oldclip list` or `show` does not pay for them (see bench/startup.py).
 
 CACHE_SIZE = 256  # fingerprints of candidate media kept in memory between checks
+# A saved index missing more media than this (and a quarter of the library) is rebuilt in one
+# pass over the database rather than caught up one fingerprint at a time.
+CATCH_UP_LIMIT = 256
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,13 +132,22 @@ class Library:
         self._benign_ids: frozenset[int] = frozenset()
         self._version: int | None = None  # storage.library_version at the last sync
         self._cache: OrderedDict[int, Fingerprint] = OrderedDict()
+        self._unsaved = False  # the search index changed since it was last read or saved
 
     @classmethod
     def open(cls, config: Config) -> Library:
         return cls(storage.open_db(config.database), config)
 
     def close(self) -> None:
+        if self._unsaved:
+            self._save()
         self.db.conn.close()
+
+    @property
+    def index_path(self) -> Path:
+        """Where the search index is saved: beside the database, named after it."""
+        database = Path(self.config.database)
+        return database.with_name(f"{database.stem}.index")
 
     @property
     def index(self) -> HashIndex:
@@ -140,9 +163,69 @@ class Library:
         return self._benign
 
     def _build(self) -> None:
-        """Both indexes from the database, in one pass over the stored fingerprints."""
+        """Both indexes: the search index from its saved file when that can be trusted and
+        brought up to date, else from the database, in one pass over the stored fingerprints
+        (then saved)."""
         # Read first: whatever changes while we read moves it, and is caught by the next sync.
         self._version = storage.library_version(self.db)
+        saved = self._open_saved()
+        if saved is not None:
+            self._index = saved
+            self._indexed = {m: _signature(saved.hashes_of(m)) for m in saved.media_ids()}
+            self._benign, self._benign_ids = HashIndex(), frozenset()
+            self._unsaved = self._sync(self._version)
+            return
+        self._read_all()
+        self._unsaved = True
+        self._save()
+
+    def _index_meta(self) -> dict:
+        """What a saved index must agree on besides its media: how hashes were chosen."""
+        return {
+            "library_version": self._version,
+            "algorithm": ALGORITHM,
+            "variants": list(INDEXED_VARIANTS),
+        }
+
+    def _open_saved(self) -> HashIndex | None:
+        """The saved search index, if it is there, sound and close enough to catch up."""
+        from fingerprint.index_file import IndexFileError, load_index
+
+        try:
+            loaded = load_index(self.index_path)
+        except (IndexFileError, OSError) as exc:
+            log.warning("search index %s unusable (%s): rebuilding it", self.index_path, exc)
+            return None
+        if loaded is None:
+            return None
+        index, meta = loaded
+        expected = self._index_meta()
+        if any(meta.get(k) != v for k, v in expected.items() if k != "library_version"):
+            return None  # saved by a version of oldclip that chose other hashes
+        if not isinstance(meta.get("library_version"), int) or meta["library_version"] > (
+            self._version or 0
+        ):
+            return None  # saved from another (newer) state of the library: not this history
+        wanted = storage.evidence_media_ids(self.db)
+        missing = len(wanted - set(index.media_ids()))
+        if missing > max(CATCH_UP_LIMIT, len(wanted) // 4):
+            return None
+        return index
+
+    def _save(self) -> None:
+        """Save the search index beside the database; a failure only costs the next start."""
+        if self._index is None:
+            return
+        try:
+            from fingerprint.index_file import save_index
+
+            save_index(self.index_path, self._index, self._index_meta())
+            self._unsaved = False
+        except OSError as exc:
+            log.warning("could not save the search index to %s: %s", self.index_path, exc)
+
+    def _read_all(self) -> None:
+        """Both indexes from every stored fingerprint."""
         evidence = storage.evidence_media_ids(self.db)
         benign = storage.benign_media_ids(self.db)
         benign_rows: list[tuple[int, np.ndarray]] = []
@@ -179,22 +262,24 @@ class Library:
         version = storage.library_version(self.db)
         if version == self._version:
             return False
-        self._sync(version)
+        self._unsaved |= self._sync(version)
         return True
 
-    def _sync(self, version: int, known: dict[int, Fingerprint] | None = None) -> None:
+    def _sync(self, version: int, known: dict[int, Fingerprint] | None = None) -> bool:
+        """Bring both indexes in step with the library; returns whether the search index
+        changed."""
         self._version = version
         self._cache.clear()  # a media id may now stand for another file
         for media_id, fp in (known or {}).items():
             self._remember(media_id, fp)
         benign = frozenset(storage.benign_media_ids(self.db))
         wanted = storage.evidence_media_ids(self.db) - benign
+        before = dict(self._indexed)
         for media_id in self._indexed.keys() - wanted:
             self._index.remove(media_id)
             del self._indexed[media_id]
         for media_id in self._replaced(wanted):
-            # Re-added below.  HashIndex serves a removed id's old rows again once the id is
-            # back: harmless, as every candidate is verified against its current fingerprint.
+            # Re-added below, with its new hashes (the old rows are never served again).
             self._index.remove(media_id)
             del self._indexed[media_id]
         for media_id in sorted(wanted - self._indexed.keys()):
@@ -208,6 +293,7 @@ class Library:
                 if (fp := self.load(media_id)) is not None
             )
             self._benign_ids = benign
+        return self._indexed != before
 
     def _replaced(self, wanted: set[int]) -> list[int]:
         """Indexed media ids that now stand for another file (deleted, then the id reused).
@@ -230,6 +316,7 @@ class Library:
             hashes = _searchable(fp)
             self._index.add(media_id, hashes)
             self._indexed[media_id] = _signature(hashes)
+            self._unsaved = True
 
     def fingerprint(self, path: str | Path) -> Fingerprint:
         from fingerprint import fingerprint_file
@@ -322,7 +409,7 @@ class Library:
         if self._index is not None:
             version = storage.library_version(self.db)
             if version != self._version:
-                self._sync(version, known)
+                self._unsaved |= self._sync(version, known)
 
     def keep_copy(self, media_id: int, path: Path, sha256: str) -> None:
         """Archive a copy of a library file, so evidence pictures can be drawn from it later."""
