@@ -205,3 +205,60 @@ def test_byline_in_a_theme_s_nav_meta_box_is_read():
         "<div class='postentry'><p>A reader sent us this video.</p></div></div>"
     )
     assert page(body, url="https://blog.example/convoy").published == D(2015, 3, 3)
+
+
+def test_date_in_the_article_s_own_definition_list_aside():
+    """A MODX blog: the date is a <dt>Datum</dt><dd>…</dd> pair in an <aside> inside the
+    <article> (its metadata box), not in a byline line; sidebars outside keep their dates out."""
+    body = (
+        "<header><h1><img src='/logo.png' alt='Ebene 11'></h1><nav class='mainnavi'><ul>"
+        "<li><a href='/'>Home</a></li><li class='active'><a href='blog/'>Blog</a></li></ul>"
+        "</nav></header>"
+        "<article id='content'><header><h2>Dateien mit Migrationshintergrund <span>Ein "
+        "Ablaufplan für fremde dwg-Dateien</span></h2><p>Wenn man nicht alles selber zeichnet, "
+        "besteht immer die Gefahr, die eigenen Planungsdateien unnötig aufzublähen.</p></header>"
+        "<aside class='blogData'><dl><dt>Datum</dt><dd>12.01.2017</dd><dt>Kategorie</dt>"
+        "<dd><a href='autocad/'>AutoCAD</a></dd></dl></aside>"
+        "<h3>Ziel</h3><p>Grundsätzlich sollten die eigenen Dateien sauber getrennt von fremden "
+        "Inhalten gehalten werden.</p>"
+        "<section class='comments'><h2>Kommentare (0)</h2></section></article>"
+        "<aside class='blogNavi'><div class='latestComments'><h3>Neue Kommentare</h3><ul>"
+        "<li><h4><a href='slider'>Slider</a> <span class='commentDate'>vor 2 Monaten</span>"
+        "</h4></li></ul></div><dl><dt>Datum</dt><dd>03.03.2019</dd></dl></aside>"
+    )
+    info = page(body, url="https://ebene11.example/die-arbeit-mit-fremden-dwg-dateien")
+    assert info.published == D(2017, 1, 12)
+    assert info.published_from == "text"
+
+
+def test_von_name_am_byline_under_the_article_body():
+    """Movable Type puts "Von <author> am <date>, <time> | <n> Meinungen | <category>" in the
+    entry's footer, after the story: a byline, though far from the top of the page."""
+    story = " ".join(["Was früher schnelle Autos waren, sind heute sparsame Modelle."] * 8)
+    body = (
+        "<div id='container'><div id='header'><a href='/'><img src='/k.gif' alt='Klima'></a>"
+        "</div><div id='menu'><ul>"
+        + "".join(f"<li><a href='/{i}'>Rubrik {i}</a></li>" for i in range(9))
+        + "</ul></div><div id='content'><div id='alpha'>"
+        "<p class='content-nav'><a href='/prev'>« Energie sparen</a> | <a href='/'>Startseite"
+        "</a></p><div class='entry-asset asset'><div class='asset-header'><h1 class='asset-name'>"
+        "Elektromobilität, der neue Trend</h1></div><div class='asset-content'>"
+        f"<div class='asset-body'><p>{story}</p></div><div class='asset-more'><p>{story}</p>"
+        "</div></div><div class='asset-footer'><div class='asset-meta'>Von Christian am "
+        "03.05.2013, 11:51 | 0 Meinungen |  <a href='/energie-sparen/'>Energie sparen</a>"
+        "</div></div></div></div></div></div>"
+    )
+    info = page(body, url="http://www.klima.example/klimaschutz/elektromobilitat/")
+    assert info.published == D(2013, 5, 3)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "By the time the convoy arrived on 3 March 2016, the town had fallen.",
+        "Von Montag an wurde am 3. März 2016 in der Stadt gekämpft, sagte er.",
+    ],
+)
+def test_a_story_sentence_starting_like_a_byline_is_not_one(line):
+    filler = "\n".join(f"Paragraph {i} of a long story about the fighting." for i in range(15))
+    assert date_in_text(f"Headline\n{filler}\n{line}\n{filler}") is None

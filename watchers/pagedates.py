@@ -17,7 +17,7 @@ from htmldate import find_date
 
 from watchers.pagedoc import MAX_TIMES, Doc, date_value, main_nodes
 from watchers.pagenoise import tag_of, tokens_of
-from watchers.textdates import date_in_text, parse_date, plausible
+from watchers.textdates import date_in_text, is_publication_label, parse_date, plausible
 
 # --- the publication date ----------------------------------------------------------------------
 
@@ -181,16 +181,39 @@ def _byline_in_text(doc: Doc, text: str) -> datetime.date | None:
     return None
 
 
+MAX_LABELS = 20  # <dt> terms looked at: an article's metadata box has a handful
+
+
+def _labelled_published(doc: Doc) -> datetime.date | None:
+    """The date of a definition list's "Datum" / "Published" term in the article
+    (<dt>Datum</dt><dd>12.01.2017</dd>): a metadata box that themes put in an <aside> inside
+    the <article>, where the text reader, which skips asides, never sees it.
+
+    Only the article's own box: a list naming two publication dates is a list of other
+    posts, and is refused.
+    """
+    found: list[datetime.date] = []
+    for dt in itertools.islice(doc.scope.iter("dt"), MAX_LABELS):
+        dd = dt.getnext()
+        if dd is None or tag_of(dd) != "dd" or not is_publication_label(dt.text_content()):
+            continue
+        date = _plausible(parse_date(dd.text_content()))
+        if date is not None:
+            found.append(date)
+    return found[0] if len(set(found)) == 1 else None
+
+
 def published_date(doc: Doc, text: str) -> tuple[datetime.date | None, str | None]:
     """The first publication date and the signal it came from.
 
-    Trust order: JSON-LD, meta tags, the byline's <time>, a dated byline in the text, then
-    htmldate.  But a lone JSON-LD date that the page's other signals agree against (two of meta,
-    <time> and byline naming another day) is a CMS migration or re-import date, and loses to
-    them; and a UTC timestamp near midnight gives way to the local day the byline shows.
+    Trust order: JSON-LD, meta tags, the byline's <time>, a dated byline in the text (or the
+    article's "Datum" term), then htmldate.  But a lone JSON-LD date that the page's other
+    signals agree against (two of meta, <time> and byline naming another day) is a CMS
+    migration or re-import date, and loses to them; and a UTC timestamp near midnight gives
+    way to the local day the byline shows.
     """
     time = _time_published(doc)
-    in_text = _byline_in_text(doc, text)
+    in_text = _byline_in_text(doc, text) or _labelled_published(doc)
     shown = [d for d in (time.visible if time else None, in_text) if d]
     found = [
         _local_day(c, shown)

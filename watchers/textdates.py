@@ -125,6 +125,21 @@ _CREDIT_LEAD = re.compile(
 _CUES = re.compile(
     rf"(?<!\w)(?:(?P<strong>{_STRONG_CUE})|(?P<weak>{_WEAK_CUE}))(?!\w)", re.IGNORECASE
 )
+_LABEL = re.compile(rf"\W*(?:{_STRONG_CUE})\s*:?\s*", re.IGNORECASE)
+# A byline's "By <name> on", "Von <name> am", "Par <name> le" opening its line, right before
+# the date: it dates the article wherever it stands (Movable Type and WordPress themes put it
+# under the story).  The name is a few words without sentence punctuation.
+_NAME_BYLINE = re.compile(
+    r"\W*(?:by|von|par|por|door|oleh|di)\s+[^\W\d][^\n.!?:;,|]{0,40}?"
+    r"\s+(?:on|am|le|el|op|pada|il)\s*",
+    re.IGNORECASE,
+)
+
+
+def is_publication_label(text: str) -> bool:
+    """A label that says what follows is the publication date ("Datum", "Published:",
+    "Veröffentlicht"), as in a definition list's <dt>."""
+    return bool(_LABEL.fullmatch(normalise(" ".join(text.split()))))
 
 
 @dataclass(frozen=True)
@@ -273,6 +288,12 @@ def _found(text: str, today: datetime.date) -> Iterator[_Found]:
 def _cue_before(found: _Found) -> str | None:
     """'strong' or 'weak' when a publication cue stands just before the date, placed like a
     byline or a credit line; None otherwise."""
+    if (
+        found.line_length <= SHORT_LINE
+        and _NAME_BYLINE.fullmatch(found.text, found.line_start, found.start)
+        and _byline_shaped(found, CUED_BYLINE_WORDS)
+    ):
+        return "strong"  # "Von Christian am 03.05.2013, 11:51 | 0 Meinungen"
     if found.start - found.line_start > CREDIT_REACH and not _near_top_short(found):
         return None  # deep in the page and deep in its line: neither a byline nor a credit line
     before = found.before
@@ -307,7 +328,8 @@ def _byline_shaped(found: _Found, max_words: int = BYLINE_WORDS) -> bool:
     6 December 2024".  A caption or a lede sentence ("Fighters in Palmyra on 3 March 2016.")
     is not.  Call only for short lines (the line is copied)."""
     text = found.text
-    words = text[found.line_start : found.start].split() + text[found.end : found.line_end].split()
+    tokens = text[found.line_start : found.start].split() + text[found.end : found.line_end].split()
+    words = [t for t in tokens if any(c.isalnum() for c in t)]  # "|", "·", "-" are not words
     return len(words) <= max_words and text[found.line_end - 1 : found.line_end] != "."
 
 
