@@ -166,6 +166,8 @@ class Library:
         """Both indexes: the search index from its saved file when that can be trusted and
         brought up to date, else from the database, in one pass over the stored fingerprints
         (then saved)."""
+        from fingerprint import HashIndex
+
         # Read first: whatever changes while we read moves it, and is caught by the next sync.
         self._version = storage.library_version(self.db)
         saved = self._open_saved()
