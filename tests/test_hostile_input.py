@@ -222,8 +222,9 @@ def test_one_bad_row_does_not_stop_an_import(tmp_path: Path) -> None:
     assert "added 1, already in the library 0, failed 2" in result.stdout
     problems = [line for line in result.stderr.splitlines() if line.startswith("oldclip: ")]
     assert len(problems) == 2, result.stderr
-    assert "row 2" in problems[0] and "corrupt.mp4" in problems[0]
-    assert "row 3" in problems[1] and "missing title" in problems[1]
+    # The manifest's real line numbers (the header is line 1)
+    assert "line 3 (corrupt.mp4)" in problems[0]
+    assert "line 4" in problems[1] and "missing title" in problems[1]
 
     listed = run_cli("list", "--json", db=db)
     assert listed.returncode == 0, listed.stderr
