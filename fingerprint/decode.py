@@ -25,6 +25,9 @@ from .settings import Limits
 from .types import MediaError
 
 WORK_SIDE = 256  # long side of the frames handed to border detection and hashing
+# Long side of the larger grey picture anchors also carry, for signals that look at details
+# (local features need a few hundred pixels to find corners that survive a crop).
+DETAIL_SIDE = 480
 CUT_SIDE = 16  # size of the thumbnails compared to find scene cuts
 
 # Demuxers allowed for video: self-contained files only (no playlists, no concat lists).
@@ -42,6 +45,7 @@ class Sample:
     time: float
     grey: np.ndarray  # (H, W) uint8, long side <= WORK_SIDE
     anchor: bool  # indexed (see fingerprint.types)
+    detail: np.ndarray | None = None  # anchors only: (H, W) uint8, long side <= DETAIL_SIDE
 
 
 @dataclass(frozen=True)
@@ -73,13 +77,13 @@ def decode(
 
     photo = _try_photo(source, name, limits)
     if photo is not None:
-        header, grey = photo
-        return header, iter([Sample(0.0, grey, True)])
+        header, detail = photo
+        return header, iter([Sample(0.0, _shrunk(detail, WORK_SIDE), True, detail)])
     return _decode_video(source, name, limits)
 
 
-def _work_size(width: int, height: int) -> tuple[int, int]:
-    scale = WORK_SIDE / max(width, height)
+def _work_size(width: int, height: int, side: int = WORK_SIDE) -> tuple[int, int]:
+    scale = side / max(width, height)
     if scale >= 1:
         return width, height
     return max(2, round(width * scale)), max(2, round(height * scale))
@@ -99,9 +103,9 @@ def _try_photo(
                 width, height = img.size
                 if width * height > limits.max_pixels:
                     raise MediaError(name, f"the photo is too large ({width}x{height} pixels)")
-                img.draft("L", _work_size(width, height))  # JPEG: decode at reduced scale
+                img.draft("L", _work_size(width, height, DETAIL_SIDE))  # JPEG: decode smaller
                 img = ImageOps.exif_transpose(img).convert("L")
-                img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BOX)
+                img.thumbnail((DETAIL_SIDE, DETAIL_SIDE), Image.Resampling.BOX)
                 frame = np.asarray(img)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None  # not a photo Pillow knows (or damaged): let the video decoder judge
@@ -199,9 +203,9 @@ def _samples(
     count = 0
     with container:
         try:
-            for t, grey, anchor in _sample(container, stream, name, limits):
+            for sample in _sample(container, stream, name, limits):
                 count += 1
-                yield Sample(t, grey, anchor)
+                yield sample
         except av.FFmpegError as exc:
             if not count:
                 reason = ffmpeg_reason(exc)
@@ -289,6 +293,13 @@ def _luma(frame: av.VideoFrame) -> np.ndarray | None:
     ]
 
 
+def _shrunk(grey: np.ndarray, side: int) -> np.ndarray:
+    """``grey`` with its long side at most ``side``, area-averaged."""
+    image = Image.fromarray(grey)
+    image.thumbnail((side, side), Image.Resampling.BOX)
+    return np.asarray(image)
+
+
 def _luma_thumb(frame: av.VideoFrame, luma: np.ndarray | None) -> np.ndarray:
     """A coarse grey thumbnail for cut detection."""
     if luma is None:
@@ -298,9 +309,9 @@ def _luma_thumb(frame: av.VideoFrame, luma: np.ndarray | None) -> np.ndarray:
     return luma[::step_y, ::step_x][:CUT_SIDE, :CUT_SIDE].astype(np.int16)
 
 
-def _small_grey(frame: av.VideoFrame, luma: np.ndarray | None) -> np.ndarray:
+def _small_grey(frame: av.VideoFrame, luma: np.ndarray | None, side: int = WORK_SIDE) -> np.ndarray:
     """The frame in grey at work size, area-averaged so that small details do not alias."""
-    w, h = _work_size(frame.width, frame.height)
+    w, h = _work_size(frame.width, frame.height, side)
     if luma is None:
         return frame.reformat(width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
     image = Image.fromarray(luma)
@@ -322,8 +333,8 @@ def _sample(
     stream: av.VideoStream,
     name: str,
     limits: Limits,
-) -> Iterator[tuple[float, np.ndarray, bool]]:
-    """Yield (time, small grey frame, is anchor) on a fixed time grid and at scene cuts."""
+) -> Iterator[Sample]:
+    """Yield samples on a fixed time grid and at scene cuts (anchors with a detail picture)."""
     dense = _Grid(1.0 / limits.sample_fps)
     anchor = _Grid(1.0 / limits.anchor_fps)
     last_cut = -1e9
@@ -356,10 +367,13 @@ def _sample(
         if not (dense.due(t) or is_anchor):
             continue
         grey = _small_grey(frame, luma)
+        detail = _small_grey(frame, luma, DETAIL_SIDE) if is_anchor else None
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360
         if rotation:
             grey = np.ascontiguousarray(np.rot90(grey, k=rotation // 90))
-        yield t, grey, is_anchor
+            if detail is not None:
+                detail = np.ascontiguousarray(np.rot90(detail, k=rotation // 90))
+        yield Sample(t, grey, is_anchor, detail)
 
 
 class _Grid:
