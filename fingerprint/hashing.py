@@ -16,16 +16,20 @@ away from the real ones, which would eat most of the matching budget.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pdqhash
 from PIL import Image
 
+from . import signal
 from .borders import Box, content_box, is_cut
 from .decode import Header, Limits, Sample, decode
 from .types import (
+    PDQ,
     VARIANT_CLOSE,
     VARIANT_DENSE,
     VARIANT_FULL,
@@ -49,14 +53,17 @@ def fingerprint_file(path: str | Path, limits: Limits | None = None) -> Fingerpr
     """Fingerprint a photo or video file on disk."""
     path = Path(path)
     digest = sha256_file(path) if path.is_file() else ""
-    header, samples = decode(path, path.name, limits or Limits())
-    return _fingerprint(header, samples, path.name, digest, path.stat().st_size)
+    limits = limits or Limits()
+    header, samples = decode(path, path.name, limits)
+    return _fingerprint(path, header, samples, path.name, digest, path.stat().st_size, limits)
 
 
 def fingerprint_bytes(data: bytes, name: str, limits: Limits | None = None) -> Fingerprint:
     """Fingerprint media held in memory (a download, a Telegram file)."""
-    header, samples = decode(data, name, limits or Limits())
-    return _fingerprint(header, samples, name, hashlib.sha256(data).hexdigest(), len(data))
+    limits = limits or Limits()
+    header, samples = decode(data, name, limits)
+    digest = hashlib.sha256(data).hexdigest()
+    return _fingerprint(data, header, samples, name, digest, len(data), limits)
 
 
 def sha256_file(path: Path) -> str:
@@ -66,6 +73,82 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def extract_signals(
+    source: Path | bytes,
+    name: str,
+    limits: Limits,
+    names: Iterable[str],
+    header: Header | None = None,
+    samples: Iterator[Sample] | None = None,
+) -> dict[str, object]:
+    """The data of the signals ``names`` (never "pdq"), from one decode of ``source``.
+
+    A signal that fails (any exception but a MediaError of the decode itself) is left out with
+    a warning: a new signal's bug or a broken sound track must never cost the fingerprint that
+    PDQ alone would have given.  Used alone (``header`` None), it decodes ``source`` itself:
+    that is how media stored before a signal existed gain its data (``refingerprint``).
+    """
+    if header is None or samples is None:
+        header, samples = decode(source, name, limits)
+    extractors = {}
+    for signal_name in names:
+        try:
+            extractors[signal_name] = signal.get(signal_name).extractor(
+                source, name, header, limits
+            )
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            _skipped(signal_name, name, exc)
+    for sample in samples:
+        for signal_name, extractor in list(extractors.items()):
+            try:
+                extractor.add(sample)
+            except Exception as exc:  # noqa: BLE001
+                _skipped(signal_name, name, exc)
+                del extractors[signal_name]
+    found: dict[str, object] = {}
+    for signal_name, extractor in extractors.items():
+        try:
+            data = extractor.finish()
+        except Exception as exc:  # noqa: BLE001
+            _skipped(signal_name, name, exc)
+            continue
+        if data is not None:
+            found[signal_name] = data
+    return found
+
+
+def _skipped(signal_name: str, name: str, exc: Exception) -> None:
+    warnings.warn(
+        f"{name}: signal {signal_name!r} skipped: {type(exc).__name__}: {exc}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _fingerprint(
+    source: Path | bytes,
+    header: Header,
+    samples: Iterator[Sample],
+    name: str,
+    sha256: str,
+    size: int,
+    limits: Limits,
+) -> Fingerprint:
+    """PDQ and every other registered signal, fed sample by sample from the one decode."""
+    pdq = PdqExtractor(header, name)
+    others = [n for n in signal.PLUGINS if n != PDQ]
+    signals = extract_signals(source, name, limits, others, header, _tee(samples, pdq))
+    return replace(pdq.finish(), sha256=sha256, size=size, signals=signals)
+
+
+def _tee(samples: Iterator[Sample], pdq: PdqExtractor) -> Iterator[Sample]:
+    """The samples, each hashed by PDQ before the other signals see it: PDQ's errors (a
+    MediaError while decoding) end the fingerprint, the others' only their signal."""
+    for sample in samples:
+        pdq.add(sample)
+        yield sample
 
 
 class _Hashes:
@@ -91,63 +174,75 @@ class _Hashes:
         del self.hashes[length:], self.times[length:], self.variants[length:]
 
 
-def _fingerprint(
-    header: Header, samples: Iterator[Sample], name: str, sha256: str, size: int
-) -> Fingerprint:
-    """Hash the samples shot by shot while later ones are still being decoded.
+class PdqExtractor:
+    """The "pdq" signal's extractor: hashes the samples shot by shot while later ones are
+    still being decoded.
 
     A shot's content box needs all of its frames, but waiting for them would leave nothing to
     do while the video decodes.  So frames are hashed as they come with the box of the shot's
     first ``PROBE`` frames; when the shot ends, its box is worked out from all of them and the
     shot is hashed again in the rare case it differs.  The result is the same either way.
     """
-    out = _Hashes()
-    photo = header.kind == "photo"
-    width, height = header.width, header.height
-    shot: list[Sample] = []
-    shot_start = 0  # where the shot's hashes begin in ``out``
-    provisional: Box | None = None
-    last_time, count = 0.0, 0
 
-    def finish_shot() -> None:
-        final = content_box(np.stack([s.grey for s in shot]).astype(np.float32))
-        if final != provisional:
-            out.truncate(shot_start)
-            for sample in shot:
-                out.add_frame(sample, final, photo)
+    def __init__(self, header: Header, name: str):
+        self.name = name
+        self.photo = header.kind == "photo"
+        self.width, self.height = header.width, header.height
+        self.duration = header.duration
+        self.out = _Hashes()
+        self.shot: list[Sample] = []
+        self.shot_start = 0  # where the shot's hashes begin in ``out``
+        self.provisional: Box | None = None
+        self.last_time, self.count = 0.0, 0
 
-    for sample in samples:
-        if count == 0 and (sample.grey.shape[0] > sample.grey.shape[1]) != (height > width):
-            width, height = height, width  # turned by rotation metadata
-        count += 1
-        last_time = max(last_time, sample.time)
+    def add(self, sample: Sample) -> None:
+        if self.count == 0 and (sample.grey.shape[0] > sample.grey.shape[1]) != (
+            self.height > self.width
+        ):
+            self.width, self.height = self.height, self.width  # turned by rotation metadata
+        self.count += 1
+        self.last_time = max(self.last_time, sample.time)
+        shot = self.shot
         if shot and (is_cut(shot[-1].grey, sample.grey) or len(shot) >= MAX_SHOT):
-            finish_shot()
-            shot, shot_start, provisional = [], len(out.hashes), None
+            self._finish_shot()
+            shot = self.shot = []
+            self.shot_start, self.provisional = len(self.out.hashes), None
         shot.append(sample)
-        if provisional is None and len(shot) >= PROBE:
-            provisional = content_box(np.stack([s.grey for s in shot]).astype(np.float32))
+        if self.provisional is None and len(shot) >= PROBE:
+            self.provisional = content_box(np.stack([s.grey for s in shot]).astype(np.float32))
             for earlier in shot:
-                out.add_frame(earlier, provisional, photo)
-        elif provisional is not None:
-            out.add_frame(sample, provisional, photo)
-    if shot:
-        finish_shot()
-    if not out.hashes:
-        raise MediaError(
-            name, "every frame is flat or black: there is no picture detail to fingerprint"
+                self.out.add_frame(earlier, self.provisional, self.photo)
+        elif self.provisional is not None:
+            self.out.add_frame(sample, self.provisional, self.photo)
+
+    def _finish_shot(self) -> None:
+        final = content_box(np.stack([s.grey for s in self.shot]).astype(np.float32))
+        if final != self.provisional:
+            self.out.truncate(self.shot_start)
+            for sample in self.shot:
+                self.out.add_frame(sample, final, self.photo)
+
+    def finish(self) -> Fingerprint:
+        """The PDQ columns, as a fingerprint of no file yet (no sha256, size 0); MediaError
+        when no frame had any detail."""
+        if self.shot:
+            self._finish_shot()
+            self.shot = []
+        if not self.out.hashes:
+            raise MediaError(
+                self.name, "every frame is flat or black: there is no picture detail to fingerprint"
+            )
+        return Fingerprint(
+            kind="video" if self.count > 1 or self.duration > 0 else "photo",
+            sha256="",
+            size=0,
+            duration=max(self.duration, self.last_time),
+            width=self.width,
+            height=self.height,
+            hashes=np.stack(self.out.hashes),
+            times=np.asarray(self.out.times, dtype=np.float32),
+            variants=np.asarray(self.out.variants, dtype=np.uint8),
         )
-    return Fingerprint(
-        kind="video" if count > 1 or header.duration > 0 else "photo",
-        sha256=sha256,
-        size=size,
-        duration=max(header.duration, last_time),
-        width=width,
-        height=height,
-        hashes=np.stack(out.hashes),
-        times=np.asarray(out.times, dtype=np.float32),
-        variants=np.asarray(out.variants, dtype=np.uint8),
-    )
 
 
 def _centre(region: np.ndarray, height_share: float, width_share: float) -> np.ndarray:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from .types import HASH_BYTES
+from .types import HASH_BYTES, QUERY_VARIANTS, Fingerprint
 
 BITS = HASH_BYTES * 8
 CHUNK_ROWS = 65_536  # codes scanned per call: 2 MB, fits the cache with every query hash
@@ -162,6 +162,20 @@ class HashIndex:
         keep = np.asarray(self._alive, dtype=bool)[slot]
         media = np.asarray(self._media, dtype=np.int64)[slot[keep]]
         return Hits(query[keep], media, distance[keep])
+
+    def candidates(self, query: Fingerprint, limit: int, radius: int | None = None) -> list[int]:
+        """The "pdq" signal's candidates: media ids with the most query pictures (upright,
+        flipped) within ``radius`` bits of one of their stored hashes, best first."""
+        if radius is None:
+            from .settings import MatchSettings
+
+            radius = MatchSettings.index_radius
+        searched = np.isin(query.variants, QUERY_VARIANTS)
+        hits = self.search(query.hashes[searched], radius)
+        if not len(hits):
+            return []
+        media_ids, counts = np.unique(hits.media, return_counts=True)
+        return media_ids[np.argsort(-counts, kind="stable")][:limit].tolist()
 
     def live_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(codes, starts, media ids) of the live media only, compacted: what a saved index

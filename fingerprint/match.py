@@ -17,16 +17,20 @@ them match nor hides the footage around it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import signal
 from .settings import MatchSettings
+from .signal import Evidence
 from .types import (
     FLIPPED_VARIANTS,
     HASH_BYTES,
+    PDQ,
     QUERY_VARIANTS,
     UPRIGHT_VARIANTS,
     VARIANT_CLOSE,
@@ -39,6 +43,7 @@ from .types import (
 
 if TYPE_CHECKING:  # the index (faiss) loads only where one is built
     from .index import HashIndex
+    from .signal import SignalIndex
 
 # Seconds of stored frames agreeing in order that make a match certain.  Fewer count
 # proportionally, so a short query is judged on what it has and a chance pair weighs little.
@@ -58,36 +63,124 @@ def find_matches(
     load: Loader,
     settings: MatchSettings = MatchSettings(),
     ignore: HashIndex | None = None,
+    indexes: Mapping[str, SignalIndex] | None = None,
 ) -> list[Match]:
     """Matches of ``query`` among the indexed media, best first.
 
-    ``load`` fetches a stored media item's fingerprint (the index keeps hashes, not times).
+    ``index`` is the "pdq" signal's index, ``indexes`` those of the other signals by name:
+    the candidates are the union of what each finds for the query's data of that signal, and
+    each candidate is judged on every signal both sides have (``combine``).
+    ``load`` fetches a stored media item's fingerprint (an index keeps codes, not times).
     ``ignore`` holds the hashes of benign media: query and candidate frames that look like
     them are left out (see ``without_ignored``); ``load`` must fetch benign media too.  Benign
-    media must not be in ``index``, or they would be candidates themselves.
+    media must not be in any index, or they would be candidates themselves.
     """
     if ignore is not None and not len(ignore):
         ignore = None  # nothing benign: skip the per-candidate filtering
     if ignore is not None:
         query = without_ignored(query, ignore, load, settings)
-    searched = np.isin(query.variants, QUERY_VARIANTS)
-    hits = index.search(query.hashes[searched], settings.index_radius)
-    if not len(hits):
-        return []
-    media_ids, counts = np.unique(hits.media, return_counts=True)
-    ranked = media_ids[np.argsort(-counts, kind="stable")][: settings.max_candidates]
+    ranked = dict.fromkeys(
+        index.candidates(query, settings.max_candidates, settings.index_radius)
+        if len(query)
+        else []
+    )
+    for name, signal_index in (indexes or {}).items():
+        data = query.signals.get(name)
+        if data is not None and len(signal_index):
+            ranked.update(dict.fromkeys(signal_index.candidates(data, settings.max_candidates)))
     matches = []
     for media_id in ranked:
         reference = load(int(media_id))
         if reference is not None and ignore is not None:
             reference = without_ignored(reference, ignore, load, settings)
-        if reference is None or not len(reference):
+        if reference is None:
             continue
-        match = verify(query, reference, int(media_id), settings)
+        match = combine(query, reference, int(media_id), settings)
         if match is not None:
             matches.append(match)
-    matches.sort(key=lambda m: (-m.score, -m.frames_matched, m.media_id))
+    matches.sort(key=lambda m: (m.sound_only, -m.score, -m.frames_matched, m.media_id))
     return matches
+
+
+def combine(
+    query: Fingerprint, reference: Fingerprint, media_id: int, settings: MatchSettings
+) -> Match | None:
+    """One verdict on (query, reference) from every signal both sides have.
+
+    The best picture evidence anchors the match; the other signals count when they place the
+    query at the same offset in the reference (within ``time_tolerance``; a photo has no time,
+    so every picture signal agrees with it).  Agreeing signals reinforce each other as
+    independent witnesses: the score is ``1 - prod(1 - score_i)``, so ``min_score`` asks the
+    same certainty whichever signals, and however many, gave it.
+
+    Sound alone proves nothing about the picture (music and voice-overs are laid over other
+    footage): without picture evidence it is a ``sound_only`` match, reported and never "old".
+    Picture evidence too weak to stand alone (at least ``support_score``) that sound places at
+    the same offset is what a covered or filmed-off-a-screen repost leaves: together they are a
+    match of the picture and the sound.
+    """
+    relaxed = replace(settings, min_score=min(settings.min_score, settings.support_score))
+    picture, sound = [], []
+    for name in signal.PLUGINS:
+        mine, theirs = query.signal_data(name), reference.signal_data(name)
+        if mine is None or theirs is None or (name == PDQ and not (len(mine) and len(theirs))):
+            continue
+        plugin = signal.get(name)
+        try:
+            found = plugin.compare(mine, theirs, relaxed if plugin.picture else settings)
+        except Exception as exc:  # noqa: BLE001 - a plug-in's bug must not stop matching
+            warnings.warn(
+                f"signal {name!r} failed to compare: {exc!r}", RuntimeWarning, stacklevel=3
+            )
+            continue
+        if found is not None:
+            (picture if plugin.picture else sound).append(found)
+    picture.sort(key=lambda e: -e.score)
+    sound.sort(key=lambda e: -e.score)
+    timed = query.kind == "video" and reference.kind == "video"
+
+    def agree(a: Evidence, b: Evidence) -> bool:
+        return not timed or abs(a.offset - b.offset) <= settings.time_tolerance
+
+    if picture:
+        anchor = picture[0]
+        witnesses = [anchor] + [e for e in picture[1:] + sound if agree(anchor, e)]
+        found = _match(media_id, anchor, witnesses, settings)
+        if found is not None or not sound:
+            return found
+    if not sound:
+        return None
+    heard = sound[0]
+    seen = [e for e in picture if agree(heard, e)]
+    found = _match(media_id, seen[0], [*seen, heard], settings) if seen else None
+    return found or _match(media_id, heard, [heard], settings, sound_only=True)
+
+
+def _match(
+    media_id: int,
+    anchor: Evidence,
+    witnesses: list[Evidence],
+    settings: MatchSettings,
+    sound_only: bool = False,
+) -> Match | None:
+    """The Match of agreeing evidence, placed where ``anchor`` puts it."""
+    doubt = float(np.prod([1.0 - e.score for e in witnesses]))
+    score = round(1.0 - doubt, 4)
+    if score < settings.min_score:
+        return None
+    return Match(
+        media_id=media_id,
+        score=score,
+        query_start=anchor.query_start,
+        query_end=anchor.query_end,
+        ref_start=anchor.ref_start,
+        ref_end=anchor.ref_end,
+        frames_matched=anchor.units,
+        mirrored=anchor.mirrored,
+        best_pair=anchor.best_pair,
+        signals=tuple(dict.fromkeys(e.signal for e in witnesses)),
+        sound_only=sound_only,
+    )
 
 
 def without_ignored(

@@ -30,6 +30,10 @@ class MatchSettings:
     frame_radius: int = 76  # a frame pair this close counts as agreeing, during verification
     photo_radius: int = 40  # a lone frame (photo) must be this close
     min_score: float = 0.25
+    # Picture evidence this strong but under ``min_score`` counts when the sound places the
+    # query at the same offset (a covered or filmed-off-a-screen repost keeping its sound);
+    # alone it is nothing.  Half of ``min_score``: not tuned yet (bench/accuracy.py).
+    support_score: float = 0.125
     time_tolerance: float = 1.0  # seconds off the fitted line still counted
     max_candidates: int = 25
     # A frame this close to a benign frame is ignored, and the benign media it is close to are

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from .settings import Limits, MatchSettings
 
 # name -> "module:attribute" of the plug-in object; imported only when a signal is used.
-PLUGINS: dict[str, str] = {}
+# Every registered signal is extracted for every fingerprint, stored, indexed and compared.
+PLUGINS: dict[str, str] = {
+    "pdq": ".pdq:PDQ_SIGNAL",  # its data are a Fingerprint's own columns (fingerprint.types)
+}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from .errors import MediaError  # noqa: F401  (re-exported: fingerprint.types.Me
 
 HASH_BYTES = 32  # PDQ: 256 bits
 ALGORITHM = "pdq-v1"
+PDQ = "pdq"  # the signal whose data are a fingerprint's hashes, times and variants
 
 # Which picture of a sampled frame a hash describes.  Frames are sampled densely (``Limits.
 # sample_fps``), so that whatever the sampling phase of two copies, each frame of one lies close
@@ -39,6 +40,11 @@ class Fingerprint:
     ``hashes`` is an (N, 32) uint8 array of PDQ hashes, ``times`` the second each frame was taken
     at, ``variants`` which picture of the frame was hashed (the VARIANT_* codes above).
     A photo is a fingerprint with one time, 0.0.
+
+    These columns are the "pdq" signal's data (kept as they always were, so stored
+    fingerprints and bundles of older libraries read unchanged); ``signals`` holds every other
+    signal's data by name (see ``fingerprint.signal``), only those that had something to say.
+    Plain picklable values, so a fingerprint crosses to and from worker processes.
     """
 
     kind: str  # "video" or "photo"
@@ -51,6 +57,7 @@ class Fingerprint:
     times: np.ndarray
     variants: np.ndarray
     algorithm: str = ALGORITHM
+    signals: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.hashes = np.ascontiguousarray(self.hashes, dtype=np.uint8).reshape(-1, HASH_BYTES)
@@ -67,6 +74,11 @@ class Fingerprint:
         keep = self.variants == variant
         return self.hashes[keep], self.times[keep]
 
+    def signal_data(self, name: str) -> object | None:
+        """The data of one signal: the fingerprint itself for "pdq" (its columns), else
+        ``signals[name]`` (None when the signal had nothing to say or was not extracted)."""
+        return self if name == PDQ else self.signals.get(name)
+
 
 @dataclass(frozen=True)
 class Match:
@@ -82,3 +94,7 @@ class Match:
     mirrored: bool = False
     # (query time, reference time) of the best-agreeing frame pair, for evidence pictures.
     best_pair: tuple[float, float] = field(default=(0.0, 0.0))
+    signals: tuple[str, ...] = (PDQ,)  # the signals that agreed, picture signals first
+    # Only the sound agrees: the picture evidence is absent although both sides have pictures
+    # (music or a voice-over reused over other footage).  Never makes footage "old".
+    sound_only: bool = False

@@ -17,7 +17,9 @@ sends (storage.outgoing, used as ``storage.outgoing.queue(...)``).  See those mo
 the states and their guarantees.  Hash bundles (storage.bundle) share clips between newsrooms
 as fingerprints and provenance, without the media.
 
-storage/ depends only on fingerprint.types, so every part of oldclip can use it.
+storage/ depends only on fingerprint.types and fingerprint.signal (the registry that reads and
+writes each signal's stored data, importing a plug-in only when its data is met), so every
+part of oldclip can use it.
 """
 
 from __future__ import annotations
@@ -98,6 +100,13 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "sightings_for_media",
         ],
         "migrations": ["CURRENT_VERSION", "migrate"],
+        "signals": [
+            "iter_signal_rows",
+            "load_signals",
+            "media_missing_signals",
+            "signal_media_ids",
+            "store_signals",
+        ],
         "models": ["Clip", "ClipSource", "Media", "Sighting"],
         "pipeline": [
             "ACTIVE_STATES",

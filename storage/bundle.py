@@ -72,6 +72,11 @@ Then one line per clip::
   so omitting them saves about 37% of a video's bytes and 70% of a photo's and matches
   exactly the same (``tests/test_bundle.py`` checks both libraries' matches agree, mirrored
   reposts included).  (A fingerprint with none of those variants would be written whole.)
+- ``signals`` (object, optional): the data of the signals other than PDQ (local features,
+  sound: ``fingerprint.signal``), ``{"<name>": {"version": <int>, "data": "<base64>"}}``,
+  each ``data`` the bytes that signal's ``dumps`` wrote.  Absent in bundles written before
+  signals were plug-ins (they import as they always did, PDQ only).  A reader leaves out a
+  signal it does not know or of another version, and refuses data its signal cannot read.
 - ``clip``: what the publisher knows about the footage.  ``title`` (non-empty string),
   ``first_seen`` (``YYYY-MM-DD``, a real date: the earliest known publication) and ``source``
   (non-empty string: where that was) are required; ``description`` (what it really shows),
@@ -156,6 +161,7 @@ from fingerprint.types import ALGORITHM, HASH_BYTES, INDEXED_VARIANTS, VARIANT_D
 
 from .errors import StorageError
 from .library import NEXT_CLIP_ID, SOURCE_KINDS, _check_first_seen, add_clip, add_clip_source
+from .signals import insert_signals, signals_from_json, signals_json
 from .txn import immediate
 from .urls import UnsafeURLError, is_web_url, reference
 
@@ -321,7 +327,7 @@ def _write_bundle(
     rows = db.conn.execute(
         "SELECT c.id, c.title, c.description, c.first_seen, c.source, c.verdict_url, "
         "c.language, c.tags, c.claim, c.rating, c.benign, m.sha256, m.kind, m.duration, "
-        "m.width, m.height, m.size, f.frame_count, f.hashes, f.times, f.variants "
+        "m.width, m.height, m.size, f.frame_count, f.hashes, f.times, f.variants, m.id "
         "FROM clips c JOIN media m ON m.id = c.media_id "
         "JOIN fingerprints f ON f.media_id = c.media_id WHERE f.algorithm = ? ORDER BY c.id",
         [ALGORITHM],
@@ -329,31 +335,33 @@ def _write_bundle(
     for (
         clip_id, title, description, first_seen, source, verdict_url, language, tags, claim,
         rating, benign, sha, kind, duration, width, height, size, frames, hashes, times, variants,
+        media_id,
     ) in rows:  # fmt: skip
-        write(
-            {
-                "sha256": sha.lower(),
-                "kind": kind,
-                "duration": duration,
-                "width": width,
-                "height": height,
-                "size": size,
-                "fingerprint": _fingerprint_json(clip_id, frames, hashes, times, variants),
-                "clip": {
-                    "title": title,
-                    "description": description,
-                    "first_seen": first_seen,
-                    "source": source,
-                    "verdict_url": verdict_url,
-                    "language": language,
-                    "tags": json.loads(tags or "[]"),
-                    "claim": claim,
-                    "rating": rating,
-                    "benign": bool(benign),
-                },
-                "sources": sources.of(clip_id),
-            }
-        )
+        line = {
+            "sha256": sha.lower(),
+            "kind": kind,
+            "duration": duration,
+            "width": width,
+            "height": height,
+            "size": size,
+            "fingerprint": _fingerprint_json(clip_id, frames, hashes, times, variants),
+            "clip": {
+                "title": title,
+                "description": description,
+                "first_seen": first_seen,
+                "source": source,
+                "verdict_url": verdict_url,
+                "language": language,
+                "tags": json.loads(tags or "[]"),
+                "claim": claim,
+                "rating": rating,
+                "benign": bool(benign),
+            },
+            "sources": sources.of(clip_id),
+        }
+        if extra := signals_json(db, media_id):
+            line["signals"] = extra
+        write(line)
         written += 1
     rows.close()
     sources.close()
@@ -463,6 +471,7 @@ class _Clip:
     benign: bool
     sources: list[tuple[str, str, str, str | None]]  # (url, first_seen, kind, title)
     unsafe_links: int = 0  # links of the line left out: not web links
+    signals: tuple[tuple[str, int, bytes], ...] = ()  # (name, version, data): storage.signals
 
 
 class _Problem(Exception):
@@ -807,6 +816,11 @@ def _clip(obj: dict[str, Any]) -> _Clip:
     if unknown := variants.translate(None, _KNOWN_VARIANT_BYTES):
         raise _Problem(f"fingerprint.variants holds an unknown variant code {unknown[0]}")
 
+    try:
+        signals = tuple(signals_from_json(obj.get("signals")))
+    except ValueError as exc:
+        raise _Problem(str(exc)) from None
+
     clip = obj.get("clip")
     if not isinstance(clip, dict):
         raise _Problem("clip must be an object with title, first_seen and source")
@@ -878,6 +892,7 @@ def _clip(obj: dict[str, Any]) -> _Clip:
         benign=benign,
         sources=found,
         unsafe_links=unsafe,
+        signals=signals,
         **optional,
     )
 
@@ -907,6 +922,7 @@ class _Store:
         (media_id,) = self.conn.execute(
             "SELECT id FROM media WHERE sha256 = ?", [c.sha256]
         ).fetchone()
+        insert_signals(self.db, media_id, c.signals)  # where the library has none of its own
         if self._known(media_id, c):
             self.unchanged += 1
             return
@@ -981,6 +997,7 @@ class _Store:
     def _insert(self, media_id: int, c: _Clip) -> None:
         """A clip on media new to the library: the rows add_media + add_clip would write."""
         self._fingerprint(media_id, c, "INSERT")
+        insert_signals(self.db, media_id, c.signals)
         # add_clip's merge of the sources, done here: each URL once with its earliest date,
         # the clip's own source first, the clip dated by the earliest (first listed on a tie).
         own = next((s for s in c.sources if s[0] == c.source), None)

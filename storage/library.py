@@ -21,6 +21,7 @@ from fingerprint.types import Fingerprint
 
 from . import blobs
 from .models import Clip, ClipSource, Media, Sighting
+from .signals import load_signals, store_signals
 from .urls import optional_web_url, reference
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -53,7 +54,8 @@ def add_media(db: sqlite_utils.Database, fp: Fingerprint) -> tuple[int, bool]:
     """Store a media item and its fingerprint; return (media id, whether it was new).
 
     Media are deduplicated by sha256, so importing the same file twice keeps one row and the
-    first fingerprint.  A media row left without a fingerprint gets this one.
+    first fingerprint.  A media row left without a fingerprint gets this one.  The other
+    signals' data (``fp.signals``) are stored too (``storage.signals``).
     """
     sha = fp.sha256.lower()
     with db.atomic():
@@ -77,6 +79,7 @@ def add_media(db: sqlite_utils.Database, fp: Fingerprint) -> tuple[int, bool]:
                 blobs.encode_variants(fp.variants),
             ],
         )
+        store_signals(db, media_id, fp.signals)
     return media_id, created
 
 
@@ -107,7 +110,8 @@ def set_media_path(db: sqlite_utils.Database, media_id: int, path: str | os.Path
 
 
 def load_fingerprint(db: sqlite_utils.Database, media_id: int) -> Fingerprint | None:
-    """Rebuild the stored Fingerprint of a media item, or None if it has none."""
+    """Rebuild the stored Fingerprint of a media item, or None if it has none (with the
+    signals' data that can be used: see ``storage.signals``)."""
     row = _one(
         db,
         "SELECT m.kind, m.sha256, m.size, m.duration, m.width, m.height, "
@@ -129,6 +133,7 @@ def load_fingerprint(db: sqlite_utils.Database, media_id: int) -> Fingerprint | 
         times=blobs.decode_times(row["times"], n, media_id),
         variants=blobs.decode_variants(row["variants"], n, media_id),
         algorithm=row["algorithm"],
+        signals=load_signals(db, media_id),
     )
 
 

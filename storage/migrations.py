@@ -494,6 +494,29 @@ def _010_outgoing(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE deliveries")
 
 
+def _011_media_signals(db: sqlite_utils.Database) -> None:
+    """The data of every signal but PDQ (local features, sound...), one row per media item and
+    signal (see ``fingerprint.signal``).
+
+    PDQ stays in ``fingerprints``, as it always was.  ``version`` is the signal's version when
+    the data was extracted: data of another version is ignored when read, and
+    ``oldclip refingerprint`` extracts it again from the kept copy of the file.  Libraries made
+    before this have no rows here; ``refingerprint`` fills them in.
+    """
+    db.execute(
+        """
+        CREATE TABLE media_signals (
+            media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+            signal TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (media_id, signal)
+        )
+        """
+    )
+    db.execute("CREATE INDEX media_signals_signal ON media_signals(signal, media_id)")
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -506,6 +529,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _008_skipped_items,
     _009_date_signals,
     _010_outgoing,
+    _011_media_signals,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 
