@@ -104,6 +104,7 @@ def render(alert: storage.OutboxItem, lang: str) -> tuple[str, InlineKeyboardMar
                 url=e(post["post_url"]),
                 source=e(post.get("source") or ""),
                 score=f"{post.get('score') or 0:.2f}",
+                how=t(lang, f"agreement_{post.get('agreement') or 'picture'}"),
             )
         )
     if p.get("first_source"):

@@ -196,6 +196,15 @@ EN: dict[str, str | Plural] = {
     "language_prompt": "Choose your language:",
     "language_set": "Done: I will answer in English.",
     "verdict_old": ("⚠️ <b>Old footage: this matches a clip first published on {first_seen}.</b>"),
+    "verdict_sound_only": (
+        "🔊 <b>Only the sound matches a clip in the archive: the picture differs.</b>\n"
+        "Sound (music, a voice-over) is often laid over other footage, so this does not show "
+        "that the footage is old."
+    ),
+    "matched_by": "Matched by: {what}.",
+    "agreement_picture": "the picture",
+    "agreement_picture_and_sound": "the picture and the sound",
+    "agreement_sound_only": "the sound only, the picture differs",
     "clip_title": "📼 <b>{title}</b>",
     "clip_shows": "What it actually shows: {description}",
     "first_source": "First published by: {source}",
@@ -281,7 +290,7 @@ EN: dict[str, str | Plural] = {
         "🚨 <b>Old footage reposted: {title}</b> (first published {first_seen})\n"
         "Posts reusing it: {count}"
     ),
-    "alert_post_line": '• <a href="{url}">{source}</a> (score {score})',
+    "alert_post_line": '• <a href="{url}">{source}</a> (score {score}, {how})',
     "alert_feed_down": "⚠️ The feed {feed} is failing: {error}",
     "alert_feed_up": "✅ The feed {feed} is working again.",
     "button_confirm": "✅ Confirmed repost",
@@ -402,6 +411,15 @@ AR: dict[str, str | Plural] = {
     "language_prompt": "اختر لغتك:",
     "language_set": "تم. سأجيبك من الآن باللغة العربية.",
     "verdict_old": ("⚠️ <b>مادة قديمة: يطابق هذا مقطعًا نُشر لأول مرة بتاريخ {first_seen}.</b>"),
+    "verdict_sound_only": (
+        "🔊 <b>الصوت وحده يطابق مقطعًا في الأرشيف، أما الصورة فمختلفة.</b>\n"
+        "كثيرًا ما يوضع الصوت (موسيقى أو تعليق) على مشاهد أخرى، لذا لا يدل هذا على أن المشاهد "
+        "قديمة."
+    ),
+    "matched_by": "وجه التطابق: {what}.",
+    "agreement_picture": "الصورة",
+    "agreement_picture_and_sound": "الصورة والصوت",
+    "agreement_sound_only": "الصوت فقط، والصورة مختلفة",
     "clip_title": "📼 <b>{title}</b>",
     "clip_shows": "ما يُظهره المقطع فعلًا: {description}",
     "first_source": "أول من نشره: {source}",
@@ -474,7 +492,7 @@ AR: dict[str, str | Plural] = {
         "🚨 <b>إعادة نشر مادة قديمة: {title}</b> (نُشرت لأول مرة بتاريخ {first_seen})\n"
         "عدد المنشورات التي أعادت استخدامها: {count}"
     ),
-    "alert_post_line": '• <a href="{url}">{source}</a> (درجة التطابق: {score})',
+    "alert_post_line": '• <a href="{url}">{source}</a> (درجة التطابق: {score}، {how})',
     "alert_feed_down": "⚠️ يتعذّر جلب المصدر {feed}: {error}",
     "alert_feed_up": "✅ عاد المصدر {feed} إلى العمل.",
     "button_confirm": "✅ إعادة نشر مؤكدة",

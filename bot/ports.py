@@ -36,6 +36,9 @@ class Finding:
     rating: str | None = None  # an existing fact-check's verdict, e.g. "Misleading"
     claim: str | None = None  # the false claim that fact-check reviewed
     ref_path: str | None = None  # a copy of the library's media, for the evidence picture
+    # What agreed: "picture", "picture_and_sound" or "sound_only" (the picture differs: never
+    # called old footage).  See fingerprint.signal.agreement.
+    agreement: str = "picture"
 
 
 @dataclass(frozen=True)

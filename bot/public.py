@@ -194,7 +194,8 @@ async def check_file(deps: Deps, update: Update, pending: Pending, lang: str, pa
     message = update.effective_message
     outcome = await deps.checker.check(path, keep=True)
     await _answer(message, pending, lang, outcome, path, deps.checker)
-    if outcome.media_id is not None and not any(f.clip_id for f in outcome.findings):
+    identified = any(f.clip_id and f.agreement != "sound_only" for f in outcome.findings)
+    if outcome.media_id is not None and not identified:
         storage.record_question(
             deps.db,
             user_id=sender_id(update),
@@ -224,7 +225,8 @@ async def _answer(
         return
     best = outcome.findings[0]
     await pending.answer(verdict_text(lang, best, origin), disable_web_page_preview=True)
-    picture = await _evidence(checker, path, best, lang)
+    # Side by side, frames of a sound-only match would show two unrelated pictures.
+    picture = None if best.agreement == "sound_only" else await _evidence(checker, path, best, lang)
     if picture is not None:
         await reply_photo(pending.status.courier, message, picture)
 
@@ -242,7 +244,9 @@ def verdict_text(lang: str, f: Finding, origin: str = "", limit: int = MESSAGE_L
 
 def _verdict_lines(lang: str, f: Finding, v: Mapping[str, str | None]) -> str:
     e = html.escape
-    if f.clip_id is None:  # only seen by the watchers: not reviewed, so not called "old"
+    if f.agreement == "sound_only":  # the picture differs: never called old footage
+        lines = [t(lang, "verdict_sound_only")]
+    elif f.clip_id is None:  # only seen by the watchers: not reviewed, so not called "old"
         when = (f.first_seen or "?").replace("T", " ")[:16]
         lines = [t(lang, "seen_before", where=e(v["source"] or "?"), when=e(when))]
     else:
@@ -266,6 +270,7 @@ def _verdict_lines(lang: str, f: Finding, v: Mapping[str, str | None]) -> str:
             score=f"{f.score:.2f}",
         )
     )
+    lines.append(t(lang, "matched_by", what=t(lang, f"agreement_{f.agreement}")))
     if f.mirrored:
         lines.append(t(lang, "mirrored_note"))
     return "\n".join(lines)

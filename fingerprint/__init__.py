@@ -26,6 +26,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "settings": ["Limits", "MatchSettings"],
         "match": ["find_matches", "verify"],
         "index": ["HashIndex", "Hits"],
-        "hashing": ["fingerprint_bytes", "fingerprint_file", "sha256_file"],
+        "hashing": ["extract_signals", "fingerprint_bytes", "fingerprint_file", "sha256_file"],
     },
 )

@@ -13,6 +13,7 @@ video twice.  A sound signal reads the audio itself in ``finish`` (``source`` is
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -99,3 +100,12 @@ def get(name: str) -> Signal:
 
 def all_signals() -> list[Signal]:
     return [get(name) for name in PLUGINS]
+
+
+def agreement(signals: Iterable[str], sound_only: bool) -> str:
+    """Which kinds of evidence agreed on a match (``Match.signals``, ``Match.sound_only``):
+    "picture", "picture_and_sound" or "sound_only" (the picture differs), for answers."""
+    if sound_only:
+        return "sound_only"
+    sound = any(not get(name).picture for name in signals if name in PLUGINS)
+    return "picture_and_sound" if sound else "picture"

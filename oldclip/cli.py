@@ -203,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--contact", metavar="EMAIL", help="how to reach the publisher")
     export.set_defaults(run=cmd_export)
 
+    refp = commands.add_parser(
+        "refingerprint",
+        help="give stored media the signals added to oldclip since (from their kept files)",
+        description="Extract the signals (local features, sound...) that stored media lack, from "
+        "the copies of their files the library keeps, so a library made by an older oldclip "
+        "matches with them too. Media whose file is not kept (bundle imports) are left as they "
+        "are.",
+    )
+    refp.set_defaults(run=cmd_refingerprint)
+
     bundle = commands.add_parser("import-bundle", help="merge another newsroom's bundle")
     bundle.add_argument("file", type=Path, help="a bundle written by `oldclip export`")
     bundle.set_defaults(run=cmd_import_bundle)
@@ -561,6 +571,23 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
         f"from {report.publisher}{left_out}"
     )
     return 0
+
+
+def cmd_refingerprint(library: Library, args: argparse.Namespace) -> int:
+    report = library.refingerprint()
+    if not report.media:
+        say("nothing to do: every media item whose file is kept has every signal")
+        return 0
+    added = ", ".join(f"{name} {count}" for name, count in sorted(report.added.items()))
+    parts = [f"refingerprinted {plural(report.updated, 'media item')} ({added or 'no signal'})"]
+    if report.nothing:
+        parts.append(f"{report.nothing} had nothing more to give (no sound track...)")
+    if report.missing_files:
+        parts.append(f"{plural(report.missing_files, 'kept file')} missing")
+    if report.failed:
+        parts.append(f"{report.failed} could not be decoded (see the warnings)")
+    say("; ".join(parts))
+    return 1 if report.failed else 0
 
 
 def cmd_import_bundle(library: Library, args: argparse.Namespace) -> int:

@@ -10,6 +10,11 @@ processes change the library too (`oldclip add`, `import-bundle`, `benign add`, 
 `oldclip run` is up): every ``match`` first checks the library's version, one tiny query, and
 brings both indexes in step when it moved.
 
+Every other signal (local features, sound: ``fingerprint.signal``) has its own index of the
+same media, built from the stored signal data (``storage.signals``) when the search index is
+built and kept in step with it by the same syncs.  Only the PDQ index is saved to disk; the
+others are rebuilt from the database by each process that matches.
+
 The search index is kept on disk beside the database (``<database stem>.index``), so a command
 does not rebuild it from every stored fingerprint: the saved file says which media it holds,
 and opening it brings it in step with the library as it is now (clips and sightings added or
@@ -39,6 +44,7 @@ from .config import Config
 
 if TYPE_CHECKING:
     from fingerprint import HashIndex
+    from fingerprint.signal import SignalIndex
 
 # The index (faiss), decoding (FFmpeg) and matching load where they are first needed, so that
 # `oldclip list` or `show` does not pay for them (see bench/startup.py).
@@ -68,8 +74,12 @@ class ClipMatch:
         The one rule for the CLI, the bot and the watchers: a library clip is old footage; a
         sighting by the watchers is only when it is at least ``min_age_h`` hours older (the
         same video spreading on its first day is news, not reuse).  ``other_than`` leaves out
-        sightings of that post itself.
+        sightings of that post itself.  A match of the sound alone (``Match.sound_only``: the
+        picture differs) never makes footage old: music and voice-overs are reused over new
+        footage all the time.
         """
+        if self.match.sound_only:
+            return None
         if self.clip is not None:
             return self.clip.first_seen, self.clip.source
         limit = at - timedelta(hours=min_age_h)
@@ -77,6 +87,13 @@ class ClipMatch:
             if s.post_url != other_than and parse_time(s.seen_at) <= limit:
                 return s.seen_at, s.post_url or s.url
         return None
+
+    @property
+    def agreement(self) -> str:
+        """ "picture", "picture_and_sound" or "sound_only" (``fingerprint.signal.agreement``)."""
+        from fingerprint.signal import agreement
+
+        return agreement(self.match.signals, self.match.sound_only)
 
     def as_dict(self, at: datetime | None = None, min_age_h: float = 0.0) -> dict:
         """The facts the text answer shows, for scripts."""
@@ -100,6 +117,9 @@ class ClipMatch:
             "clip_end": round(m.ref_end, 2),
             "frames_matched": m.frames_matched,
             "mirrored": m.mirrored,
+            "signals": list(m.signals),
+            "agreement": self.agreement,
+            "sound_only": m.sound_only,
         }
 
 
@@ -109,6 +129,18 @@ def parse_time(value: str | None) -> datetime:
         return datetime.now(UTC)
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RefingerprintReport:
+    """What ``Library.refingerprint`` did."""
+
+    media: int  # media items that lacked a signal and whose file is kept
+    updated: int  # of which gained at least one signal
+    added: dict[str, int]  # signal name -> media that gained it
+    nothing: int  # files decoded whose signals had nothing to say (no sound track...)
+    missing_files: int  # kept copies that are gone from disk
+    failed: int  # files that could not be decoded (MediaError)
 
 
 @dataclass(frozen=True)
@@ -130,6 +162,9 @@ class Library:
         self._indexed: dict[int, int] = {}
         self._benign: HashIndex | None = None  # benign media's hashes, built with the index
         self._benign_ids: frozenset[int] = frozenset()
+        # The other signals' indexes by signal name, and the media ids each holds.
+        self._signal_indexes: dict[str, SignalIndex] = {}
+        self._signal_held: dict[str, set[int]] = {}
         self._version: int | None = None  # storage.library_version at the last sync
         self._cache: OrderedDict[int, Fingerprint] = OrderedDict()
         self._unsaved = False  # the search index changed since it was last read or saved
@@ -170,6 +205,7 @@ class Library:
 
         # Read first: whatever changes while we read moves it, and is caught by the next sync.
         self._version = storage.library_version(self.db)
+        self._read_signals()
         saved = self._open_saved()
         if saved is not None:
             self._index = saved
@@ -251,6 +287,27 @@ class Library:
         self._benign_ids = frozenset(benign)
         self._cache.clear()
 
+    def _read_signals(self) -> None:
+        """The other signals' indexes, from every stored signal row of searchable media."""
+        from fingerprint import signal
+
+        wanted = storage.evidence_media_ids(self.db) - storage.benign_media_ids(self.db)
+        self._signal_indexes, self._signal_held = {}, {}
+        for name in storage.stored_signal_names():
+            index, held = signal.get(name).new_index(), set()
+            for media_id, data in storage.iter_signal_rows(self.db, name):
+                if media_id in wanted:
+                    index.add(media_id, data)
+                    held.add(media_id)
+            self._signal_indexes[name], self._signal_held[name] = index, held
+
+    @property
+    def signal_indexes(self) -> dict[str, SignalIndex]:
+        """The indexes of the signals other than PDQ, by name (built with the search index)."""
+        if self._index is None:
+            self._build()
+        return self._signal_indexes
+
     def refresh(self) -> bool:
         """Catch up with clips added, removed or marked benign since the last look, by anyone.
 
@@ -280,12 +337,14 @@ class Library:
         for media_id in self._indexed.keys() - wanted:
             self._index.remove(media_id)
             del self._indexed[media_id]
-        for media_id in self._replaced(wanted):
+        replaced = self._replaced(wanted)
+        for media_id in replaced:
             # Re-added below, with its new hashes (the old rows are never served again).
             self._index.remove(media_id)
             del self._indexed[media_id]
         for media_id in sorted(wanted - self._indexed.keys()):
             self._add(media_id)
+        self._sync_signals(wanted, set(replaced), known or {})
         if benign != self._benign_ids:
             from fingerprint import HashIndex
 
@@ -296,6 +355,26 @@ class Library:
             )
             self._benign_ids = benign
         return self._indexed != before
+
+    def _sync_signals(
+        self, wanted: set[int], replaced: set[int], known: dict[int, Fingerprint]
+    ) -> None:
+        """The other signals' indexes in step: what stopped being searchable or stands for
+        another file goes, what is searchable and has the signal's data comes in (media given
+        a signal later, by ``refingerprint``, included)."""
+        for name, index in self._signal_indexes.items():
+            held = self._signal_held[name]
+            for media_id in (held - wanted) | (held & replaced):
+                index.remove(media_id)
+                held.discard(media_id)
+            for media_id in sorted((wanted & storage.signal_media_ids(self.db, name)) - held):
+                fp = known.get(media_id)
+                data = (fp.signals if fp is not None else {}).get(name)
+                if data is None:
+                    data = storage.load_signals(self.db, media_id).get(name)
+                if data is not None:
+                    index.add(media_id, data)
+                    held.add(media_id)
 
     def _replaced(self, wanted: set[int]) -> list[int]:
         """Indexed media ids that now stand for another file (deleted, then the id reused).
@@ -344,6 +423,11 @@ class Library:
         if self._index is None or media_id in self._indexed or media_id in self._benign_ids:
             return
         self._add(media_id, fp)
+        fp = fp if fp is not None else self.load(media_id)
+        for name, data in (fp.signals if fp is not None else {}).items():
+            if name in self._signal_indexes and media_id not in self._signal_held[name]:
+                self._signal_indexes[name].add(media_id, data)
+                self._signal_held[name].add(media_id)
 
     def add_clip(
         self, path: str | Path, *, fp: Fingerprint | None = None, **provenance
@@ -413,6 +497,41 @@ class Library:
             if version != self._version:
                 self._unsaved |= self._sync(version, known)
 
+    def refingerprint(self) -> RefingerprintReport:
+        """Extract the signals media lack (added to oldclip after they were stored) from the
+        kept copies of their files (``media.path``), so an older library matches with them.
+
+        Only the missing signals are extracted (PDQ is never redone: stored hashes stay as
+        they are).  Indexes, here and in other processes, catch up through the library's
+        version, as for a new clip.
+        """
+        from fingerprint import MediaError, extract_signals
+
+        todo = storage.media_missing_signals(self.db, storage.stored_signal_names())
+        added: dict[str, int] = {}
+        updated = nothing = missing_files = failed = 0
+        for media_id, path, names in todo:
+            path = Path(path)
+            if not path.is_file():
+                missing_files += 1
+                continue
+            try:
+                found = extract_signals(path, path.name, self.config.limits, names)
+            except MediaError as exc:
+                log.warning("media %s (%s) not refingerprinted: %s", media_id, path, exc)
+                failed += 1
+                continue
+            with self.db.atomic():
+                stored = storage.store_signals(self.db, media_id, found)
+            for name in stored:
+                added[name] = added.get(name, 0) + 1
+            updated += bool(stored)
+            nothing += not stored
+        if updated:
+            storage.mark_library_changed(self.db)
+            self._catch_up()
+        return RefingerprintReport(len(todo), updated, added, nothing, missing_files, failed)
+
     def keep_copy(self, media_id: int, path: Path, sha256: str) -> None:
         """Archive a copy of a library file, so evidence pictures can be drawn from it later."""
         media = storage.get_media(self.db, media_id)
@@ -448,7 +567,14 @@ class Library:
         self.refresh()
         from fingerprint import find_matches
 
-        found = find_matches(fp, index, self.load, self.config.matching, ignore=self._benign)
+        found = find_matches(
+            fp,
+            index,
+            self.load,
+            self.config.matching,
+            ignore=self._benign,
+            indexes=self._signal_indexes,
+        )
         matches = []
         for m in found:
             clip = storage.clip_for_media(self.db, m.media_id)

@@ -371,6 +371,7 @@ class Pipeline:
                 "frames_matched": m.frames_matched,
                 "first_seen": first_seen,
                 "first_source": first_source,
+                "agreement": found.agreement,
             },
             window_s=self.watch.group_window_s,
         )

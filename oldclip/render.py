@@ -97,10 +97,18 @@ def verdict(
             "search, and add the clip once its origin is known."
         )
     old = [f for f in result.matches if f.evidence(now, min_age_h) is not None]
+    pictured = [f for f in result.matches if not f.match.sound_only]
     if old:
         lines = [f"{name}: OLD FOOTAGE. It matches {plural(len(old), 'item')} in the archive."]
+    elif not pictured:
+        lines = [
+            f"{name}: no picture match. Its sound matches "
+            f"{plural(len(result.matches), 'item')} in the archive, but the picture differs: "
+            "the sound (music, a voice-over) may have been laid over other footage, which does "
+            "not make this footage old."
+        ]
     else:
-        first = result.matches[0].sightings[0]
+        first = pictured[0].sightings[0]
         lines = [
             f"{name}: seen before, {ago(parse_time(first.seen_at), now)}, at "
             f"{first.post_url or first.url}. The watchers archived it recently, which does not "
@@ -109,6 +117,14 @@ def verdict(
     for found in old or result.matches:
         lines.extend(_match_lines(found, result.fingerprint.kind, now, min_age_h))
     return "\n".join(lines)
+
+
+# What agreed on a match, in the words of the answer (``ClipMatch.agreement``).
+AGREEMENT = {
+    "picture": "picture",
+    "picture_and_sound": "picture and sound",
+    "sound_only": "sound only, the picture differs",
+}
 
 
 def _match_lines(found: ClipMatch, query_kind: str, now: datetime, min_age_h: float) -> list[str]:
@@ -133,6 +149,7 @@ def _match_lines(found: ClipMatch, query_kind: str, now: datetime, min_age_h: fl
             lines.append(f"- seen before: first seen {first.seen_at} at {where}")
         else:
             lines.append(f"- seen {ago(parse_time(first.seen_at), now)} at {where}")
+    lines.append(f"  matched by: {AGREEMENT[found.agreement]}")
     score = f"  score {m.score:.2f}"
     mirrored = ", mirrored" if m.mirrored else ""
     if query_kind == "photo" and found.kind == "photo":

@@ -26,6 +26,7 @@ from fingerprint import (
     MatchSettings,
     MediaError,
     find_matches,
+    signal,
 )
 from watchers.errors import FeedError
 
@@ -163,6 +164,7 @@ class LibraryChecker:
             frames=m.frames_matched,
             mirrored=m.mirrored,
             best_pair=m.best_pair,
+            agreement=found.agreement,
             clip_id=clip.id if clip else None,
             title=clip.title if clip else None,
             description=clip.description if clip else None,
@@ -211,10 +213,19 @@ def _matching(
     only_clip = HashIndex.build(
         [(clip_media_id, clip_fp.hashes[np.isin(clip_fp.variants, INDEXED_VARIANTS)])]
     )
+    others = {}
+    for name, data in clip_fp.signals.items():
+        if name in signal.PLUGINS:
+            others[name] = signal.get(name).new_index()
+            others[name].add(clip_media_id, data)
+    # Identified means what a check would call old: a match of the sound alone is not.
     return {
         media_id
         for media_id, fp in asked.items()
-        if find_matches(fp, only_clip, known.get, settings, ignore=benign)
+        if any(
+            not m.sound_only
+            for m in find_matches(fp, only_clip, known.get, settings, benign, others)
+        )
     }
 
 

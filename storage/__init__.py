@@ -93,6 +93,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "library_version",
             "list_clips",
             "load_fingerprint",
+            "mark_library_changed",
             "media_by_sha256",
             "remove_clip",
             "set_benign",
@@ -106,6 +107,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "media_missing_signals",
             "signal_media_ids",
             "store_signals",
+            "stored_signal_names",
         ],
         "models": ["Clip", "ClipSource", "Media", "Sighting"],
         "pipeline": [

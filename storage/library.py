@@ -395,6 +395,12 @@ def library_version(db: sqlite_utils.Database) -> int:
     return int(db.execute("SELECT version FROM library_state WHERE id = 1").fetchone()[0])
 
 
+def mark_library_changed(db: sqlite_utils.Database) -> None:
+    """Move ``library_version`` although no clip changed (media gained a signal's data), so
+    every process brings its indexes in step."""
+    db.execute("UPDATE library_state SET version = version + 1 WHERE id = 1")
+
+
 def get_clip(db: sqlite_utils.Database, clip_id: int) -> Clip | None:
     """The clip with this id, or None."""
     row = _one(db, f"SELECT {_CLIP_COLUMNS} FROM clips WHERE id = ?", [clip_id])

@@ -502,6 +502,8 @@ def _011_media_signals(db: sqlite_utils.Database) -> None:
     the data was extracted: data of another version is ignored when read, and
     ``oldclip refingerprint`` extracts it again from the kept copy of the file.  Libraries made
     before this have no rows here; ``refingerprint`` fills them in.
+    ``reposts.agreement`` says which kinds of evidence agreed on a repost ("picture",
+    "picture_and_sound"; NULL for reposts found before, by the picture alone).
     """
     db.execute(
         """
@@ -515,6 +517,7 @@ def _011_media_signals(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX media_signals_signal ON media_signals(signal, media_id)")
+    db.execute("ALTER TABLE reposts ADD COLUMN agreement TEXT")
 
 
 # Position i holds the migration that produces schema version i + 1.

@@ -52,6 +52,7 @@ _REPOST_FIELDS = (
     "frames_matched",
     "first_seen",
     "first_source",
+    "agreement",
 )
 
 _POST_MEDIA_SELECT = (
@@ -436,6 +437,7 @@ def record_repost_and_alert(
             "query_end": values["query_end"],
             "ref_start": values["ref_start"],
             "ref_end": values["ref_end"],
+            "agreement": values["agreement"],
         }
         cutoff = utc_iso(to_datetime(now) - timedelta(seconds=window_s))
         open_item = db.execute(

@@ -25,7 +25,7 @@ from fingerprint.types import PDQ
 log = logging.getLogger(__name__)
 
 
-def stored_names() -> list[str]:
+def stored_signal_names() -> list[str]:
     """The registered signals whose data live in ``media_signals`` (all but PDQ)."""
     return [name for name in signal.PLUGINS if name != PDQ]
 

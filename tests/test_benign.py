@@ -218,11 +218,12 @@ def test_candidates_lose_their_benign_frames_before_verification(
     ignore, index = HashIndex(), HashIndex()
     ignore.add(7, indexed(benign))
     index.add(1, indexed(reference))
-    verified: dict[int, np.ndarray] = {}
+    verified: list[np.ndarray] = []  # the times of each candidate as it was verified
     real_verify = fingerprint.match.verify
 
     def spy(query, ref, media_id, settings):
-        verified[media_id] = np.unique(ref.times)
+        if ref is not benign:  # not the benign clip looked for in the query or the candidate
+            verified.append(np.unique(ref.times))
         return real_verify(query, ref, media_id, settings)
 
     monkeypatch.setattr(fingerprint.match, "verify", spy)
@@ -231,7 +232,7 @@ def test_candidates_lose_their_benign_frames_before_verification(
         fp_of(PATTERN), index, load, MatchSettings(), ignore=ignore
     )
     assert found.media_id == 1
-    assert verified[1].min() >= INTRO_S  # the pattern was verified without the intro
+    assert verified and all(times.min() >= INTRO_S for times in verified)  # without the intro
 
 
 def test_with_nothing_benign_matching_is_unchanged(library: Library, videos: Videos) -> None:

@@ -113,6 +113,8 @@ SAMPLES = {
     "error": "HTTP 503",
     "user": "@checker",
     "command": "/clip",
+    "what": "the picture and the sound",
+    "how": "the picture",
 }
 
 ALLOWED_TAG = re.compile(r'</?(b|i)>|<a href="[^"<>]*">|</a>')
@@ -231,7 +233,9 @@ def test_arabic_values_are_isolated() -> None:
         assert isolate(str(SAMPLES[name])) in details
     assert isolate("1234") in t("ar", "no_match", count=1234)
     # URLs in href stay bare (an isolate would break the link); the visible text is isolated.
-    line = t("ar", "alert_post_line", url="https://example.org/a", source="@chan", score="0.9")
+    line = t(
+        "ar", "alert_post_line", url="https://example.org/a", source="@chan", score="0.9", how="x"
+    )
     assert 'href="https://example.org/a"' in line and isolate("@chan") in line
     # Blocks of lines are not wrapped: each line is its own message.
     block = t("ar", "feeds_list", lines="• one\n• two")

@@ -94,7 +94,13 @@ def matched_item(db: sqlite_utils.Database, feed_id: int, n: int) -> int:
 
 
 def repost_of(media_id: int, score: float = 0.9) -> dict:
-    return {"matched_media_id": media_id, "score": score, "query_start": 0.0, "query_end": 2.0}
+    return {
+        "matched_media_id": media_id,
+        "score": score,
+        "query_start": 0.0,
+        "query_end": 2.0,
+        "agreement": "picture_and_sound",
+    }
 
 
 # --- migration --------------------------------------------------------------------------------
@@ -268,6 +274,7 @@ def test_repost_recorded_twice_makes_one_repost_and_one_alert(
                 "query_end": 2.0,
                 "ref_start": None,
                 "ref_end": None,
+                "agreement": "picture_and_sound",
             }
         ]
         item = get_post_media(reopened, item_id)
