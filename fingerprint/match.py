@@ -6,8 +6,8 @@ is a run of query frames that match reference frames in the same order with a st
 Hough vote over (speed, offset) lines, and scored by how many frames agree on that line and
 how closely.
 
-Photos have no time: a photo on either side is verified by its single best frame pair, with a
-tighter radius since there is no temporal evidence to lean on.
+Photos have no time: a photo on either side (or a still shown as a video) is verified by its
+single best frame pair, with a tighter radius since there is no temporal evidence to lean on.
 
 Benign media (channel intros, news logos, test cards, stock footage) prove nothing about where
 footage comes from.  Frames that look like them are cut out of the query and of every candidate
@@ -51,6 +51,9 @@ FULL_EVIDENCE_S = 4.0
 # How a stored media item is looked at: whole, zoomed, close up (see fingerprint.types).
 REFERENCE_VIEWS = ((VARIANT_FULL, VARIANT_DENSE), (VARIANT_ZOOM,), (VARIANT_CLOSE,))
 SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes reposts make
+# Bits within which all frames of a video count as one picture (a still): re-encoding a still
+# moves its PDQ by a few bits; two moments of real footage are dozens apart.
+STILL_RADIUS = 16
 MAX_BENIGN_REPEATS = 4  # times one benign clip is looked for in a video (intro, outro, ...)
 
 
@@ -236,6 +239,10 @@ def verify(
     is judged by how many of the reference's close-ups it matches, not by all of its frames.
     """
     best: Match | None = None
+    # Without motion there is no order of frames to check: judged like a photo (its single
+    # best pair, within ``photo_radius``), so a still shown as a video is not asked for three
+    # frames in order that it cannot have.
+    still = query.kind == "photo" or reference.kind == "photo" or _still(query) or _still(reference)
     for view in REFERENCE_VIEWS:
         ref_keep = np.isin(reference.variants, view)
         if not ref_keep.any():
@@ -247,13 +254,20 @@ def verify(
                 continue
             distances = hamming(query.hashes[keep], ref_hashes)
             q_times = query.times[keep]
-            if query.kind == "photo" or reference.kind == "photo":
+            if still:
                 found = _best_pair(distances, q_times, ref_times, media_id, mirrored, settings)
             else:
                 found = _temporal(distances, q_times, ref_times, media_id, mirrored, settings)
             if found is not None and (best is None or found.score > best.score):
                 best = found
     return best
+
+
+def _still(fp: Fingerprint) -> bool:
+    """Whether every upright frame of a video shows the same picture (a still shown as a
+    video, a slide): all within ``STILL_RADIUS`` bits of the first."""
+    hashes = fp.hashes[np.isin(fp.variants, UPRIGHT_VARIANTS)]
+    return len(hashes) > 1 and int(hamming(hashes[:1], hashes).max()) <= STILL_RADIUS
 
 
 def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:

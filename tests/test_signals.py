@@ -1,0 +1,160 @@
+"""Signals as plug-ins: extraction from one decode, storage, bundles, old libraries.
+
+Everything runs on the shared media and real SQLite files; the signals are the registered
+plug-ins (``fingerprint.signal.PLUGINS``), whatever they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlite_utils
+from media import CHAIR, CHAIR_RECUT, DOORKNOB, require_media, shared_fingerprint
+
+import storage
+from fingerprint import fingerprint_file, signal
+from fingerprint.pdq import PDQ_SIGNAL
+from fingerprint.types import PDQ
+from oldclip.config import load_config
+from oldclip.library import Library
+from storage.migrations import migrate, schema_version
+
+OTHERS = [name for name in signal.PLUGINS if name != PDQ]
+
+
+@pytest.fixture(autouse=True)
+def _media() -> None:
+    require_media()
+
+
+def test_every_registered_signal_is_extracted_and_survives_pickling() -> None:
+    fp = shared_fingerprint(CHAIR)
+    # The chair has picture detail and a sound track: every signal has something to say.
+    assert sorted(fp.signals) == sorted(OTHERS)
+    again = pickle.loads(pickle.dumps(fp))  # worker processes hand fingerprints back this way
+    assert np.array_equal(again.hashes, fp.hashes)
+    for name, data in fp.signals.items():
+        plugin = signal.get(name)
+        assert plugin.dumps(again.signals[name]) == plugin.dumps(data)
+
+
+def test_a_signal_that_fails_is_left_out_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A plug-in registered wrongly (or failing in any way) costs its own signal, never the
+    # fingerprint: PDQ and the other signals come out as they would without it.
+    plain = shared_fingerprint(DOORKNOB)
+    monkeypatch.setitem(signal.PLUGINS, "broken", ".pdq:NO_SUCH_PLUGIN")
+    signal.get.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="signal 'broken' skipped"):
+            fp = fingerprint_file(DOORKNOB)
+    finally:
+        signal.get.cache_clear()
+    assert np.array_equal(fp.hashes, plain.hashes)
+    assert sorted(fp.signals) == sorted(plain.signals) and "broken" not in fp.signals
+
+
+def test_pdq_data_round_trips_and_junk_is_refused() -> None:
+    fp = shared_fingerprint(CHAIR)
+    again = PDQ_SIGNAL.loads(PDQ_SIGNAL.dumps(fp))
+    assert (again.kind, len(again)) == (fp.kind, len(fp))
+    assert np.array_equal(again.hashes, fp.hashes) and np.array_equal(again.times, fp.times)
+    blob = PDQ_SIGNAL.dumps(fp)
+    for junk in (b"", b"OCPDQ1", blob[:-1], b"x" * len(blob)):
+        with pytest.raises(ValueError):
+            PDQ_SIGNAL.loads(junk)
+
+
+def test_stored_signals_survive_the_database(db: sqlite_utils.Database) -> None:
+    fp = shared_fingerprint(CHAIR)
+    media_id, _ = storage.add_media(db, fp)
+    loaded = storage.load_fingerprint(db, media_id)
+    assert sorted(loaded.signals) == sorted(fp.signals)
+    for name, data in fp.signals.items():
+        plugin = signal.get(name)
+        assert plugin.dumps(loaded.signals[name]) == plugin.dumps(data)
+
+
+def test_stored_data_that_cannot_be_used_is_ignored(
+    db: sqlite_utils.Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    fp = shared_fingerprint(CHAIR)
+    media_id, _ = storage.add_media(db, fp)
+    # Written by a newer oldclip, with a signal this one does not know: ignored silently.
+    db.execute(
+        "INSERT INTO media_signals (media_id, signal, version, data) VALUES (?, 'zz', 1, ?)",
+        [media_id, b"whatever"],
+    )
+    for name in OTHERS:
+        db.execute(
+            "UPDATE media_signals SET data = ? WHERE media_id = ? AND signal = ?",
+            [b"\x00damaged", media_id, name],
+        )
+    with caplog.at_level(logging.WARNING, logger="storage.signals"):
+        loaded = storage.load_fingerprint(db, media_id)
+    assert loaded.signals == {}  # damaged: each left out, with a warning naming it
+    assert all(f"stored {name} data is damaged" in caplog.text for name in OTHERS)
+    assert np.array_equal(loaded.hashes, fp.hashes)  # PDQ unharmed
+    for name in OTHERS:  # data of another version of the signal: not read at all
+        version = signal.get(name).version
+        db.execute(
+            "UPDATE media_signals SET version = ? WHERE media_id = ? AND signal = ?",
+            [version + 1, media_id, name],
+        )
+    caplog.clear()
+    assert storage.load_fingerprint(db, media_id).signals == {} and not caplog.text
+
+
+def test_a_bundle_carries_the_signals(tmp_path: Path, db: sqlite_utils.Database) -> None:
+    fp = shared_fingerprint(CHAIR)
+    media_id, _ = storage.add_media(db, fp)
+    storage.add_clip(db, media_id, title="Chair", first_seen="2015-03-01", source="archive.org")
+    bundle = tmp_path / "chair.jsonl.gz"
+    storage.export_bundle(db, bundle, publisher="Desk A")
+    other = storage.open_db(tmp_path / "other.db")
+    try:
+        report = storage.import_bundle(other, bundle)
+        assert report.new == 1
+        imported = storage.media_by_sha256(other, fp.sha256)
+        loaded = storage.load_fingerprint(other, imported.id)
+        assert sorted(loaded.signals) == sorted(fp.signals)
+        for name, data in fp.signals.items():
+            plugin = signal.get(name)
+            assert plugin.dumps(loaded.signals[name]) == plugin.dumps(data)
+    finally:
+        other.close()
+
+
+def test_a_library_made_before_signals_matches_as_before_then_gains_them(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    old = sqlite_utils.Database(path)
+    old.execute("PRAGMA foreign_keys = ON")
+    assert migrate(old, target=10) == 10  # the schema before media_signals
+    fp = replace(shared_fingerprint(CHAIR), signals={})  # what that oldclip stored
+    media_id, _ = storage.add_media(old, fp)
+    storage.add_clip(old, media_id, title="Chair", first_seen="2015-03-01", source="archive.org")
+    storage.set_media_path(old, media_id, CHAIR)  # the kept copy of the file
+    old.close()
+
+    library = Library.open(load_config(None, path))
+    try:
+        assert schema_version(library.db) == storage.CURRENT_VERSION
+        (found,) = library.match(shared_fingerprint(CHAIR_RECUT))
+        assert found.match.media_id == media_id and found.match.signals[0] == PDQ
+        assert storage.load_fingerprint(library.db, media_id).signals == {}
+
+        report = library.refingerprint()
+        assert (report.media, report.updated) == ((1, 1) if OTHERS else (0, 0))
+        assert report.added == {name: 1 for name in OTHERS}
+        gained = storage.load_fingerprint(library.db, media_id)
+        assert sorted(gained.signals) == sorted(OTHERS)
+        assert np.array_equal(gained.hashes, fp.hashes)  # PDQ is never redone
+        assert library.refingerprint().media == 0  # nothing left to do
+        for name in OTHERS:  # the running library's indexes caught up
+            assert len(library.signal_indexes[name]) > 0
+    finally:
+        library.close()
