@@ -411,7 +411,9 @@ def cmd_remove(library: Library, args: argparse.Namespace) -> int:
 
 def cmd_benign_add(library: Library, args: argparse.Namespace) -> int:
     fp = library.fingerprint(args.file)
-    overlapping = [m.clip for m in library.match(fp) if m.clip is not None]
+    overlapping = [
+        m.clip for m in library.match(fp) if m.clip is not None and not m.match.sound_only
+    ]
     clip_id, created = library.add_benign(
         args.file, fp=fp, title=args.title, note=args.note, added_by="cli"
     )

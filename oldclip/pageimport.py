@@ -61,7 +61,9 @@ def record_provenance(
         (
             found.match.media_id
             for found in library.match(fp)
-            if found.clip is not None and found.match.media_id != media_id
+            if found.clip is not None
+            and found.match.media_id != media_id
+            and not found.match.sound_only  # the same sound over other footage is not a repeat
         ),
         media_id,
     )
