@@ -110,7 +110,7 @@ def combine(
 ) -> Match | None:
     """One verdict on (query, reference) from every signal both sides have.
 
-    The best picture evidence anchors the match; the other signals count when they place the
+    A picture evidence anchors the match; the other signals count when they place the
     query at the same offset in the reference (within ``time_tolerance``; a photo has no time,
     so every picture signal agrees with it).  Agreeing signals reinforce each other as
     independent witnesses: the score is ``1 - prod(1 - score_i)``, so ``min_score`` asks the
@@ -138,25 +138,23 @@ def combine(
             continue
         if found is not None:
             (picture if plugin.picture else sound).append(found)
-    picture.sort(key=lambda e: -e.score)
     sound.sort(key=lambda e: -e.score)
     timed = query.kind == "video" and reference.kind == "video"
 
     def agree(a: Evidence, b: Evidence) -> bool:
         return not timed or abs(a.offset - b.offset) <= settings.time_tolerance
 
-    if picture:
-        anchor = picture[0]
-        witnesses = [anchor] + [e for e in picture[1:] + sound if agree(anchor, e)]
-        found = _match(media_id, anchor, witnesses, settings)
-        if found is not None or not sound:
-            return found
-    if not sound:
-        return None
-    heard = sound[0]
-    seen = [e for e in picture if agree(heard, e)]
-    found = _match(media_id, seen[0], [*seen, heard], settings) if seen else None
-    return found or _match(media_id, heard, [heard], settings, sound_only=True)
+    # Each picture evidence in turn places the query; the placement most signals confirm, by
+    # the combined score, wins (a signal fooled by a similar moment elsewhere is outvoted).
+    best: Match | None = None
+    for anchor in picture:
+        others = [e for e in picture + sound if e is not anchor and agree(anchor, e)]
+        found = _match(media_id, anchor, [anchor, *others], settings)
+        if found is not None and (best is None or found.score > best.score):
+            best = found
+    if best is not None or not sound:
+        return best
+    return _match(media_id, sound[0], [sound[0]], settings, sound_only=True)
 
 
 def _match(

@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         help="is this video or photo old footage?",
         description="Is this video or photo old footage? Exit status: 0 old footage, 3 not "
-        "found (or only seen by the watchers recently), 1 an error.",
+        "found (or only seen by the watchers recently, or only its sound matches: the picture "
+        "differs), 1 an error.",
     )
     check.add_argument("file", metavar="FILE|URL", help="a file, or a link to a post")
     check.add_argument("--json", action="store_true", help="machine-readable output")
@@ -343,7 +344,14 @@ def _check(library: Library, args: argparse.Namespace, path: Path, name: str) ->
     now = datetime.now(UTC)
     old = any(m.evidence(now, min_age_h) is not None for m in result.matches)
     if args.json:
-        verdict_word = "old" if old else ("seen_recently" if result.matches else "no_match")
+        if old:
+            verdict_word = "old"
+        elif not result.matches:
+            verdict_word = "no_match"
+        elif all(m.match.sound_only for m in result.matches):
+            verdict_word = "sound_only"  # the sound matches, the picture differs: not old
+        else:
+            verdict_word = "seen_recently"
         say(
             json.dumps(
                 {

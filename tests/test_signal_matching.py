@@ -1,0 +1,168 @@
+"""The signals together, end to end through `oldclip check --json` on a real library file.
+
+Reposts are made with PyAV and Pillow from a shared video in the test's folder: the edits a
+global hash cannot survive (an off-centre crop, a blurred-fill vertical, a phone screenshot of
+a frame), a repost whose picture is covered but keeps the original sound, and the original
+sound laid over other footage, which must be reported as "sound only, the picture differs" and
+never as old footage.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from media import CHAIR, DOORKNOB, read_frames, require_media, run_cli, save_jpeg, write_video
+from media_sound import covered_repost, sound_over
+from PIL import Image, ImageDraw, ImageFilter
+
+from fingerprint import signal
+
+CHECK_OLD, CHECK_NOT_OLD = 0, 3
+PIECE_S = 8.0  # seconds of the chair used for the video reposts (keeps the test quick)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A library file holding the chair clip (as `oldclip add` made it)."""
+    require_media()
+    if not {"orb", "audio"} <= set(signal.PLUGINS):
+        pytest.skip("needs the local-feature and sound signals registered")
+    db = tmp_path_factory.mktemp("library") / "library.db"
+    added = run_cli(
+        "add", CHAIR, "--title", "Chair", "--first-seen", "2015-03-01", "--source",
+        "https://archive.org/chair", db=db, timeout=120,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    return db
+
+
+def check(db: Path, path: Path) -> tuple[int, dict]:
+    done = run_cli("check", "--json", path, db=db, timeout=120)
+    assert done.returncode in (CHECK_OLD, CHECK_NOT_OLD), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def _even(pixels: np.ndarray) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    return np.ascontiguousarray(pixels[: h - h % 2, : w - w % 2])
+
+
+def off_centre_crop(frames: list[np.ndarray], keep: float = 0.75) -> list[np.ndarray]:
+    """The top-left ``keep`` of each frame: a crop that also moves the picture's centre."""
+    h, w = frames[0].shape[:2]
+    return [_even(f[: int(h * keep), : int(w * keep)]) for f in frames]
+
+
+def blurred_fill(frames: list[np.ndarray], width: int = 360) -> list[np.ndarray]:
+    """A 9:16 vertical canvas: the footage across the middle, the rest a blurred zoomed copy."""
+    height = width * 16 // 9
+    out = []
+    for pixels in frames:
+        picture = Image.fromarray(pixels)
+        zoom = height / picture.height
+        back = picture.resize((int(picture.width * zoom), height)).filter(
+            ImageFilter.GaussianBlur(12)
+        )
+        left = (back.width - width) // 2
+        canvas = back.crop((left, 0, left + width, height))
+        front = picture.resize((width, int(picture.height * width / picture.width)))
+        canvas.paste(front, (0, (height - front.height) // 2))
+        out.append(_even(np.asarray(canvas)))
+    return out
+
+
+def phone_screenshot(pixels: np.ndarray) -> np.ndarray:
+    """A frame as a phone screenshot: status bar, app chrome and text lines around it, the
+    footage small in the middle."""
+    width, height = 540, 1170
+    screen = Image.new("RGB", (width, height), (250, 250, 250))
+    draw = ImageDraw.Draw(screen)
+    draw.rectangle((0, 0, width, 40), fill=(20, 20, 20))  # status bar
+    draw.text((20, 12), "9:41", fill=(255, 255, 255))
+    draw.rectangle((0, 40, width, 120), fill=(36, 52, 71))  # the app's title bar
+    draw.text((90, 70), "Breaking News Channel", fill=(255, 255, 255))
+    for line in range(4):
+        draw.text(
+            (20, 150 + 28 * line), "Footage from today's strike, share it now " * 2, (0, 0, 0)
+        )
+    frame = Image.fromarray(pixels)
+    frame = frame.resize((width - 40, int(frame.height * (width - 40) / frame.width)))
+    screen.paste(frame, (20, 290))
+    draw.rectangle((0, height - 110, width, height), fill=(240, 240, 240))  # reply bar
+    draw.text((30, height - 70), "Write a comment...", fill=(120, 120, 120))
+    return np.asarray(screen)
+
+
+def test_a_cropped_repost_is_old(library: Path, tmp_path: Path) -> None:
+    frames, _, fps = read_frames(CHAIR, end=PIECE_S, scale=0.5)
+    repost = write_video(tmp_path / "cropped.mp4", off_centre_crop(frames), fps)  # no sound
+    status, answer = check(library, repost)
+    assert (status, answer["verdict"]) == (CHECK_OLD, "old")
+    best = answer["matches"][0]
+    assert best["agreement"] == "picture" and not best["sound_only"]
+
+
+def test_a_blurred_fill_vertical_repost_is_old(library: Path, tmp_path: Path) -> None:
+    frames, _, fps = read_frames(CHAIR, end=PIECE_S, scale=0.5)
+    repost = write_video(tmp_path / "vertical.mp4", blurred_fill(frames), fps)
+    status, answer = check(library, repost)
+    assert (status, answer["verdict"]) == (CHECK_OLD, "old")
+    assert answer["matches"][0]["agreement"] == "picture"
+
+
+def test_a_screenshot_of_a_frame_is_old(library: Path, tmp_path: Path) -> None:
+    frames, _, _ = read_frames(CHAIR, start=6.0, end=6.2)
+    shot = save_jpeg(tmp_path / "screenshot.jpg", phone_screenshot(frames[0]))
+    status, answer = check(library, shot)
+    assert (status, answer["verdict"]) == (CHECK_OLD, "old")
+    best = answer["matches"][0]
+    assert best["agreement"] == "picture" and abs(best["clip_start"] - 6.0) < 1.0
+
+
+def test_a_repost_whose_picture_is_hidden_but_keeps_the_sound_matches_by_sound(
+    library: Path, tmp_path: Path
+) -> None:
+    # 70% of every frame under an opaque box: no picture signal finds the rest of it, so the
+    # sound alone finds the clip, at the right place.  Alone it is never "old": it is shown
+    # for a person to look at, as sound only.
+    repost = covered_repost(CHAIR, tmp_path / "covered.mp4", covered=0.7, end=PIECE_S)
+    status, answer = check(library, repost)
+    (best,) = answer["matches"]
+    assert best["signals"] == ["audio"] and best["sound_only"] and not best["old"]
+    assert abs(best["clip_start"] - best["query_start"]) < 0.5  # the piece starts at 0 s
+    assert (status, answer["verdict"]) == (CHECK_NOT_OLD, "sound_only")
+
+
+def test_the_sound_reinforces_the_picture_at_the_same_offset(library: Path, tmp_path: Path) -> None:
+    repost = covered_repost(CHAIR, tmp_path / "covered.mp4", covered=0.3, end=PIECE_S)
+    status, answer = check(library, repost)
+    best = answer["matches"][0]
+    assert (status, best["agreement"], best["old"]) == (CHECK_OLD, "picture_and_sound", True)
+    assert "pdq" in best["signals"] and "audio" in best["signals"]
+    # Without its sound, the same picture gives a weaker match.
+    frames, _, fps = read_frames(repost)
+    silent = write_video(tmp_path / "silent.mp4", frames, fps)
+    _, alone = check(library, silent)
+    assert alone["matches"][0]["agreement"] == "picture"
+    assert alone["matches"][0]["score"] < best["score"]
+
+
+def test_the_sound_over_other_footage_is_sound_only_never_old(
+    library: Path, tmp_path: Path
+) -> None:
+    repost = sound_over(DOORKNOB, CHAIR, tmp_path / "voice-over.mp4", end=PIECE_S)
+    status, answer = check(library, repost)
+    assert (status, answer["verdict"]) == (CHECK_NOT_OLD, "sound_only")
+    (best,) = answer["matches"]
+    assert (best["signals"], best["agreement"], best["sound_only"]) == (
+        ["audio"],
+        "sound_only",
+        True,
+    )
+    assert best["old"] is False
+    text = run_cli("check", repost, db=library, timeout=120)
+    assert text.returncode == CHECK_NOT_OLD
+    assert "sound only, the picture differs" in text.stdout and "OLD FOOTAGE" not in text.stdout
