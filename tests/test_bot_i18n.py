@@ -312,3 +312,43 @@ def test_counted_messages_agree_with_their_number() -> None:
     assert len(set(arabic.values())) == 6
     # Every form keeps the rest of the message
     assert all("TinEye" in text for text in arabic.values())
+
+
+@pytest.mark.parametrize("lang", ["en", "ar"])
+def test_answers_and_alerts_say_which_signals_agreed(lang: str) -> None:
+    from dataclasses import replace
+
+    from bot.alerts import render
+    from bot.ports import Finding
+    from bot.public import verdict_text
+    from storage import OutboxItem
+
+    both = Finding(
+        media_id=1, score=0.95, query_start=0, query_end=10, ref_start=0, ref_end=10, frames=40,
+        mirrored=False, best_pair=(1.0, 1.0), clip_id=7, title="Chair", first_seen="2017-06-20",
+        source="https://frontline.example/a", agreement="picture_and_sound",
+    )  # fmt: skip
+    answer = verdict_text(lang, both)
+    assert t(lang, "verdict_old", first_seen="2017-06-20") in answer
+    assert t(lang, "agreement_picture_and_sound") in answer
+    # The sound alone, the picture differing: said so, and never called old footage.
+    sound = verdict_text(lang, replace(both, agreement="sound_only"))
+    assert t(lang, "verdict_sound_only") in sound
+    assert t(lang, "agreement_sound_only") in sound
+    assert t(lang, "verdict_old", first_seen="2017-06-20") not in sound
+    alert = OutboxItem(
+        id=3, kind="repost", group_key="media:1", count=2, created_at="", updated_at="",
+        delivered_at=None, attempts=0, next_attempt_at=None,
+        payload={"clip_title": "Chair", "first_seen": "2017-06-20", "posts": [
+            {"post_url": "https://t.me/a/1", "source": "a", "score": 0.9,
+             "agreement": "picture_and_sound"},
+            {"post_url": "https://t.me/b/2", "source": "b", "score": 0.8},  # before migration 11
+        ]},
+    )  # fmt: skip
+    text, _ = render(alert, lang)
+    first, second = [line for line in text.split("\n") if "t.me" in line]
+    assert t(lang, "agreement_picture_and_sound") in first
+    assert (
+        t(lang, "agreement_picture") in second
+        and t(lang, "agreement_picture_and_sound") not in second
+    )
