@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from .types import HASH_BYTES, QUERY_VARIANTS, Fingerprint
+from .types import HASH_BYTES, INDEXED_VARIANTS, QUERY_VARIANTS, Fingerprint
 
 BITS = HASH_BYTES * 8
 CHUNK_ROWS = 65_536  # codes scanned per call: 2 MB, fits the cache with every query hash
@@ -121,8 +121,11 @@ class HashIndex:
             return np.zeros((0, HASH_BYTES), dtype=np.uint8)
         return self._rows_between(self._starts[slot], self._end(slot))
 
-    def add(self, media_id: int, hashes: np.ndarray) -> None:
-        """Index the hashes of one media item (its rows stay together)."""
+    def add(self, media_id: int, hashes: np.ndarray | Fingerprint) -> None:
+        """Index the hashes of one media item (its rows stay together): given as codes, or as
+        its fingerprint (the "pdq" signal's data: its ``INDEXED_VARIANTS`` are indexed)."""
+        if isinstance(hashes, Fingerprint):
+            hashes = hashes.hashes[np.isin(hashes.variants, INDEXED_VARIANTS)]
         hashes = _codes(hashes)
         if not len(hashes):
             return

@@ -87,7 +87,8 @@ class PdqSignal:
             query_end=found.query_end,
             ref_start=found.ref_start,
             ref_end=found.ref_end,
-            offset=found.ref_start - found.query_start,
+            # The closest pair lies on the fitted line (the span's ends may be clipped at 0).
+            offset=found.best_pair[1] - found.best_pair[0],
             units=found.frames_matched,
             mirrored=found.mirrored,
             best_pair=found.best_pair,

@@ -17,7 +17,7 @@ import sqlite_utils
 from media import CHAIR, CHAIR_RECUT, DOORKNOB, require_media, shared_fingerprint
 
 import storage
-from fingerprint import fingerprint_file, signal
+from fingerprint import MatchSettings, fingerprint_file, signal
 from fingerprint.pdq import PDQ_SIGNAL
 from fingerprint.types import PDQ
 from oldclip.config import load_config
@@ -56,6 +56,19 @@ def test_a_signal_that_fails_is_left_out_with_a_warning(monkeypatch: pytest.Monk
         signal.get.cache_clear()
     assert np.array_equal(fp.hashes, plain.hashes)
     assert sorted(fp.signals) == sorted(plain.signals) and "broken" not in fp.signals
+
+
+def test_pdq_is_a_plug_in_like_any_other() -> None:
+    # Through the contract alone: index the chair, find it from a recut, compare the two.
+    chair, recut = shared_fingerprint(CHAIR), shared_fingerprint(CHAIR_RECUT)
+    index = PDQ_SIGNAL.new_index()
+    index.add(1, chair)
+    index.add(2, shared_fingerprint(DOORKNOB))
+    assert index.candidates(recut, 5)[0] == 1
+    found = PDQ_SIGNAL.compare(recut, chair, MatchSettings())
+    assert found is not None and found.signal == PDQ and found.score > 0.5
+    assert abs(found.offset - 2.0) < 0.5  # the recut starts 2 s into the original
+    assert PDQ_SIGNAL.compare(shared_fingerprint(DOORKNOB), chair, MatchSettings()) is None
 
 
 def test_pdq_data_round_trips_and_junk_is_refused() -> None:
