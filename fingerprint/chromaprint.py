@@ -15,6 +15,8 @@ version 1.4) and Lalinsky's description "How does Chromaprint work?" (2011):
 4. 16 Haar-like filters over a 16-frame window of that chroma image, each quantised into
    2 bits (Gray code): one 32-bit code every 1365 samples, about 8 codes a second.
 
+On the same 16-bit samples the codes are bit for bit those of Chromaprint 1.5.1's ``fpcalc
+-raw`` (checked on the shared videos' sound; ``tests/test_audio_signal.py`` keeps a reference).
 Codes of two recordings of the same sound differ by few bits where they are aligned, which is
 what ``fingerprint.audio`` matches on.  Nothing here reads files: ``ChromaStream`` takes
 samples as they are decoded so a long file never sits in memory as raw audio.
@@ -79,14 +81,16 @@ class ChromaStream:
     """Turns int16 mono samples at 11025 Hz, fed in pieces of any size, into chroma vectors."""
 
     def __init__(self) -> None:
-        self._pending = np.zeros(0, dtype=np.int16)
+        self._pending: list[np.ndarray] = []  # samples not yet in a whole frame, in pieces
+        self._held = 0
         self._chroma: list[np.ndarray] = []
         self.samples = 0  # fed so far
 
     def feed(self, samples: np.ndarray) -> None:
+        self._pending.append(samples.astype(np.int16, copy=False))
+        self._held += len(samples)
         self.samples += len(samples)
-        self._pending = np.concatenate([self._pending, samples.astype(np.int16, copy=False)])
-        if len(self._pending) >= FRAME_SIZE + BATCH_FRAMES * HOP:
+        if self._held >= FRAME_SIZE + BATCH_FRAMES * HOP:
             self._flush()
 
     def chroma(self) -> np.ndarray:
@@ -97,14 +101,16 @@ class ChromaStream:
         return np.concatenate(self._chroma)
 
     def _flush(self) -> None:
-        frames = (len(self._pending) - FRAME_SIZE) // HOP + 1
+        frames = (self._held - FRAME_SIZE) // HOP + 1
         if frames <= 0:
             return
-        view = np.lib.stride_tricks.sliding_window_view(self._pending, FRAME_SIZE)[::HOP][:frames]
+        pending = np.concatenate(self._pending)
+        view = np.lib.stride_tricks.sliding_window_view(pending, FRAME_SIZE)[::HOP][:frames]
         spectrum = np.fft.rfft(view * _WINDOW, axis=1)
         power = spectrum.real**2 + spectrum.imag**2
         self._chroma.append(power @ _BANDS)
-        self._pending = self._pending[frames * HOP :].copy()
+        self._pending = [pending[frames * HOP :]]
+        self._held = len(self._pending[0])
 
 
 def codes(chroma: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from media_sound import (
 )
 
 from fingerprint.audio import AUDIO, MIN_SOUND_S, SoundPrint
+from fingerprint.chromaprint import SAMPLE_RATE, ChromaStream, codes
 from fingerprint.decode import Header
 from fingerprint.settings import Limits, MatchSettings
 from fingerprint.signal import Evidence, Signal
@@ -49,6 +50,37 @@ def shared() -> dict[str, SoundPrint | None]:
 @pytest.fixture(scope="module")
 def chair(shared) -> SoundPrint:
     return shared[CHAIR.name]
+
+
+# Chromaprint 1.5.1's own codes (``fpcalc -raw``) of ``melody()`` written as a 16-bit WAV.
+FPCALC_MELODY = (
+    "611b215c603a116c602a312c202a212c20fa112c209f0b3c208c0b0d308c1b4e128c594e128cd84e02ce98ce"
+    "460e74ce461a308e4e3a308e4eea31be4cae32ae4caf22a74ca432a448a032ac48a032ac482012e848205e28"
+    "0830ab180832a9080832a9081932a9087a72bb087ae296087a7382087a1182187a0082e87a44a2e87a442268"
+    "5a44266a5b443a6a5dc5186a51c508aa51fd08be416d088e016d0c8e01ef108e03ee108603ee5086"
+)
+
+
+def melody() -> np.ndarray:
+    """16 half-second chords at 11025 Hz, as 16-bit samples: no decoder or resampler involved."""
+    notes = [220.0, 277.18, 329.63, 440.0, 392.0, 349.23, 293.66, 246.94]
+    notes += [196.0, 261.63, 311.13, 415.3, 370.0, 233.08, 185.0, 523.25]
+    t = np.arange(int(0.5 * SAMPLE_RATE)) / SAMPLE_RATE
+    chords = [
+        np.sin(2 * np.pi * f * t)
+        + 0.5 * np.sin(4 * np.pi * f * t)
+        + 0.3 * np.sin(3 * np.pi * f * t)
+        for f in notes
+    ]
+    return np.round(np.concatenate(chords) * 8000).astype(np.int16)
+
+
+def test_codes_are_chromaprints_own():
+    stream = ChromaStream()
+    for piece in np.array_split(melody(), 7):  # fed in uneven pieces, as a decoder does
+        stream.feed(piece)
+    expected = np.array([int(FPCALC_MELODY[i : i + 8], 16) for i in range(0, 344, 8)], np.uint32)
+    assert np.array_equal(codes(stream.chroma()), expected)
 
 
 def test_is_a_sound_plugin():
@@ -123,6 +155,27 @@ def test_the_index_ranks_the_family_first(shared, tmp_path):
     assert len(found) == 3 and all(FAMILY_OF[name] == "pattern" for name in found)
     index.remove(names.index(CHAIR.name))
     assert CHAIR.name not in [names[i] for i in index.candidates(query, limit=25)]
+
+
+def test_the_index_stays_right_as_items_come_and_go(shared, chair):
+    """Items added one by one between searches (the service's way) and replaced in place."""
+    index = AUDIO.new_index()
+    names = [name for name, data in shared.items() if data is not None]
+    for media_id, name in enumerate(names):
+        index.add(media_id, shared[name])
+        found = index.candidates(chair, limit=25)
+        assert found and all(FAMILY_OF[names[i]] == "chair" for i in found)
+    assert set(index.candidates(chair, limit=25)) == {
+        i for i, name in enumerate(names) if FAMILY_OF[name] == "chair"
+    }
+    replaced = names.index(CHAIR.name)
+    index.remove(replaced)
+    index.add(replaced, shared[PATTERN.name])  # the same id, now another sound
+    assert len(index) == len(names)
+    assert replaced not in index.candidates(chair, limit=25)
+    assert replaced in index.candidates(shared[PATTERN.name], limit=25)
+    with pytest.raises(TypeError):
+        index.add(99, chair.codes)
 
 
 def test_a_covered_or_screen_filmed_repost_matches_by_its_sound(chair, tmp_path):
