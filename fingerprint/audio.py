@@ -31,12 +31,21 @@ from typing import TYPE_CHECKING
 import av
 import numpy as np
 
-from .chromaprint import FRAME_SIZE, HOP, SAMPLE_RATE, SECONDS_PER_CODE, ChromaStream, codes
+from .chromaprint import (
+    FRAME_SIZE,
+    HOP,
+    SAMPLE_RATE,
+    SECONDS_PER_CODE,
+    ChromaStream,
+    agreeing,
+    codes,
+)
 from .decode import _open_container
 from .errors import MediaError
 from .signal import Evidence
 
 if TYPE_CHECKING:
+    from .audio_index import SoundIndex
     from .decode import Header, Sample
     from .settings import Limits, MatchSettings
 
@@ -56,15 +65,12 @@ VARIATION_LAGS = range(8, 17, 2)  # codes apart (1-2 s) that the variation is me
 AGREE_BITS = 6  # a code pair within this many bits counts as agreeing (``Evidence.units``)
 OFFSETS_TRIED = 4  # best-voted offsets whose BER is measured (each refined by +-REFINE codes)
 REFINE = 2
-MAX_POSTINGS = 256  # a code found more often than this in a reference votes for nothing
-MIN_VOTES = 2  # votes an item needs to be a candidate
 # The stretch of sound one code sums up: its 16-frame window of smoothed FFT frames.
 CODE_SPAN_S = (19 * HOP + FRAME_SIZE) / SAMPLE_RATE
 
 _MAGIC = b"OCAU"
 _FORMAT = 1
 _HEADER = struct.Struct("<4sBIff")  # magic, format, codes, start s, seconds per code
-_PROBES = np.array([0] + [1 << bit for bit in range(32)], dtype=np.uint32)  # exact, 1 bit off
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ class Audio:
         return SoundExtractor(source, name, limits)
 
     def dumps(self, data: object) -> bytes:
-        assert isinstance(data, SoundPrint)
+        data = checked(data)
         head = _HEADER.pack(_MAGIC, _FORMAT, len(data.codes), data.start, data.step)
         return head + data.codes.astype("<u4").tobytes()
 
@@ -136,11 +142,19 @@ class Audio:
         return SoundPrint(codes_, float(start), float(step))
 
     def new_index(self) -> SoundIndex:
+        from .audio_index import SoundIndex  # the index machinery loads where one is built
+
         return SoundIndex()
 
     def compare(self, query: object, reference: object, settings: MatchSettings) -> Evidence | None:
-        assert isinstance(query, SoundPrint) and isinstance(reference, SoundPrint)
-        return compare(query, reference)
+        return compare(checked(query), checked(reference))
+
+
+def checked(data: object) -> SoundPrint:
+    """``data`` itself, checked: another signal's data handed over by mistake fails loudly."""
+    if not isinstance(data, SoundPrint):
+        raise TypeError(f"not sound codes: {type(data).__name__}")
+    return data
 
 
 class SoundExtractor:
@@ -255,25 +269,6 @@ def compare(query: SoundPrint, reference: SoundPrint) -> Evidence | None:
     )
 
 
-def agreeing(query: np.ndarray, ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(query position, position in ``ordered``) of every pair of codes at most one bit apart.
-
-    ``ordered`` is sorted; a code that occurs more than ``MAX_POSTINGS`` times there (a sound
-    every item has) gives no pairs.
-    """
-    keys = (query[:, None] ^ _PROBES[None, :]).reshape(-1)
-    lo = np.searchsorted(ordered, keys, side="left")
-    hi = np.searchsorted(ordered, keys, side="right")
-    counts = hi - lo
-    counts[counts > MAX_POSTINGS] = 0
-    total = int(counts.sum())
-    if not total:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    owner = np.repeat(np.arange(len(keys)), counts)
-    within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-    return owner // len(_PROBES), lo[owner] + within
-
-
 def _top_shifts(shifts: np.ndarray) -> list[int]:
     """The most-voted shifts (a vote also counts for its two neighbours), best first."""
     values, votes = np.unique(shifts, return_counts=True)
@@ -303,120 +298,6 @@ def _aligned(query: SoundPrint, reference: SoundPrint, shift: int):
     ber = float(distances.mean()) / 32
     variation = (query.variation[q_on] + reference.variation[q_on + shift]) / 2
     return ber, float(variation.mean()) / 32, shift, q_on, distances
-
-
-class SoundIndex:
-    """Inverted lookup of the informative codes of every item: sorted codes and their owners.
-
-    ``candidates`` votes per (item, offset) with the codes within one bit of the query's, so
-    an item wins by many codes agreeing at one alignment, not by sharing common codes.
-
-    The service adds items one by one between queries, so the codes are kept in sorted
-    segments that merge like a binary counter (a new segment merges into the one before it
-    while it is at least half its size): adding a code costs O(log n) amortised, never a
-    re-sort of the whole library.  Removed items are skipped until their segment next merges.
-    """
-
-    def __init__(self) -> None:
-        self._segments: list[_Segment] = []
-        self._fresh: dict[int, SoundPrint] = {}  # added since the last search
-        self._ids: set[int] = set()
-        self._removed: set[int] = set()  # ids whose codes still sit in a segment
-
-    def add(self, media_id: int, data: object) -> None:
-        if not isinstance(data, SoundPrint):
-            raise TypeError(f"not sound codes: {type(data).__name__}")
-        self.remove(media_id)
-        if media_id in self._removed:  # its old codes must go before the new ones come
-            self._segments = [_merged(self._segments, self._removed)] if self._segments else []
-            self._removed.clear()
-        self._fresh[media_id] = data
-        self._ids.add(media_id)
-
-    def remove(self, media_id: int) -> None:
-        if media_id in self._ids:
-            self._ids.discard(media_id)
-            if self._fresh.pop(media_id, None) is None:
-                self._removed.add(media_id)
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def candidates(self, query: object, limit: int) -> list[int]:
-        if not isinstance(query, SoundPrint):
-            raise TypeError(f"not sound codes: {type(query).__name__}")
-        q_idx = np.flatnonzero(query.informative)
-        keys, hits = [], []
-        for segment in self._searchable():
-            qi, hit = agreeing(query.codes[q_idx], segment.codes)
-            owners = segment.owners[hit]
-            # Votes per (item, offset in pairs of codes: an offset and its neighbour are one
-            # bin); a stored code votes once per bin, however many query codes it is near.
-            shift = (segment.positions[hit].astype(np.int64) - q_idx[qi]) // 2
-            keys.append((owners << 21) + shift + (1 << 20))
-            hits.append(hit + len(hits) * (1 << 40))  # stored codes of all segments distinct
-        none = np.zeros(0, np.int64)
-        key, hit = np.concatenate([none, *keys]), np.concatenate([none, *hits])
-        if self._removed and len(key):
-            keep = ~np.isin(key >> 21, np.fromiter(self._removed, np.int64))
-            key, hit = key[keep], hit[keep]
-        order = np.lexsort((hit, key))
-        key, hit = key[order], hit[order]
-        first = np.concatenate(([True], (key[1:] != key[:-1]) | (hit[1:] != hit[:-1])))[: len(key)]
-        bins, votes = np.unique(key[first], return_counts=True)
-        order = np.argsort(-votes, kind="stable")
-        ranked: dict[int, None] = {}
-        for media_id, count in zip(
-            (bins[order] >> 21).tolist(), votes[order].tolist(), strict=True
-        ):
-            if count < MIN_VOTES or len(ranked) == limit:
-                break
-            ranked[media_id] = None
-        return list(ranked)
-
-    def _searchable(self) -> list[_Segment]:
-        """The segments, with the items added since the last search as the newest one."""
-        if self._fresh:
-            self._segments.append(_segment(self._fresh))
-            self._fresh = {}
-            while len(self._segments) > 1 and 2 * len(self._segments[-1].codes) >= len(
-                self._segments[-2].codes
-            ):
-                last = self._segments.pop()
-                self._segments[-1] = _merged([self._segments[-1], last], self._removed)
-        return self._segments
-
-
-@dataclass(frozen=True)
-class _Segment:
-    codes: np.ndarray  # uint32, sorted
-    owners: np.ndarray  # int64 media id of each code
-    positions: np.ndarray  # int32 index of each code in its item's codes
-
-
-def _segment(items: dict[int, SoundPrint]) -> _Segment:
-    kept = {media_id: np.flatnonzero(data.informative) for media_id, data in items.items()}
-    return _sorted(
-        np.concatenate([np.zeros(0, np.uint32)] + [d.codes[kept[i]] for i, d in items.items()]),
-        np.repeat(np.fromiter(kept, np.int64, len(kept)), [len(k) for k in kept.values()]),
-        np.concatenate([np.zeros(0, np.int32)] + [k.astype(np.int32) for k in kept.values()]),
-    )
-
-
-def _merged(segments: list[_Segment], removed: set[int]) -> _Segment:
-    """One segment of all of ``segments``' codes but those of ``removed`` items."""
-    owners = np.concatenate([s.owners for s in segments])
-    keep = ~np.isin(owners, np.fromiter(removed, np.int64, len(removed)))
-    return _sorted(
-        np.concatenate([s.codes for s in segments])[keep],
-        owners[keep],
-        np.concatenate([s.positions for s in segments])[keep],
-    )
-
-
-def _sorted(codes_: np.ndarray, owners: np.ndarray, positions: np.ndarray) -> _Segment:
-    order = np.argsort(codes_, kind="stable")  # timsort: sorted runs merge in linear time
-    return _Segment(codes_[order], owners[order], positions[order])
 
 
 AUDIO = Audio()

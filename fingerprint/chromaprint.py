@@ -18,8 +18,9 @@ version 1.4) and Lalinsky's description "How does Chromaprint work?" (2011):
 On the same 16-bit samples the codes are bit for bit those of Chromaprint 1.5.1's ``fpcalc
 -raw`` (checked on the shared videos' sound; ``tests/test_audio_signal.py`` keeps a reference).
 Codes of two recordings of the same sound differ by few bits where they are aligned, which is
-what ``fingerprint.audio`` matches on.  Nothing here reads files: ``ChromaStream`` takes
-samples as they are decoded so a long file never sits in memory as raw audio.
+what ``fingerprint.audio`` matches on (``agreeing`` finds such pairs among sorted codes).
+Nothing here reads files: ``ChromaStream`` takes samples as they are decoded so a long file
+never sits in memory as raw audio.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ CLASSIFIERS: tuple[tuple[tuple[int, int, int, int], tuple[float, float, float]],
 WINDOW_FRAMES = max(width for (_, _, _, width), _ in CLASSIFIERS)  # 16
 GRAY = np.array([0, 1, 3, 2], dtype=np.uint32)  # quantiser level -> 2-bit Gray code
 BATCH_FRAMES = 256  # FFT frames computed at once (~32 s of audio, ~8 MB of spectrum)
+MAX_POSTINGS = 256  # a code found more often than this among sorted codes pairs with nothing
+_PROBES = np.array([0] + [1 << bit for bit in range(32)], dtype=np.uint32)  # exact, 1 bit off
 
 
 def _band_matrix() -> np.ndarray:
@@ -163,3 +166,22 @@ def _apply(integral: np.ndarray, x: np.ndarray, kind: int, y: int, h: int, w: in
         a = area(t, y, 2 * t, y + h)
         b = area(0, y, t, y + h) + area(2 * t, y, w, y + h)
     return np.log((1.0 + a) / (1.0 + b))
+
+
+def agreeing(query: np.ndarray, ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query position, position in ``ordered``) of every pair of codes at most one bit apart.
+
+    ``ordered`` is sorted; a code that occurs more than ``MAX_POSTINGS`` times there (a sound
+    every item has) gives no pairs.
+    """
+    keys = (query[:, None] ^ _PROBES[None, :]).reshape(-1)
+    lo = np.searchsorted(ordered, keys, side="left")
+    hi = np.searchsorted(ordered, keys, side="right")
+    counts = hi - lo
+    counts[counts > MAX_POSTINGS] = 0
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    owner = np.repeat(np.arange(len(keys)), counts)
+    within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner // len(_PROBES), lo[owner] + within
