@@ -6,6 +6,7 @@ a match must also say where the query sits in the original (within 0.3 s).
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -251,6 +252,8 @@ def test_dumps_and_loads_round_trip_and_refuse_junk(chair):
     assert np.array_equal(back.codes, chair.codes) and back.start == chair.start
     assert abs(back.step - chair.step) < 1e-6
     assert len(blob) < 40 * 23  # ~32 bytes a second of sound
+    copied = pickle.loads(pickle.dumps(chair))  # handed over from worker processes
+    assert np.array_equal(copied.codes, chair.codes) and compared(copied, chair).score == 1.0
     for junk in (b"", b"OCAU", blob[:-1], blob + b"\0", b"XXXX" + blob[4:], bytes(len(blob))):
         with pytest.raises(ValueError):
             AUDIO.loads(junk)
