@@ -243,12 +243,15 @@ def compare(query: SoundPrint, reference: SoundPrint) -> Evidence | None:
     for shift in _top_shifts(shifts):
         for candidate in range(shift - REFINE, shift + REFINE + 1):
             found = _aligned(query, reference, candidate)
-            if found is not None and (best is None or found[0] < best[0]):
+            # A few codes overlapping at the ends may agree by chance: never the best.
+            if found is None or len(found[3]) < min_codes:
+                continue
+            if best is None or found[0] < best[0]:
                 best = found
     if best is None:
         return None
     ber, chance, shift, q_on, distances = best
-    if len(q_on) < min_codes or ber > MAX_BER or ber > MAX_CONTRAST * chance:
+    if ber > MAX_BER or ber > MAX_CONTRAST * chance:
         return None
     agree = distances <= AGREE_BITS
     score = (1.0 - ber / chance) * min(1.0, agree.sum() * query.step / FULL_EVIDENCE_S)
@@ -283,7 +286,9 @@ def _top_shifts(shifts: np.ndarray) -> list[int]:
     return chosen
 
 
-def _aligned(query: SoundPrint, reference: SoundPrint, shift: int):
+def _aligned(
+    query: SoundPrint, reference: SoundPrint, shift: int
+) -> tuple[float, float, int, np.ndarray, np.ndarray] | None:
     """BER, the chance BER, ``shift``, the query positions compared and their bit distances,
     with query code i against reference code i + shift (informative pairs only)."""
     lo, hi = max(0, -shift), min(len(query.codes), len(reference.codes) - shift)
