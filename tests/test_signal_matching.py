@@ -28,8 +28,6 @@ PIECE_S = 8.0  # seconds of the chair used for the video reposts (keeps the test
 def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A library file holding the chair clip (as `oldclip add` made it)."""
     require_media()
-    if not {"orb", "audio"} <= set(signal.PLUGINS):
-        pytest.skip("needs the local-feature and sound signals registered")
     db = tmp_path_factory.mktemp("library") / "library.db"
     added = run_cli(
         "add", CHAIR, "--title", "Chair", "--first-seen", "2015-03-01", "--source",
@@ -37,6 +35,11 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
     return db
+
+
+def needs(*names: str) -> pytest.MarkDecorator:
+    missing = sorted(set(names) - set(signal.PLUGINS))
+    return pytest.mark.skipif(bool(missing), reason=f"signals not registered: {missing}")
 
 
 def check(db: Path, path: Path) -> tuple[int, dict]:
@@ -96,6 +99,7 @@ def phone_screenshot(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(screen)
 
 
+@needs("orb")
 def test_a_cropped_repost_is_old(library: Path, tmp_path: Path) -> None:
     frames, _, fps = read_frames(CHAIR, end=PIECE_S, scale=0.5)
     repost = write_video(tmp_path / "cropped.mp4", off_centre_crop(frames), fps)  # no sound
@@ -105,6 +109,7 @@ def test_a_cropped_repost_is_old(library: Path, tmp_path: Path) -> None:
     assert best["agreement"] == "picture" and not best["sound_only"]
 
 
+@needs("orb")
 def test_a_blurred_fill_vertical_repost_is_old(library: Path, tmp_path: Path) -> None:
     frames, _, fps = read_frames(CHAIR, end=PIECE_S, scale=0.5)
     repost = write_video(tmp_path / "vertical.mp4", blurred_fill(frames), fps)
@@ -113,6 +118,7 @@ def test_a_blurred_fill_vertical_repost_is_old(library: Path, tmp_path: Path) ->
     assert answer["matches"][0]["agreement"] == "picture"
 
 
+@needs("orb")
 def test_a_screenshot_of_a_frame_is_old(library: Path, tmp_path: Path) -> None:
     frames, _, _ = read_frames(CHAIR, start=6.0, end=6.2)
     shot = save_jpeg(tmp_path / "screenshot.jpg", phone_screenshot(frames[0]))
@@ -122,6 +128,7 @@ def test_a_screenshot_of_a_frame_is_old(library: Path, tmp_path: Path) -> None:
     assert best["agreement"] == "picture" and abs(best["clip_start"] - 6.0) < 1.0
 
 
+@needs("audio")
 def test_a_repost_whose_picture_is_hidden_but_keeps_the_sound_matches_by_sound(
     library: Path, tmp_path: Path
 ) -> None:
@@ -136,6 +143,7 @@ def test_a_repost_whose_picture_is_hidden_but_keeps_the_sound_matches_by_sound(
     assert (status, answer["verdict"]) == (CHECK_NOT_OLD, "sound_only")
 
 
+@needs("audio")
 def test_the_sound_reinforces_the_picture_at_the_same_offset(library: Path, tmp_path: Path) -> None:
     repost = covered_repost(CHAIR, tmp_path / "covered.mp4", covered=0.3, end=PIECE_S)
     status, answer = check(library, repost)
@@ -150,6 +158,7 @@ def test_the_sound_reinforces_the_picture_at_the_same_offset(library: Path, tmp_
     assert alone["matches"][0]["score"] < best["score"]
 
 
+@needs("audio")
 def test_the_sound_over_other_footage_is_sound_only_never_old(
     library: Path, tmp_path: Path
 ) -> None:
