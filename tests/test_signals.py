@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import pickle
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sqlite_utils
 from media import CHAIR, CHAIR_RECUT, DOORKNOB, require_media, shared_fingerprint
+from media_sound import sound_over
 
 import storage
 from fingerprint import MatchSettings, fingerprint_file, signal
@@ -169,5 +171,25 @@ def test_a_library_made_before_signals_matches_as_before_then_gains_them(tmp_pat
         assert library.refingerprint().media == 0  # nothing left to do
         for name in OTHERS:  # the running library's indexes caught up
             assert len(library.signal_indexes[name]) > 0
+    finally:
+        library.close()
+
+
+def test_benign_media_are_candidates_of_no_signal(tmp_path: Path) -> None:
+    library = Library.open(load_config(None, tmp_path / "library.db"))
+    try:
+        clip_id, _ = library.add_clip(
+            CHAIR, fp=shared_fingerprint(CHAIR), title="Chair", first_seen="2015-03-01",
+            source="archive.org",
+        )  # fmt: skip
+        # The chair's sound over the doorknob's picture: found by its sound alone...
+        query = fingerprint_file(sound_over(DOORKNOB, CHAIR, tmp_path / "over.mp4", end=8.0))
+        if "audio" in OTHERS:
+            (found,) = library.match(query)
+            assert found.match.sound_only and found.evidence(datetime.now(UTC), 48) is None
+        # ... until the chair is benign (say, a channel's jingle): then by no signal at all.
+        library.set_benign(clip_id)
+        assert library.match(query) == [] and library.match(shared_fingerprint(CHAIR)) == []
+        assert all(len(index) == 0 for index in library.signal_indexes.values())
     finally:
         library.close()
