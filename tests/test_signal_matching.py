@@ -120,12 +120,12 @@ def test_a_blurred_fill_vertical_repost_is_old(library: Path, tmp_path: Path) ->
 
 @needs("orb")
 def test_a_screenshot_of_a_frame_is_old(library: Path, tmp_path: Path) -> None:
-    frames, _, _ = read_frames(CHAIR, start=6.0, end=6.2)
+    frames, _, _ = read_frames(CHAIR, start=8.0, end=8.2)
     shot = save_jpeg(tmp_path / "screenshot.jpg", phone_screenshot(frames[0]))
     status, answer = check(library, shot)
     assert (status, answer["verdict"]) == (CHECK_OLD, "old")
     best = answer["matches"][0]
-    assert best["agreement"] == "picture" and abs(best["clip_start"] - 6.0) < 1.0
+    assert best["agreement"] == "picture" and abs(best["clip_start"] - 8.0) < 1.0
 
 
 @needs("audio")
