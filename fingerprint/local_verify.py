@@ -21,9 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import faiss
 import numpy as np
 
-from .local_features import LocalFeatures
+from .local_features import DESCRIPTOR_BYTES, LocalFeatures
 from .signal import Evidence
 
 NAME = "orb"
@@ -72,11 +73,13 @@ _MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
 def compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
     """Evidence that ``query`` shows ``reference``'s footage, or None.
 
-    A photo on either side (or a video with a single kept picture) is decided by its best
-    picture pair, which must be strong: ``STRONG_INLIERS`` inliers spread over at least
-    ``STRONG_SPREAD`` of the overlapping keypoints' area.  That many independent matches on
-    one similarity transform almost never happen by chance between different scenes, and the
-    spread rules out a logo or a caption.  Two videos need ``_temporal`` agreement.
+    A photo on either side (or a video with a single kept picture: a still shown as a video)
+    is decided by its best picture pair, which must be strong: ``STRONG_INLIERS`` inliers on
+    one transform, their hull covering at least ``STRONG_SPREAD`` of the textured part of the
+    overlap (``_spread``).  That many matches agreeing on one geometry (out of the ~100 that
+    pass the ratio test) do not happen by chance between different scenes, and the spread
+    rules out a shared logo, picture-in-picture or caption.  Two videos need two or more
+    pictures agreeing on one time offset (``_temporal``).
     """
     pairs = [
         pair
@@ -99,11 +102,11 @@ def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> list[tuple[int
     Each query keypoint votes for the pictures of its two nearest reference keypoints (two,
     because consecutive pictures of a scene share keypoints and split the votes).
     """
+    nearest = _nearest(query.descriptors, reference.descriptors, VOTE_RADIUS)
+    q_frame = np.repeat(query.frame.astype(np.int64), nearest.shape[1]).reshape(nearest.shape)
+    hit = nearest >= 0
     votes = np.zeros((len(query), len(reference)), dtype=np.int32)
-    for neighbours in _MATCHER.knnMatch(query.descriptors, reference.descriptors, k=2):
-        for m in neighbours:
-            if m.distance <= VOTE_RADIUS:
-                votes[query.frame[m.queryIdx], reference.frame[m.trainIdx]] += 1
+    np.add.at(votes, (q_frame[hit], reference.frame[nearest[hit]].astype(np.int64)), 1)
     top = np.argsort(-votes, axis=1, kind="stable")[:, :PAIRS_PER_PICTURE]
     qi = np.repeat(np.arange(len(query)), top.shape[1])
     ri = top.reshape(-1)
@@ -111,6 +114,25 @@ def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> list[tuple[int
     keep = np.flatnonzero(count >= MIN_VOTES)
     keep = keep[np.argsort(-count[keep], kind="stable")][:MAX_PAIRS]
     return list(zip(qi[keep].tolist(), ri[keep].tolist(), strict=True))
+
+
+def _nearest(queries: np.ndarray, stored: np.ndarray, radius: int, k: int = 2) -> np.ndarray:
+    """The ``k`` nearest rows of ``stored`` for each query descriptor, -1 beyond ``radius``.
+
+    faiss's exact binary scan is ~3x faster than OpenCV's brute-force matcher here, on one
+    thread: OpenMP threads for a scan this small only contend with the decoding thread and
+    the other workers.  The thread count is set for the calling thread only, then restored.
+    """
+    index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
+    index.add(np.ascontiguousarray(stored))
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        distances, rows = index.search(np.ascontiguousarray(queries), min(k, len(stored)))
+    finally:
+        faiss.omp_set_num_threads(threads)
+    rows[distances > radius] = -1
+    return rows
 
 
 def _verify(query: LocalFeatures, qi: int, reference: LocalFeatures, ri: int) -> Pair | None:

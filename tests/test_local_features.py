@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 from media import BRIDGE, CHAIR, DOORKNOB, PATTERN, read_frames, require_media, write_video
 from PIL import Image, ImageDraw, ImageFilter
 
+from fingerprint import local_index
 from fingerprint.decode import decode
 from fingerprint.local import LOCAL
 from fingerprint.local_features import LocalFeatures
@@ -184,6 +186,19 @@ def test_index_ranks_the_source_of_a_crop_first(tmp_path):
     index.remove(2)
     assert 2 not in index.candidates(clip, limit=4)
     assert len(index) == 3
+
+
+def test_inverted_file_index_finds_the_same_source(tmp_path, monkeypatch):
+    """Above FLAT_LIMIT descriptors the index probes cells; here a small library is made big."""
+    monkeypatch.setattr(local_index, "FLAT_LIMIT", 1000)
+    index = LOCAL.new_index()
+    for media_id, path in enumerate([CHAIR, DOORKNOB, PATTERN, BRIDGE]):
+        index.add(media_id, shared(path))
+    clip = features(edited_clip(tmp_path, CHAIR, off_centre_crop, "crop"))
+    assert index.candidates(clip, limit=1) == [0]
+    assert isinstance(index._built(), faiss.IndexBinaryIVF)
+    index.remove(0)  # the cells stay trained; the descriptors go
+    assert 0 not in index.candidates(clip, limit=4)
 
 
 @pytest.mark.parametrize(
