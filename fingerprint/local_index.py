@@ -8,9 +8,11 @@ for each query picture, summed over the query's pictures.
 
 The faiss index is rebuilt from the stored arrays when it is next searched after items were
 added or removed (libraries change in batches, between searches).  Up to ``FLAT_LIMIT``
-descriptors it is an exact scan; above, an inverted file whose cell count grows with the
-library (``_cells``) and whose probes keep the candidates an exact scan would give (measured in
-the report of issue 12: see ``NPROBE``).
+descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells, searched with
+``NPROBE`` probes.  Measured on 1M descriptors of real frames (28 edited-clip queries of ~900
+descriptors, one CPU shared with other work): the exact scan takes 1.6 s a query; 1,000 cells
+and 16 probes take 66 ms, keep 0.956 of the exact scan's top 25 and 0.971 of its top 5, and the
+same best candidate in 28 of 28 (32 probes: 0.966, 123 ms; 64: 0.967, 241 ms).
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from .local_features import DESCRIPTOR_BYTES, LocalFeatures
 
 VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor votes
 NEIGHBOURS = 4  # stored descriptors looked up per query descriptor
-FLAT_LIMIT = 200_000  # descriptors up to which the index scans them all
-NPROBE = 32  # inverted-file cells visited per query descriptor above FLAT_LIMIT
-TRAIN_PER_CELL = 30  # descriptors sampled per cell to train the inverted file
+FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
+NPROBE = 16  # inverted-file cells visited per query descriptor above FLAT_LIMIT
+TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
 
 
 class LocalIndex:
