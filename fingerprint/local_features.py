@@ -38,6 +38,7 @@ GRID = 4  # the picture is cut into GRID x GRID cells, each allowed its share of
 KEEP_GAP = 0.95  # seconds between two kept anchor pictures of one scene
 CUT_CHANGE = 28.0  # mean grey change (of 0..255, on a 16x16 thumbnail) that starts a new scene
 THUMB_SIDE = 16
+MIN_SIDE = 64  # px: narrower pictures have no room for ORB's 31 px patches at two scales
 MIN_POINTS = 12  # a picture with fewer keypoints (flat, dark, blurred) is not kept
 MAX_FRAMES = 4 * 3600  # pictures kept per item at most: an hour at one a second
 
@@ -151,9 +152,12 @@ def keypoints(
     Each grid cell keeps its strongest keypoints up to an equal share; shares that cells
     with little texture leave unused go to the strongest remaining keypoints anywhere.
     """
+    nothing = np.empty((0, 2), np.float32), np.empty((0, DESCRIPTOR_BYTES), np.uint8)
+    if min(picture.shape[:2]) < MIN_SIDE:
+        return nothing  # ORB's pyramid fails on slivers (a 1 px wide "photo" is legal input)
     found, descriptors = orb.detectAndCompute(np.ascontiguousarray(picture), None)
     if descriptors is None or not found:
-        return np.empty((0, 2), np.float32), np.empty((0, DESCRIPTOR_BYTES), np.uint8)
+        return nothing
     points = np.array([k.pt for k in found], dtype=np.float32)
     strength = np.array([k.response for k in found], dtype=np.float32)
     if len(points) > budget:

@@ -201,6 +201,21 @@ def test_inverted_file_index_finds_the_same_source(tmp_path, monkeypatch):
     assert 0 not in index.candidates(clip, limit=4)
 
 
+@pytest.mark.parametrize("size", [(20, 3000), (3000, 20), (300, 200)])
+def test_slivers_and_flat_photos_have_nothing_to_say(tmp_path, size):
+    """A legal but degenerate photo: no crash, no data (a flat or 20 px wide picture)."""
+    pixels = np.full(size[::-1], 128, np.uint8)
+    if min(size) < 64:
+        pixels = np.random.default_rng(3).integers(0, 256, size[::-1], dtype=np.uint8)
+    path = tmp_path / "odd.png"
+    Image.fromarray(pixels).save(path)
+    header, samples = decode(path, path.name, Limits())
+    extractor = LOCAL.extractor(path, path.name, header, Limits())
+    for sample in samples:
+        extractor.add(sample)
+    assert extractor.finish() is None
+
+
 @pytest.mark.parametrize(
     "blob",
     [b"", b"junk", b"ORB1" + bytes(9), b"\x00" * 64, b"ORB1\x00\x02\x00\x00\x00\x01\x00\x00\x00"],
