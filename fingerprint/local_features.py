@@ -7,8 +7,9 @@ many patches with its source wherever the two pictures overlap.
 
 What is kept is bounded so that a stored item stays small (it is held in memory by the index
 for every library item): about one anchor picture a second plus the first picture after a scene
-change, and at most ``MAX_POINTS`` keypoints per picture, chosen across a grid so that one
-textured corner cannot take them all (a crop keeping the other corners would share none).
+change (none while the picture stands still), and at most ``MAX_POINTS`` keypoints per
+picture, chosen across a grid so that one textured corner cannot take them all (a crop keeping
+the other corners would share none).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ PHOTO_LONG_SIDE = 1280  # ... and its long side at most this
 GRID = 4  # the picture is cut into GRID x GRID cells, each allowed its share of keypoints
 KEEP_GAP = 0.95  # seconds between two kept anchor pictures of one scene
 CUT_CHANGE = 28.0  # mean grey change (of 0..255, on a 16x16 thumbnail) that starts a new scene
+# ... and below which nothing moved: a still shown as a video keeps one picture, so it is judged
+# as the photo it is (one strong picture pair), not as footage that must agree over time.
+STILL_CHANGE = 1.0
 THUMB_SIDE = 16
 MIN_SIDE = 64  # px: narrower pictures have no room for ORB's 31 px patches at two scales
 MIN_POINTS = 12  # a picture with fewer keypoints (flat, dark, blurred) is not kept
@@ -92,8 +96,10 @@ class LocalExtractor:
             return
         thumb = cv2.resize(sample.detail, (THUMB_SIDE, THUMB_SIDE), interpolation=cv2.INTER_AREA)
         thumb = thumb.astype(np.int16)
-        changed = self._last_thumb is None or np.abs(thumb - self._last_thumb).mean() > CUT_CHANGE
-        if not changed and sample.time - self._last_time < KEEP_GAP:
+        change = 255.0 if self._last_thumb is None else np.abs(thumb - self._last_thumb).mean()
+        if change <= STILL_CHANGE or (
+            change <= CUT_CHANGE and sample.time - self._last_time < KEEP_GAP
+        ):
             return
         picture = sample.detail
         if self.photo and self.source is not None:

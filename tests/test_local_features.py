@@ -150,6 +150,14 @@ def test_phone_screenshot_of_a_video_frame_matches_the_video(tmp_path):
     assert found.best_pair[1] == pytest.approx(10.0, abs=1.0)  # the frame it was taken from
 
 
+def test_a_still_shown_as_a_video_matches_the_footage_it_comes_from(tmp_path):
+    frame = read_frames(CHAIR, 8.0, 8.2)[0][0]
+    still = features(write_video(tmp_path / "still.mp4", [frame] * 90, fps=30))
+    found = compare(still, shared(CHAIR))
+    assert found is not None and found.offset == pytest.approx(8.0, abs=1.0)
+    assert compare(still, shared(PATTERN)) is None
+
+
 def test_phone_screenshot_of_the_bridge_photo_matches_it(tmp_path):
     shot = tmp_path / "bridge-screenshot.png"
     phone_screenshot(Image.open(BRIDGE).convert("RGB")).save(shot)
