@@ -1,0 +1,238 @@
+"""ORB keypoints of a media item's anchor pictures: what the "orb" signal stores and reads back.
+
+A global hash (PDQ) describes the whole picture, so it cannot survive losing a third of it to a
+crop, or seeing it shrunk inside a phone screenshot.  Local features can: each keypoint is a
+small patch with a 256-bit binary descriptor (the width of a PDQ hash), and a repost shares
+many patches with its source wherever the two pictures overlap.
+
+What is kept is bounded so that a stored item stays small (it is held in memory by the index
+for every library item): about one anchor picture a second plus the first picture after a scene
+change (none while the picture stands still), and at most ``MAX_POINTS`` keypoints per
+picture, chosen across a grid so that one textured corner cannot take them all (a crop keeping
+the other corners would share none).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps
+
+if TYPE_CHECKING:
+    from .decode import Sample
+
+DESCRIPTOR_BYTES = 32  # ORB: 256 bits
+MAX_POINTS = 160  # keypoints kept per video picture
+# A photo is one picture, so it can afford more keypoints, read from a larger picture than the
+# decoder's 480 px detail: a phone screenshot shows the footage in a strip of it, which at
+# 480 px on the long side would leave the footage ~200 px wide.
+PHOTO_POINTS = 4 * MAX_POINTS
+PHOTO_SHORT_SIDE = 720  # px: the photo is read with its short side at most this ...
+PHOTO_LONG_SIDE = 1280  # ... and its long side at most this
+GRID = 4  # the picture is cut into GRID x GRID cells, each allowed its share of keypoints
+KEEP_GAP = 0.95  # seconds between two kept anchor pictures of one scene
+CUT_CHANGE = 28.0  # mean grey change (of 0..255, on a 16x16 thumbnail) that starts a new scene
+# ... and below which nothing moved: a still shown as a video keeps one picture, so it is judged
+# as the photo it is (one strong picture pair), not as footage that must agree over time.
+STILL_CHANGE = 1.0
+THUMB_SIDE = 16
+MIN_SIDE = 64  # px: narrower pictures have no room for ORB's 31 px patches at two scales
+MIN_POINTS = 12  # a picture with fewer keypoints (flat, dark, blurred) is not kept
+MAX_FRAMES = 4 * 3600  # pictures kept per item at most: an hour at one a second
+
+_MAGIC = b"ORB1"
+_HEADER = struct.Struct("<4sBII")  # magic, kind (0 video, 1 photo), frames, keypoints
+_KINDS = ("video", "photo")
+
+
+@dataclass(frozen=True)
+class LocalFeatures:
+    """The keypoints of one media item's kept pictures, in time order.
+
+    Keypoints of all pictures are stacked: ``frame`` says which picture each one belongs to.
+    ``points`` are pixel positions in that picture (its ``sizes`` entry: width, height), which
+    is the decoder's detail picture (long side <= 480 px).
+    """
+
+    kind: str  # "video" or "photo"
+    times: np.ndarray  # (F,) float32 seconds
+    sizes: np.ndarray  # (F, 2) uint16 width, height
+    frame: np.ndarray  # (N,) uint16 picture index of each keypoint, non-decreasing
+    points: np.ndarray  # (N, 2) float32 x, y
+    descriptors: np.ndarray  # (N, 32) uint8
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def picture(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The points and descriptors of one kept picture."""
+        lo, hi = np.searchsorted(self.frame, [index, index + 1])
+        return self.points[lo:hi], self.descriptors[lo:hi]
+
+
+class LocalExtractor:
+    """Keeps anchor pictures about once a second and at scene changes, and their keypoints."""
+
+    def __init__(self, photo: bool, source: Path | bytes | None = None) -> None:
+        self.photo = photo
+        self.source = source
+        self.budget = PHOTO_POINTS if photo else MAX_POINTS
+        self._orb = cv2.ORB_create(nfeatures=3 * self.budget, fastThreshold=12)
+        self._last_time = -1e9
+        self._last_thumb: np.ndarray | None = None
+        self._times: list[float] = []
+        self._sizes: list[tuple[int, int]] = []
+        self._points: list[np.ndarray] = []
+        self._descriptors: list[np.ndarray] = []
+
+    def add(self, sample: Sample) -> None:
+        if sample.detail is None or len(self._times) >= MAX_FRAMES:
+            return
+        thumb = cv2.resize(sample.detail, (THUMB_SIDE, THUMB_SIDE), interpolation=cv2.INTER_AREA)
+        thumb = thumb.astype(np.int16)
+        change = 255.0 if self._last_thumb is None else np.abs(thumb - self._last_thumb).mean()
+        if change <= STILL_CHANGE or (
+            change <= CUT_CHANGE and sample.time - self._last_time < KEEP_GAP
+        ):
+            return
+        picture = sample.detail
+        if self.photo and self.source is not None:
+            picture = larger_photo(self.source, picture)
+        points, descriptors = keypoints(self._orb, picture, self.budget)
+        if len(points) < MIN_POINTS:
+            return
+        self._last_time, self._last_thumb = sample.time, thumb
+        height, width = picture.shape[:2]
+        self._times.append(sample.time)
+        self._sizes.append((width, height))
+        self._points.append(points)
+        self._descriptors.append(descriptors)
+
+    def finish(self) -> LocalFeatures | None:
+        if not self._times:
+            return None  # flat, black or featureless throughout: nothing local to compare
+        counts = [len(p) for p in self._points]
+        return LocalFeatures(
+            kind="photo" if self.photo else "video",
+            times=np.asarray(self._times, dtype=np.float32),
+            sizes=np.asarray(self._sizes, dtype=np.uint16).reshape(-1, 2),
+            frame=np.repeat(np.arange(len(counts), dtype=np.uint16), counts),
+            points=np.concatenate(self._points).astype(np.float32),
+            descriptors=np.concatenate(self._descriptors),
+        )
+
+
+def larger_photo(source: Path | bytes, detail: np.ndarray) -> np.ndarray:
+    """The photo in grey at ``PHOTO_SHORT_SIDE``/``PHOTO_LONG_SIDE``, or ``detail`` if smaller.
+
+    The decoder has already opened this photo and checked its size, so failing here (a file
+    changed since) only means falling back to the decoder's picture.
+    """
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+            img.draft("L", (PHOTO_SHORT_SIDE, PHOTO_SHORT_SIDE))
+            img = ImageOps.exif_transpose(img).convert("L")
+            scale = min(PHOTO_SHORT_SIDE / min(img.size), PHOTO_LONG_SIDE / max(img.size), 1.0)
+            size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+            larger = np.asarray(img.resize(size, Image.Resampling.BOX))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return detail
+    if larger.shape[:2] <= detail.shape[:2] or (larger.shape[0] > larger.shape[1]) != (
+        detail.shape[0] > detail.shape[1]
+    ):
+        return detail
+    return larger
+
+
+def keypoints(
+    orb: cv2.ORB, picture: np.ndarray, budget: int = MAX_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``budget`` ORB keypoints of ``picture``, strongest first within each cell.
+
+    Each grid cell keeps its strongest keypoints up to an equal share; shares that cells
+    with little texture leave unused go to the strongest remaining keypoints anywhere.
+    """
+    nothing = np.empty((0, 2), np.float32), np.empty((0, DESCRIPTOR_BYTES), np.uint8)
+    if min(picture.shape[:2]) < MIN_SIDE:
+        return nothing  # ORB's pyramid fails on slivers (a 1 px wide "photo" is legal input)
+    found, descriptors = orb.detectAndCompute(np.ascontiguousarray(picture), None)
+    if descriptors is None or not found:
+        return nothing
+    points = np.array([k.pt for k in found], dtype=np.float32)
+    strength = np.array([k.response for k in found], dtype=np.float32)
+    if len(points) > budget:
+        height, width = picture.shape[:2]
+        cell = (np.minimum(points[:, 1] * GRID // height, GRID - 1) * GRID) + np.minimum(
+            points[:, 0] * GRID // width, GRID - 1
+        )
+        order = np.lexsort((-strength, cell))  # by cell, strongest first
+        sorted_cells = cell[order]
+        first = np.searchsorted(sorted_cells, sorted_cells)  # first position of each cell
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order)) - first  # rank of each keypoint within its cell
+        share = budget // (GRID * GRID)
+        chosen = rank < share
+        rest = np.flatnonzero(~chosen)
+        spare = budget - int(chosen.sum())
+        chosen[rest[np.argsort(-strength[rest], kind="stable")[:spare]]] = True
+        points, descriptors = points[chosen], descriptors[chosen]
+    return points, descriptors
+
+
+def dumps(data: LocalFeatures) -> bytes:
+    """Little-endian arrays behind a short header (no pickle: blobs come from disk and bundles)."""
+    header = _HEADER.pack(_MAGIC, _KINDS.index(data.kind), len(data.times), len(data.points))
+    return b"".join(
+        [
+            header,
+            data.times.astype("<f4").tobytes(),
+            data.sizes.astype("<u2").tobytes(),
+            np.bincount(data.frame, minlength=len(data.times)).astype("<u2").tobytes(),
+            data.points.astype("<f2").tobytes(),  # 1/4 px at 480 px: ample for RANSAC
+            data.descriptors.astype(np.uint8).tobytes(),
+        ]
+    )
+
+
+def loads(blob: bytes) -> LocalFeatures:
+    """Read ``dumps`` output back; ValueError for anything else (damaged, truncated, foreign)."""
+    if not isinstance(blob, bytes | bytearray | memoryview) or len(blob) < _HEADER.size:
+        raise ValueError("not ORB local features: too short")
+    magic, kind, frames, count = _HEADER.unpack_from(blob)
+    if magic != _MAGIC or kind >= len(_KINDS):
+        raise ValueError("not ORB local features: wrong header")
+    widths = (4, 4, 2, 4, DESCRIPTOR_BYTES)  # bytes per frame x3, per keypoint x2
+    expected = _HEADER.size + frames * sum(widths[:3]) + count * sum(widths[3:])
+    if len(blob) != expected or not 0 < frames <= MAX_FRAMES:
+        raise ValueError(f"not ORB local features: {len(blob)} bytes, expected {expected}")
+    at = _HEADER.size
+
+    def take(dtype: str, n: int, shape: tuple[int, ...]) -> np.ndarray:
+        nonlocal at
+        array = np.frombuffer(blob, dtype=dtype, count=n, offset=at)
+        at += array.nbytes
+        return array.reshape(shape)
+
+    times = take("<f4", frames, (frames,)).astype(np.float32)
+    sizes = take("<u2", frames * 2, (frames, 2)).astype(np.uint16)
+    counts = take("<u2", frames, (frames,)).astype(np.int64)
+    points = take("<f2", count * 2, (count, 2)).astype(np.float32)
+    descriptors = take("u1", count * DESCRIPTOR_BYTES, (count, DESCRIPTOR_BYTES)).copy()
+    if int(counts.sum()) != count or not np.isfinite(times).all() or not np.isfinite(points).all():
+        raise ValueError("not ORB local features: inconsistent counts or values")
+    if frames and (sizes.min() == 0 or (np.diff(times) < 0).any()):
+        raise ValueError("not ORB local features: empty picture or times out of order")
+    return LocalFeatures(
+        kind=_KINDS[kind],
+        times=times,
+        sizes=sizes,
+        frame=np.repeat(np.arange(frames, dtype=np.uint16), counts),
+        points=points,
+        descriptors=descriptors,
+    )

@@ -1,0 +1,137 @@
+"""Which stored items share enough ORB descriptors with a query to be worth verifying.
+
+Every stored keypoint descriptor goes in one faiss binary index.  Each query descriptor looks
+up its nearest stored ones; a neighbour within ``VOTE_RADIUS`` bits votes for the picture it
+came from.  A repost shares many descriptors with a few pictures of its source, while chance
+neighbours scatter over the whole library, so an item ranks by the votes of its best picture
+for each query picture, summed over the query's pictures.
+
+The faiss index is rebuilt from the stored arrays when it is next searched after items were
+added or removed (libraries change in batches, between searches).  Up to ``FLAT_LIMIT``
+descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells, searched with
+``NPROBE`` probes.  Measured on 1M descriptors of real frames (28 edited-clip queries of ~900
+descriptors, one CPU shared with other work): the exact scan takes 1.6 s a query; 1,000 cells
+and 16 probes take 66 ms, keep 0.956 of the exact scan's top 25 and 0.971 of its top 5, and the
+same best candidate in 28 of 28 (32 probes: 0.966, 123 ms; 64: 0.967, 241 ms).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from .local_features import DESCRIPTOR_BYTES, LocalFeatures
+
+VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor votes
+NEIGHBOURS = 4  # stored descriptors looked up per query descriptor
+FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
+NPROBE = 16  # inverted-file cells visited per query descriptor above FLAT_LIMIT
+TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
+
+
+class LocalIndex:
+    """The candidate finder of the "orb" signal (see fingerprint.signal.SignalIndex)."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, LocalFeatures] = {}
+        self._index: faiss.IndexBinary | None = None
+        self._media = np.empty(0, np.int64)  # media id of each indexed descriptor
+        self._frame = np.empty(0, np.int64)  # that media item's picture index
+        self._ivf: _Trained | None = None
+
+    def add(self, media_id: int, data: LocalFeatures) -> None:
+        self._items[media_id] = data
+        self._index = None
+
+    def remove(self, media_id: int) -> None:
+        if self._items.pop(media_id, None) is not None:
+            self._index = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def candidates(self, query: LocalFeatures, limit: int) -> list[int]:
+        """Media ids with the most votes, best first (at most ``limit``)."""
+        if not self._items or not len(query.descriptors) or limit <= 0:
+            return []
+        index = self._built()
+        k = min(NEIGHBOURS, index.ntotal)
+        distances, rows = index.search(np.ascontiguousarray(query.descriptors), k)
+        hit = (rows >= 0) & (distances <= VOTE_RADIUS)
+        q_frame = np.repeat(query.frame.astype(np.int64), k).reshape(rows.shape)[hit]
+        rows = rows[hit]
+        if not len(rows):
+            return []
+        media, frame = self._media[rows], self._frame[rows]
+        # Votes per (query picture, stored picture), counting each query keypoint once.
+        q_key = np.flatnonzero(hit) // k
+        triples = np.unique(np.stack([q_frame, media, frame, q_key]), axis=1)
+        pictures, votes = np.unique(triples[:3], axis=1, return_counts=True)
+        # Best stored picture per (query picture, media item), then summed per media item.
+        order = np.lexsort((-votes, pictures[1], pictures[0]))
+        pairs = pictures[:2, order]
+        first = np.concatenate(([True], (np.diff(pairs, axis=1) != 0).any(axis=0)))
+        ids, totals = pairs[1, first], votes[order][first]
+        score = np.bincount(np.unique(ids, return_inverse=True)[1], weights=totals)
+        ranked = np.unique(ids)[np.argsort(-score, kind="stable")]
+        return ranked[:limit].tolist()
+
+    def _built(self) -> faiss.IndexBinary:
+        if self._index is not None:
+            return self._index
+        ids = list(self._items)
+        items = [self._items[i] for i in ids]
+        codes = np.ascontiguousarray(np.concatenate([d.descriptors for d in items]))
+        counts = [len(d.descriptors) for d in items]
+        self._media = np.repeat(np.asarray(ids, dtype=np.int64), counts)
+        self._frame = np.concatenate([d.frame.astype(np.int64) for d in items])
+        if len(codes) <= FLAT_LIMIT:
+            index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
+        else:
+            index = self._inverted(codes)
+            index.reset()  # keeps the trained cells, drops the descriptors of the last build
+            index.nprobe = NPROBE
+        index.add(codes)
+        self._index = index
+        return index
+
+    def _inverted(self, codes: np.ndarray) -> faiss.IndexBinaryIVF:
+        """The inverted file, trained again only when the library has grown or shrunk 4x.
+
+        Training (k-means of the cells) is what costs: ~10 s at 1M descriptors, against ~1 s
+        to assign them all to trained cells.  Cells trained on a library of a quarter or
+        four times the size still split it well enough (the probes are what keep recall).
+        """
+        trained = self._ivf
+        if trained is not None and trained.ntotal_trained / 4 <= len(codes) <= 4 * (
+            trained.ntotal_trained
+        ):
+            return trained.index
+        bits = DESCRIPTOR_BYTES * 8
+        cells = _cells(len(codes))
+        quantizer = faiss.IndexBinaryFlat(bits)
+        index = faiss.IndexBinaryIVF(quantizer, bits, cells)
+        sample = np.random.default_rng(0).choice(
+            len(codes), min(len(codes), cells * TRAIN_PER_CELL), replace=False
+        )
+        index.train(codes[np.sort(sample)])
+        self._ivf = _Trained(index, quantizer, len(codes))
+        return index
+
+
+@dataclass(frozen=True)
+class _Trained:
+    index: faiss.IndexBinaryIVF
+    quantizer: faiss.IndexBinary  # the IVF holds it by pointer only: keep it alive
+    ntotal_trained: int  # descriptors in the library it was trained for
+
+
+def _cells(count: int) -> int:
+    """Inverted-file cells for ``count`` descriptors: about sqrt(count).
+
+    faiss suggests 4-16 sqrt(n) for float vectors; binary k-means on 256 bits costs ~10x more
+    per cell, and sqrt(n) cells already give the measured recall at ``NPROBE``.
+    """
+    return max(1, int(np.sqrt(count)))

@@ -1,0 +1,241 @@
+"""The "orb" local-feature signal on reposts a global hash loses: crops, blurred fills, screenshots.
+
+Edits are made with PyAV and Pillow from the shared media into ``tmp_path``; every clip is
+short (4 s) so the file stays fast.  Each case goes through the whole plug-in path the core
+uses: decode -> extractor -> dumps/loads -> index -> compare.
+
+The doorknob clip is texture in under a fifth of a blank door: geometrically it cannot be told
+from a logo on a blank clip, so this signal rejects it (PDQ finds its plain copies).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+from media import BRIDGE, CHAIR, DOORKNOB, PATTERN, read_frames, require_media, write_video
+from PIL import Image, ImageDraw, ImageFilter
+
+from fingerprint import local_index
+from fingerprint.decode import decode
+from fingerprint.local import LOCAL
+from fingerprint.local_features import LocalFeatures
+from fingerprint.settings import Limits, MatchSettings
+from fingerprint.signal import Evidence, Signal
+
+START, LENGTH = 6.0, 4.0  # seconds of the source each edited clip shows
+
+
+def features(path: Path) -> LocalFeatures:
+    """What the core stores for ``path``: extracted, then through dumps/loads."""
+    header, samples = decode(path, path.name, Limits())
+    extractor = LOCAL.extractor(path, path.name, header, Limits())
+    for sample in samples:
+        extractor.add(sample)
+    data = extractor.finish()
+    assert data is not None, f"no local features in {path.name}"
+    return LOCAL.loads(LOCAL.dumps(data))
+
+
+@functools.cache
+def shared(path: Path) -> LocalFeatures:
+    require_media()
+    return features(path)
+
+
+def compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
+    return LOCAL.compare(query, reference, MatchSettings())
+
+
+def edited_clip(tmp_path: Path, source: Path, edit, name: str, start: float = START) -> Path:
+    """``LENGTH`` seconds of ``source`` from ``start``, each frame passed through ``edit``."""
+    frames, _, rate = read_frames(source, start, start + LENGTH, scale=0.5)
+    out = [_even(np.asarray(edit(Image.fromarray(f)).convert("RGB"))) for f in frames]
+    return write_video(tmp_path / f"{name}.mp4", out, fps=rate)
+
+
+def _even(pixels: np.ndarray) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    return np.ascontiguousarray(pixels[: h // 2 * 2, : w // 2 * 2])
+
+
+def off_centre_crop(image: Image.Image, share: float = 0.25) -> Image.Image:
+    """Keep (1 - share) of each side, towards the right and the top."""
+    w, h = image.size
+    cw, ch = round(w * (1 - share)), round(h * (1 - share))
+    left, top = round((w - cw) * 0.85), round((h - ch) * 0.2)
+    return image.crop((left, top, left + cw, top + ch))
+
+
+def blurred_fill(image: Image.Image, size: tuple[int, int] = (360, 640)) -> Image.Image:
+    """A 9:16 vertical: the footage across the middle, above and below a blurred zoomed copy."""
+    width, height = size
+    w, h = image.size
+    zoom = height / h
+    background = image.resize((round(w * zoom), height)).filter(ImageFilter.GaussianBlur(12))
+    left = (background.width - width) // 2
+    canvas = background.crop((left, 0, left + width, height))
+    footage = image.resize((width, round(h * width / w)))
+    canvas.paste(footage, (0, (height - footage.height) // 2))
+    return canvas
+
+
+def phone_screenshot(image: Image.Image, size: tuple[int, int] = (720, 1560)) -> Image.Image:
+    """A phone screenshot: status bar, app header, caption and text lines, the picture inside."""
+    width, height = size
+    canvas = Image.new("RGB", size, (250, 250, 250))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, width, 50), fill=(20, 20, 20))
+    draw.text((20, 15), "12:47   LTE  87%", fill=(255, 255, 255))
+    draw.rectangle((0, 50, width, 150), fill=(40, 90, 160))
+    draw.text((30, 90), "Frontline news - 2 h ago", fill=(255, 255, 255))
+    draw.text((30, 200), "BREAKING: footage shows today's strike", fill=(0, 0, 0))
+    inner_w = round(width * 0.92)
+    picture = image.resize((inner_w, round(image.height * inner_w / image.width)))
+    canvas.paste(picture, ((width - inner_w) // 2, 260))
+    rng = np.random.default_rng(7)
+    y = 260 + picture.height + 30
+    for _ in range(10):
+        words = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 6)) for _ in range(8)]
+        draw.text((30, y), " ".join(words), fill=(30, 30, 30))
+        y += 36
+    draw.rectangle((0, height - 120, width, height), fill=(235, 235, 235))
+    return canvas
+
+
+def with_logos(image: Image.Image) -> Image.Image:
+    """A large picture-in-picture (the bridge photo) and a text logo, at fixed places."""
+    image = image.copy()
+    w, h = image.size
+    inset = Image.open(BRIDGE).convert("RGB")
+    inset.thumbnail((w * 45 // 100, h * 45 // 100))
+    image.paste(inset, (w - inset.width - 8, 8))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((8, h - 44, 150, h - 8), fill=(200, 20, 20))
+    draw.text((16, h - 34), "WAR NEWS 24", fill=(255, 255, 255))
+    return image
+
+
+def test_plugin_implements_the_signal_contract():
+    assert isinstance(LOCAL, Signal)
+    assert (LOCAL.name, LOCAL.version, LOCAL.picture) == ("orb", 1, True)
+
+
+def test_off_centre_crop_of_a_shared_video_matches_it(tmp_path):
+    clip = edited_clip(tmp_path, CHAIR, off_centre_crop, "crop")
+    found = compare(features(clip), shared(CHAIR))
+    assert found is not None and found.units >= 2
+    # The clip starts START seconds into the original: the offset says where it sits.
+    assert found.offset == pytest.approx(START, abs=1.0)
+
+
+def test_blurred_fill_vertical_of_a_shared_video_matches_it(tmp_path):
+    clip = edited_clip(tmp_path, PATTERN, blurred_fill, "vertical", start=2.0)
+    found = compare(features(clip), shared(PATTERN))
+    assert found is not None and found.units >= 2
+    assert found.offset == pytest.approx(2.0, abs=1.0)
+
+
+def test_phone_screenshot_of_a_video_frame_matches_the_video(tmp_path):
+    frame = Image.fromarray(read_frames(CHAIR, 10.0, 10.3)[0][0])
+    shot = tmp_path / "screenshot.jpg"
+    phone_screenshot(frame).save(shot, quality=85)
+    query = features(shot)
+    assert query.kind == "photo"
+    found = compare(query, shared(CHAIR))
+    assert found is not None
+    assert found.best_pair[1] == pytest.approx(10.0, abs=1.0)  # the frame it was taken from
+
+
+def test_a_still_shown_as_a_video_matches_the_footage_it_comes_from(tmp_path):
+    frame = read_frames(CHAIR, 8.0, 8.2)[0][0]
+    still = features(write_video(tmp_path / "still.mp4", [frame] * 90, fps=30))
+    found = compare(still, shared(CHAIR))
+    assert found is not None and found.offset == pytest.approx(8.0, abs=1.0)
+    assert compare(still, shared(PATTERN)) is None
+
+
+def test_phone_screenshot_of_the_bridge_photo_matches_it(tmp_path):
+    shot = tmp_path / "bridge-screenshot.png"
+    phone_screenshot(Image.open(BRIDGE).convert("RGB")).save(shot)
+    assert compare(features(shot), shared(BRIDGE)) is not None
+    assert compare(features(shot), shared(PATTERN)) is None
+
+
+def test_a_shared_logo_does_not_make_unrelated_clips_match(tmp_path):
+    doorknob = features(edited_clip(tmp_path, DOORKNOB, with_logos, "doorknob", start=0.0))
+    pattern = features(edited_clip(tmp_path, PATTERN, with_logos, "pattern", start=0.0))
+    assert compare(doorknob, pattern) is None
+    assert compare(pattern, doorknob) is None
+    # ... while each still matches its own footage, logo or not.
+    assert compare(pattern, shared(PATTERN)) is not None
+
+
+def test_unrelated_shared_videos_never_match():
+    videos = [CHAIR, DOORKNOB, PATTERN]
+    for query in videos:
+        for reference in videos:
+            if query != reference:
+                assert compare(shared(query), shared(reference)) is None, (query, reference)
+    # Textured footage matches itself; the doorknob does not (see the module docstring).
+    assert compare(shared(CHAIR), shared(CHAIR)) is not None
+    assert compare(shared(PATTERN), shared(PATTERN)) is not None
+
+
+def test_index_ranks_the_source_of_a_crop_first(tmp_path):
+    index = LOCAL.new_index()
+    for media_id, path in enumerate([CHAIR, DOORKNOB, PATTERN, BRIDGE]):
+        index.add(media_id, shared(path))
+    clip = features(edited_clip(tmp_path, PATTERN, off_centre_crop, "crop", start=2.0))
+    assert index.candidates(clip, limit=2)[0] == 2
+    index.remove(2)
+    assert 2 not in index.candidates(clip, limit=4)
+    assert len(index) == 3
+
+
+def test_inverted_file_index_finds_the_same_source(tmp_path, monkeypatch):
+    """Above FLAT_LIMIT descriptors the index probes cells; here a small library is made big."""
+    monkeypatch.setattr(local_index, "FLAT_LIMIT", 1000)
+    index = LOCAL.new_index()
+    for media_id, path in enumerate([CHAIR, DOORKNOB, PATTERN, BRIDGE]):
+        index.add(media_id, shared(path))
+    clip = features(edited_clip(tmp_path, CHAIR, off_centre_crop, "crop"))
+    assert index.candidates(clip, limit=1) == [0]
+    assert isinstance(index._built(), faiss.IndexBinaryIVF)
+    index.remove(0)  # the cells stay trained; the descriptors go
+    assert 0 not in index.candidates(clip, limit=4)
+
+
+@pytest.mark.parametrize("size", [(20, 3000), (3000, 20), (300, 200)])
+def test_slivers_and_flat_photos_have_nothing_to_say(tmp_path, size):
+    """A legal but degenerate photo: no crash, no data (a flat or 20 px wide picture)."""
+    pixels = np.full(size[::-1], 128, np.uint8)
+    if min(size) < 64:
+        pixels = np.random.default_rng(3).integers(0, 256, size[::-1], dtype=np.uint8)
+    path = tmp_path / "odd.png"
+    Image.fromarray(pixels).save(path)
+    header, samples = decode(path, path.name, Limits())
+    extractor = LOCAL.extractor(path, path.name, header, Limits())
+    for sample in samples:
+        extractor.add(sample)
+    assert extractor.finish() is None
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [b"", b"junk", b"ORB1" + bytes(9), b"\x00" * 64, b"ORB1\x00\x02\x00\x00\x00\x01\x00\x00\x00"],
+)
+def test_loads_rejects_junk(blob):
+    with pytest.raises(ValueError):
+        LOCAL.loads(blob)
+
+
+def test_loads_rejects_truncated_data():
+    blob = LOCAL.dumps(shared(BRIDGE))
+    with pytest.raises(ValueError):
+        LOCAL.loads(blob[:-5])
+    with pytest.raises(ValueError):
+        LOCAL.loads(blob + b"x")
