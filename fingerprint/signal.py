@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # Every registered signal is extracted for every fingerprint, stored, indexed and compared.
 PLUGINS: dict[str, str] = {
     "pdq": ".pdq:PDQ_SIGNAL",  # its data are a Fingerprint's own columns (fingerprint.types)
+    "orb": ".local:LOCAL",  # ORB keypoints of anchor pictures, verified geometrically
     "audio": ".audio:AUDIO",  # Chromaprint codes of the sound track
 }
 
