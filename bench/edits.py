@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from functools import lru_cache
@@ -23,7 +24,7 @@ from typing import NamedTuple
 
 import av
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
 Frame = np.ndarray  # H x W x 3 uint8 RGB
 Transform = Callable[[Frame], Frame]
@@ -35,6 +36,9 @@ EMBED_PAD_S = 8.0
 MIDDLE_S = 5.0
 GIF_FPS = 10
 GIF_WIDTH = 320
+PIECE_S = 3.0  # a short piece cut from further into the video than ``middle_5s``
+STILL_S = 5.0  # a still of the footage shown as a video
+VERTICAL = (360, 640)  # the 9:16 canvas of vertical reposts (width, height)
 
 
 # --------------------------------------------------------------------------- I/O pipeline
@@ -342,6 +346,123 @@ def _filler(w: int, h: int, fps: float, seconds: float, seed: int) -> Iterator[F
         yield np.asarray(frame)
 
 
+def _rng(src: Path, salt: str) -> np.random.Generator:
+    """A generator seeded by the source's name: each source gets its own crop, the same each run."""
+    return np.random.default_rng(zlib.crc32(f"{src.stem}/{salt}".encode()))
+
+
+def offcentre_window(w: int, h: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of a crop dropping 10-30% of each side's length, off the centre:
+    reposters cut to the action, not symmetrically."""
+    drop = rng.uniform(0.10, 0.30)
+    cw, ch = round(w * (1 - drop)), round(h * (1 - drop))
+    x = round(rng.choice([0.1, 0.9]) * (w - cw) + rng.uniform(-0.1, 0.1) * (w - cw))
+    y = round(rng.uniform(0.0, 1.0) * (h - ch))
+    return min(max(0, x), w - cw), min(max(0, y), h - ch), cw, ch
+
+
+def blurred_fill(img: Frame) -> Frame:
+    """The vertical repost: the footage across the middle of a 9:16 canvas, the rest filled by
+    a zoomed, blurred copy of itself."""
+    cw, ch = VERTICAL
+    h, w = img.shape[:2]
+    image = Image.fromarray(img)
+    scale = max(cw / w, ch / h) / 4  # blur at a quarter size: the same look, 16x less work
+    bw, bh = max(1, round(w * scale)), max(1, round(h * scale))
+    back = image.resize((bw, bh), Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(3))
+    x, y = (bw - cw // 4) // 2, (bh - ch // 4) // 2
+    back = back.crop((x, y, x + cw // 4, y + ch // 4)).resize((cw, ch), Image.Resampling.BILINEAR)
+    back = ImageEnhance.Brightness(back).enhance(0.7)
+    fh = max(2, round(h * cw / w))
+    back.paste(image.resize((cw, fh), Image.Resampling.BILINEAR), (0, (ch - fh) // 2))
+    return np.asarray(back)
+
+
+def _perspective_coeffs(dst: list[tuple[float, float]], src: list[tuple[float, float]]):
+    """PIL's 8 perspective coefficients mapping output points ``dst`` to input points ``src``."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(dst, src, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    return np.linalg.solve(np.array(rows, float), np.array(rhs, float)).tolist()
+
+
+@lru_cache(maxsize=8)
+def _filmed_geometry(cw: int, ch: int) -> tuple[list[float], tuple[int, int]]:
+    """A monitor filmed by a phone held a little to the left and below: the screen is a
+    trapezoid in a 960x540 picture, with the room around it."""
+    out = (960, 540)
+    corners = [(70, 40), (900, 70), (880, 500), (90, 515)]  # screen corners in the photo
+    return _perspective_coeffs(corners, [(0, 0), (cw, 0), (cw, ch), (0, ch)]), out
+
+
+def _screen_filmed_tf(img: Frame) -> Frame:
+    screen = Image.fromarray(_screen_recording_tf(img))
+    coeffs, size = _filmed_geometry(*screen.size)
+    shot = screen.transform(
+        size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=(52, 47, 44)
+    )
+    shot = ImageEnhance.Contrast(shot.filter(ImageFilter.GaussianBlur(0.8))).enhance(0.8)
+    return np.asarray(shot)
+
+
+def _colour_tf(img: Frame) -> Frame:
+    """A warm, saturated, brighter grade, as filters and colour apps make."""
+    image = ImageEnhance.Color(Image.fromarray(img)).enhance(1.5)
+    out = np.asarray(image).astype(np.int16) + np.array([18, 6, -10], np.int16)
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def _crop_offcentre(src: Path, dst: Path) -> Path:
+    w, h, _, _ = probe(src)
+    x, y, cw, ch = offcentre_window(w, h, _rng(src, "crop"))
+    return _render(src, dst, lambda img: img[y : y + ch, x : x + cw])
+
+
+def _piece_3s(src: Path, dst: Path) -> Path:
+    dur = probe(src).duration
+    return _render(src, dst, start=max(0.0, min(0.6 * dur, dur - PIECE_S)), duration=PIECE_S)
+
+
+def still_frame(src: Path, at: float = 0.4) -> Frame:
+    """The frame shown at ``at`` of the video's length (RGB)."""
+    when = at * probe(src).duration
+    chosen = None
+    for t, img in _decode(src):
+        if chosen is None or t <= when:
+            chosen = img
+        else:
+            break
+    return chosen
+
+
+def _still_video(src: Path, dst: Path) -> Path:
+    img = _even(still_frame(src))
+    fps = Fraction(25)
+    _write_mp4(dst, (img for _ in range(round(STILL_S * fps))), fps, None)
+    return dst
+
+
+def _combo_crop(src: Path, dst: Path) -> Path:
+    """Off-centre crop + caption + 1.25x speed + colour grade."""
+    w, h, _, _ = probe(src)
+    x, y, cw, ch = offcentre_window(w, h, _rng(src, "combo"))
+    return _render(
+        src, dst, lambda img: _caption(_colour_tf(img[y : y + ch, x : x + cw])), speed=1.25
+    )
+
+
+def _combo_vertical(src: Path, dst: Path) -> Path:
+    """Mirrored, colour-graded blurred-fill vertical with a caption and a logo, at 0.8x speed."""
+    return _render(
+        src,
+        dst,
+        lambda img: _logo(_caption(_colour_tf(blurred_fill(img[:, ::-1])))),
+        speed=0.8,
+    )
+
+
 # --------------------------------------------------------------------------- the edits
 
 
@@ -395,17 +516,34 @@ EDITS: dict[str, Callable[[Path, Path], Path]] = {
     "embedded": _embedded,
     "screen_recording": lambda s, d: _render(s, d, _screen_recording_tf),
     "gif": _gif,
+    "crop_offcentre": _crop_offcentre,
+    "blurred_fill": lambda s, d: _render(s, d, blurred_fill),
+    "screen_filmed": lambda s, d: _render(s, d, _screen_filmed_tf, fps=15),
+    "piece_3s": _piece_3s,
+    "still_video": _still_video,
+    "combo_crop": _combo_crop,
+    "combo_vertical": _combo_vertical,
 }
 
 
+def edit_path(src: Path, edit: str, out_dir: Path) -> Path:
+    """Where ``make_edit`` writes ``src`` with ``edit`` applied."""
+    return Path(out_dir) / f"{Path(src).stem}__{edit}{'.gif' if edit == 'gif' else '.mp4'}"
+
+
 def make_edit(src: Path, edit: str, out_dir: Path) -> Path:
-    """Write ``src`` with ``edit`` applied into ``out_dir``; return the new file's path."""
+    """Write ``src`` with ``edit`` applied into ``out_dir``; return the new file's path.
+
+    Written under a temporary name and renamed: an interrupted run leaves no half file that
+    a later run would take for a cached edit."""
     if edit not in EDITS:
         raise KeyError(f"unknown edit {edit!r}; choose from {', '.join(EDITS)}")
     src, out_dir = Path(src), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dst = out_dir / f"{src.stem}__{edit}{'.gif' if edit == 'gif' else '.mp4'}"
-    return EDITS[edit](src, dst)
+    dst = edit_path(src, edit, out_dir)
+    partial = dst.with_name(f"{dst.stem}.part{dst.suffix}")
+    EDITS[edit](src, partial)
+    return partial.rename(dst)
 
 
 def _describe(path: Path) -> str:
