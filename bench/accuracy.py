@@ -130,7 +130,10 @@ def build_library(folder: Path, references: list[Item], pad: int) -> tuple[Path,
     library = Library.open(_config(folder, database))
     for item in references:
         library.add_clip(
-            item.path, title=item.name, first_seen=FIRST_SEEN, source=f"https://example.org/{item.name}"
+            item.path,
+            title=item.name,
+            first_seen=FIRST_SEEN,
+            source=f"https://example.org/{item.name}",
         )
     library.close()
     if not pad:

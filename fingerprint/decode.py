@@ -38,6 +38,10 @@ PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "BMP", "TIFF"}
 TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
 # A decoder name that matches none: probing a file reads its headers and decodes nothing.
 NO_DECODER = "none-while-probing"
+# FFmpeg decoder options for every video stream (AVCodecContext names and values), e.g.
+# {"skip_loop_filter": "all"}: ``bench/speed.py`` measures their speed and the PDQ bits they
+# change.
+DECODER_OPTIONS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,11 @@ def open_video(
         width, height = ctx.width or 0, ctx.height or 0
         if width * height > limits.max_pixels:
             raise MediaError(name, f"the video frames are too large ({width}x{height} pixels)")
-        ctx.options = {**(ctx.options or {}), "max_pixels": str(limits.max_pixels)}
+        ctx.options = {
+            **(ctx.options or {}),
+            **DECODER_OPTIONS,
+            "max_pixels": str(limits.max_pixels),
+        }
         stream.thread_type = "AUTO"
     except BaseException:
         container.close()
