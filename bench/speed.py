@@ -92,25 +92,30 @@ def throughput(videos: list[Path], runs: int) -> None:
     )
 
 
-def _bits(a: Fingerprint, b: Fingerprint) -> np.ndarray:
+def _bits(a: Fingerprint, b: Fingerprint) -> tuple[np.ndarray, np.ndarray]:
     """PDQ bits between each hash of ``a`` and the hash of ``b`` nearest in time (same
-    variant)."""
-    found = []
+    variant), and whether that nearest hash is of another moment (the frame was skipped, or
+    a scene cut was seen elsewhere)."""
+    bits, moved = [], []
     for variant in np.unique(a.variants):
         ha, ta = a.select(int(variant))
         hb, tb = b.select(int(variant))
         if not len(hb):
             continue
-        nearest = np.abs(ta[:, None] - tb[None, :]).argmin(axis=1)
-        found.append(np.unpackbits(ha ^ hb[nearest], axis=1).sum(axis=1))
-    return np.concatenate(found) if found else np.zeros(0, int)
+        gap = np.abs(ta[:, None] - tb[None, :])
+        nearest = gap.argmin(axis=1)
+        bits.append(np.unpackbits(ha ^ hb[nearest], axis=1).sum(axis=1))
+        moved.append(gap[np.arange(len(ta)), nearest] > 1e-3)
+    if not bits:
+        return np.zeros(0, int), np.zeros(0, bool)
+    return np.concatenate(bits), np.concatenate(moved)
 
 
 def decoder_settings(videos: list[Path], runs: int) -> None:
     today = dict(decoding.DECODER_OPTIONS)
     print(f"decoder settings against today's ({today or 'FFmpeg defaults'}), on the shared videos")
     print(f"{'setting':22} {'x-realtime/CPU s':>16} {'speed-up':>8} {'hashes':>7} "
-          f"{'bits median':>11} {'p95':>4} {'max':>4} {'> 32 bits':>9}")  # fmt: skip
+          f"{'bits median':>11} {'p95':>4} {'max':>4} {'> 32 bits':>9} {'moved':>6}")  # fmt: skip
     try:
         decoding.DECODER_OPTIONS = today
         base = {p: _best(p, runs) for p in videos}
@@ -122,11 +127,14 @@ def decoder_settings(videos: list[Path], runs: int) -> None:
             decoding.DECODER_OPTIONS = {**today, **options}
             trial = {p: _best(p, runs) for p in videos}
             cpu = sum(c for c, _ in trial.values())
-            bits = np.concatenate([_bits(base[p][1], trial[p][1]) for p in videos])
+            pairs = [_bits(base[p][1], trial[p][1]) for p in videos]
+            bits = np.concatenate([b for b, _ in pairs])
+            moved = np.concatenate([m for _, m in pairs])
             print(
                 f"{label:22} {length / cpu:16.1f} {base_cpu / cpu:8.2f} "
                 f"{sum(len(fp) for _, fp in trial.values()):7} {np.median(bits):11.0f} "
-                f"{np.percentile(bits, 95):4.0f} {bits.max():4} {np.mean(bits > 32):9.3f}"
+                f"{np.percentile(bits, 95):4.0f} {bits.max():4} {np.mean(bits > 32):9.3f} "
+                f"{np.mean(moved):6.3f}"
             )
     finally:
         decoding.DECODER_OPTIONS = today
