@@ -39,13 +39,13 @@ TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
 # A decoder name that matches none: probing a file reads its headers and decodes nothing.
 NO_DECODER = "none-while-probing"
 # FFmpeg decoder options for every video stream (AVCodecContext names and values).
-# Skipping the deblocking filter (it smooths block edges; PDQ looks at a 64x64 picture whose
-# pixels average many blocks) decodes the shared videos 1.28x faster for a median change of
-# 2 PDQ bits per sampled frame (95% within 12; 2.7% over 32, almost all where a scene cut was
-# seen a frame earlier or later), and changed no verdict of the 475 queries of
-# bench/accuracy.py nor of 1M distractor hashes.  skip_frame=noref (1.38x alone, 1.89x with
-# it) moves the dense samples to other frames: 10% of hashes change by over 32 bits; nokey
-# keeps one frame in 8.  Figures: bench/speed.py (decoder section).
+# Skipping H.264's deblocking filter (it smooths block edges; PDQ looks at a 64x64 picture,
+# each pixel an average of many blocks) fingerprints the shared videos 1.23-1.28x faster per
+# CPU second, for a median change of 2 PDQ bits per sampled frame (95% within 12 bits, 2.7%
+# over 32, max 124), and changed no verdict of the 475 queries of bench/accuracy.py, nor with
+# 1M distractor hashes.  skip_frame=noref (1.34x alone, 1.61x with the above) moves 37% of
+# the samples to other frames (10% of hashes change by over 32 bits); nokey keeps 1 frame in
+# 8.  Figures: bench/speed.py, decoder section.
 DECODER_OPTIONS: dict[str, str] = {"skip_loop_filter": "all"}
 
 
