@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from edits import Frame, _caption, _font, _rng, offcentre_window, still_frame
+from drawn import text_font
+from edits import Frame, _caption, _rng, offcentre_window, still_frame
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -38,7 +39,7 @@ def phone_screenshot(img: Frame) -> Frame:
     w, h = PHONE
     canvas = Image.new("RGB", (w, h), (250, 250, 250))
     d = ImageDraw.Draw(canvas)
-    small, body, title = _font(20), _font(24), _font(28)
+    small, body, title = text_font(20), text_font(24), text_font(28)
     d.text((28, 14), "9:41", font=small, fill=(20, 20, 20))  # status bar
     d.rounded_rectangle([w - 70, 16, w - 30, 34], radius=4, outline=(20, 20, 20), width=2)
     d.rectangle([w - 66, 20, w - 44, 30], fill=(20, 20, 20))

@@ -20,7 +20,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from edits import EMBED_PAD_S, Frame, _caption, _filler, _logo, _render, _write_mp4
+from drawn import filler
+from edits import EMBED_PAD_S, Frame, _caption, _logo, _render, _write_mp4
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +145,7 @@ def filler_video(out_dir: Path) -> Path:
     dst = out_dir / "filler_shapes.mp4"
     if not dst.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
-        frames: list[Frame] = list(_filler(640, 360, 25.0, EMBED_PAD_S, seed=9))
+        frames: list[Frame] = list(filler(640, 360, 25.0, EMBED_PAD_S, seed=9))
         _write_mp4(dst, frames, Fraction(25), None)
     return dst
 
