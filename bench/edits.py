@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from functools import lru_cache
@@ -23,7 +24,8 @@ from typing import NamedTuple
 
 import av
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from drawn import filler, screen_canvas, text_font
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 Frame = np.ndarray  # H x W x 3 uint8 RGB
 Transform = Callable[[Frame], Frame]
@@ -35,6 +37,9 @@ EMBED_PAD_S = 8.0
 MIDDLE_S = 5.0
 GIF_FPS = 10
 GIF_WIDTH = 320
+PIECE_S = 3.0  # a short piece cut from further into the video than ``middle_5s``
+STILL_S = 5.0  # a still of the footage shown as a video
+VERTICAL = (360, 640)  # the 9:16 canvas of vertical reposts (width, height)
 
 
 # --------------------------------------------------------------------------- I/O pipeline
@@ -169,13 +174,6 @@ def _resize(img: Frame, w: int, h: int) -> Frame:
     return np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)  # Pillow >= 10.1: bundled TrueType font
-    except TypeError:
-        return ImageFont.load_default()
-
-
 def _paste(img: Frame, rgba: np.ndarray, x: int, y: int) -> Frame:
     """Alpha-composite a pre-rendered RGBA overlay onto a copy of ``img`` at (x, y)."""
     out = img.copy()
@@ -197,7 +195,7 @@ def _caption(w: int, h: int) -> tuple[np.ndarray, int, int]:
     lines = ["BREAKING NEWS", "filmed today!"]
     size = max(12, round(0.07 * h))
     while True:  # ~7% of height, shrunk until the longest line fits 94% of the width
-        font = _font(size)
+        font = text_font(size)
         stroke = max(2, size // 12)
         widths = [font.getbbox(t, stroke_width=stroke)[2] for t in lines]
         if max(widths) <= 0.94 * w or size <= 10:
@@ -226,7 +224,7 @@ def _logo(w: int, h: int) -> tuple[np.ndarray, int, int]:
     box = Image.new("RGBA", (bw, bh), (200, 30, 40, 255))
     draw = ImageDraw.Draw(box)
     draw.rectangle([0, bh - max(2, bh // 10), bw, bh], fill=(255, 210, 0, 255))
-    font = _font(max(8, round(bh * 0.45)))
+    font = text_font(max(8, round(bh * 0.45)))
     x0, y0, x1, y1 = draw.textbbox((0, 0), "NEWS24", font=font)
     draw.text(
         ((bw - (x1 - x0)) // 2 - x0, (bh - (y1 - y0)) // 2 - y0), "NEWS24", font=font, fill="white"
@@ -235,39 +233,8 @@ def _logo(w: int, h: int) -> tuple[np.ndarray, int, int]:
     return np.asarray(box), w - bw - margin, margin
 
 
-def _screen_canvas(w: int, h: int) -> tuple[np.ndarray, int, int, int, int]:
-    """Fake browser/player window: returns (canvas, x, y, video_w, video_h)."""
-    cw, ch, top, bottom = 1280, 720, 44, 64
-    avail_w, avail_h = cw - 80, ch - top - bottom - 40
-    scale = min(0.6, avail_w / w, avail_h / h)
-    vw, vh = round(w * scale) // 2 * 2, round(h * scale) // 2 * 2
-    canvas = Image.new("RGB", (cw, ch), (34, 34, 38))
-    d = ImageDraw.Draw(canvas)
-    font = _font(18)
-    d.rectangle([0, 0, cw, top], fill=(78, 80, 88))  # title / tab bar
-    for k, col in enumerate([(237, 95, 87), (246, 190, 80), (98, 197, 84)]):
-        d.ellipse([14 + 22 * k, 15, 28 + 22 * k, 29], fill=col)
-    d.rounded_rectangle([100, 8, 420, top], radius=6, fill=(52, 54, 60))
-    d.text((114, 13), "Live: footage from today - Watch", font=font, fill=(225, 225, 230))
-    d.rounded_rectangle([440, 10, 1100, 34], radius=10, fill=(60, 62, 68))
-    d.text((456, 12), "https://video.example.com/watch?v=x8Hq2", font=font, fill=(170, 170, 180))
-    y0 = ch - bottom
-    d.rectangle([0, y0, cw, ch], fill=(56, 56, 62))  # player control bar
-    d.rectangle([20, y0 + 10, cw - 20, y0 + 15], fill=(110, 110, 115))
-    d.rectangle([20, y0 + 10, 430, y0 + 15], fill=(230, 40, 40))
-    d.ellipse([424, y0 + 6, 436, y0 + 19], fill=(240, 240, 240))
-    d.polygon([(24, y0 + 28), (24, y0 + 52), (44, y0 + 40)], fill=(240, 240, 240))
-    d.text((64, y0 + 30), "0:42 / 2:17", font=font, fill=(230, 230, 230))
-    d.rectangle([cw - 60, y0 + 30, cw - 30, y0 + 50], outline=(230, 230, 230), width=2)
-    x, y = (cw - vw) // 2, top + (ch - top - bottom - vh) // 2
-    return np.asarray(canvas), x, y, vw, vh
-
-
-_screen_canvas_cached = lru_cache(maxsize=8)(_screen_canvas)
-
-
 def _screen_recording_tf(img: Frame) -> Frame:
-    canvas, x, y, vw, vh = _screen_canvas_cached(img.shape[1], img.shape[0])
+    canvas, x, y, vw, vh = screen_canvas(img.shape[1], img.shape[0])
     out = canvas.copy()
     out[y : y + vh, x : x + vw] = _resize(img, vw, vh)
     return out
@@ -310,36 +277,123 @@ def _grey_tf(img: Frame) -> Frame:
 _BC_LUT = np.clip((np.arange(256) - 128.0) * 1.3 + 128.0 + 30.0, 0, 255).round().astype(np.uint8)
 
 
-def _filler(w: int, h: int, fps: float, seconds: float, seed: int) -> Iterator[Frame]:
-    """Unrelated procedural footage: coloured shapes moving over a drifting textured noise
-    background. Deterministic for a given seed."""
-    rng = np.random.default_rng(seed)
-    margin = 64
-    coarse = rng.integers(0, 256, (h // 24 + 4, w // 24 + 4, 3), dtype=np.uint8)
-    bg = Image.fromarray(coarse).resize((w + 2 * margin, h + 2 * margin), Image.Resampling.BICUBIC)
-    base = np.asarray(bg).astype(np.int16) // 2 + rng.integers(
-        0, 60, (h + 2 * margin, w + 2 * margin, 1)
+def _rng(src: Path, salt: str) -> np.random.Generator:
+    """A generator seeded by the source's name: each source gets its own crop, the same each run."""
+    return np.random.default_rng(zlib.crc32(f"{src.stem}/{salt}".encode()))
+
+
+def offcentre_window(w: int, h: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of a crop dropping 10-30% of each side's length, off the centre:
+    reposters cut to the action, not symmetrically."""
+    drop = rng.uniform(0.10, 0.30)
+    cw, ch = round(w * (1 - drop)), round(h * (1 - drop))
+    x = round(rng.choice([0.1, 0.9]) * (w - cw) + rng.uniform(-0.1, 0.1) * (w - cw))
+    y = round(rng.uniform(0.0, 1.0) * (h - ch))
+    return min(max(0, x), w - cw), min(max(0, y), h - ch), cw, ch
+
+
+def blurred_fill(img: Frame) -> Frame:
+    """The vertical repost: the footage across the middle of a 9:16 canvas, the rest filled by
+    a zoomed, blurred copy of itself."""
+    cw, ch = VERTICAL
+    h, w = img.shape[:2]
+    image = Image.fromarray(img)
+    scale = max(cw / w, ch / h) / 4  # blur at a quarter size: the same look, 16x less work
+    bw, bh = max(1, round(w * scale)), max(1, round(h * scale))
+    back = image.resize((bw, bh), Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(3))
+    x, y = (bw - cw // 4) // 2, (bh - ch // 4) // 2
+    back = back.crop((x, y, x + cw // 4, y + ch // 4)).resize((cw, ch), Image.Resampling.BILINEAR)
+    back = ImageEnhance.Brightness(back).enhance(0.7)
+    fh = max(2, round(h * cw / w))
+    back.paste(image.resize((cw, fh), Image.Resampling.BILINEAR), (0, (ch - fh) // 2))
+    return np.asarray(back)
+
+
+def _perspective_coeffs(dst: list[tuple[float, float]], src: list[tuple[float, float]]):
+    """PIL's 8 perspective coefficients mapping output points ``dst`` to input points ``src``."""
+    rows, rhs = [], []
+    for (x, y), (u, v) in zip(dst, src, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+        rhs += [u, v]
+    return np.linalg.solve(np.array(rows, float), np.array(rhs, float)).tolist()
+
+
+@lru_cache(maxsize=8)
+def _filmed_geometry(cw: int, ch: int) -> tuple[list[float], tuple[int, int]]:
+    """A monitor filmed by a phone held a little to the left and below: the screen is a
+    trapezoid in a 960x540 picture, with the room around it."""
+    out = (960, 540)
+    corners = [(70, 40), (900, 70), (880, 500), (90, 515)]  # screen corners in the photo
+    return _perspective_coeffs(corners, [(0, 0), (cw, 0), (cw, ch), (0, ch)]), out
+
+
+def _screen_filmed_tf(img: Frame) -> Frame:
+    screen = Image.fromarray(_screen_recording_tf(img))
+    coeffs, size = _filmed_geometry(*screen.size)
+    shot = screen.transform(
+        size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR, fillcolor=(52, 47, 44)
     )
-    base = base.clip(0, 255).astype(np.uint8)
-    n = 7
-    pos = rng.random((n, 2)) * (w, h)
-    vel = (rng.random((n, 2)) - 0.5) * min(w, h) * 0.04
-    radius = rng.uniform(0.05, 0.15, n) * min(w, h)
-    colours = [tuple(int(c) for c in rng.integers(40, 256, 3)) for _ in range(n)]
-    for i in range(round(seconds * fps)):
-        ox = int(margin + margin * np.sin(i / 40.0))
-        oy = int(margin + margin * np.cos(i / 55.0))
-        frame = Image.fromarray(np.ascontiguousarray(base[oy : oy + h, ox : ox + w]))
-        d = ImageDraw.Draw(frame)
-        for k in range(n):
-            (x, y), r = pos[k], radius[k]
-            box = [x - r, y - r, x + r, y + r]
-            (d.ellipse if k % 2 else d.rectangle)(box, fill=colours[k])
-        pos += vel
-        for ax, lim in ((0, w), (1, h)):
-            hit = (pos[:, ax] < 0) | (pos[:, ax] > lim)
-            vel[hit, ax] *= -1
-        yield np.asarray(frame)
+    shot = ImageEnhance.Contrast(shot.filter(ImageFilter.GaussianBlur(0.8))).enhance(0.8)
+    return np.asarray(shot)
+
+
+def _colour_tf(img: Frame) -> Frame:
+    """A warm, saturated, brighter grade, as filters and colour apps make."""
+    image = ImageEnhance.Color(Image.fromarray(img)).enhance(1.5)
+    out = np.asarray(image).astype(np.int16) + np.array([18, 6, -10], np.int16)
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def _crop_offcentre(src: Path, dst: Path) -> Path:
+    w, h, _, _ = probe(src)
+    x, y, cw, ch = offcentre_window(w, h, _rng(src, "crop"))
+    return _render(src, dst, lambda img: img[y : y + ch, x : x + cw])
+
+
+def _piece_3s(src: Path, dst: Path) -> Path:
+    dur = probe(src).duration
+    return _render(src, dst, start=max(0.0, min(0.6 * dur, dur - PIECE_S)), duration=PIECE_S)
+
+
+def still_frame(src: Path, at: float = 0.4) -> Frame:
+    """The frame someone pausing at ``at`` of the video's length would grab (RGB): that one,
+    or if it is much flatter than the footage usually is (a dark or covered moment), the
+    first one after it that is not, since nobody shares a screenshot of a black frame."""
+    times, detail = zip(*((t, img[::4, ::4].std()) for t, img in _decode(src)), strict=True)
+    when = at * probe(src).duration
+    chosen = next(
+        (t for t, d in zip(times, detail, strict=True)
+         if t >= when - 1e-3 and d >= 0.8 * np.median(detail)),
+        min(times, key=lambda t: abs(t - when)),
+    )  # fmt: skip
+    return next(img for t, img in _decode(src) if t >= chosen)
+
+
+def _still_video(src: Path, dst: Path) -> Path:
+    img = _even(still_frame(src))
+    fps = Fraction(25)
+    _write_mp4(dst, (img for _ in range(round(STILL_S * fps))), fps, None)
+    return dst
+
+
+def _combo_crop(src: Path, dst: Path) -> Path:
+    """Off-centre crop + caption + 1.25x speed + colour grade."""
+    w, h, _, _ = probe(src)
+    x, y, cw, ch = offcentre_window(w, h, _rng(src, "combo"))
+    return _render(
+        src, dst, lambda img: _caption(_colour_tf(img[y : y + ch, x : x + cw])), speed=1.25
+    )
+
+
+def _combo_vertical(src: Path, dst: Path) -> Path:
+    """Mirrored, colour-graded blurred-fill vertical with a caption and a logo, at 0.8x speed."""
+    return _render(
+        src,
+        dst,
+        lambda img: _logo(_caption(_colour_tf(blurred_fill(img[:, ::-1])))),
+        speed=0.8,
+    )
 
 
 # --------------------------------------------------------------------------- the edits
@@ -365,8 +419,8 @@ def _middle_5s(src: Path, dst: Path) -> Path:
 def _embedded(src: Path, dst: Path) -> Path:
     w, h, fps, _ = probe(src)
     w, h = w - w % 2, h - h % 2
-    before = _filler(w, h, float(fps), EMBED_PAD_S, seed=1)
-    after = _filler(w, h, float(fps), EMBED_PAD_S, seed=2)
+    before = filler(w, h, float(fps), EMBED_PAD_S, seed=1)
+    after = filler(w, h, float(fps), EMBED_PAD_S, seed=2)
     return _render(src, dst, _even, before=before, after=after)
 
 
@@ -395,17 +449,34 @@ EDITS: dict[str, Callable[[Path, Path], Path]] = {
     "embedded": _embedded,
     "screen_recording": lambda s, d: _render(s, d, _screen_recording_tf),
     "gif": _gif,
+    "crop_offcentre": _crop_offcentre,
+    "blurred_fill": lambda s, d: _render(s, d, blurred_fill),
+    "screen_filmed": lambda s, d: _render(s, d, _screen_filmed_tf, fps=15),
+    "piece_3s": _piece_3s,
+    "still_video": _still_video,
+    "combo_crop": _combo_crop,
+    "combo_vertical": _combo_vertical,
 }
 
 
+def edit_path(src: Path, edit: str, out_dir: Path) -> Path:
+    """Where ``make_edit`` writes ``src`` with ``edit`` applied."""
+    return Path(out_dir) / f"{Path(src).stem}__{edit}{'.gif' if edit == 'gif' else '.mp4'}"
+
+
 def make_edit(src: Path, edit: str, out_dir: Path) -> Path:
-    """Write ``src`` with ``edit`` applied into ``out_dir``; return the new file's path."""
+    """Write ``src`` with ``edit`` applied into ``out_dir``; return the new file's path.
+
+    Written under a temporary name and renamed: an interrupted run leaves no half file that
+    a later run would take for a cached edit."""
     if edit not in EDITS:
         raise KeyError(f"unknown edit {edit!r}; choose from {', '.join(EDITS)}")
     src, out_dir = Path(src), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dst = out_dir / f"{src.stem}__{edit}{'.gif' if edit == 'gif' else '.mp4'}"
-    return EDITS[edit](src, dst)
+    dst = edit_path(src, edit, out_dir)
+    partial = dst.with_name(f"{dst.stem}.part{dst.suffix}")
+    EDITS[edit](src, partial)
+    return partial.rename(dst)
 
 
 def _describe(path: Path) -> str:

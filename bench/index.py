@@ -184,6 +184,37 @@ def _row(kind, hashes, label, result, per_hash) -> None:
     )
 
 
+def add_distractors(
+    db, hashes: int, rng: np.random.Generator, title: str = "clip", frames: int = FRAMES
+) -> int:
+    """Store clip-like random walks, ``hashes`` frame hashes in all, as library clips, straight
+    through storage's API (nothing decoded): a library of realistic size in a minute.
+    Returns the number of hashes stored."""
+    import storage  # noqa: PLC0415 - only the parts that write a library need storage
+
+    count, stored = -(-hashes // frames), 0
+    with db.atomic():
+        for start in range(0, count, 1000):  # in chunks: walks() holds a float per bit
+            for n, clip in enumerate(walks(min(1000, count - start), rng, frames), start):
+                fp = Fingerprint(
+                    kind="video",
+                    sha256=f"{n:064x}",
+                    size=1,
+                    duration=len(clip) / 2,
+                    width=640,
+                    height=360,
+                    hashes=clip,
+                    times=np.arange(len(clip), dtype=np.float32) / 2,
+                    variants=np.full(len(clip), VARIANT_FULL, dtype=np.uint8),
+                )
+                media_id, _ = storage.add_media(db, fp)
+                storage.add_clip(
+                    db, media_id, title=f"{title} {n}", first_seen="2015-01-01", source="bench"
+                )
+                stored += len(clip)
+    return stored
+
+
 def check_times(runs: int) -> None:
     """`oldclip check` wall time against a 1M-hash library, with and without the saved index."""
     import storage  # noqa: PLC0415 - only this part needs the project's storage
@@ -194,24 +225,8 @@ def check_times(runs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="oldclip-bench-index-") as folder:
         database = Path(folder) / "library.db"
         db = storage.open_db(database)
-        rng = np.random.default_rng(3)
+        add_distractors(db, 1_000_000, np.random.default_rng(3), frames=200)
         with db.atomic():
-            for n, clip in enumerate(walks(5000, rng, frames=200)):
-                fp = Fingerprint(
-                    kind="video",
-                    sha256=f"{n:064x}",
-                    size=1,
-                    duration=FRAMES / 2,
-                    width=640,
-                    height=360,
-                    hashes=clip,
-                    times=np.arange(len(clip), dtype=np.float32) / 2,
-                    variants=np.full(len(clip), VARIANT_FULL, dtype=np.uint8),
-                )
-                media_id, _ = storage.add_media(db, fp)
-                storage.add_clip(
-                    db, media_id, title=f"clip {n}", first_seen="2015-01-01", source="bench"
-                )
             media_id, _ = storage.add_media(db, fingerprint_file(original))
             storage.add_clip(
                 db, media_id, title="the chair", first_seen="2014-07-17", source="bench"
