@@ -193,3 +193,28 @@ def test_benign_media_are_candidates_of_no_signal(tmp_path: Path) -> None:
         assert all(len(index) == 0 for index in library.signal_indexes.values())
     finally:
         library.close()
+
+
+def test_signals_too_big_for_a_bundle_line_are_left_out(
+    tmp_path: Path, db: sqlite_utils.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import storage.bundle
+
+    fp = shared_fingerprint(CHAIR)
+    media_id, _ = storage.add_media(db, fp)
+    storage.add_clip(db, media_id, title="Chair", first_seen="2015-03-01", source="archive.org")
+    sizes = {name: len(signal.get(name).dumps(data)) for name, data in fp.signals.items()}
+    # A line limit that leaves room for the PDQ hashes and the smallest signal only (as a
+    # 3-hour video's local features would pass the real limit).
+    smallest, largest = min(sizes, key=sizes.get), max(sizes, key=sizes.get)
+    plain = len(storage.blobs.encode_hashes(fp.hashes)) * 4 // 3 + 4096
+    monkeypatch.setattr(storage.bundle, "MAX_LINE_BYTES", plain + sizes[smallest] * 2)
+    report = storage.export_bundle(db, tmp_path / "b.jsonl", publisher="Desk A")
+    assert report.signals_left_out == len(sizes) - 1
+    other = storage.open_db(tmp_path / "other.db")
+    try:
+        storage.import_bundle(other, tmp_path / "b.jsonl")  # readable under the same limit
+        loaded = storage.load_fingerprint(other, storage.media_by_sha256(other, fp.sha256).id)
+        assert smallest in loaded.signals and largest not in loaded.signals
+    finally:
+        other.close()
