@@ -589,7 +589,9 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_refingerprint(library: Library, args: argparse.Namespace) -> int:
-    report = library.refingerprint()
+    from .refingerprint import refingerprint
+
+    report = refingerprint(library)
     if not report.media:
         say("nothing to do: every media item whose file is kept has every signal")
         return 0

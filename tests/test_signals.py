@@ -24,6 +24,7 @@ from fingerprint.pdq import PDQ_SIGNAL
 from fingerprint.types import PDQ
 from oldclip.config import load_config
 from oldclip.library import Library
+from oldclip.refingerprint import refingerprint
 from storage.migrations import migrate, schema_version
 
 OTHERS = [name for name in signal.PLUGINS if name != PDQ]
@@ -162,13 +163,13 @@ def test_a_library_made_before_signals_matches_as_before_then_gains_them(tmp_pat
         assert found.match.media_id == media_id and found.match.signals[0] == PDQ
         assert storage.load_fingerprint(library.db, media_id).signals == {}
 
-        report = library.refingerprint()
+        report = refingerprint(library)
         assert (report.media, report.updated) == ((1, 1) if OTHERS else (0, 0))
         assert report.added == {name: 1 for name in OTHERS}
         gained = storage.load_fingerprint(library.db, media_id)
         assert sorted(gained.signals) == sorted(OTHERS)
         assert np.array_equal(gained.hashes, fp.hashes)  # PDQ is never redone
-        assert library.refingerprint().media == 0  # nothing left to do
+        assert refingerprint(library).media == 0  # nothing left to do
         for name in OTHERS:  # the running library's indexes caught up
             assert len(library.signal_indexes[name]) > 0
     finally:
@@ -218,3 +219,23 @@ def test_signals_too_big_for_a_bundle_line_are_left_out(
         assert smallest in loaded.signals and largest not in loaded.signals
     finally:
         other.close()
+
+
+def test_refingerprint_command_says_what_it_did(tmp_path: Path) -> None:
+    from media import run_cli
+
+    path = tmp_path / "library.db"
+    old = sqlite_utils.Database(path)
+    old.execute("PRAGMA foreign_keys = ON")
+    migrate(old, target=10)
+    media_id, _ = storage.add_media(old, replace(shared_fingerprint(DOORKNOB), signals={}))
+    storage.add_clip(old, media_id, title="Door", first_seen="2015-03-01", source="archive.org")
+    storage.set_media_path(old, media_id, DOORKNOB)
+    old.close()
+    done = run_cli("refingerprint", db=path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # The signals that have something to say about the doorknob (its sound is near silent).
+    added = ", ".join(f"{name} 1" for name in sorted(shared_fingerprint(DOORKNOB).signals))
+    assert done.stdout.strip() == f"refingerprinted 1 media item ({added})"
+    again = run_cli("refingerprint", db=path, timeout=120)
+    assert "nothing to do" in again.stdout
