@@ -239,5 +239,4 @@ def test_refingerprint_command_says_what_it_did(tmp_path: Path) -> None:
     assert done.stdout.strip() == f"refingerprinted 1 media item ({added})"
     # Again: only the signal that had nothing to say is tried once more, and adds nothing.
     again = run_cli("refingerprint", db=path, timeout=120)
-    expected = "nothing to do" if added.count(",") + 1 == len(OTHERS) else "refingerprinted 0"
-    assert again.stdout.startswith(expected)
+    assert again.stdout.startswith(("nothing to do", "refingerprinted 0 media items"))
