@@ -576,6 +576,11 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
     contact = args.contact or library.config.publisher_contact or None
     report = storage.export_bundle(library.db, args.file, publisher=publisher, contact=contact)
     left_out = f"; {report.skipped} without a fingerprint left out" if report.skipped else ""
+    if report.signals_left_out:
+        left_out += (
+            f"; {plural(report.signals_left_out, 'signal')} of very long videos left out "
+            "(too big for a bundle line: those clips match by their other signals)"
+        )
     say(
         f"exported {plural(report.clips, 'clip')} to {report.path} ({report.bytes / 1e6:.1f} MB) "
         f"from {report.publisher}{left_out}"
@@ -584,7 +589,9 @@ def cmd_export(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_refingerprint(library: Library, args: argparse.Namespace) -> int:
-    report = library.refingerprint()
+    from .refingerprint import refingerprint
+
+    report = refingerprint(library)
     if not report.media:
         say("nothing to do: every media item whose file is kept has every signal")
         return 0

@@ -132,18 +132,6 @@ def parse_time(value: str | None) -> datetime:
 
 
 @dataclass(frozen=True)
-class RefingerprintReport:
-    """What ``Library.refingerprint`` did."""
-
-    media: int  # media items that lacked a signal and whose file is kept
-    updated: int  # of which gained at least one signal
-    added: dict[str, int]  # signal name -> media that gained it
-    nothing: int  # files decoded whose signals had nothing to say (no sound track...)
-    missing_files: int  # kept copies that are gone from disk
-    failed: int  # files that could not be decoded (MediaError)
-
-
-@dataclass(frozen=True)
 class CheckResult:
     matches: list[ClipMatch]
     fingerprint_ms: float
@@ -496,41 +484,6 @@ class Library:
             version = storage.library_version(self.db)
             if version != self._version:
                 self._unsaved |= self._sync(version, known)
-
-    def refingerprint(self) -> RefingerprintReport:
-        """Extract the signals media lack (added to oldclip after they were stored) from the
-        kept copies of their files (``media.path``), so an older library matches with them.
-
-        Only the missing signals are extracted (PDQ is never redone: stored hashes stay as
-        they are).  Indexes, here and in other processes, catch up through the library's
-        version, as for a new clip.
-        """
-        from fingerprint import MediaError, extract_signals
-
-        todo = storage.media_missing_signals(self.db, storage.stored_signal_names())
-        added: dict[str, int] = {}
-        updated = nothing = missing_files = failed = 0
-        for media_id, path, names in todo:
-            path = Path(path)
-            if not path.is_file():
-                missing_files += 1
-                continue
-            try:
-                found = extract_signals(path, path.name, self.config.limits, names)
-            except MediaError as exc:
-                log.warning("media %s (%s) not refingerprinted: %s", media_id, path, exc)
-                failed += 1
-                continue
-            with self.db.atomic():
-                stored = storage.store_signals(self.db, media_id, found)
-            for name in stored:
-                added[name] = added.get(name, 0) + 1
-            updated += bool(stored)
-            nothing += not stored
-        if updated:
-            storage.mark_library_changed(self.db)
-            self._catch_up()
-        return RefingerprintReport(len(todo), updated, added, nothing, missing_files, failed)
 
     def keep_copy(self, media_id: int, path: Path, sha256: str) -> None:
         """Archive a copy of a library file, so evidence pictures can be drawn from it later."""

@@ -77,6 +77,8 @@ Then one line per clip::
   each ``data`` the bytes that signal's ``dumps`` wrote.  Absent in bundles written before
   signals were plug-ins (they import as they always did, PDQ only).  A reader leaves out a
   signal it does not know or of another version, and refuses data its signal cannot read.
+  A writer leaves out the largest signals of a clip whose line would pass ``MAX_LINE_BYTES``
+  (local features of a video over an hour or so).
 - ``clip``: what the publisher knows about the footage.  ``title`` (non-empty string),
   ``first_seen`` (``YYYY-MM-DD``, a real date: the earliest known publication) and ``source``
   (non-empty string: where that was) are required; ``description`` (what it really shows),
@@ -203,6 +205,7 @@ class ExportReport:
     clips: int  # clip lines written
     skipped: int  # clips without a fingerprint of the bundle's algorithm (cannot be matched)
     bytes: int  # size of the file written
+    signals_left_out: int = 0  # signals' data too big for a bundle line (see signals_json)
 
 
 @dataclass(frozen=True)
@@ -266,9 +269,11 @@ def export_bundle(
                 with gzip.GzipFile(
                     filename="", mode="wb", fileobj=handle, compresslevel=GZIP_LEVEL, mtime=0
                 ) as packed:
-                    clips, skipped = _write_bundle(db, packed, publisher, contact, created_at)
+                    clips, skipped, left_out = _write_bundle(
+                        db, packed, publisher, contact, created_at
+                    )
             else:
-                clips, skipped = _write_bundle(db, handle, publisher, contact, created_at)
+                clips, skipped, left_out = _write_bundle(db, handle, publisher, contact, created_at)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, 0o644)  # a file meant to be shared; mkstemp makes it owner-only
@@ -280,7 +285,9 @@ def export_bundle(
         temp.unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
-    return ExportReport(path, publisher, contact, created_at, clips, skipped, path.stat().st_size)
+    return ExportReport(
+        path, publisher, contact, created_at, clips, skipped, path.stat().st_size, left_out
+    )
 
 
 @contextlib.contextmanager
@@ -298,7 +305,7 @@ def _snapshot(db: sqlite_utils.Database) -> Iterator[None]:
 
 def _write_bundle(
     db: sqlite_utils.Database, out: IO[bytes], publisher: str, contact: str | None, created: str
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     (total,) = db.conn.execute("SELECT count(*) FROM clips").fetchone()
     (count,) = db.conn.execute(
         "SELECT count(*) FROM clips c JOIN fingerprints f ON f.media_id = c.media_id "
@@ -323,7 +330,7 @@ def _write_bundle(
         }
     )
     sources = _SourcesByClip(db)
-    written = 0
+    written = signals_left_out = 0
     rows = db.conn.execute(
         "SELECT c.id, c.title, c.description, c.first_seen, c.source, c.verdict_url, "
         "c.language, c.tags, c.claim, c.rating, c.benign, m.sha256, m.kind, m.duration, "
@@ -359,7 +366,10 @@ def _write_bundle(
             },
             "sources": sources.of(clip_id),
         }
-        if extra := signals_json(db, media_id):
+        room = MAX_LINE_BYTES - len(json.dumps(line, ensure_ascii=False).encode()) - 64
+        extra, left_out = signals_json(db, media_id, room)
+        signals_left_out += left_out
+        if extra:
             line["signals"] = extra
         write(line)
         written += 1
@@ -369,7 +379,7 @@ def _write_bundle(
         raise BundleError(f"the library changed during the export ({written} != {count})")
     trailer = {"end": True, "clips": written, "sha256": checksum.hexdigest()}
     out.write(json.dumps(trailer, separators=(",", ":")).encode() + b"\n")
-    return written, total - written
+    return written, total - written, signals_left_out
 
 
 class _SourcesByClip:

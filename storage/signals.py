@@ -144,16 +144,30 @@ def _decoded(media_id: int, name: str, version: int, blob: bytes) -> object | No
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
-def signals_json(db: sqlite_utils.Database, media_id: int) -> dict[str, dict[str, Any]]:
-    """A clip line's ``signals`` object: ``{name: {"version": int, "data": base64}}``."""
+def signals_json(
+    db: sqlite_utils.Database, media_id: int, room: int
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """A clip line's ``signals`` object, ``{name: {"version": int, "data": base64}}``, within
+    ``room`` bytes of JSON; and how many signals did not fit.
+
+    The smallest go first: a bundle line has a size limit that a long video's local features
+    can pass (about 6-9 KB a second), and a clip without one signal still matches by the
+    others, while a line over the limit would make the whole bundle unreadable.
+    """
     rows = db.execute(
-        "SELECT signal, version, data FROM media_signals WHERE media_id = ? ORDER BY signal",
+        "SELECT signal, version, data FROM media_signals WHERE media_id = ? "
+        "ORDER BY length(data), signal",
         [media_id],
     )
-    return {
-        name: {"version": version, "data": base64.b64encode(bytes(blob)).decode("ascii")}
-        for name, version, blob in rows
-    }
+    found, left_out = {}, 0
+    for name, version, blob in rows:
+        item = {"version": version, "data": base64.b64encode(bytes(blob)).decode("ascii")}
+        size = len(name) + len(item["data"]) + 40  # the JSON around them
+        if size > room:
+            left_out += 1
+            continue
+        found[name], room = item, room - size
+    return dict(sorted(found.items())), left_out
 
 
 def signals_from_json(value: object) -> list[tuple[str, int, bytes]]:

@@ -24,6 +24,7 @@ from fingerprint.pdq import PDQ_SIGNAL
 from fingerprint.types import PDQ
 from oldclip.config import load_config
 from oldclip.library import Library
+from oldclip.refingerprint import refingerprint
 from storage.migrations import migrate, schema_version
 
 OTHERS = [name for name in signal.PLUGINS if name != PDQ]
@@ -162,13 +163,13 @@ def test_a_library_made_before_signals_matches_as_before_then_gains_them(tmp_pat
         assert found.match.media_id == media_id and found.match.signals[0] == PDQ
         assert storage.load_fingerprint(library.db, media_id).signals == {}
 
-        report = library.refingerprint()
+        report = refingerprint(library)
         assert (report.media, report.updated) == ((1, 1) if OTHERS else (0, 0))
         assert report.added == {name: 1 for name in OTHERS}
         gained = storage.load_fingerprint(library.db, media_id)
         assert sorted(gained.signals) == sorted(OTHERS)
         assert np.array_equal(gained.hashes, fp.hashes)  # PDQ is never redone
-        assert library.refingerprint().media == 0  # nothing left to do
+        assert refingerprint(library).media == 0  # nothing left to do
         for name in OTHERS:  # the running library's indexes caught up
             assert len(library.signal_indexes[name]) > 0
     finally:
@@ -193,3 +194,49 @@ def test_benign_media_are_candidates_of_no_signal(tmp_path: Path) -> None:
         assert all(len(index) == 0 for index in library.signal_indexes.values())
     finally:
         library.close()
+
+
+def test_signals_too_big_for_a_bundle_line_are_left_out(
+    tmp_path: Path, db: sqlite_utils.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import storage.bundle
+
+    fp = shared_fingerprint(CHAIR)
+    media_id, _ = storage.add_media(db, fp)
+    storage.add_clip(db, media_id, title="Chair", first_seen="2015-03-01", source="archive.org")
+    sizes = {name: len(signal.get(name).dumps(data)) for name, data in fp.signals.items()}
+    # A line limit that leaves room for the PDQ hashes and the smallest signal only (as a
+    # 3-hour video's local features would pass the real limit).
+    smallest, largest = min(sizes, key=sizes.get), max(sizes, key=sizes.get)
+    plain = len(storage.blobs.encode_hashes(fp.hashes)) * 4 // 3 + 4096
+    monkeypatch.setattr(storage.bundle, "MAX_LINE_BYTES", plain + sizes[smallest] * 2)
+    report = storage.export_bundle(db, tmp_path / "b.jsonl", publisher="Desk A")
+    assert report.signals_left_out == len(sizes) - 1
+    other = storage.open_db(tmp_path / "other.db")
+    try:
+        storage.import_bundle(other, tmp_path / "b.jsonl")  # readable under the same limit
+        loaded = storage.load_fingerprint(other, storage.media_by_sha256(other, fp.sha256).id)
+        assert smallest in loaded.signals and largest not in loaded.signals
+    finally:
+        other.close()
+
+
+def test_refingerprint_command_says_what_it_did(tmp_path: Path) -> None:
+    from media import run_cli
+
+    path = tmp_path / "library.db"
+    old = sqlite_utils.Database(path)
+    old.execute("PRAGMA foreign_keys = ON")
+    migrate(old, target=10)
+    media_id, _ = storage.add_media(old, replace(shared_fingerprint(DOORKNOB), signals={}))
+    storage.add_clip(old, media_id, title="Door", first_seen="2015-03-01", source="archive.org")
+    storage.set_media_path(old, media_id, DOORKNOB)
+    old.close()
+    done = run_cli("refingerprint", db=path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # The signals that have something to say about the doorknob (its sound is near silent).
+    added = ", ".join(f"{name} 1" for name in sorted(shared_fingerprint(DOORKNOB).signals))
+    assert done.stdout.strip() == f"refingerprinted 1 media item ({added})"
+    # Again: only the signal that had nothing to say is tried once more, and adds nothing.
+    again = run_cli("refingerprint", db=path, timeout=120)
+    assert again.stdout.startswith(("nothing to do", "refingerprinted 0 media items"))
