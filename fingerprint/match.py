@@ -332,6 +332,8 @@ def _temporal(distances, q_times, ref_times, media_id, mirrored, settings) -> Ma
     offset = float(np.median(tr[on_line] - speed * tq[on_line]))
     residual = np.abs(tr - (speed * tq + offset))
     on_line = residual <= tol / 2
+    if not on_line.any():
+        return None  # the pairs straddle the voted line: no run of frames agrees on one offset
     tq, tr, d, residual = tq[on_line], tr[on_line], d[on_line], residual[on_line]
     # One pair per reference frame: its closest query frame on the line.
     order = np.lexsort((residual, d, tr))

@@ -195,3 +195,23 @@ def test_animated_gif_matches_the_video(tmp_path: Path) -> None:
     [match] = find_matches(query, lib.index, lib.load)
     assert match.frames_matched >= 3
     assert match.ref_start == pytest.approx(0.0, abs=1.0)
+
+
+def test_frames_agreeing_on_no_single_offset_are_no_match_not_a_crash() -> None:
+    """Close frame pairs that straddle the voted offset (found by bench/accuracy.py on a 3 s
+    piece) must end as "no match", not an IndexError that loses the whole check."""
+    from fingerprint.match import verify
+    from fingerprint.settings import MatchSettings
+    from fingerprint.types import Fingerprint
+
+    rng = np.random.default_rng(7)
+    shared = rng.integers(0, 256, (4, HASH_BYTES), dtype=np.uint8)
+
+    def video(times: list[float], hashes: np.ndarray) -> Fingerprint:
+        return Fingerprint(
+            "video", "", 0, 4.0, 64, 64, hashes, times, np.zeros(len(times), np.uint8)
+        )
+
+    query = video([3.1, 0.8, 3.2, 0.8], shared)
+    reference = video([0.3, 3.4, 3.4, 3.5], shared)
+    assert verify(query, reference, 1, MatchSettings()) is None
