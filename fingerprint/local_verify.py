@@ -25,7 +25,7 @@ were set on the shared videos only: re-tune them on the widened bench.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import faiss
@@ -78,7 +78,23 @@ _MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
 
 
 def compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
-    """Evidence that ``query`` shows ``reference``'s footage, or None.
+    """Evidence that ``query`` shows ``reference``'s footage, upright or mirrored, or None.
+
+    A fresh query carries its pictures mirrored too (``LocalFeatures.mirrored``): they are
+    compared when the upright ones do not already make a certain match, and the better of
+    the two is the answer (``Evidence.mirrored`` says which).
+    """
+    found = _compare(query, reference)
+    if query.mirrored is None or (found is not None and found.score >= 1.0):
+        return found
+    flipped = _compare(query.mirrored, reference)
+    if flipped is not None and (found is None or flipped.score > found.score):
+        return replace(flipped, mirrored=True)
+    return found
+
+
+def _compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
+    """Evidence that ``query``, as it is, shows ``reference``'s footage, or None.
 
     A photo on either side (or a video with a single kept picture: a still shown as a video)
     is decided by its best picture pair, which must be strong: ``STRONG_INLIERS`` inliers on
@@ -96,11 +112,22 @@ def compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
     if not pairs:
         return None
     if query.kind == "photo" or reference.kind == "photo" or min(len(query), len(reference)) == 1:
-        best = max(pairs, key=lambda p: (p.quality, p.inliers))
-        if not best.strong:
-            return None
-        return _evidence([best], best.ref_time - best.query_time, best.quality)
-    return _temporal(pairs)
+        return _lone(pairs, 1.0)
+    return _temporal(pairs) or _lone(pairs, 1 / FULL_UNITS)
+
+
+def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
+    """The best picture pair alone, if strong, scored ``weight`` x its quality.
+
+    Two videos agreeing on one strong picture only (a heavily edited repost keeps few good
+    pictures: caption, grade and crop at once) count as one agreeing picture of the
+    ``FULL_UNITS`` that make a video match certain: on the widened bench that is exactly
+    ``min_score``, enough alone, and any other signal at the same offset adds to it.
+    """
+    best = max(pairs, key=lambda p: (p.quality, p.inliers))
+    if not best.strong:
+        return None
+    return _evidence([best], best.ref_time - best.query_time, weight * best.quality)
 
 
 def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> list[tuple[int, int]]:
