@@ -42,6 +42,9 @@ DETECTED = 8
 # A vertical (portrait) video picture keeps up to this many times MAX_POINTS, in proportion to
 # its height: a landscape clip reposted as a 9:16 vertical fills a third of it.
 PORTRAIT_SHARE = 2.0
+# A photo's cells are finer: a phone screenshot shows the picture in a strip between lines of
+# text, and coarse cells shared by both would give the text the picture's share.
+PHOTO_GRID = 8
 GRID = 4  # the picture is cut into GRID x GRID cells, each allowed its share of keypoints
 KEEP_GAP = 0.95  # seconds between two kept anchor pictures of one scene
 CUT_CHANGE = 28.0  # mean grey change (of 0..255, on a 16x16 thumbnail) that starts a new scene
@@ -94,6 +97,7 @@ class LocalExtractor:
         self.photo = photo
         self.source = source
         self.budget = PHOTO_POINTS if photo else MAX_POINTS
+        self.grid = PHOTO_GRID if photo else GRID
         self._orb = cv2.ORB_create(nfeatures=DETECTED * self.budget, fastThreshold=12)
         self._last_time = -1e9
         self._last_thumb: np.ndarray | None = None
@@ -120,7 +124,7 @@ class LocalExtractor:
         budget = self.budget
         if not self.photo and height > width:  # a vertical repost: the footage is a strip
             budget = round(budget * min(height / width, PORTRAIT_SHARE))
-        points, descriptors = keypoints(self._orb, picture, budget)
+        points, descriptors = keypoints(self._orb, picture, budget, self.grid)
         if len(points) < MIN_POINTS:
             return
         self._last_time, self._last_thumb = sample.time, thumb
@@ -128,7 +132,7 @@ class LocalExtractor:
         self._sizes.append((width, height))
         self._points.append(points)
         self._descriptors.append(descriptors)
-        self._mirrored.append(keypoints(self._orb, picture[:, ::-1], budget))
+        self._mirrored.append(keypoints(self._orb, picture[:, ::-1], budget, self.grid))
 
     def finish(self) -> LocalFeatures | None:
         if not self._times:
@@ -182,7 +186,7 @@ def larger_photo(source: Path | bytes, detail: np.ndarray) -> np.ndarray:
 
 
 def keypoints(
-    orb: cv2.ORB, picture: np.ndarray, budget: int = MAX_POINTS
+    orb: cv2.ORB, picture: np.ndarray, budget: int = MAX_POINTS, grid: int = GRID
 ) -> tuple[np.ndarray, np.ndarray]:
     """At most ``budget`` ORB keypoints of ``picture``, strongest first within each cell.
 
@@ -201,8 +205,8 @@ def keypoints(
     strength = np.array([k.response for k in found], dtype=np.float32)
     if len(points) > budget:
         height, width = picture.shape[:2]
-        cell = (np.minimum(points[:, 1] * GRID // height, GRID - 1) * GRID) + np.minimum(
-            points[:, 0] * GRID // width, GRID - 1
+        cell = (np.minimum(points[:, 1] * grid // height, grid - 1) * grid) + np.minimum(
+            points[:, 0] * grid // width, grid - 1
         )
         order = np.lexsort((-strength, cell))  # by cell, strongest first
         sorted_cells = cell[order]
