@@ -51,7 +51,9 @@ MIN_OVERLAP = 0.15  # of the reference picture that the query picture must cover
 MAX_SCALE = 4.0  # the query picture may be this much larger or smaller than the reference
 MAX_SKEW = 2.5  # longest / shortest opposite side of the query's outline (perspective)
 TIME_TOLERANCE = 1.0  # seconds off the fitted offset still counted as agreeing
-SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes reposts make
+# Playback-speed changes reposts make, the unchanged speed first: a few pictures of a short
+# query fit several lines, and a tie goes to the first, the least change.
+SPEEDS = (1.0, 0.8, 1.25, 2 / 3, 1.5, 0.5, 2.0)
 FULL_UNITS = 4  # agreeing pictures that make a video match certain
 
 
