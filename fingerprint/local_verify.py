@@ -10,7 +10,8 @@ transform (RANSAC/MAGSAC) that is also plausible:
   pictures that are otherwise textured and do not agree;
 * a plausible scale (``MAX_SCALE``) and, for a perspective view (a screen filmed or recorded at
   an angle), a convex, not too skewed outline of the query's picture in the reference;
-* for two videos, two or more kept pictures agreeing on one time offset (``_temporal``).
+* for two videos, two or more kept pictures agreeing on one time offset (``_temporal``), or
+  else one strong picture pair, which scores as one of ``FULL_UNITS`` agreeing pictures.
 
 The similarity transform (move, scale, turn) is tried first: crops, pads, blurred fills and
 screenshots are that.  Only when it fails is a homography tried, for perspective.
@@ -82,20 +83,24 @@ _MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
 def compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
     """Evidence that ``query`` shows ``reference``'s footage, upright or mirrored, or None.
 
-    A fresh query carries its pictures mirrored too (``LocalFeatures.mirrored``): they are
-    compared when the upright ones do not already make a certain match, and the better of
-    the two is the answer (``Evidence.mirrored`` says which).
+    A fresh query carries its pictures mirrored too (``LocalFeatures.mirrored``).  Only the
+    orientation whose pictures draw more descriptor votes from the reference is verified
+    (``Evidence.mirrored`` says which): a repost shares many descriptors one way and few the
+    other, and verifying both would double the cost of every comparison, most of which are
+    with footage the query does not show.
     """
-    found = _compare(query, reference)
-    if query.mirrored is None or (found is not None and found.score >= 1.0):
-        return found
-    flipped = _compare(query.mirrored, reference)
-    if flipped is not None and (found is None or flipped.score > found.score):
-        return replace(flipped, mirrored=True)
-    return found
+    side, (pairs, votes) = query, _shortlist(query, reference)
+    if query.mirrored is not None:
+        mirrored = _shortlist(query.mirrored, reference)
+        if mirrored[1] > votes:
+            side, pairs = query.mirrored, mirrored[0]
+    found = _compare(side, reference, pairs)
+    return replace(found, mirrored=True) if found is not None and side is not query else found
 
 
-def _compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
+def _compare(
+    query: LocalFeatures, reference: LocalFeatures, shortlist: list[tuple[int, int]]
+) -> Evidence | None:
     """Evidence that ``query``, as it is, shows ``reference``'s footage, or None.
 
     A photo on either side (or a video with a single kept picture: a still shown as a video)
@@ -107,9 +112,7 @@ def _compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
     pictures agreeing on one time offset (``_temporal``).
     """
     pairs = [
-        pair
-        for qi, ri in _shortlist(query, reference)
-        if (pair := _verify(query, qi, reference, ri)) is not None
+        pair for qi, ri in shortlist if (pair := _verify(query, qi, reference, ri)) is not None
     ]
     if not pairs:
         return None
@@ -132,8 +135,8 @@ def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
     return _evidence([best], best.ref_time - best.query_time, weight * best.quality)
 
 
-def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> list[tuple[int, int]]:
-    """Picture pairs worth verifying: the most descriptor votes between them.
+def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> tuple[list[tuple[int, int]], int]:
+    """Picture pairs worth verifying, the most descriptor votes between them, and their votes.
 
     Each query keypoint votes for the pictures of its two nearest reference keypoints (two,
     because consecutive pictures of a scene share keypoints and split the votes).
@@ -149,7 +152,7 @@ def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> list[tuple[int
     count = votes[qi, ri]
     keep = np.flatnonzero(count >= MIN_VOTES)
     keep = keep[np.argsort(-count[keep], kind="stable")][:MAX_PAIRS]
-    return list(zip(qi[keep].tolist(), ri[keep].tolist(), strict=True))
+    return list(zip(qi[keep].tolist(), ri[keep].tolist(), strict=True)), int(count[keep].sum())
 
 
 def _nearest(queries: np.ndarray, stored: np.ndarray, radius: int, k: int = 2) -> np.ndarray:
