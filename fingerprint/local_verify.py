@@ -55,6 +55,7 @@ TIME_TOLERANCE = 1.0  # seconds off the fitted offset still counted as agreeing
 # Playback-speed changes reposts make, the unchanged speed first: a few pictures of a short
 # query fit several lines, and a tie goes to the first, the least change.
 SPEEDS = (1.0, 0.8, 1.25, 2 / 3, 1.5, 0.5, 2.0)
+MIRROR_MARGIN = 1.25  # mirrored / upright descriptor votes above which a query is mirrored
 FULL_UNITS = 4  # agreeing pictures that make a video match certain
 
 
@@ -83,16 +84,18 @@ _MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
 def compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
     """Evidence that ``query`` shows ``reference``'s footage, upright or mirrored, or None.
 
-    A fresh query carries its pictures mirrored too (``LocalFeatures.mirrored``).  Only the
-    orientation whose pictures draw more descriptor votes from the reference is verified
-    (``Evidence.mirrored`` says which): a repost shares many descriptors one way and few the
-    other, and verifying both would double the cost of every comparison, most of which are
-    with footage the query does not show.
+    A fresh query carries its pictures mirrored too (``LocalFeatures.mirrored``).  Only one
+    orientation is verified (``Evidence.mirrored`` says which): the upright one, unless the
+    mirrored pictures draw ``MIRROR_MARGIN`` times its descriptor votes from the reference.
+    A mirrored repost draws 3-30x (bench: the "mirror" edit); footage that is nearly
+    symmetric draws about as many either way, and is found upright.  Verifying both would
+    double the cost of every comparison, most of which are with footage the query does not
+    show.
     """
     side, (pairs, votes) = query, _shortlist(query, reference)
     if query.mirrored is not None:
         mirrored = _shortlist(query.mirrored, reference)
-        if mirrored[1] > votes:
+        if mirrored[1] > MIRROR_MARGIN * votes:
             side, pairs = query.mirrored, mirrored[0]
     found = _compare(side, reference, pairs)
     return replace(found, mirrored=True) if found is not None and side is not query else found
