@@ -8,8 +8,8 @@ many patches with its source wherever the two pictures overlap.
 What is kept is bounded so that a stored item stays small (it is held in memory by the index
 for every library item): about one anchor picture a second plus the first picture after a scene
 change (none while the picture stands still), and at most ``MAX_POINTS`` keypoints per
-picture, chosen across a grid so that one textured corner cannot take them all (a crop keeping
-the other corners would share none).
+picture (``PORTRAIT_SHARE`` times that for a vertical one), chosen across a grid so that one
+textured corner cannot take them all (a crop keeping the other corners would share none).
 """
 
 from __future__ import annotations
