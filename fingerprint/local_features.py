@@ -8,15 +8,16 @@ many patches with its source wherever the two pictures overlap.
 What is kept is bounded so that a stored item stays small (it is held in memory by the index
 for every library item): about one anchor picture a second plus the first picture after a scene
 change (none while the picture stands still), and at most ``MAX_POINTS`` keypoints per
-picture, chosen across a grid so that one textured corner cannot take them all (a crop keeping
-the other corners would share none).
+picture (``PORTRAIT_SHARE`` times that for a vertical one), chosen across a grid so that one
+textured corner cannot take them all (a crop keeping the other corners would share none).
 """
 
 from __future__ import annotations
 
 import io
 import struct
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,15 @@ MAX_POINTS = 160  # keypoints kept per video picture
 PHOTO_POINTS = 4 * MAX_POINTS
 PHOTO_SHORT_SIDE = 720  # px: the photo is read with its short side at most this ...
 PHOTO_LONG_SIDE = 1280  # ... and its long side at most this
+# Keypoints ORB detects per kept one, strongest first, before the grid picks: text, logos and
+# app chrome have the strongest corners, so too few candidates leave the footage's cells empty.
+DETECTED = 8
+# A vertical (portrait) video picture keeps up to this many times MAX_POINTS, in proportion to
+# its height: a landscape clip reposted as a 9:16 vertical fills a third of it.
+PORTRAIT_SHARE = 2.0
+# A photo's cells are finer: a phone screenshot shows the picture in a strip between lines of
+# text, and coarse cells shared by both would give the text the picture's share.
+PHOTO_GRID = 8
 GRID = 4  # the picture is cut into GRID x GRID cells, each allowed its share of keypoints
 KEEP_GAP = 0.95  # seconds between two kept anchor pictures of one scene
 CUT_CHANGE = 28.0  # mean grey change (of 0..255, on a 16x16 thumbnail) that starts a new scene
@@ -66,6 +76,10 @@ class LocalFeatures:
     frame: np.ndarray  # (N,) uint16 picture index of each keypoint, non-decreasing
     points: np.ndarray  # (N, 2) float32 x, y
     descriptors: np.ndarray  # (N, 32) uint8
+    # The same pictures mirrored left-right, extracted afresh (ORB descriptors of a mirrored
+    # patch are not the mirrored descriptors).  Held only by a fresh extraction, which may be a
+    # query: ``dumps`` leaves them out, so stored items and the index stay upright-only.
+    mirrored: LocalFeatures | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -83,13 +97,15 @@ class LocalExtractor:
         self.photo = photo
         self.source = source
         self.budget = PHOTO_POINTS if photo else MAX_POINTS
-        self._orb = cv2.ORB_create(nfeatures=3 * self.budget, fastThreshold=12)
+        self.grid = PHOTO_GRID if photo else GRID
+        self._orb = cv2.ORB_create(nfeatures=DETECTED * self.budget, fastThreshold=12)
         self._last_time = -1e9
         self._last_thumb: np.ndarray | None = None
         self._times: list[float] = []
         self._sizes: list[tuple[int, int]] = []
         self._points: list[np.ndarray] = []
         self._descriptors: list[np.ndarray] = []
+        self._mirrored: list[tuple[np.ndarray, np.ndarray]] = []
 
     def add(self, sample: Sample) -> None:
         if sample.detail is None or len(self._times) >= MAX_FRAMES:
@@ -104,28 +120,47 @@ class LocalExtractor:
         picture = sample.detail
         if self.photo and self.source is not None:
             picture = larger_photo(self.source, picture)
-        points, descriptors = keypoints(self._orb, picture, self.budget)
+        height, width = picture.shape[:2]
+        budget = self.budget
+        if not self.photo and height > width:  # a vertical repost: the footage is a strip
+            budget = round(budget * min(height / width, PORTRAIT_SHARE))
+        points, descriptors = keypoints(self._orb, picture, budget, self.grid)
         if len(points) < MIN_POINTS:
             return
         self._last_time, self._last_thumb = sample.time, thumb
-        height, width = picture.shape[:2]
         self._times.append(sample.time)
         self._sizes.append((width, height))
         self._points.append(points)
         self._descriptors.append(descriptors)
+        self._mirrored.append(keypoints(self._orb, picture[:, ::-1], budget, self.grid))
 
     def finish(self) -> LocalFeatures | None:
         if not self._times:
             return None  # flat, black or featureless throughout: nothing local to compare
-        counts = [len(p) for p in self._points]
-        return LocalFeatures(
-            kind="photo" if self.photo else "video",
-            times=np.asarray(self._times, dtype=np.float32),
-            sizes=np.asarray(self._sizes, dtype=np.uint16).reshape(-1, 2),
-            frame=np.repeat(np.arange(len(counts), dtype=np.uint16), counts),
-            points=np.concatenate(self._points).astype(np.float32),
-            descriptors=np.concatenate(self._descriptors),
+        mirrored = _stack(self.photo, self._times, self._sizes, *zip(*self._mirrored, strict=True))
+        return replace(
+            _stack(self.photo, self._times, self._sizes, self._points, self._descriptors),
+            mirrored=mirrored,
         )
+
+
+def _stack(
+    photo: bool,
+    times: list[float],
+    sizes: list[tuple[int, int]],
+    points: Sequence[np.ndarray],
+    descriptors: Sequence[np.ndarray],
+) -> LocalFeatures:
+    """One ``LocalFeatures`` of the kept pictures' keypoints (a picture may have none)."""
+    counts = [len(p) for p in points]
+    return LocalFeatures(
+        kind="photo" if photo else "video",
+        times=np.asarray(times, dtype=np.float32),
+        sizes=np.asarray(sizes, dtype=np.uint16).reshape(-1, 2),
+        frame=np.repeat(np.arange(len(counts), dtype=np.uint16), counts),
+        points=np.concatenate(points).astype(np.float32).reshape(-1, 2),
+        descriptors=np.concatenate(descriptors).reshape(-1, DESCRIPTOR_BYTES),
+    )
 
 
 def larger_photo(source: Path | bytes, detail: np.ndarray) -> np.ndarray:
@@ -151,12 +186,14 @@ def larger_photo(source: Path | bytes, detail: np.ndarray) -> np.ndarray:
 
 
 def keypoints(
-    orb: cv2.ORB, picture: np.ndarray, budget: int = MAX_POINTS
+    orb: cv2.ORB, picture: np.ndarray, budget: int = MAX_POINTS, grid: int = GRID
 ) -> tuple[np.ndarray, np.ndarray]:
     """At most ``budget`` ORB keypoints of ``picture``, strongest first within each cell.
 
-    Each grid cell keeps its strongest keypoints up to an equal share; shares that cells
-    with little texture leave unused go to the strongest remaining keypoints anywhere.
+    The cells take turns: every cell's strongest, then every cell's second strongest, and
+    so on.  Cells with little texture (sky, a blurred fill) run out early and leave the
+    budget to the others in equal parts, not to the strongest corners anywhere, which would
+    be a caption's or an app's text: the footage keeps its share beside them.
     """
     nothing = np.empty((0, 2), np.float32), np.empty((0, DESCRIPTOR_BYTES), np.uint8)
     if min(picture.shape[:2]) < MIN_SIDE:
@@ -168,19 +205,16 @@ def keypoints(
     strength = np.array([k.response for k in found], dtype=np.float32)
     if len(points) > budget:
         height, width = picture.shape[:2]
-        cell = (np.minimum(points[:, 1] * GRID // height, GRID - 1) * GRID) + np.minimum(
-            points[:, 0] * GRID // width, GRID - 1
+        cell = (np.minimum(points[:, 1] * grid // height, grid - 1) * grid) + np.minimum(
+            points[:, 0] * grid // width, grid - 1
         )
         order = np.lexsort((-strength, cell))  # by cell, strongest first
         sorted_cells = cell[order]
         first = np.searchsorted(sorted_cells, sorted_cells)  # first position of each cell
         rank = np.empty(len(order), np.int64)
         rank[order] = np.arange(len(order)) - first  # rank of each keypoint within its cell
-        share = budget // (GRID * GRID)
-        chosen = rank < share
-        rest = np.flatnonzero(~chosen)
-        spare = budget - int(chosen.sum())
-        chosen[rest[np.argsort(-strength[rest], kind="stable")[:spare]]] = True
+        chosen = np.zeros(len(points), bool)
+        chosen[np.lexsort((-strength, rank))[:budget]] = True  # round by round over the cells
         points, descriptors = points[chosen], descriptors[chosen]
     return points, descriptors
 

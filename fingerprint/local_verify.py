@@ -10,7 +10,8 @@ transform (RANSAC/MAGSAC) that is also plausible:
   pictures that are otherwise textured and do not agree;
 * a plausible scale (``MAX_SCALE``) and, for a perspective view (a screen filmed or recorded at
   an angle), a convex, not too skewed outline of the query's picture in the reference;
-* for two videos, two or more kept pictures agreeing on one time offset (``_temporal``).
+* for two videos, two or more kept pictures agreeing on one time offset (``_temporal``), or
+  else one strong picture pair, which scores as one of ``FULL_UNITS`` agreeing pictures.
 
 The similarity transform (move, scale, turn) is tried first: crops, pads, blurred fills and
 screenshots are that.  Only when it fails is a homography tried, for perspective.
@@ -25,7 +26,7 @@ were set on the shared videos only: re-tune them on the widened bench.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import faiss
@@ -51,7 +52,10 @@ MIN_OVERLAP = 0.15  # of the reference picture that the query picture must cover
 MAX_SCALE = 4.0  # the query picture may be this much larger or smaller than the reference
 MAX_SKEW = 2.5  # longest / shortest opposite side of the query's outline (perspective)
 TIME_TOLERANCE = 1.0  # seconds off the fitted offset still counted as agreeing
-SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes reposts make
+# Playback-speed changes reposts make, the unchanged speed first: a few pictures of a short
+# query fit several lines, and a tie goes to the first, the least change.
+SPEEDS = (1.0, 0.8, 1.25, 2 / 3, 1.5, 0.5, 2.0)
+MIRROR_MARGIN = 1.25  # mirrored / upright descriptor votes above which a query is mirrored
 FULL_UNITS = 4  # agreeing pictures that make a video match certain
 
 
@@ -78,7 +82,29 @@ _MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
 
 
 def compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
-    """Evidence that ``query`` shows ``reference``'s footage, or None.
+    """Evidence that ``query`` shows ``reference``'s footage, upright or mirrored, or None.
+
+    A fresh query carries its pictures mirrored too (``LocalFeatures.mirrored``).  Only one
+    orientation is verified (``Evidence.mirrored`` says which): the upright one, unless the
+    mirrored pictures draw ``MIRROR_MARGIN`` times its descriptor votes from the reference.
+    A mirrored repost draws 3-30x (bench: the "mirror" edit); footage that is nearly
+    symmetric draws about as many either way, and is found upright.  Verifying both would
+    double the cost of every comparison, most of which are with footage the query does not
+    show.
+    """
+    side, (pairs, votes) = query, _shortlist(query, reference)
+    if query.mirrored is not None:
+        mirrored = _shortlist(query.mirrored, reference)
+        if mirrored[1] > MIRROR_MARGIN * votes:
+            side, pairs = query.mirrored, mirrored[0]
+    found = _compare(side, reference, pairs)
+    return replace(found, mirrored=True) if found is not None and side is not query else found
+
+
+def _compare(
+    query: LocalFeatures, reference: LocalFeatures, shortlist: list[tuple[int, int]]
+) -> Evidence | None:
+    """Evidence that ``query``, as it is, shows ``reference``'s footage, or None.
 
     A photo on either side (or a video with a single kept picture: a still shown as a video)
     is decided by its best picture pair, which must be strong: ``STRONG_INLIERS`` inliers on
@@ -89,22 +115,31 @@ def compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
     pictures agreeing on one time offset (``_temporal``).
     """
     pairs = [
-        pair
-        for qi, ri in _shortlist(query, reference)
-        if (pair := _verify(query, qi, reference, ri)) is not None
+        pair for qi, ri in shortlist if (pair := _verify(query, qi, reference, ri)) is not None
     ]
     if not pairs:
         return None
     if query.kind == "photo" or reference.kind == "photo" or min(len(query), len(reference)) == 1:
-        best = max(pairs, key=lambda p: (p.quality, p.inliers))
-        if not best.strong:
-            return None
-        return _evidence([best], best.ref_time - best.query_time, best.quality)
-    return _temporal(pairs)
+        return _lone(pairs, 1.0)
+    return _temporal(pairs) or _lone(pairs, 1 / FULL_UNITS)
 
 
-def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> list[tuple[int, int]]:
-    """Picture pairs worth verifying: the most descriptor votes between them.
+def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
+    """The best picture pair alone, if strong, scored ``weight`` x its quality.
+
+    Two videos agreeing on one strong picture only (a heavily edited repost keeps few good
+    pictures: caption, grade and crop at once) count as one agreeing picture of the
+    ``FULL_UNITS`` that make a video match certain: on the widened bench that is exactly
+    ``min_score``, enough alone, and any other signal at the same offset adds to it.
+    """
+    best = max(pairs, key=lambda p: (p.quality, p.inliers))
+    if not best.strong:
+        return None
+    return _evidence([best], best.ref_time - best.query_time, weight * best.quality)
+
+
+def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> tuple[list[tuple[int, int]], int]:
+    """Picture pairs worth verifying, the most descriptor votes between them, and their votes.
 
     Each query keypoint votes for the pictures of its two nearest reference keypoints (two,
     because consecutive pictures of a scene share keypoints and split the votes).
@@ -120,7 +155,7 @@ def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> list[tuple[int
     count = votes[qi, ri]
     keep = np.flatnonzero(count >= MIN_VOTES)
     keep = keep[np.argsort(-count[keep], kind="stable")][:MAX_PAIRS]
-    return list(zip(qi[keep].tolist(), ri[keep].tolist(), strict=True))
+    return list(zip(qi[keep].tolist(), ri[keep].tolist(), strict=True)), int(count[keep].sum())
 
 
 def _nearest(queries: np.ndarray, stored: np.ndarray, radius: int, k: int = 2) -> np.ndarray:

@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 import pytest
 from media import BRIDGE, CHAIR, DOORKNOB, PATTERN, read_frames, require_media, write_video
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from fingerprint import local_index
 from fingerprint.decode import decode
@@ -29,15 +29,20 @@ from fingerprint.signal import Evidence, Signal
 START, LENGTH = 6.0, 4.0  # seconds of the source each edited clip shows
 
 
-def features(path: Path) -> LocalFeatures:
-    """What the core stores for ``path``: extracted, then through dumps/loads."""
+def extracted(path: Path) -> LocalFeatures:
+    """A fresh extraction, as a query is: it carries its pictures mirrored too."""
     header, samples = decode(path, path.name, Limits())
     extractor = LOCAL.extractor(path, path.name, header, Limits())
     for sample in samples:
         extractor.add(sample)
     data = extractor.finish()
     assert data is not None, f"no local features in {path.name}"
-    return LOCAL.loads(LOCAL.dumps(data))
+    return data
+
+
+def features(path: Path) -> LocalFeatures:
+    """What the core stores for ``path``: extracted, then through dumps/loads."""
+    return LOCAL.loads(LOCAL.dumps(extracted(path)))
 
 
 @functools.cache
@@ -130,6 +135,24 @@ def test_off_centre_crop_of_a_shared_video_matches_it(tmp_path):
     assert found is not None and found.units >= 2
     # The clip starts START seconds into the original: the offset says where it sits.
     assert found.offset == pytest.approx(START, abs=1.0)
+
+
+def test_mirrored_off_centre_crop_of_a_shared_video_matches_it(tmp_path):
+    clip = edited_clip(tmp_path, CHAIR, lambda i: ImageOps.mirror(off_centre_crop(i)), "flip")
+    query = extracted(clip)
+    found = compare(query, shared(CHAIR))
+    assert found is not None and found.mirrored and found.units >= 2
+    assert found.offset == pytest.approx(START, abs=1.0)
+    # The mirrored pictures are never stored: the stored bytes are the upright ones only,
+    # and without them the mirrored crop is not found.
+    stored = LOCAL.loads(LOCAL.dumps(query))
+    assert stored.mirrored is None and LOCAL.dumps(stored) == LOCAL.dumps(query)
+    assert compare(stored, shared(CHAIR)) is None
+    # The index looks the fresh query up mirrored too.
+    index = LOCAL.new_index()
+    for media_id, path in enumerate([PATTERN, CHAIR, BRIDGE]):
+        index.add(media_id, shared(path))
+    assert index.candidates(query, limit=1) == [1]
 
 
 def test_blurred_fill_vertical_of_a_shared_video_matches_it(tmp_path):
