@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import resource
 import signal
@@ -46,6 +47,11 @@ T = TypeVar("T")
 # matters when oldclip runs as a console script: without it every worker would import the
 # whole command line again (1 s and 60 MB each).
 PRELOAD = ["__main__", "fingerprint", "bot.evidence"]
+# One thread per maths library in a worker: the pool already runs one worker per core, and
+# OpenBLAS (numpy's matrix products in the sound and local-feature signals) allocates buffers
+# per thread at first use; under the memory cap, after a file that took most of it, two
+# threads' buffers failed to allocate and OpenBLAS retried for ever instead of failing.
+WORKER_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 _memory_mb = 0  # in a worker: its memory cap, for the message when it is reached
 
@@ -86,6 +92,8 @@ class MediaWorkers:
         )
 
     def _new_pool(self) -> ProcessPool:
+        for name, value in WORKER_THREADS.items():  # read once, when the fork server starts
+            os.environ.setdefault(name, value)
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
         return ProcessPool(
