@@ -6,7 +6,11 @@ first and only it is hashed. Two cues, because neither is enough alone:
 
 * spatial: rows and columns at the edge that are dark, allowing a logo or a caption on part of
   their length;
-* temporal (videos): a player's chrome and the bars stay still while the footage moves.
+* temporal (videos): a player's chrome and the bars stay still while the footage moves;
+* sharpness: a vertical repost fills the canvas above and below the footage (or a horizontal
+  one beside it) with a blurred, zoomed copy of it, which moves with the footage and is not
+  dark, but has almost no fine detail.  Only a symmetric pair of soft bands counts: a soft
+  sky at the top of real footage is not padding.
 
 Compilations splice footage with different padding, so each shot (frames between scene cuts)
 gets its own box.
@@ -25,6 +29,10 @@ STILL = 3.0  # a line moving less than this (grey levels, codec noise included) 
 STILL_RATIO = 0.15  # ... if the footage beside it moves at least this much more
 MIN_MOTION = 4.0  # below this the shot is too still to tell chrome from footage
 CUT = 30.0  # mean grey change between sampled frames that starts a new shot
+SOFT_RATIO = 0.3  # a line whose typical detail is below this share of the footage's is soft
+MIN_SOFT_BAND = 0.08  # a blurred fill band covers at least this share of the side ...
+SOFT_SYMMETRY = 0.35  # ... and the two bands differ by at most this share of the larger one
+SOFT_GAP = 0.03  # soft lines inside the footage (a plain wall) shorter than this share of it
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ def content_box(grey: np.ndarray) -> Box:
     height, width = grey.shape[1:]
     top, bottom = _flat_edges(grey, axis=2)
     left, right = _flat_edges(grey, axis=1)
+    (t2, b2), (l2, r2) = _soft_edges(grey[:, top:bottom, left:right])
+    top, bottom, left, right = top + t2, top + b2, left + l2, left + r2
     if len(grey) >= 3:
         inner = grey[:, top:bottom, left:right]
         (t2, b2), (l2, r2) = _still_edges(inner)
@@ -96,3 +106,44 @@ def _still_edges(grey: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
         return (0, len(by_row)), (0, len(by_col))
     limit = min(STILL, STILL_RATIO * reference)
     return _trim(by_row < limit), _trim(by_col < limit)
+
+
+def _soft_edges(grey: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A blurred fill above and below (or beside) the footage, else the whole frame.
+
+    Detail is the median gradient along each line, averaged over the shot: the blurred copy
+    keeps a few grey levels of gradient where footage has tens.  The footage is the longest
+    run of detailed lines (a caption written on the fill is a shorter run of its own).
+    """
+    mean = grey.mean(axis=0)
+    by_row = np.median(np.abs(np.diff(mean, axis=1)), axis=1)
+    by_col = np.median(np.abs(np.diff(mean, axis=0)), axis=0)
+    return _soft_pair(by_row), _soft_pair(by_col)
+
+
+def _soft_pair(detail: np.ndarray) -> tuple[int, int]:
+    size = len(detail)
+    reference = float(np.percentile(detail, 90))
+    if reference <= 0:
+        return 0, size
+    detailed = detail >= SOFT_RATIO * reference
+    start, end = _longest_run(detailed, max_gap=max(1, round(SOFT_GAP * size)))
+    before, after = start, size - end
+    smaller, larger = min(before, after), max(before, after)
+    if smaller < MIN_SOFT_BAND * size or larger - smaller > SOFT_SYMMETRY * larger:
+        return 0, size
+    return start, end
+
+
+def _longest_run(mask: np.ndarray, max_gap: int) -> tuple[int, int]:
+    """The longest run of True in ``mask``, bridging gaps of up to ``max_gap`` False."""
+    best, run_start, last_true = (0, 0), None, -1
+    for i, value in enumerate(mask.tolist()):
+        if not value:
+            continue
+        if run_start is None or i - last_true - 1 > max_gap:
+            run_start = i
+        last_true = i
+        if last_true + 1 - run_start > best[1] - best[0]:
+            best = (run_start, last_true + 1)
+    return best

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter
 
 from fingerprint import INDEXED_VARIANTS, Fingerprint, HashIndex, fingerprint_file
 
@@ -272,3 +272,50 @@ def run_cli(
         cwd=cwd or (db.parent if db is not None else None),
         timeout=timeout,
     )
+
+
+# --- the edits reposters make that a global hash cannot survive ------------------------------
+
+
+def off_centre_crop(image: Image.Image, share: float = 0.25) -> Image.Image:
+    """Keep (1 - share) of each side, towards the right and the top."""
+    w, h = image.size
+    cw, ch = round(w * (1 - share)), round(h * (1 - share))
+    left, top = round((w - cw) * 0.85), round((h - ch) * 0.2)
+    return image.crop((left, top, left + cw, top + ch))
+
+
+def blurred_fill(image: Image.Image, size: tuple[int, int] = (360, 640)) -> Image.Image:
+    """A 9:16 vertical: the footage across the middle, above and below a blurred zoomed copy."""
+    width, height = size
+    w, h = image.size
+    zoom = height / h
+    background = image.resize((round(w * zoom), height)).filter(ImageFilter.GaussianBlur(12))
+    left = (background.width - width) // 2
+    canvas = background.crop((left, 0, left + width, height))
+    footage = image.resize((width, round(h * width / w)))
+    canvas.paste(footage, (0, (height - footage.height) // 2))
+    return canvas
+
+
+def phone_screenshot(image: Image.Image, size: tuple[int, int] = (720, 1560)) -> Image.Image:
+    """A phone screenshot: status bar, app header, caption and text lines, the picture inside."""
+    width, height = size
+    canvas = Image.new("RGB", size, (250, 250, 250))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, width, 50), fill=(20, 20, 20))
+    draw.text((20, 15), "12:47   LTE  87%", fill=(255, 255, 255))
+    draw.rectangle((0, 50, width, 150), fill=(40, 90, 160))
+    draw.text((30, 90), "Frontline news - 2 h ago", fill=(255, 255, 255))
+    draw.text((30, 200), "BREAKING: footage shows today's strike", fill=(0, 0, 0))
+    inner_w = round(width * 0.92)
+    picture = image.resize((inner_w, round(image.height * inner_w / image.width)))
+    canvas.paste(picture, ((width - inner_w) // 2, 260))
+    rng = np.random.default_rng(7)
+    y = 260 + picture.height + 30
+    for _ in range(10):
+        words = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 6)) for _ in range(8)]
+        draw.text((30, y), " ".join(words), fill=(30, 30, 30))
+        y += 36
+    draw.rectangle((0, height - 120, width, height), fill=(235, 235, 235))
+    return canvas

@@ -18,6 +18,7 @@ from media import (
     IMAGES,
     PATTERN,
     VIDEOS,
+    blurred_fill,
     frame_at,
     read_frames,
     save_jpeg,
@@ -25,7 +26,7 @@ from media import (
     single,
     write_video,
 )
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from fingerprint import find_matches, fingerprint_bytes, fingerprint_file
 from fingerprint.match import hamming
@@ -215,3 +216,47 @@ def test_frames_agreeing_on_no_single_offset_are_no_match_not_a_crash() -> None:
     query = video([3.1, 0.8, 3.2, 0.8], shared)
     reference = video([0.3, 3.4, 3.4, 3.5], shared)
     assert verify(query, reference, 1, MatchSettings()) is None
+
+
+def _landscape_chair(tmp_path: Path) -> tuple[list[np.ndarray], Path]:
+    """A 16:9 piece of the chair footage (its middle rows, inside the side bars) as a video."""
+    frames, _, fps = read_frames(CHAIR, end=4.0, scale=0.5)
+    h, w = frames[0].shape[:2]
+    top, width = h * 35 // 100, w * 85 // 100
+    height = (width * 9 // 16) // 2 * 2
+    left = ((w - width) // 2) // 2 * 2
+    wide = [np.ascontiguousarray(f[top : top + height, left : left + width]) for f in frames]
+    return wide, write_video(tmp_path / "wide.mp4", wide, fps)
+
+
+def test_a_blurred_fill_vertical_is_hashed_as_its_footage(tmp_path: Path) -> None:
+    """A 9:16 repost whose top and bottom are a blurred zoomed copy of the footage: the blur
+    is padding, so PDQ hashes the footage band and finds the original by itself."""
+    from fingerprint.match import verify
+    from fingerprint.settings import MatchSettings
+
+    wide, original = _landscape_chair(tmp_path)
+    vertical = [np.asarray(blurred_fill(Image.fromarray(f))) for f in wide]
+    repost = write_video(tmp_path / "vertical.mp4", vertical, 30)
+    found = verify(fingerprint_file(repost), fingerprint_file(original), 1, MatchSettings())
+    assert found is not None and found.score >= 0.5
+    assert found.ref_start == pytest.approx(0.0, abs=1.0)
+
+
+def test_a_soft_sky_at_the_top_of_a_photo_is_not_padding() -> None:
+    """Only a matching pair of soft bands is a blurred fill: a picture with a blurry top (sky,
+    shallow focus) keeps its whole frame, or its hashes would depend on how blurry it is."""
+    from fingerprint.borders import content_box
+
+    pixels, _ = frame_at(CHAIR, 3.0)
+    image = Image.fromarray(pixels).convert("L")
+    band = image.crop((0, 0, image.width, image.height * 3 // 10))
+    image.paste(band.filter(ImageFilter.GaussianBlur(12)), (0, 0))
+    photo = np.asarray(image, dtype=np.float32)[None]
+    box = content_box(photo)
+    assert (box.top, box.bottom) == (0, photo.shape[1])
+    # The same picture with a matching soft band at the bottom too is a blurred fill.
+    bottom = image.crop((0, image.height * 7 // 10, image.width, image.height))
+    image.paste(bottom.filter(ImageFilter.GaussianBlur(12)), (0, image.height * 7 // 10))
+    box = content_box(np.asarray(image, dtype=np.float32)[None])
+    assert box.top > 0 and box.bottom < photo.shape[1]

@@ -14,9 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media import CHAIR, DOORKNOB, read_frames, require_media, run_cli, save_jpeg, write_video
+from media import (
+    CHAIR,
+    DOORKNOB,
+    blurred_fill,
+    off_centre_crop,
+    phone_screenshot,
+    read_frames,
+    require_media,
+    run_cli,
+    save_jpeg,
+    write_video,
+)
 from media_sound import covered_repost, sound_over
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 
 from fingerprint import signal
 
@@ -53,56 +64,15 @@ def _even(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pixels[: h - h % 2, : w - w % 2])
 
 
-def off_centre_crop(frames: list[np.ndarray], keep: float = 0.75) -> list[np.ndarray]:
-    """The top-left ``keep`` of each frame: a crop that also moves the picture's centre."""
-    h, w = frames[0].shape[:2]
-    return [_even(f[: int(h * keep), : int(w * keep)]) for f in frames]
-
-
-def blurred_fill(frames: list[np.ndarray], width: int = 360) -> list[np.ndarray]:
-    """A 9:16 vertical canvas: the footage across the middle, the rest a blurred zoomed copy."""
-    height = width * 16 // 9
-    out = []
-    for pixels in frames:
-        picture = Image.fromarray(pixels)
-        zoom = height / picture.height
-        back = picture.resize((int(picture.width * zoom), height)).filter(
-            ImageFilter.GaussianBlur(12)
-        )
-        left = (back.width - width) // 2
-        canvas = back.crop((left, 0, left + width, height))
-        front = picture.resize((width, int(picture.height * width / picture.width)))
-        canvas.paste(front, (0, (height - front.height) // 2))
-        out.append(_even(np.asarray(canvas)))
-    return out
-
-
-def phone_screenshot(pixels: np.ndarray) -> np.ndarray:
-    """A frame as a phone screenshot: status bar, app chrome and text lines around it, the
-    footage small in the middle."""
-    width, height = 540, 1170
-    screen = Image.new("RGB", (width, height), (250, 250, 250))
-    draw = ImageDraw.Draw(screen)
-    draw.rectangle((0, 0, width, 40), fill=(20, 20, 20))  # status bar
-    draw.text((20, 12), "9:41", fill=(255, 255, 255))
-    draw.rectangle((0, 40, width, 120), fill=(36, 52, 71))  # the app's title bar
-    draw.text((90, 70), "Breaking News Channel", fill=(255, 255, 255))
-    for line in range(4):
-        draw.text(
-            (20, 150 + 28 * line), "Footage from today's strike, share it now " * 2, (0, 0, 0)
-        )
-    frame = Image.fromarray(pixels)
-    frame = frame.resize((width - 40, int(frame.height * (width - 40) / frame.width)))
-    screen.paste(frame, (20, 290))
-    draw.rectangle((0, height - 110, width, height), fill=(240, 240, 240))  # reply bar
-    draw.text((30, height - 70), "Write a comment...", fill=(120, 120, 120))
-    return np.asarray(screen)
+def each(edit, frames: list[np.ndarray]) -> list[np.ndarray]:
+    """``edit`` (a picture edit of tests/media.py) applied to every frame."""
+    return [_even(np.asarray(edit(Image.fromarray(f)))) for f in frames]
 
 
 @needs("orb")
 def test_a_cropped_repost_is_old(library: Path, tmp_path: Path) -> None:
     frames, _, fps = read_frames(CHAIR, end=PIECE_S, scale=0.5)
-    repost = write_video(tmp_path / "cropped.mp4", off_centre_crop(frames), fps)  # no sound
+    repost = write_video(tmp_path / "cropped.mp4", each(off_centre_crop, frames), fps)  # no sound
     status, answer = check(library, repost)
     assert (status, answer["verdict"]) == (CHECK_OLD, "old")
     best = answer["matches"][0]
@@ -112,7 +82,7 @@ def test_a_cropped_repost_is_old(library: Path, tmp_path: Path) -> None:
 @needs("orb")
 def test_a_blurred_fill_vertical_repost_is_old(library: Path, tmp_path: Path) -> None:
     frames, _, fps = read_frames(CHAIR, end=PIECE_S, scale=0.5)
-    repost = write_video(tmp_path / "vertical.mp4", blurred_fill(frames), fps)
+    repost = write_video(tmp_path / "vertical.mp4", each(blurred_fill, frames), fps)
     status, answer = check(library, repost)
     assert (status, answer["verdict"]) == (CHECK_OLD, "old")
     assert answer["matches"][0]["agreement"] == "picture"
@@ -121,7 +91,8 @@ def test_a_blurred_fill_vertical_repost_is_old(library: Path, tmp_path: Path) ->
 @needs("orb")
 def test_a_screenshot_of_a_frame_is_old(library: Path, tmp_path: Path) -> None:
     frames, _, _ = read_frames(CHAIR, start=8.0, end=8.2)
-    shot = save_jpeg(tmp_path / "screenshot.jpg", phone_screenshot(frames[0]))
+    (screen,) = each(phone_screenshot, frames[:1])
+    shot = save_jpeg(tmp_path / "screenshot.jpg", screen)
     status, answer = check(library, shot)
     assert (status, answer["verdict"]) == (CHECK_OLD, "old")
     best = answer["matches"][0]
