@@ -39,7 +39,7 @@ bench: $(STAMP)
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet --upgrade pip
-	.lock-venv/bin/pip install --quiet '.[dev]'
+	.lock-venv/bin/pip install --quiet '.[dev,bench]'
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^oldclip' > requirements.lock
 	rm -rf .lock-venv build
 
