@@ -10,8 +10,9 @@ transform (RANSAC/MAGSAC) that is also plausible:
   pictures that are otherwise textured and do not agree;
 * a plausible scale (``MAX_SCALE``) and, for a perspective view (a screen filmed or recorded at
   an angle), a convex, not too skewed outline of the query's picture in the reference;
-* for two videos, two or more kept pictures agreeing on one time offset (``_temporal``), or
-  else one strong picture pair, which scores as one of ``FULL_UNITS`` agreeing pictures.
+* for two videos, two or more kept pictures agreeing on one time offset (``_temporal``).  One
+  strong picture pair is not enough between two videos: a channel intro or a shared card
+  gives exactly that to unrelated clips (PDQ leaves benign media out; this signal does not).
 
 The similarity transform (move, scale, turn) is tried first: crops, pads, blurred fills and
 screenshots are that.  Only when it fails is a homography tried, for perspective.
@@ -120,22 +121,17 @@ def _compare(
     if not pairs:
         return None
     if query.kind == "photo" or reference.kind == "photo" or min(len(query), len(reference)) == 1:
-        return _lone(pairs, 1.0)
-    return _temporal(pairs) or _lone(pairs, 1 / FULL_UNITS)
+        return _lone(pairs)
+    return _temporal(pairs)
 
 
-def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
-    """The best picture pair alone, if strong, scored ``weight`` x its quality.
-
-    Two videos agreeing on one strong picture only (a heavily edited repost keeps few good
-    pictures: caption, grade and crop at once) count as one agreeing picture of the
-    ``FULL_UNITS`` that make a video match certain: on the widened bench that is exactly
-    ``min_score``, enough alone, and any other signal at the same offset adds to it.
-    """
+def _lone(pairs: list[Pair]) -> Evidence | None:
+    """The best picture pair alone, if strong, scored by its quality: what a photo
+    (or a still shown as a video) can offer, having no order of pictures to agree on."""
     best = max(pairs, key=lambda p: (p.quality, p.inliers))
     if not best.strong:
         return None
-    return _evidence([best], best.ref_time - best.query_time, weight * best.quality)
+    return _evidence([best], best.ref_time - best.query_time, best.quality)
 
 
 def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> tuple[list[tuple[int, int]], int]:
