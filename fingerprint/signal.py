@@ -100,10 +100,6 @@ def get(name: str) -> Signal:
     return getattr(importlib.import_module(module, __package__), attribute)
 
 
-def all_signals() -> list[Signal]:
-    return [get(name) for name in PLUGINS]
-
-
 def agreement(signals: Iterable[str], sound_only: bool) -> str:
     """Which kinds of evidence agreed on a match (``Match.signals``, ``Match.sound_only``):
     "picture", "picture_and_sound" or "sound_only" (the picture differs), for answers."""

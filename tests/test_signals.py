@@ -21,7 +21,7 @@ from media_sound import sound_over
 import storage
 from fingerprint import MatchSettings, fingerprint_file, signal
 from fingerprint.pdq import PDQ_SIGNAL
-from fingerprint.types import PDQ
+from fingerprint.types import PDQ, Fingerprint
 from oldclip.config import load_config
 from oldclip.library import Library
 from oldclip.refingerprint import refingerprint
@@ -145,16 +145,23 @@ def test_a_bundle_carries_the_signals(tmp_path: Path, db: sqlite_utils.Database)
         other.close()
 
 
-def test_a_library_made_before_signals_matches_as_before_then_gains_them(tmp_path: Path) -> None:
-    path = tmp_path / "library.db"
+def library_before_signals(path: Path, video: Path, title: str) -> tuple[int, Fingerprint]:
+    """A library file as the oldclip before signals left it (schema 10), holding ``video`` as a
+    clip whose file is kept; its media id and the fingerprint stored."""
     old = sqlite_utils.Database(path)
     old.execute("PRAGMA foreign_keys = ON")
     assert migrate(old, target=10) == 10  # the schema before media_signals
-    fp = replace(shared_fingerprint(CHAIR), signals={})  # what that oldclip stored
+    fp = replace(shared_fingerprint(video), signals={})  # what that oldclip stored
     media_id, _ = storage.add_media(old, fp)
-    storage.add_clip(old, media_id, title="Chair", first_seen="2015-03-01", source="archive.org")
-    storage.set_media_path(old, media_id, CHAIR)  # the kept copy of the file
+    storage.add_clip(old, media_id, title=title, first_seen="2015-03-01", source="archive.org")
+    storage.set_media_path(old, media_id, video)  # the kept copy of the file
     old.close()
+    return media_id, fp
+
+
+def test_a_library_made_before_signals_matches_as_before_then_gains_them(tmp_path: Path) -> None:
+    path = tmp_path / "library.db"
+    media_id, fp = library_before_signals(path, CHAIR, "Chair")
 
     library = Library.open(load_config(None, path))
     try:
@@ -225,13 +232,7 @@ def test_refingerprint_command_says_what_it_did(tmp_path: Path) -> None:
     from media import run_cli
 
     path = tmp_path / "library.db"
-    old = sqlite_utils.Database(path)
-    old.execute("PRAGMA foreign_keys = ON")
-    migrate(old, target=10)
-    media_id, _ = storage.add_media(old, replace(shared_fingerprint(DOORKNOB), signals={}))
-    storage.add_clip(old, media_id, title="Door", first_seen="2015-03-01", source="archive.org")
-    storage.set_media_path(old, media_id, DOORKNOB)
-    old.close()
+    library_before_signals(path, DOORKNOB, "Door")
     done = run_cli("refingerprint", db=path, timeout=120)
     assert done.returncode == 0, done.stderr
     # The signals that have something to say about the doorknob (its sound is near silent).
