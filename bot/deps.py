@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sqlite_utils
-
 import storage
+from storage.engine import Database
 
 from .outgoing import Courier
 from .ports import Checker, Feeds, LinkFetcher
@@ -16,7 +15,7 @@ from .settings import BotSettings
 
 @dataclass
 class Deps:
-    db: sqlite_utils.Database
+    db: Database
     checker: Checker
     settings: BotSettings
     rate: RateLimit = field(default_factory=RateLimit)

@@ -39,7 +39,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import sqlite_utils
 from aiolimiter import AsyncLimiter
 from telegram import (
     Bot,
@@ -62,6 +61,7 @@ from telegram.error import (
 )
 
 from storage import outgoing as rows
+from storage.engine import Database
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +129,7 @@ def _not_sent(exc: Exception) -> bool:
 class Courier:
     """Sends the queued rows: in order per chat, paced, claimed before each call."""
 
-    def __init__(
-        self, db: sqlite_utils.Database, bot: Bot, prepare_alert: PrepareAlert | None = None
-    ) -> None:
+    def __init__(self, db: Database, bot: Bot, prepare_alert: PrepareAlert | None = None) -> None:
         self.db, self.bot, self.prepare_alert = db, bot, prepare_alert
         self._wake = asyncio.Event()
         self._busy: set[int] = set()  # chats with a row on its way

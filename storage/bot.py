@@ -24,9 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
 from . import outgoing
+from .engine import Database
 from .txn import When, immediate, utc_iso, utc_iso_ms
 
 DELIVERY_STATES = outgoing.STATES
@@ -100,7 +99,7 @@ class Question:
     language: str | None = None  # the language the asker was answered in, if known
 
 
-def _one(db: sqlite_utils.Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
+def _one(db: Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
     return next(iter(db.query(sql, list(params))), None)
 
 
@@ -141,7 +140,7 @@ def _ids(name: str, values: Iterable[int]) -> list[int]:
 # --- users ------------------------------------------------------------------------------------
 
 
-def touch_user(db: sqlite_utils.Database, user_id: int) -> BotUser:
+def touch_user(db: Database, user_id: int) -> BotUser:
     """Note that a user wrote to the bot now (creating them on first contact); return them."""
     _telegram_id("user_id", user_id)
     now = utc_iso()
@@ -157,13 +156,13 @@ def touch_user(db: sqlite_utils.Database, user_id: int) -> BotUser:
     return _user(row)
 
 
-def get_user(db: sqlite_utils.Database, user_id: int) -> BotUser | None:
+def get_user(db: Database, user_id: int) -> BotUser | None:
     """The user with this Telegram id, or None."""
     row = _one(db, f"SELECT {_USER_COLUMNS} FROM bot_users WHERE user_id = ?", [user_id])
     return _user(row) if row else None
 
 
-def set_language(db: sqlite_utils.Database, user_id: int, lang: str | None) -> None:
+def set_language(db: Database, user_id: int, lang: str | None) -> None:
     """Set the language of the bot's replies to a user (None: back to the default)."""
     _telegram_id("user_id", user_id)
     if lang is not None and (not isinstance(lang, str) or not lang.strip()):
@@ -175,7 +174,7 @@ def set_language(db: sqlite_utils.Database, user_id: int, lang: str | None) -> N
     )
 
 
-def set_trusted(db: sqlite_utils.Database, user_id: int, trusted: bool) -> bool:
+def set_trusted(db: Database, user_id: int, trusted: bool) -> bool:
     """Trust (/trust) or stop trusting (/untrust) a user; return whether that changed anything.
 
     Trusting a user the bot never met creates their row; untrusting one never adds a row.
@@ -186,7 +185,7 @@ def set_trusted(db: sqlite_utils.Database, user_id: int, trusted: bool) -> bool:
     if trusted:
         cursor = db.execute(
             "INSERT INTO bot_users (user_id, trusted) VALUES (?, 1) "
-            "ON CONFLICT(user_id) DO UPDATE SET trusted = 1 WHERE trusted = 0",
+            "ON CONFLICT(user_id) DO UPDATE SET trusted = 1 WHERE bot_users.trusted = 0",
             [user_id],
         )
     else:
@@ -196,7 +195,7 @@ def set_trusted(db: sqlite_utils.Database, user_id: int, trusted: bool) -> bool:
     return cursor.rowcount == 1
 
 
-def trusted_users(db: sqlite_utils.Database) -> list[int]:
+def trusted_users(db: Database) -> list[int]:
     """The ids of users trusted with /trust, ascending."""
     return [
         int(row[0])
@@ -208,7 +207,7 @@ def trusted_users(db: sqlite_utils.Database) -> list[int]:
 
 
 def subscribe(
-    db: sqlite_utils.Database,
+    db: Database,
     user_id: int,
     chat_id: int,
     *,
@@ -261,7 +260,7 @@ def subscribe(
     return subscription_id, created
 
 
-def unsubscribe(db: sqlite_utils.Database, user_id: int, chat_id: int) -> bool:
+def unsubscribe(db: Database, user_id: int, chat_id: int) -> bool:
     """Stop a user's alerts in a chat; return False if there was no such subscription.
 
     Deliveries already planned for the chat stay queued; the sender may check
@@ -273,7 +272,7 @@ def unsubscribe(db: sqlite_utils.Database, user_id: int, chat_id: int) -> bool:
     return cursor.rowcount == 1
 
 
-def subscriptions_of(db: sqlite_utils.Database, user_id: int) -> list[Subscription]:
+def subscriptions_of(db: Database, user_id: int) -> list[Subscription]:
     """A user's subscriptions, oldest first."""
     return [
         _subscription(row)
@@ -284,7 +283,7 @@ def subscriptions_of(db: sqlite_utils.Database, user_id: int) -> list[Subscripti
     ]
 
 
-def all_subscriptions(db: sqlite_utils.Database) -> list[Subscription]:
+def all_subscriptions(db: Database) -> list[Subscription]:
     """Every subscription, oldest first (what an alert is matched against)."""
     return [
         _subscription(row)
@@ -292,7 +291,7 @@ def all_subscriptions(db: sqlite_utils.Database) -> list[Subscription]:
     ]
 
 
-def mute_clip(db: sqlite_utils.Database, user_id: int, matched_media_id: int) -> bool:
+def mute_clip(db: Database, user_id: int, matched_media_id: int) -> bool:
     """Stop alerting a user about reposts of this known media; return whether it was new.
 
     The mute goes away with the media (e.g. when its clip is removed).
@@ -301,14 +300,14 @@ def mute_clip(db: sqlite_utils.Database, user_id: int, matched_media_id: int) ->
     with immediate(db):
         _require_media(db, matched_media_id)
         cursor = db.execute(
-            "INSERT OR IGNORE INTO muted_clips (user_id, matched_media_id, created_at) "
-            "VALUES (?, ?, ?)",
+            "INSERT INTO muted_clips (user_id, matched_media_id, created_at) "
+            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [user_id, matched_media_id, utc_iso()],
         )
     return cursor.rowcount == 1
 
 
-def is_muted(db: sqlite_utils.Database, user_id: int, matched_media_id: int) -> bool:
+def is_muted(db: Database, user_id: int, matched_media_id: int) -> bool:
     """Whether the user muted alerts about this known media."""
     row = db.execute(
         "SELECT 1 FROM muted_clips WHERE user_id = ? AND matched_media_id = ?",
@@ -320,18 +319,18 @@ def is_muted(db: sqlite_utils.Database, user_id: int, matched_media_id: int) -> 
 # --- deliveries -------------------------------------------------------------------------------
 
 
-def _require_alert(db: sqlite_utils.Database, outbox_id: int) -> None:
+def _require_alert(db: Database, outbox_id: int) -> None:
     if db.execute("SELECT 1 FROM outbox WHERE id = ?", [outbox_id]).fetchone() is None:
         raise ValueError(f"no alert with outbox id {outbox_id}")
 
 
-def _require_media(db: sqlite_utils.Database, media_id: int) -> None:
+def _require_media(db: Database, media_id: int) -> None:
     if db.execute("SELECT 1 FROM media WHERE id = ?", [media_id]).fetchone() is None:
         raise ValueError(f"no media with id {media_id} (was its clip removed?)")
 
 
 def plan_deliveries(
-    db: sqlite_utils.Database,
+    db: Database,
     outbox_id: int,
     chat_ids: Iterable[int],
     *,
@@ -375,19 +374,19 @@ def plan_deliveries(
 
 
 def _deliveries(
-    db: sqlite_utils.Database, where: str, params: list[Any], limit: int = -1
+    db: Database, where: str, params: list[Any], limit: int | None = None
 ) -> list[Delivery]:
-    rows = db.query(
+    sql = (
         f"SELECT {_DELIVERY_COLUMNS} FROM outgoing "
-        f"WHERE outbox_id IS NOT NULL AND target IS NULL AND {where} ORDER BY id LIMIT ?",
-        [*params, limit],
+        f"WHERE outbox_id IS NOT NULL AND target IS NULL AND {where} ORDER BY id"
     )
+    if limit is not None:
+        sql, params = f"{sql} LIMIT ?", [*params, limit]
+    rows = db.query(sql, params)
     return [Delivery(**row) for row in rows]
 
 
-def due_deliveries(
-    db: sqlite_utils.Database, *, now: When = None, limit: int = 30
-) -> list[Delivery]:
+def due_deliveries(db: Database, *, now: When = None, limit: int = 30) -> list[Delivery]:
     """Alert messages not sent yet that are due (no retry time, or it has come), oldest first."""
     return _deliveries(
         db,
@@ -397,7 +396,7 @@ def due_deliveries(
     )
 
 
-def deliveries_of(db: sqlite_utils.Database, outbox_id: int) -> list[Delivery]:
+def deliveries_of(db: Database, outbox_id: int) -> list[Delivery]:
     """Every chat's message of one alert, in the order they were planned."""
     return _deliveries(db, "outbox_id = ?", [outbox_id])
 
@@ -406,7 +405,7 @@ def deliveries_of(db: sqlite_utils.Database, outbox_id: int) -> list[Delivery]:
 
 
 def record_feedback(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     outbox_id: int,
     post_url: str,
@@ -430,27 +429,27 @@ def record_feedback(
         _require_alert(db, outbox_id)
         _require_media(db, matched_media_id)
         cursor = db.execute(
-            "INSERT OR IGNORE INTO feedback (outbox_id, post_url, matched_media_id, user_id, "
-            "verdict, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO feedback (outbox_id, post_url, matched_media_id, user_id, "
+            "verdict, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [outbox_id, post_url, matched_media_id, user_id, verdict, now],
         )
         created = cursor.rowcount == 1
         if verdict == "not_a_match":
             db.execute(
-                "INSERT OR IGNORE INTO not_a_match (post_url, matched_media_id, user_id, "
-                "created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO not_a_match (post_url, matched_media_id, user_id, "
+                "created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [post_url, matched_media_id, user_id, now],
             )
         elif verdict == "muted":
             db.execute(
-                "INSERT OR IGNORE INTO muted_clips (user_id, matched_media_id, created_at) "
-                "VALUES (?, ?, ?)",
+                "INSERT INTO muted_clips (user_id, matched_media_id, created_at) "
+                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [user_id, matched_media_id, now],
             )
     return created
 
 
-def is_not_a_match(db: sqlite_utils.Database, post_url: str, matched_media_id: int) -> bool:
+def is_not_a_match(db: Database, post_url: str, matched_media_id: int) -> bool:
     """Whether this known media was marked "not a match" for this post."""
     row = db.execute(
         "SELECT 1 FROM not_a_match WHERE post_url = ? AND matched_media_id = ?",
@@ -459,7 +458,7 @@ def is_not_a_match(db: sqlite_utils.Database, post_url: str, matched_media_id: i
     return row is not None
 
 
-def feedback_counts(db: sqlite_utils.Database) -> dict[str, int]:
+def feedback_counts(db: Database) -> dict[str, int]:
     """How many times each verdict was given (every verdict present, 0 if never)."""
     counts = dict.fromkeys(VERDICTS, 0)
     for verdict, count in db.execute("SELECT verdict, count(*) FROM feedback GROUP BY verdict"):
@@ -471,7 +470,7 @@ def feedback_counts(db: sqlite_utils.Database) -> dict[str, int]:
 
 
 def record_question(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     user_id: int,
     chat_id: int,
@@ -502,13 +501,13 @@ def record_question(
             return int(row[0])
         cursor = db.execute(
             "INSERT INTO questions (user_id, chat_id, message_id, media_id, asked_at, language) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             [user_id, chat_id, message_id, media_id, utc_iso(), language],
         )
-    return int(cursor.lastrowid)
+        return int(cursor.fetchone()[0])
 
 
-def open_questions_for_media(db: sqlite_utils.Database, media_ids: Iterable[int]) -> list[Question]:
+def open_questions_for_media(db: Database, media_ids: Iterable[int]) -> list[Question]:
     """Questions about any of these media whose askers were not told yet, oldest first."""
     rows = db.query(
         f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE notified_at IS NULL "
@@ -518,7 +517,7 @@ def open_questions_for_media(db: sqlite_utils.Database, media_ids: Iterable[int]
     return [Question(**row) for row in rows]
 
 
-def open_questions(db: sqlite_utils.Database, *, limit: int | None = None) -> list[Question]:
+def open_questions(db: Database, *, limit: int | None = None) -> list[Question]:
     """Questions about media still stored whose askers were not told yet, newest first."""
     rows = db.query(
         f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE notified_at IS NULL "
@@ -528,7 +527,7 @@ def open_questions(db: sqlite_utils.Database, *, limit: int | None = None) -> li
     return [Question(**row) for row in rows]
 
 
-def mark_question_answered(db: sqlite_utils.Database, question_id: int, clip_id: int) -> bool:
+def mark_question_answered(db: Database, question_id: int, clip_id: int) -> bool:
     """Claim a question for telling its asker about ``clip_id``; return whether this call won.
 
     Compare-and-set on "not told yet": of two callers (or a caller and its restarted self) only
@@ -549,7 +548,7 @@ def mark_question_answered(db: sqlite_utils.Database, question_id: int, clip_id:
 # --- stats ------------------------------------------------------------------------------------
 
 
-def library_stats(db: sqlite_utils.Database) -> dict[str, Any]:
+def library_stats(db: Database) -> dict[str, Any]:
     """Counts for /stats, read in one statement so they agree with each other.
 
     Keys: clips, media, sightings, reposts, alerts (repost alerts in the outbox), and feedback

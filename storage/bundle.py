@@ -157,10 +157,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-import sqlite_utils
 
 from fingerprint.types import ALGORITHM, HASH_BYTES, INDEXED_VARIANTS, VARIANT_DENSE
 
+from .engine import Database
 from .errors import StorageError
 from .library import NEXT_CLIP_ID, SOURCE_KINDS, _check_first_seen, add_clip, add_clip_source
 from .signals import insert_signals, signals_from_json, signals_json
@@ -239,7 +239,7 @@ class ImportReport:
 
 
 def export_bundle(
-    db: sqlite_utils.Database,
+    db: Database,
     path: str | os.PathLike[str],
     *,
     publisher: str,
@@ -291,23 +291,22 @@ def export_bundle(
 
 
 @contextlib.contextmanager
-def _snapshot(db: sqlite_utils.Database) -> Iterator[None]:
+def _snapshot(db: Database) -> Iterator[None]:
     """One read transaction (a consistent snapshot in WAL mode), unless one is already open."""
-    if db.conn.in_transaction:
+    if db.in_transaction:
         yield
         return
-    db.conn.execute("BEGIN")
-    try:
+    with db.atomic():
+        if db.dialect == "postgresql":  # its default, READ COMMITTED, sees later commits
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
-    finally:
-        db.conn.execute("COMMIT")
 
 
 def _write_bundle(
-    db: sqlite_utils.Database, out: IO[bytes], publisher: str, contact: str | None, created: str
+    db: Database, out: IO[bytes], publisher: str, contact: str | None, created: str
 ) -> tuple[int, int, int]:
-    (total,) = db.conn.execute("SELECT count(*) FROM clips").fetchone()
-    (count,) = db.conn.execute(
+    (total,) = db.execute("SELECT count(*) FROM clips").fetchone()
+    (count,) = db.execute(
         "SELECT count(*) FROM clips c JOIN fingerprints f ON f.media_id = c.media_id "
         "WHERE f.algorithm = ?",
         [ALGORITHM],
@@ -331,7 +330,7 @@ def _write_bundle(
     )
     sources = _SourcesByClip(db)
     written = signals_left_out = 0
-    rows = db.conn.execute(
+    rows = db.execute(
         "SELECT c.id, c.title, c.description, c.first_seen, c.source, c.verdict_url, "
         "c.language, c.tags, c.claim, c.rating, c.benign, m.sha256, m.kind, m.duration, "
         "m.width, m.height, m.size, f.frame_count, f.hashes, f.times, f.variants, m.id "
@@ -386,8 +385,8 @@ class _SourcesByClip:
     """Each clip's sources, for ascending clip ids: one cursor over every source in clip
     order, merged with the clip cursor, instead of one query per clip."""
 
-    def __init__(self, db: sqlite_utils.Database):
-        self._cursor = db.conn.execute(
+    def __init__(self, db: Database):
+        self._cursor = db.execute(
             "SELECT clip_id, url, first_seen, kind, title FROM clip_sources "
             "ORDER BY clip_id, first_seen, id"
         )
@@ -493,7 +492,7 @@ class _Problem(Exception):
 
 
 def import_bundle(
-    db: sqlite_utils.Database,
+    db: Database,
     path: str | os.PathLike[str],
     *,
     via: str | None = None,
@@ -529,7 +528,7 @@ def import_bundle(
                     with immediate(db):  # a savepoint inside ``whole``
                         for clip in batch:
                             store.add(clip)
-        except sqlite3.OperationalError as exc:  # locked, disk full, read-only...
+        except db.operational_error as exc:  # locked, disk full, read-only, server gone...
             raise BundleError(
                 f"cannot import bundle {path.name} into the library: {exc}. Nothing was "
                 "imported; if another oldclip is writing, try again in a moment."
@@ -549,15 +548,18 @@ def import_bundle(
 
 
 @contextlib.contextmanager
-def _import_cache(db: sqlite_utils.Database) -> Iterator[None]:
+def _import_cache(db: Database) -> Iterator[None]:
     """A bigger page cache while importing: the unique indexes (sha256, source URLs) take
     random inserts, and SQLite's default 2 MB cache makes each one a read at 100k clips."""
-    (before,) = db.conn.execute("PRAGMA cache_size").fetchone()
-    db.conn.execute(f"PRAGMA cache_size = {min(int(before), -IMPORT_CACHE_KIB)}")
+    if db.dialect != "sqlite":
+        yield
+        return
+    (before,) = db.execute("PRAGMA cache_size").fetchone()
+    db.execute(f"PRAGMA cache_size = {min(int(before), -IMPORT_CACHE_KIB)}")
     try:
         yield
     finally:
-        db.conn.execute(f"PRAGMA cache_size = {int(before)}")
+        db.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 class _ReadAhead:
@@ -910,8 +912,8 @@ def _clip(obj: dict[str, Any]) -> _Clip:
 class _Store:
     """Writes validated clips: new media with plain inserts, known media through add_clip."""
 
-    def __init__(self, db: sqlite_utils.Database, via: str):
-        self.db, self.conn, self.via = db, db.conn, via
+    def __init__(self, db: Database, via: str):
+        self.db, self.via = db, via
         self.now = datetime.now(UTC).isoformat(timespec="seconds")
         self.new = self.merged = self.unchanged = self.unsafe_links = 0
         self.bytes = 0
@@ -920,7 +922,7 @@ class _Store:
         self.bytes += len(c.hashes)
         self.unsafe_links += c.unsafe_links
         # New media (the usual case) in one statement; known media return no row.
-        row = self.conn.execute(
+        row = self.db.execute(
             "INSERT INTO media (sha256, kind, duration, width, height, size, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING RETURNING id",
             [c.sha256, c.kind, c.duration, c.width, c.height, c.size, self.now],
@@ -929,15 +931,15 @@ class _Store:
             self._insert(row[0], c)
             self.new += 1
             return
-        (media_id,) = self.conn.execute(
+        (media_id,) = self.db.execute(
             "SELECT id FROM media WHERE sha256 = ?", [c.sha256]
         ).fetchone()
         insert_signals(self.db, media_id, c.signals)  # where the library has none of its own
         if self._known(media_id, c):
             self.unchanged += 1
             return
-        before = self.conn.total_changes
-        self._fingerprint(media_id, c, "INSERT OR IGNORE")
+        before = self.db.changes
+        self._fingerprint(media_id, c, known_media=True)
         own = next((s for s in c.sources if s[0] == c.source), None)
         clip_id, created = add_clip(
             self.db,
@@ -964,7 +966,7 @@ class _Store:
                 )  # fmt: skip
         if created:
             self.new += 1
-        elif self.conn.total_changes != before:
+        elif self.db.changes != before:
             self.merged += 1
         else:
             self.unchanged += 1
@@ -977,7 +979,7 @@ class _Store:
         with this date or an earlier one; the clip is dated by its earliest source), and is
         what makes importing a known bundle again cheap.
         """
-        conn = self.conn
+        conn = self.db
         if conn.execute("SELECT 1 FROM fingerprints WHERE media_id = ?", [media_id]).fetchone():
             row = conn.execute(
                 "SELECT id, first_seen, description, verdict_url, language, claim, rating, "
@@ -1006,7 +1008,7 @@ class _Store:
 
     def _insert(self, media_id: int, c: _Clip) -> None:
         """A clip on media new to the library: the rows add_media + add_clip would write."""
-        self._fingerprint(media_id, c, "INSERT")
+        self._fingerprint(media_id, c, known_media=False)
         insert_signals(self.db, media_id, c.signals)
         # add_clip's merge of the sources, done here: each URL once with its earliest date,
         # the clip's own source first, the clip dated by the earliest (first listed on a tie).
@@ -1021,7 +1023,7 @@ class _Store:
         for url, (date, _, _) in merged.items():
             if date < first_seen:
                 first_seen, source = date, url
-        clip_id = self.conn.execute(
+        clip_id = self.db.execute(
             "INSERT INTO clips (id, media_id, title, description, first_seen, source, "
             "verdict_url, language, tags, added_by, added_at, claim, rating, benign) "
             f"VALUES ({NEXT_CLIP_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -1041,7 +1043,7 @@ class _Store:
                 int(c.benign),
             ],
         ).fetchone()[0]
-        self.conn.executemany(
+        self.db.executemany(
             "INSERT INTO clip_sources (clip_id, url, first_seen, kind, title, via, added_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
@@ -1050,26 +1052,28 @@ class _Store:
             ],
         )
 
-    def _fingerprint(self, media_id: int, c: _Clip, verb: str) -> None:
-        self.conn.execute(
-            f"{verb} INTO fingerprints (media_id, algorithm, frame_count, hashes, times, "
-            "variants) VALUES (?, ?, ?, ?, ?, ?)",
+    def _fingerprint(self, media_id: int, c: _Clip, *, known_media: bool) -> None:
+        """The line's fingerprint; media the library knew keep theirs if they have one."""
+        keep = " ON CONFLICT DO NOTHING" if known_media else ""
+        self.db.execute(
+            "INSERT INTO fingerprints (media_id, algorithm, frame_count, hashes, times, "
+            f"variants) VALUES (?, ?, ?, ?, ?, ?){keep}",
             [media_id, ALGORITHM, c.frames, c.hashes, c.times, c.variants],
         )
 
     def compact(self) -> None:
         """After a big import, give the write-ahead log's disk space back, if no reader is in
         the way: with busy_timeout 0 the checkpoint never waits, so no writer waits on it."""
-        if self.bytes < 64 * 1024 * 1024 or self.conn.in_transaction:
+        if self.bytes < 64 * 1024 * 1024 or self.db.in_transaction or self.db.dialect != "sqlite":
             return
-        (timeout,) = self.conn.execute("PRAGMA busy_timeout").fetchone()
+        (timeout,) = self.db.execute("PRAGMA busy_timeout").fetchone()
         try:
-            self.conn.execute("PRAGMA busy_timeout = 0")
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            self.db.execute("PRAGMA busy_timeout = 0")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error:
             pass  # busy: the log is reused and truncated at a later checkpoint
         finally:
-            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+            self.db.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
 
 # --- validation helpers -----------------------------------------------------------------------

@@ -1,40 +1,91 @@
-"""Open the library database, configured the one way the rest of oldclip expects.
+"""Open the library database, SQLite or PostgreSQL, configured the one way oldclip expects.
 
-WAL lets the bot answer lookups while a watcher or an import is writing; ``busy_timeout``
-makes a writer wait for another rather than fail at once; foreign keys are per-connection in
-SQLite and off by default, so the ON DELETE CASCADE in the schema only works if we turn them on.
+A plain path or ``sqlite:///relative/path`` / ``sqlite:////absolute/path`` (SQLAlchemy's
+spelling) is a SQLite file; ``postgresql://user@host:port/dbname`` is a PostgreSQL database.
+
+SQLite: WAL lets the bot answer lookups while a watcher or an import is writing;
+``busy_timeout`` makes a writer wait for another rather than fail at once; foreign keys are
+per-connection in SQLite and off by default, so the ON DELETE CASCADE in the schema only works
+if we turn them on.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-import sqlite_utils
-
+from .engine import Database, PostgresDatabase, SQLiteDatabase
 from .errors import StorageError
 from .migrations import CURRENT_VERSION, migrate, newer_schema_message, schema_version
 
 BUSY_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_S = 10
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
-def open_db(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating if needed) the database at ``path`` and bring its schema up to date.
+def is_url(target: str | Path) -> bool:
+    """Whether ``target`` names a database by URL rather than by file path."""
+    return isinstance(target, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", target) is not None
 
-    Raises StorageError, naming the file, if it is not a SQLite database or was written by a
-    newer oldclip.  Refusing the newer schema matters: an old binary writing to it could
-    silently drop data the newer code relies on.
+
+def sqlite_path(target: str | Path) -> Path | None:
+    """The file a path or ``sqlite://`` URL names; None for any other URL."""
+    if not is_url(target):
+        return Path(target)
+    text = str(target)
+    if text.startswith("sqlite:///"):
+        return Path(text.removeprefix("sqlite:///"))
+    return None
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)[1]
+        user = parts.username or ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    except ValueError:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def open_db(target: str | Path) -> Database:
+    """Open (creating if needed) the database ``target`` names and bring its schema up to date.
+
+    Raises StorageError, in one line naming the database (never its password), if it cannot be
+    reached, is not a database, or was written by a newer oldclip.  Refusing the newer schema
+    matters: an old binary writing to it could silently drop data the newer code relies on.
     """
-    path = Path(path)
+    path = sqlite_path(target)
+    if path is not None:
+        return _open_sqlite(path)
+    url = str(target)
+    if url.split("://", 1)[0].lower() in POSTGRES_SCHEMES:
+        return _open_postgres(url)
+    raise StorageError(
+        f"unsupported database URL {safe_url(url)}: use a file path, sqlite:///path "
+        "or postgresql://user@host/dbname"
+    )
+
+
+def _open_sqlite(path: Path) -> Database:
     name = str(path)
+    if name in ("", "."):
+        raise StorageError("the sqlite:/// URL names no file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(f"cannot create the folder for database {name}: {exc}") from exc
 
-    db: sqlite_utils.Database | None = None
+    db: Database | None = None
     try:
-        db = sqlite_utils.Database(path)
+        # Autocommit at the driver: storage opens its own transactions (see storage.engine).
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db = SQLiteDatabase(conn, name)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys = ON")
         # Reading the version first is what touches the file, so a non-database fails here,
@@ -42,7 +93,7 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
         version = schema_version(db)
         if version > CURRENT_VERSION:
             raise StorageError(newer_schema_message(name, version))
-        db.enable_wal()
+        db.execute("PRAGMA journal_mode = wal").fetchall()
         # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits,
         # which the pipeline redoes (its steps are idempotent).  FULL would fsync every post.
         db.execute("PRAGMA synchronous = NORMAL")
@@ -57,4 +108,51 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
         if "not a database" in str(exc):
             raise StorageError(f"{name} is not a SQLite database ({exc})") from exc
         raise StorageError(f"cannot open database {name}: {exc}") from exc
+    return db
+
+
+def connect_postgres(url: str) -> PostgresDatabase:
+    """A connection to the PostgreSQL database at ``url``, schema untouched.
+
+    psycopg's own messages can be several lines long (one per address tried, hints); the
+    StorageError keeps the first line that says what failed, and never the password.
+    """
+    import psycopg
+
+    name = safe_url(url)
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.ProgrammingError as exc:  # libpq could not parse the URL
+        raise StorageError(f"malformed PostgreSQL URL {name}: {_first_line(exc, url)}") from None
+    except psycopg.Error as exc:
+        raise StorageError(f"cannot connect to {name}: {_first_line(exc, url)}") from None
+    return PostgresDatabase(conn, name)
+
+
+def _first_line(exc: Exception, url: str) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    password = _password(url)
+    return text.replace(password, "***") if password else text
+
+
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def _open_postgres(url: str) -> Database:
+    import psycopg
+
+    db = connect_postgres(url)
+    try:
+        migrate(db, name=db.name)
+    except StorageError:
+        db.close()
+        raise
+    except psycopg.Error as exc:
+        db.close()
+        raise StorageError(f"database {db.name}: {_first_line(exc, url)}") from None
     return db

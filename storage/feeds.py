@@ -17,8 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from .engine import Database
 from .txn import immediate, utc_iso
 from .urls import web_url
 
@@ -80,7 +79,7 @@ def _terms(name: str, values: Iterable[str]) -> str:
 
 
 def add_feed(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     kind: str,
     target: str,
@@ -138,18 +137,18 @@ def add_feed(
     return feed_id, created
 
 
-def list_feeds(db: sqlite_utils.Database) -> list[Feed]:
+def list_feeds(db: Database) -> list[Feed]:
     """Every feed, oldest id first."""
     return [_feed(row) for row in db.query(f"SELECT {_FEED_COLUMNS} FROM feeds ORDER BY id")]
 
 
-def get_feed(db: sqlite_utils.Database, feed_id: int) -> Feed | None:
+def get_feed(db: Database, feed_id: int) -> Feed | None:
     """The feed with this id, or None."""
     row = next(iter(db.query(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = ?", [feed_id])), None)
     return _feed(row) if row else None
 
 
-def remove_feed(db: sqlite_utils.Database, feed_id: int) -> bool:
+def remove_feed(db: Database, feed_id: int) -> bool:
     """Stop watching a feed; return False if there was none.  Its posts stay (feed_id NULL)."""
     with immediate(db):
         # Explicit, so posts survive even on a connection opened without foreign keys.
@@ -160,7 +159,7 @@ def remove_feed(db: sqlite_utils.Database, feed_id: int) -> bool:
 
 
 def record_poll_success(
-    db: sqlite_utils.Database,
+    db: Database,
     feed_id: int,
     *,
     etag: str | None,
@@ -186,9 +185,7 @@ def record_poll_success(
     return bool(row[0])
 
 
-def record_poll_failure(
-    db: sqlite_utils.Database, feed_id: int, error: str, *, down_after: int
-) -> bool:
+def record_poll_failure(db: Database, feed_id: int, error: str, *, down_after: int) -> bool:
     """Record a failed poll; return True exactly once, when failures in a row reach
     ``down_after`` (the caller then sends one "feed down" alert)."""
     if down_after < 1:
@@ -209,7 +206,7 @@ def record_poll_failure(
     return goes_down
 
 
-def set_feed_url(db: sqlite_utils.Database, feed_id: int, url: str) -> bool:
+def set_feed_url(db: Database, feed_id: int, url: str) -> bool:
     """Poll a feed at a new URL from now on (e.g. after a permanent redirect); return whether
     the row changed.  False too when another feed of the same kind already polls ``url``."""
     url = web_url(url, "the new feed link")
@@ -221,7 +218,7 @@ def set_feed_url(db: sqlite_utils.Database, feed_id: int, url: str) -> bool:
     return cursor.rowcount == 1
 
 
-def record_skipped_item(db: sqlite_utils.Database, feed_id: int, item: str, reason: str) -> bool:
+def record_skipped_item(db: Database, feed_id: int, item: str, reason: str) -> bool:
     """Record that a feed carried an item that could not be taken, and why; return True the
     first time (a feed that keeps serving the item is recorded once)."""
     cursor = db.execute(

@@ -15,11 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-import sqlite_utils
 
 from fingerprint.types import Fingerprint
 
 from . import blobs
+from .engine import Database
 from .models import Clip, ClipSource, Media, Sighting
 from .signals import load_signals, store_signals
 from .urls import optional_web_url, reference
@@ -42,7 +42,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _one(db: sqlite_utils.Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
+def _one(db: Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
     """The first row of a query as a dict, or None."""
     return next(iter(db.query(sql, list(params))), None)
 
@@ -50,7 +50,7 @@ def _one(db: sqlite_utils.Database, sql: str, params: Iterable[Any]) -> dict[str
 # --- media and fingerprints -------------------------------------------------------------------
 
 
-def add_media(db: sqlite_utils.Database, fp: Fingerprint) -> tuple[int, bool]:
+def add_media(db: Database, fp: Fingerprint) -> tuple[int, bool]:
     """Store a media item and its fingerprint; return (media id, whether it was new).
 
     Media are deduplicated by sha256, so importing the same file twice keeps one row and the
@@ -67,9 +67,9 @@ def add_media(db: sqlite_utils.Database, fp: Fingerprint) -> tuple[int, bool]:
         created = cursor.rowcount == 1
         media_id = int(db.execute("SELECT id FROM media WHERE sha256 = ?", [sha]).fetchone()[0])
         db.execute(
-            "INSERT OR IGNORE INTO fingerprints "
+            "INSERT INTO fingerprints "
             "(media_id, algorithm, frame_count, hashes, times, variants) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 media_id,
                 fp.algorithm,
@@ -83,24 +83,24 @@ def add_media(db: sqlite_utils.Database, fp: Fingerprint) -> tuple[int, bool]:
     return media_id, created
 
 
-def _media_exists(db: sqlite_utils.Database, media_id: int) -> bool:
+def _media_exists(db: Database, media_id: int) -> bool:
     """Whether the media row exists (reads no columns, so it works at every schema version)."""
     return db.execute("SELECT 1 FROM media WHERE id = ?", [media_id]).fetchone() is not None
 
 
-def get_media(db: sqlite_utils.Database, media_id: int) -> Media | None:
+def get_media(db: Database, media_id: int) -> Media | None:
     """The media row with this id, or None."""
     row = _one(db, f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = ?", [media_id])
     return Media(**row) if row else None
 
 
-def media_by_sha256(db: sqlite_utils.Database, sha: str) -> Media | None:
+def media_by_sha256(db: Database, sha: str) -> Media | None:
     """The media whose file has this sha256 (hex, any case), or None."""
     row = _one(db, f"SELECT {_MEDIA_COLUMNS} FROM media WHERE sha256 = ?", [sha.lower()])
     return Media(**row) if row else None
 
 
-def set_media_path(db: sqlite_utils.Database, media_id: int, path: str | os.PathLike[str]) -> bool:
+def set_media_path(db: Database, media_id: int, path: str | os.PathLike[str]) -> bool:
     """Record where a copy of the media file is kept; return False if there is no such media."""
     path = os.fspath(path)
     if not isinstance(path, str) or not path.strip():
@@ -109,7 +109,7 @@ def set_media_path(db: sqlite_utils.Database, media_id: int, path: str | os.Path
     return cursor.rowcount == 1
 
 
-def load_fingerprint(db: sqlite_utils.Database, media_id: int) -> Fingerprint | None:
+def load_fingerprint(db: Database, media_id: int) -> Fingerprint | None:
     """Rebuild the stored Fingerprint of a media item, or None if it has none (with the
     signals' data that can be used: see ``storage.signals``)."""
     row = _one(
@@ -137,7 +137,7 @@ def load_fingerprint(db: sqlite_utils.Database, media_id: int) -> Fingerprint | 
     )
 
 
-def iter_index_rows(db: sqlite_utils.Database) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+def iter_index_rows(db: Database) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield (media id, (N, 32) uint8 hashes, (N,) uint8 variants) for every fingerprint.
 
     Ordered by media id and read row by row from the cursor, so building the search index at
@@ -157,7 +157,7 @@ def iter_index_rows(db: sqlite_utils.Database) -> Iterator[tuple[int, np.ndarray
         cursor.close()
 
 
-def evidence_media_ids(db: sqlite_utils.Database) -> set[int]:
+def evidence_media_ids(db: Database) -> set[int]:
     """Media that are a clip or were sighted: what a match can point at."""
     rows = db.execute("SELECT media_id FROM clips UNION SELECT media_id FROM sightings")
     return {int(media_id) for (media_id,) in rows}
@@ -196,7 +196,7 @@ SOURCE_KINDS = ("publication", "factcheck")
 
 
 def add_clip(
-    db: sqlite_utils.Database,
+    db: Database,
     media_id: int,
     *,
     title: str,
@@ -287,7 +287,7 @@ def add_clip(
 
 
 def _fill_clip(
-    db: sqlite_utils.Database,
+    db: Database,
     clip_id: int,
     description: str | None,
     verdict_url: str | None,
@@ -301,9 +301,12 @@ def _fill_clip(
         "UPDATE clips SET description = coalesce(description, ?), "
         "verdict_url = coalesce(verdict_url, ?), language = coalesce(language, ?), "
         "claim = coalesce(claim, ?), rating = coalesce(rating, ?) WHERE id = ? AND ("
-        "(description IS NULL AND ? IS NOT NULL) OR (verdict_url IS NULL AND ? IS NOT NULL) "
-        "OR (language IS NULL AND ? IS NOT NULL) OR (claim IS NULL AND ? IS NOT NULL) "
-        "OR (rating IS NULL AND ? IS NOT NULL))",
+        # CAST: PostgreSQL cannot tell the type of a bare NULL parameter.
+        "(description IS NULL AND CAST(? AS TEXT) IS NOT NULL) "
+        "OR (verdict_url IS NULL AND CAST(? AS TEXT) IS NOT NULL) "
+        "OR (language IS NULL AND CAST(? AS TEXT) IS NOT NULL) "
+        "OR (claim IS NULL AND CAST(? AS TEXT) IS NOT NULL) "
+        "OR (rating IS NULL AND CAST(? AS TEXT) IS NOT NULL))",
         [description, verdict_url, language, claim, rating, clip_id]
         + [description, verdict_url, language, claim, rating],
     )
@@ -319,7 +322,7 @@ def _fill_clip(
 
 
 def add_clip_source(
-    db: sqlite_utils.Database,
+    db: Database,
     clip_id: int,
     *,
     url: str,
@@ -342,13 +345,13 @@ def add_clip_source(
         raise ValueError(f"kind must be one of {', '.join(SOURCE_KINDS)}")
     url = reference(url, "source")
     with db.atomic():
-        before = db.conn.total_changes
+        before = db.changes
         db.execute(
             "INSERT INTO clip_sources "
             "(clip_id, url, first_seen, kind, title, via, added_at, date_from) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (clip_id, url) DO UPDATE SET "
             "first_seen = excluded.first_seen, date_from = excluded.date_from "
-            "WHERE excluded.first_seen < first_seen",
+            "WHERE excluded.first_seen < clip_sources.first_seen",
             [clip_id, url, first_seen, kind, title, via, _now(), date_from],
         )
         db.execute(
@@ -358,10 +361,10 @@ def add_clip_source(
             "WHERE clips.id = ? AND (clips.first_seen > s.first_seen)",
             [clip_id, clip_id],
         )
-        return db.conn.total_changes != before
+        return db.changes != before
 
 
-def clip_sources(db: sqlite_utils.Database, clip_id: int) -> list[ClipSource]:
+def clip_sources(db: Database, clip_id: int) -> list[ClipSource]:
     """Every known publication and fact-check of a clip's footage, earliest first."""
     return [
         ClipSource(**row)
@@ -374,7 +377,7 @@ def clip_sources(db: sqlite_utils.Database, clip_id: int) -> list[ClipSource]:
     ]
 
 
-def set_benign(db: sqlite_utils.Database, clip_id: int, benign: bool = True) -> bool:
+def set_benign(db: Database, clip_id: int, benign: bool = True) -> bool:
     """Mark a clip benign (or not); return False if there is no such clip."""
     if db.execute("SELECT 1 FROM clips WHERE id = ?", [clip_id]).fetchone() is None:
         return False
@@ -385,29 +388,29 @@ def set_benign(db: sqlite_utils.Database, clip_id: int, benign: bool = True) -> 
     return True
 
 
-def benign_media_ids(db: sqlite_utils.Database) -> set[int]:
+def benign_media_ids(db: Database) -> set[int]:
     """Media of benign clips: their frames are ignored when matching anything else."""
     return {int(m) for (m,) in db.execute("SELECT media_id FROM clips WHERE benign = 1")}
 
 
-def library_version(db: sqlite_utils.Database) -> int:
+def library_version(db: Database) -> int:
     """A number that changes whenever a clip is added, removed or marked benign, by anyone."""
     return int(db.execute("SELECT version FROM library_state WHERE id = 1").fetchone()[0])
 
 
-def mark_library_changed(db: sqlite_utils.Database) -> None:
+def mark_library_changed(db: Database) -> None:
     """Move ``library_version`` although no clip changed (media gained a signal's data), so
     every process brings its indexes in step."""
     db.execute("UPDATE library_state SET version = version + 1 WHERE id = 1")
 
 
-def get_clip(db: sqlite_utils.Database, clip_id: int) -> Clip | None:
+def get_clip(db: Database, clip_id: int) -> Clip | None:
     """The clip with this id, or None."""
     row = _one(db, f"SELECT {_CLIP_COLUMNS} FROM clips WHERE id = ?", [clip_id])
     return _clip(row) if row else None
 
 
-def clip_for_media(db: sqlite_utils.Database, media_id: int) -> Clip | None:
+def clip_for_media(db: Database, media_id: int) -> Clip | None:
     """The clip attached to a media item (what a match is reported as), or None."""
     row = _one(
         db,
@@ -417,18 +420,18 @@ def clip_for_media(db: sqlite_utils.Database, media_id: int) -> Clip | None:
     return _clip(row) if row else None
 
 
-def list_clips(db: sqlite_utils.Database) -> list[Clip]:
+def list_clips(db: Database) -> list[Clip]:
     """Every clip, oldest id first."""
     return [_clip(row) for row in db.query(f"SELECT {_CLIP_COLUMNS} FROM clips ORDER BY id")]
 
 
-def count_clips(db: sqlite_utils.Database) -> int:
+def count_clips(db: Database) -> int:
     """How many clips the library holds, benign ones left out: this is the "archive of N clips"
     a "not found" answer speaks of, and intros or test cards are not footage one could match."""
     return int(db.execute("SELECT count(*) FROM clips WHERE benign = 0").fetchone()[0])
 
 
-def remove_clip(db: sqlite_utils.Database, clip_id: int) -> bool:
+def remove_clip(db: Database, clip_id: int) -> bool:
     """Delete a clip; return False if there was none.
 
     Its media and fingerprint go too unless a sighting or another clip still refers to them,
@@ -454,7 +457,7 @@ def remove_clip(db: sqlite_utils.Database, clip_id: int) -> bool:
 
 
 def add_sighting(
-    db: sqlite_utils.Database,
+    db: Database,
     media_id: int,
     *,
     url: str,
@@ -470,13 +473,14 @@ def add_sighting(
     if not _media_exists(db, media_id):
         raise ValueError(f"no media with id {media_id}")
     cursor = db.execute(
-        "INSERT INTO sightings (media_id, url, source, post_url, seen_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO sightings (media_id, url, source, post_url, seen_at) "
+        "VALUES (?, ?, ?, ?, ?) RETURNING id",
         [media_id, url, source, post_url, seen_at],
     )
-    return int(cursor.lastrowid)
+    return int(cursor.fetchone()[0])
 
 
-def sightings_for_media(db: sqlite_utils.Database, media_id: int) -> list[Sighting]:
+def sightings_for_media(db: Database, media_id: int) -> list[Sighting]:
     """Every sighting of a media item, earliest first (ties by insertion order)."""
     return [
         Sighting(**row)
@@ -487,7 +491,7 @@ def sightings_for_media(db: sqlite_utils.Database, media_id: int) -> list[Sighti
     ]
 
 
-def earliest_sighting(db: sqlite_utils.Database, media_id: int) -> Sighting | None:
+def earliest_sighting(db: Database, media_id: int) -> Sighting | None:
     """The first recorded sighting of a media item (what a repost is dated against), or None."""
     row = _one(
         db,

@@ -1,23 +1,28 @@
-"""Versioned schema changes, tracked in ``PRAGMA user_version``.
+"""Versioned schema changes: one description of the schema for SQLite and PostgreSQL.
 
 Each migration is a function that takes the database from version N-1 to N.  They run in
-order, each in its own ``BEGIN IMMEDIATE`` transaction together with the version bump, so a
-crash leaves the database at a whole version and two processes opening a fresh file at once
-cannot both apply the same step.  Never edit a released migration: append a new one.
+order, each in its own write transaction together with the version bump, so a crash leaves the
+database at a whole version and two processes opening a fresh database at once cannot both
+apply the same step.  Never edit a released migration: append a new one.
+
+SQLite tracks the version in ``PRAGMA user_version`` and runs every step, as it always has.
+PostgreSQL tracks it in the ``oldclip_schema`` table and starts from the schema these steps
+leave at ``PG_BASELINE`` (storage.pgschema translates it), so the SQLite steps stay the one
+description of the schema; the steps after the baseline run on both, written in SQL both
+engines accept (``db.dialect`` where they cannot).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import sqlite_utils
-
+from .engine import MIGRATE_LOCK, Database
 from .errors import StorageError
 
-Migration = Callable[[sqlite_utils.Database], None]
+Migration = Callable[[Database], None]
 
 
-def _001_initial(db: sqlite_utils.Database) -> None:
+def _001_initial(db: Database) -> None:
     """Media, their fingerprints, and the clips fact-checkers attach to them."""
     db.execute(
         """
@@ -64,7 +69,7 @@ def _001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-def _002_sightings(db: sqlite_utils.Database) -> None:
+def _002_sightings(db: Database) -> None:
     """Index clips by media (every match looks its clip up that way) and record reposts."""
     db.execute("CREATE INDEX clips_media_id ON clips(media_id)")
     db.execute(
@@ -82,7 +87,7 @@ def _002_sightings(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX sightings_media_id ON sightings(media_id)")
 
 
-def _003_watch(db: sqlite_utils.Database) -> None:
+def _003_watch(db: Database) -> None:
     """Watched feeds, the posts they produced, each post's media with its pipeline state,
     detected reposts, and the outbox of alerts the bot delivers.
 
@@ -201,7 +206,7 @@ def _003_watch(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE INDEX reposts_{column} ON reposts({column})")
 
 
-def _004_bot(db: sqlite_utils.Database) -> None:
+def _004_bot(db: Database) -> None:
     """What the Telegram bot must not forget across restarts: its users, their subscriptions
     and mutes, one delivery row per alert per chat, feedback on alerts, clips marked "not a
     match" for a post, and the questions to answer once the asked-about media is identified.
@@ -320,13 +325,13 @@ def _004_bot(db: sqlite_utils.Database) -> None:
     )
 
 
-def _005_question_language(db: sqlite_utils.Database) -> None:
+def _005_question_language(db: Database) -> None:
     """Questions remember the language the asker was answered in, so that the later "it has
     been identified" message is in that language too, even if they never chose one."""
     db.execute("ALTER TABLE questions ADD COLUMN language TEXT")
 
 
-def _006_provenance(db: sqlite_utils.Database) -> None:
+def _006_provenance(db: Database) -> None:
     """Clips learn where else they appeared and what fact-checks said, and can be benign.
 
     ``clip_sources`` keeps every publication or fact-check that showed the footage (from a
@@ -374,7 +379,7 @@ def _006_provenance(db: sqlite_utils.Database) -> None:
         )
 
 
-def _007_clip_ids(db: sqlite_utils.Database) -> None:
+def _007_clip_ids(db: Database) -> None:
     """Clip ids are never given again: an id written in a ticket must not come to mean another
     clip after a removal.  SQLite's rowids reuse the largest id once its row is deleted, so the
     highest id ever given is kept here and inserts take the next one (``storage.NEXT_CLIP_ID``).
@@ -389,7 +394,7 @@ def _007_clip_ids(db: sqlite_utils.Database) -> None:
     )
 
 
-def _008_skipped_items(db: sqlite_utils.Database) -> None:
+def _008_skipped_items(db: Database) -> None:
     """Items a feed carried that could not be taken (a post whose link is ``javascript:``),
     each with its reason, once per feed and item, so ``feeds list`` can say what was skipped
     and a later poll seeing it again adds nothing."""
@@ -407,7 +412,7 @@ def _008_skipped_items(db: sqlite_utils.Database) -> None:
     )
 
 
-def _009_date_signals(db: sqlite_utils.Database) -> None:
+def _009_date_signals(db: Database) -> None:
     """Every dated source keeps the signal its date came from.
 
     ``clip_sources.date_from`` says why oldclip believes "first seen 2017-06-20": the page's
@@ -420,7 +425,7 @@ def _009_date_signals(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE posts ADD COLUMN published_from TEXT")
 
 
-def _010_outgoing(db: sqlite_utils.Database) -> None:
+def _010_outgoing(db: Database) -> None:
     """Every message the bot sends becomes a durable row (``outgoing``), sent at most once.
 
     Replaces ``deliveries`` (one alert to one chat, given up after a fixed number of tries):
@@ -494,7 +499,7 @@ def _010_outgoing(db: sqlite_utils.Database) -> None:
     db.execute("DROP TABLE deliveries")
 
 
-def _011_media_signals(db: sqlite_utils.Database) -> None:
+def _011_media_signals(db: Database) -> None:
     """The data of every signal but PDQ (local features, sound...), one row per media item and
     signal (see ``fingerprint.signal``).
 
@@ -535,11 +540,26 @@ MIGRATIONS: tuple[Migration, ...] = (
     _011_media_signals,
 )
 CURRENT_VERSION = len(MIGRATIONS)
+# PostgreSQL starts at the schema the SQLite steps leave here; later steps run on both.
+PG_BASELINE = 11
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
-    """The version this database's schema is at (0 for a fresh file)."""
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
+def schema_version(db: Database) -> int:
+    """The version this database's schema is at (0 for a fresh one)."""
+    if db.dialect == "sqlite":
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    if db.execute("SELECT to_regclass('oldclip_schema')").fetchone()[0] is None:
+        return 0
+    row = db.execute("SELECT version FROM oldclip_schema").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _set_version(db: Database, version: int) -> None:
+    if db.dialect == "sqlite":
+        # PRAGMA takes no parameters; the value is our own int.
+        db.execute(f"PRAGMA user_version = {int(version)}")
+    else:
+        db.execute("UPDATE oldclip_schema SET version = ?", [version])
 
 
 def newer_schema_message(name: str, version: int) -> str:
@@ -550,38 +570,61 @@ def newer_schema_message(name: str, version: int) -> str:
     )
 
 
-def migrate(db: sqlite_utils.Database, target: int | None = None, name: str = "") -> int:
+def _step(db: Database, version: int) -> tuple[str, Migration | None]:
+    """The name and function taking ``db`` from ``version`` to the next one (None: the
+    PostgreSQL baseline, built in one go)."""
+    if db.dialect == "postgresql" and version < PG_BASELINE:
+        return "baseline", None
+    step = MIGRATIONS[version]
+    return step.__name__, step
+
+
+def _begin_migration(db: Database) -> None:
+    """First statement of each migration transaction: only one process migrates at a time.
+
+    SQLite's ``BEGIN IMMEDIATE`` already excludes other writers; PostgreSQL takes an advisory
+    lock, and a second process waits on it, then reads the version the first one left.
+    """
+    if db.dialect == "postgresql":
+        db.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATE_LOCK])
+        db.execute("CREATE TABLE IF NOT EXISTS oldclip_schema (version INTEGER NOT NULL)")
+        db.execute(
+            "INSERT INTO oldclip_schema (version) SELECT 0 "
+            "WHERE NOT EXISTS (SELECT 1 FROM oldclip_schema)"
+        )
+
+
+def migrate(db: Database, target: int | None = None, name: str = "") -> int:
     """Apply pending migrations up to ``target`` (default: current) and return the new version.
 
-    ``target`` exists so tests can build a database as an older oldclip would have left it.
-    ``name`` only labels error messages.
+    ``target`` exists so tests can build a database as an older oldclip would have left it
+    (SQLite only below ``PG_BASELINE``).  ``name`` only labels error messages.
     """
+    from .pgschema import create_baseline
+
     target = CURRENT_VERSION if target is None else target
     if not 0 <= target <= CURRENT_VERSION:
         raise ValueError(f"target schema version must be 0..{CURRENT_VERSION}, got {target}")
     label = name or "(unnamed)"
     while True:
-        # IMMEDIATE takes the write lock before reading the version, so a concurrent opener
-        # waits (busy_timeout) and then sees our bump instead of re-running the same step.
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        # The lock is taken before reading the version, so a concurrent opener waits and then
+        # sees our bump instead of re-running the same step.
+        with db.immediate():
+            _begin_migration(db)
             version = schema_version(db)
             if version > CURRENT_VERSION:
                 raise StorageError(newer_schema_message(label, version))
             if version >= target:
-                db.execute("COMMIT")
                 return version
-            step = MIGRATIONS[version]
+            step_name, step = _step(db, version)
             try:
-                step(db)
+                if step is None:
+                    create_baseline(db)
+                else:
+                    step(db)
             except Exception as exc:
                 raise StorageError(
                     f"database {label}: migration to schema {version + 1} "
-                    f"({step.__name__}) failed: {exc}"
+                    f"({step_name}) failed: {exc}"
                 ) from exc
-            # PRAGMA takes no parameters; the value is our own int.
-            db.execute(f"PRAGMA user_version = {version + 1}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.rollback()
-            raise
+            _set_version(db, PG_BASELINE if step is None else version + 1)

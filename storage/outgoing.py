@@ -32,8 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
+from .engine import Database
 from .txn import When, immediate, utc_iso, utc_iso_ms
 
 METHODS = ("sendMessage", "sendPhoto", "sendMediaGroup", "editMessageText")
@@ -82,7 +81,7 @@ def _chat_id(value: Any) -> int:
 
 
 def queue(
-    db: sqlite_utils.Database,
+    db: Database,
     chat_id: int,
     method: str,
     params: Mapping[str, Any] | None = None,
@@ -107,7 +106,7 @@ def queue(
     with immediate(db):
         cursor = db.execute(
             "INSERT INTO outgoing (chat_id, method, params, outbox_id, target, reply_to, "
-            "shown_count, give_up_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "shown_count, give_up_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [
                 _chat_id(chat_id),
                 method,
@@ -120,7 +119,7 @@ def queue(
                 utc_iso_ms(now),
             ],
         )
-        row_id = int(cursor.lastrowid)
+        row_id = int(cursor.fetchone()[0])
         for position, data in enumerate(pictures):
             db.execute(
                 "INSERT INTO outgoing_files (outgoing_id, position, data) VALUES (?, ?, ?)",
@@ -129,12 +128,12 @@ def queue(
     return row_id
 
 
-def get(db: sqlite_utils.Database, row_id: int) -> OutgoingMessage | None:
+def get(db: Database, row_id: int) -> OutgoingMessage | None:
     row = next(iter(db.query(f"SELECT {_COLUMNS} FROM outgoing WHERE id = ?", [row_id])), None)
     return _row(row) if row else None
 
 
-def files(db: sqlite_utils.Database, row_id: int) -> list[bytes]:
+def files(db: Database, row_id: int) -> list[bytes]:
     """The pictures queued with a row, in order (none once it is settled)."""
     return [
         bytes(r[0])
@@ -144,7 +143,7 @@ def files(db: sqlite_utils.Database, row_id: int) -> list[bytes]:
     ]
 
 
-def due(db: sqlite_utils.Database, *, now: When = None, limit: int = 100) -> list[OutgoingMessage]:
+def due(db: Database, *, now: When = None, limit: int = 100) -> list[OutgoingMessage]:
     """The rows that may go out now: the head of each chat's queue, if pending and due."""
     rows = db.query(
         f"SELECT {_COLUMNS} FROM outgoing WHERE id IN ({_HEADS}) AND state = 'pending' "
@@ -154,7 +153,7 @@ def due(db: sqlite_utils.Database, *, now: When = None, limit: int = 100) -> lis
     return [_row(row) for row in rows]
 
 
-def next_due_at(db: sqlite_utils.Database) -> str | None:
+def next_due_at(db: Database) -> str | None:
     """When the earliest waiting head of a queue is due (ISO, ms); None if nothing waits."""
     row = db.execute(
         f"SELECT count(*), min(coalesce(next_attempt_at, '')) FROM outgoing "
@@ -165,7 +164,7 @@ def next_due_at(db: sqlite_utils.Database) -> str | None:
     return row[1] or utc_iso_ms()
 
 
-def claim(db: sqlite_utils.Database, row_id: int, *, now: When = None) -> bool:
+def claim(db: Database, row_id: int, *, now: When = None) -> bool:
     """Take a pending row for sending (committed before the HTTP call); False if it is not
     pending any more.  From here on the row is never sent again unless Telegram refuses it."""
     cursor = db.execute(
@@ -177,7 +176,7 @@ def claim(db: sqlite_utils.Database, row_id: int, *, now: When = None) -> bool:
 
 
 def sent(
-    db: sqlite_utils.Database,
+    db: Database,
     row_id: int,
     message_id: int | None,
     *,
@@ -197,7 +196,7 @@ def sent(
 
 
 def refused(
-    db: sqlite_utils.Database,
+    db: Database,
     row_id: int,
     error: str,
     *,
@@ -223,7 +222,7 @@ def refused(
     return state[0] if state else "failed"
 
 
-def unanswered(db: sqlite_utils.Database, row_id: int, error: str) -> str:
+def unanswered(db: Database, row_id: int, error: str) -> str:
     """The call of a claimed row ended without an answer: Telegram may have delivered it.
 
     A send becomes 'unknown' and is not repeated (at most once); an edit goes back to
@@ -245,7 +244,7 @@ def unanswered(db: sqlite_utils.Database, row_id: int, error: str) -> str:
     return state[0] if state else "unknown"
 
 
-def send_instead(db: sqlite_utils.Database, row_id: int) -> bool:
+def send_instead(db: Database, row_id: int) -> bool:
     """An edit whose message cannot be edited (deleted, never sent, or maybe not) becomes a
     new message, replying to that one if it exists, due now.  Only a pending row, or a claimed
     one Telegram refused, so nothing was shown."""
@@ -257,7 +256,7 @@ def send_instead(db: sqlite_utils.Database, row_id: int) -> bool:
     return cursor.rowcount == 1
 
 
-def recover(db: sqlite_utils.Database) -> list[OutgoingMessage]:
+def recover(db: Database) -> list[OutgoingMessage]:
     """At start-up: rows left 'sending' by a process that died during their call are settled
     as ``unanswered`` would; returns the sends now 'unknown', for the log."""
     with immediate(db):
@@ -273,7 +272,7 @@ def recover(db: sqlite_utils.Database) -> list[OutgoingMessage]:
 # --- alerts -----------------------------------------------------------------------------------
 
 
-def plan_alert_edits(db: sqlite_utils.Database, *, since_s: float = GIVE_UP_AFTER_S) -> int:
+def plan_alert_edits(db: Database, *, since_s: float = GIVE_UP_AFTER_S) -> int:
     """Queue an edit for every alert message that shows fewer reposts than its alert now has.
 
     Only alerts updated in the last ``since_s`` seconds are looked at.  An alert message that

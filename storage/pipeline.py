@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlite_utils
-
+from .engine import Database
 from .library import clip_for_media, earliest_sighting, get_clip
 from .txn import When, immediate, to_datetime, utc_iso, utc_iso_after
 from .urls import is_web_url, shown, web_url
@@ -168,7 +167,7 @@ def _optional_iso(value: datetime | str | None) -> str | None:
 
 
 def record_post(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     feed_id: int | None,
     source: str,
@@ -260,13 +259,13 @@ def unsafe_media_error(url: str) -> str:
     return f"media link {shown(url)!r} is not a web link: only http:// and https:// are downloaded"
 
 
-def get_post_media(db: sqlite_utils.Database, post_media_id: int) -> PostMedia | None:
+def get_post_media(db: Database, post_media_id: int) -> PostMedia | None:
     """One media row with its post, or None."""
     row = next(iter(db.query(f"{_POST_MEDIA_SELECT} WHERE pm.id = ?", [post_media_id])), None)
     return _post_media(row) if row else None
 
 
-def media_of_post(db: sqlite_utils.Database, post_id: int) -> list[PostMedia]:
+def media_of_post(db: Database, post_id: int) -> list[PostMedia]:
     """The media rows of one post, in the order they were given."""
     return [
         _post_media(row)
@@ -275,7 +274,7 @@ def media_of_post(db: sqlite_utils.Database, post_id: int) -> list[PostMedia]:
 
 
 def due_media(
-    db: sqlite_utils.Database,
+    db: Database,
     *,
     states: Iterable[str] = ACTIVE_STATES,
     now: When = None,
@@ -299,7 +298,7 @@ def due_media(
 
 
 def advance(
-    db: sqlite_utils.Database,
+    db: Database,
     post_media_id: int,
     new_state: str,
     *,
@@ -331,7 +330,7 @@ def advance(
 
 
 def fail(
-    db: sqlite_utils.Database,
+    db: Database,
     post_media_id: int,
     error: str,
     *,
@@ -354,7 +353,7 @@ def fail(
     )
 
 
-def archive(db: sqlite_utils.Database, post_media_id: int) -> bool:
+def archive(db: Database, post_media_id: int) -> bool:
     """No match: the row is done ('notified' with nothing to alert).  Compare-and-set from
     'matched' or 'fingerprinted'; return whether it moved."""
     cursor = db.execute(
@@ -369,7 +368,7 @@ def archive(db: sqlite_utils.Database, post_media_id: int) -> bool:
 
 
 def record_repost_and_alert(
-    db: sqlite_utils.Database,
+    db: Database,
     post_media_id: int,
     repost: Mapping[str, Any],
     *,
@@ -483,7 +482,7 @@ def record_repost_and_alert(
     return outbox_id, created
 
 
-def list_reposts(db: sqlite_utils.Database, limit: int = 100) -> list[Repost]:
+def list_reposts(db: Database, limit: int = 100) -> list[Repost]:
     """The most recent reposts, newest first, with their post and clip title."""
     rows = db.query(
         "SELECT r.id, r.post_media_id, r.media_id, r.matched_media_id, r.clip_id, r.score, "
@@ -498,7 +497,7 @@ def list_reposts(db: sqlite_utils.Database, limit: int = 100) -> list[Repost]:
     return [Repost(**row) for row in rows]
 
 
-def count_reposts_of_clip(db: sqlite_utils.Database, clip_id: int) -> int:
+def count_reposts_of_clip(db: Database, clip_id: int) -> int:
     """How many reposts of this clip the watchers caught."""
     row = db.execute("SELECT count(*) FROM reposts WHERE clip_id = ?", [clip_id]).fetchone()
     return int(row[0])
@@ -508,7 +507,7 @@ def count_reposts_of_clip(db: sqlite_utils.Database, clip_id: int) -> int:
 
 
 def _insert_alert(
-    db: sqlite_utils.Database,
+    db: Database,
     kind: str,
     payload: Mapping[str, Any],
     group_key: str | None,
@@ -518,14 +517,14 @@ def _insert_alert(
         raise ValueError(f"alert kind must be one of {', '.join(sorted(ALERT_KINDS))}")
     cursor = db.execute(
         "INSERT INTO outbox (kind, group_key, payload, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?) RETURNING id",
         [kind, group_key, json.dumps(dict(payload), ensure_ascii=False), now, now],
     )
-    return int(cursor.lastrowid)
+    return int(cursor.fetchone()[0])
 
 
 def add_alert(
-    db: sqlite_utils.Database,
+    db: Database,
     kind: str,
     payload: Mapping[str, Any],
     group_key: str | None = None,
@@ -534,7 +533,7 @@ def add_alert(
     return _insert_alert(db, kind, payload, group_key, utc_iso())
 
 
-def get_alert(db: sqlite_utils.Database, outbox_id: int) -> OutboxItem | None:
+def get_alert(db: Database, outbox_id: int) -> OutboxItem | None:
     """One outbox item, delivered or not, or None."""
     row = next(
         iter(db.query(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = ?", [outbox_id])), None
@@ -542,9 +541,7 @@ def get_alert(db: sqlite_utils.Database, outbox_id: int) -> OutboxItem | None:
     return _outbox_item(row) if row else None
 
 
-def pending_alerts(
-    db: sqlite_utils.Database, *, now: When = None, limit: int = 50
-) -> list[OutboxItem]:
+def pending_alerts(db: Database, *, now: When = None, limit: int = 50) -> list[OutboxItem]:
     """Undelivered alerts that are due, oldest first."""
     rows = db.query(
         f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL "
@@ -554,7 +551,7 @@ def pending_alerts(
     return [_outbox_item(row) for row in rows]
 
 
-def mark_delivered(db: sqlite_utils.Database, outbox_id: int, *, count: int | None = None) -> bool:
+def mark_delivered(db: Database, outbox_id: int, *, count: int | None = None) -> bool:
     """Mark an alert sent; return False if it was already delivered (or does not exist).
 
     Pass the ``count`` of the item that was sent to guard against a repost appended while it
@@ -569,7 +566,7 @@ def mark_delivered(db: sqlite_utils.Database, outbox_id: int, *, count: int | No
     return cursor.rowcount == 1
 
 
-def postpone(db: sqlite_utils.Database, outbox_id: int, retry_in_s: float) -> bool:
+def postpone(db: Database, outbox_id: int, retry_in_s: float) -> bool:
     """A delivery failed: count the attempt and retry after ``retry_in_s``; False if the item
     is delivered or missing."""
     cursor = db.execute(

@@ -17,10 +17,10 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import sqlite_utils
-
 from fingerprint import signal
 from fingerprint.types import PDQ
+
+from .engine import Database
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,7 @@ def stored_signal_names() -> list[str]:
     return [name for name in signal.PLUGINS if name != PDQ]
 
 
-def store_signals(
-    db: sqlite_utils.Database, media_id: int, signals: Mapping[str, object]
-) -> list[str]:
+def store_signals(db: Database, media_id: int, signals: Mapping[str, object]) -> list[str]:
     """Store the data of each signal (replacing what was stored: the same file, extracted
     again); returns the names stored.  A signal whose data cannot be written is skipped with a
     warning."""
@@ -56,7 +54,7 @@ def store_signals(
     return stored
 
 
-def load_signals(db: sqlite_utils.Database, media_id: int) -> dict[str, object]:
+def load_signals(db: Database, media_id: int) -> dict[str, object]:
     """The usable signal data of one media item, by signal name."""
     rows = db.execute(
         "SELECT signal, version, data FROM media_signals WHERE media_id = ?", [media_id]
@@ -69,7 +67,7 @@ def load_signals(db: sqlite_utils.Database, media_id: int) -> dict[str, object]:
     return found
 
 
-def iter_signal_rows(db: sqlite_utils.Database, name: str) -> Iterator[tuple[int, object]]:
+def iter_signal_rows(db: Database, name: str) -> Iterator[tuple[int, object]]:
     """(media id, data) of every media item with usable data of signal ``name``, by id."""
     if name not in signal.PLUGINS:
         return
@@ -88,7 +86,7 @@ def iter_signal_rows(db: sqlite_utils.Database, name: str) -> Iterator[tuple[int
         cursor.close()
 
 
-def signal_media_ids(db: sqlite_utils.Database, name: str) -> set[int]:
+def signal_media_ids(db: Database, name: str) -> set[int]:
     """Media with data of signal ``name`` at its current version (none if it is unknown)."""
     if name not in signal.PLUGINS:
         return set()
@@ -99,9 +97,7 @@ def signal_media_ids(db: sqlite_utils.Database, name: str) -> set[int]:
     return {int(m) for (m,) in rows}
 
 
-def media_missing_signals(
-    db: sqlite_utils.Database, names: Iterable[str]
-) -> list[tuple[int, str, list[str]]]:
+def media_missing_signals(db: Database, names: Iterable[str]) -> list[tuple[int, str, list[str]]]:
     """(media id, kept file, names missing) of media whose file is kept (``media.path``) and
     that lack data of one of ``names`` at its current version: what ``refingerprint`` does."""
     names = [n for n in names if n in signal.PLUGINS and n != PDQ]
@@ -144,9 +140,7 @@ def _decoded(media_id: int, name: str, version: int, blob: bytes) -> object | No
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
-def signals_json(
-    db: sqlite_utils.Database, media_id: int, room: int
-) -> tuple[dict[str, dict[str, Any]], int]:
+def signals_json(db: Database, media_id: int, room: int) -> tuple[dict[str, dict[str, Any]], int]:
     """A clip line's ``signals`` object, ``{name: {"version": int, "data": base64}}``, within
     ``room`` bytes of JSON; and how many signals did not fit.
 
@@ -199,11 +193,10 @@ def signals_from_json(value: object) -> list[tuple[str, int, bytes]]:
     return found
 
 
-def insert_signals(
-    db: sqlite_utils.Database, media_id: int, rows: Iterable[tuple[str, int, bytes]]
-) -> None:
+def insert_signals(db: Database, media_id: int, rows: Iterable[tuple[str, int, bytes]]) -> None:
     """Add a bundle's signal data where the library has none (its own extraction wins)."""
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO media_signals (media_id, signal, version, data) VALUES (?, ?, ?, ?)",
+    db.executemany(
+        "INSERT INTO media_signals (media_id, signal, version, data) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
         [(media_id, name, version, blob) for name, version, blob in rows],
     )

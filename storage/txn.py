@@ -2,8 +2,8 @@
 
 Multi-statement writes that first read and then decide (is this post new? is there an open
 alert to append to?) must hold the write lock from their first read, or two processes can both
-decide "new".  ``immediate`` takes it with ``BEGIN IMMEDIATE`` (waiting ``busy_timeout`` for a
-concurrent writer); nested inside an outer transaction it becomes a savepoint.
+decide "new".  ``immediate`` takes it (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on
+PostgreSQL: see storage.engine); nested inside an outer transaction it becomes a savepoint.
 
 Every timestamp the pipeline compares (``next_attempt_at``, ``created_at``) is written by
 ``utc_iso`` in one fixed format, ISO 8601 UTC to the second, so that SQL string comparison is
@@ -14,32 +14,16 @@ retry_after may be shorter than a second), and only ever compare it with itself.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import sqlite_utils
+from .engine import Database
 
 When = datetime | str | None
 
 
-@contextlib.contextmanager
-def immediate(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def immediate(db: Database) -> contextlib.AbstractContextManager[Database]:
     """Run the block in one write transaction taken up front (a savepoint when nested)."""
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.rollback()
-        raise
-    try:
-        db.execute("COMMIT")
-    except BaseException:
-        db.rollback()
-        raise
+    return db.immediate()
 
 
 def to_datetime(value: When) -> datetime:

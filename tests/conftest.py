@@ -2,19 +2,49 @@
 
 feed_server: a local aiohttp server that fakes the public sources (see tests/feed_server.py),
 started on 127.0.0.1 with a free port for each test and stopped afterwards.
-db / db_path: a fresh library database file in the test's temporary folder.
+db / db_path: a fresh library database file in the test's temporary folder.  In a module
+marked ``pytestmark = pytest.mark.both_engines`` every test taking ``db`` runs twice: on
+SQLite and on a real PostgreSQL (``OLDCLIP_TEST_DATABASE_URL``, default
+postgresql://postgres@127.0.0.1:5432/test), each PostgreSQL test in a schema of its own,
+created with a random name and dropped afterwards.  With no server reachable those runs are
+skipped with one line saying so, unless ``OLDCLIP_REQUIRE_POSTGRES=1`` (CI) makes that a
+failure.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
-import sqlite_utils
 from feed_server import FeedServer
 
-from storage import open_db
+from storage import StorageError, open_db
+from storage.db import connect_postgres, safe_url
+from storage.engine import Database
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_engines: the module's `db` tests run on SQLite and on PostgreSQL"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+        metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest) -> str:
+    """The engine a `db` test runs on (SQLite unless its module asks for both)."""
+    return getattr(request, "param", "sqlite")
 
 
 @pytest.fixture
@@ -28,9 +58,52 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "oldclip.db"
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test server's URL, once it is known to answer (else skip, or fail in CI)."""
+    url = os.environ.get("OLDCLIP_TEST_DATABASE_URL", DEFAULT_POSTGRES_URL)
+    try:
+        connect_postgres(url).close()
+    except StorageError as exc:
+        message = f"PostgreSQL tests skipped: no server at {safe_url(url)} ({exc})"
+        if os.environ.get("OLDCLIP_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"OLDCLIP_REQUIRE_POSTGRES=1 but {message}", pytrace=False)
+        pytest.skip(message)
+    return url
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` whose connections work in ``schema`` (libpq's ``options`` parameter)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    query.append(("options", f"-csearch_path={schema}"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 @pytest.fixture
-def db(db_path: Path) -> Iterator[sqlite_utils.Database]:
-    """A fresh library database, at the current schema, in the test's folder."""
-    database = open_db(db_path)
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A URL to an empty schema of its own on the test server, dropped afterwards."""
+    schema = f"oldclip_test_{secrets.token_hex(6)}"
+    admin = connect_postgres(postgres_url)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield with_search_path(postgres_url, schema)
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+@pytest.fixture
+def db_url(engine: str, db_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the test's fresh database lives: a file path, or a PostgreSQL URL."""
+    if engine == "sqlite":
+        return str(db_path)
+    return request.getfixturevalue("postgres_schema")
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """A fresh library database, at the current schema."""
+    database = open_db(db_url)
     yield database
     database.close()

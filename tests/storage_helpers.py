@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
-import sqlite_utils
 
 from fingerprint.types import VARIANT_FULL, Fingerprint
+from storage.engine import Database, SQLiteDatabase
 
 
 def make_fp(seed: int) -> Fingerprint:
@@ -31,7 +33,7 @@ def later(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
-def insert_old_clip(db: sqlite_utils.Database, media_id: int, title: str = "Old") -> int:
+def insert_old_clip(db: Database, media_id: int, title: str = "Old") -> int:
     """A clip written as the first schemas had it (add_clip needs columns they lack)."""
     return db.execute(
         "INSERT INTO clips (media_id, title, first_seen, source, tags, added_at) "
@@ -40,7 +42,7 @@ def insert_old_clip(db: sqlite_utils.Database, media_id: int, title: str = "Old"
     ).lastrowid
 
 
-def matched(db: sqlite_utils.Database, post_id: int, seed: int) -> int:
+def matched(db: Database, post_id: int, seed: int) -> int:
     """A stored post's one media taken to 'matched' (fingerprint seeded by ``seed``), as the
     pipeline would; returns the post media id."""
     from storage import add_media, advance, media_of_post
@@ -53,7 +55,7 @@ def matched(db: sqlite_utils.Database, post_id: int, seed: int) -> int:
     return item.id
 
 
-def matched_post_media(db: sqlite_utils.Database, feed_id: int, n: int, site: str) -> int:
+def matched_post_media(db: Database, feed_id: int, n: int, site: str) -> int:
     """A post (``{site}/{n}``) whose one video is matched, as the watchers leave it just before
     recording the repost; returns the post media id."""
     from storage import record_post
@@ -71,3 +73,8 @@ def matched_post_media(db: sqlite_utils.Database, feed_id: int, n: int, site: st
         media=[{"url": f"https://cdn.example/{n}.mp4", "kind": "video"}],
     )
     return matched(db, post_id, 1000 + n)
+
+
+def raw_sqlite(path: Path) -> Database:
+    """A SQLite file opened without migrating it, to build one as an older oldclip left it."""
+    return SQLiteDatabase(sqlite3.connect(path, isolation_level=None), str(path))

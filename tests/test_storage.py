@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import sqlite_utils
+from storage_helpers import raw_sqlite
 
 from fingerprint.types import VARIANT_FULL, VARIANT_ZOOM, Fingerprint
 from storage import (
@@ -36,6 +35,10 @@ from storage import (
     set_benign,
     sightings_for_media,
 )
+from storage.engine import Database
+
+# Every test taking `db` runs on SQLite and on PostgreSQL (see conftest.py).
+pytestmark = pytest.mark.both_engines
 
 
 def make_fp(seed: int, frames: int = 12, kind: str = "video") -> Fingerprint:
@@ -54,13 +57,6 @@ def make_fp(seed: int, frames: int = 12, kind: str = "video") -> Fingerprint:
     )
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
-    database = open_db(tmp_path / "lib" / "oldclip.db")
-    yield database
-    database.close()
-
-
 def test_open_db_creates_parent_dirs_uses_wal_and_current_schema(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "oldclip.db"
     db = open_db(path)
@@ -77,7 +73,7 @@ def test_open_db_creates_parent_dirs_uses_wal_and_current_schema(tmp_path: Path)
     db.close()
 
 
-def test_fingerprint_round_trips_exactly(db: sqlite_utils.Database) -> None:
+def test_fingerprint_round_trips_exactly(db: Database) -> None:
     fp = make_fp(1)
     media_id, created = add_media(db, fp)
     assert created
@@ -101,14 +97,14 @@ def test_fingerprint_round_trips_exactly(db: sqlite_utils.Database) -> None:
     assert load_fingerprint(db, 999) is None
 
 
-def test_times_are_stored_little_endian_float32(db: sqlite_utils.Database) -> None:
+def test_times_are_stored_little_endian_float32(db: Database) -> None:
     fp = make_fp(2)
     media_id, _ = add_media(db, fp)
     blob = db.execute("SELECT times FROM fingerprints WHERE media_id = ?", [media_id]).fetchone()[0]
     np.testing.assert_array_equal(np.frombuffer(blob, dtype="<f4"), fp.times)
 
 
-def test_same_media_twice_is_stored_once(db: sqlite_utils.Database) -> None:
+def test_same_media_twice_is_stored_once(db: Database) -> None:
     fp = make_fp(3)
     first = add_media(db, fp)
     second = add_media(db, make_fp(3))
@@ -122,7 +118,7 @@ def test_same_media_twice_is_stored_once(db: sqlite_utils.Database) -> None:
     assert media.kind == "video" and media.size == fp.size
 
 
-def test_add_clip_and_read_it_back(db: sqlite_utils.Database) -> None:
+def test_add_clip_and_read_it_back(db: Database) -> None:
     media_id, _ = add_media(db, make_fp(4))
     clip_id, created = add_clip(
         db,
@@ -149,7 +145,7 @@ def test_add_clip_and_read_it_back(db: sqlite_utils.Database) -> None:
     assert clip_for_media(db, 999) is None
 
 
-def test_add_clip_twice_for_same_media_returns_same_clip(db: sqlite_utils.Database) -> None:
+def test_add_clip_twice_for_same_media_returns_same_clip(db: Database) -> None:
     media_id, _ = add_media(db, make_fp(5))
     first = add_clip(db, media_id, title="A", first_seen="2015-01-01", source="s")
     second = add_clip(db, media_id, title="B", first_seen="2016-01-01", source="t")
@@ -160,7 +156,7 @@ def test_add_clip_twice_for_same_media_returns_same_clip(db: sqlite_utils.Databa
     assert clip is not None and clip.title == "A"
 
 
-def test_a_second_source_is_kept_and_the_earliest_date_wins(db: sqlite_utils.Database) -> None:
+def test_a_second_source_is_kept_and_the_earliest_date_wins(db: Database) -> None:
     media_id, _ = add_media(db, make_fp(5))
     clip_id, _ = add_clip(
         db, media_id, title="Tank", first_seen="2019-03-01", source="https://repost.example/1"
@@ -232,19 +228,19 @@ def test_library_version_moves_when_clips_change_from_any_connection(tmp_path: P
 @pytest.mark.parametrize(
     "bad", ["2014-13-01", "2014-02-30", "17/07/2014", "20140717", "2014-7-17", "", "yesterday"]
 )
-def test_bad_first_seen_is_rejected_clearly(db: sqlite_utils.Database, bad: str) -> None:
+def test_bad_first_seen_is_rejected_clearly(db: Database, bad: str) -> None:
     media_id, _ = add_media(db, make_fp(6))
     with pytest.raises(ValueError, match=r"first_seen.*YYYY-MM-DD"):
         add_clip(db, media_id, title="A", first_seen=bad, source="s")
     assert count_clips(db) == 0
 
 
-def test_add_clip_for_unknown_media_is_rejected(db: sqlite_utils.Database) -> None:
+def test_add_clip_for_unknown_media_is_rejected(db: Database) -> None:
     with pytest.raises(ValueError, match="no media with id 42"):
         add_clip(db, 42, title="A", first_seen="2015-01-01", source="s")
 
 
-def test_list_and_count_clips_in_id_order(db: sqlite_utils.Database) -> None:
+def test_list_and_count_clips_in_id_order(db: Database) -> None:
     ids = []
     for seed in (10, 11, 12):
         media_id, _ = add_media(db, make_fp(seed))
@@ -253,7 +249,7 @@ def test_list_and_count_clips_in_id_order(db: sqlite_utils.Database) -> None:
     assert count_clips(db) == 3
 
 
-def test_remove_clip_removes_clip_and_orphan_media(db: sqlite_utils.Database) -> None:
+def test_remove_clip_removes_clip_and_orphan_media(db: Database) -> None:
     fp = make_fp(7)
     media_id, _ = add_media(db, fp)
     clip_id, _ = add_clip(db, media_id, title="A", first_seen="2015-01-01", source="s")
@@ -266,7 +262,7 @@ def test_remove_clip_removes_clip_and_orphan_media(db: sqlite_utils.Database) ->
     assert not remove_clip(db, clip_id)
 
 
-def test_remove_clip_keeps_media_that_has_sightings(db: sqlite_utils.Database) -> None:
+def test_remove_clip_keeps_media_that_has_sightings(db: Database) -> None:
     media_id, _ = add_media(db, make_fp(8))
     clip_id, _ = add_clip(db, media_id, title="A", first_seen="2015-01-01", source="s")
     add_sighting(
@@ -278,7 +274,7 @@ def test_remove_clip_keeps_media_that_has_sightings(db: sqlite_utils.Database) -
     assert load_fingerprint(db, media_id) is not None
 
 
-def test_sightings_are_listed_earliest_first(db: sqlite_utils.Database) -> None:
+def test_sightings_are_listed_earliest_first(db: Database) -> None:
     media_id, _ = add_media(db, make_fp(9))
     late = add_sighting(
         db, media_id, url="u2", source="x", seen_at="2024-05-02T00:00:00+00:00", post_url="p2"
@@ -291,7 +287,7 @@ def test_sightings_are_listed_earliest_first(db: sqlite_utils.Database) -> None:
         add_sighting(db, media_id, url="u", source="x", seen_at="last tuesday")
 
 
-def test_iter_index_rows_yields_every_media_in_order(db: sqlite_utils.Database) -> None:
+def test_iter_index_rows_yields_every_media_in_order(db: Database) -> None:
     fps = {
         add_media(db, make_fp(seed, frames=2 * seed))[0]: make_fp(seed, 2 * seed)
         for seed in (1, 2, 3)
@@ -309,7 +305,7 @@ def test_iter_index_rows_yields_every_media_in_order(db: sqlite_utils.Database) 
 
 def test_database_from_migration_1_is_upgraded_and_keeps_clips(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    old = sqlite_utils.Database(path)
+    old = raw_sqlite(path)
     assert migrate(old, target=1) == 1
     assert "sightings" not in old.table_names()
     old.execute(
@@ -324,7 +320,8 @@ def test_database_from_migration_1_is_upgraded_and_keeps_clips(tmp_path: Path) -
     db = open_db(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == CURRENT_VERSION
     assert "sightings" in db.table_names()
-    assert "clips_media_id" in {i.name for i in db["clips"].indexes}
+    indexes = db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    assert ("clips_media_id",) in indexes
     clips = list_clips(db)
     assert [(c.title, c.tags) for c in clips] == [("Old clip", ["x"])]
     assert add_sighting(db, 1, url="u", source="s", seen_at="2024-01-01") > 0

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import sqlite_utils
-from storage_helpers import insert_old_clip, make_fp, matched_post_media
+from storage_helpers import insert_old_clip, make_fp, matched_post_media, raw_sqlite
 
 from storage import (
     CURRENT_VERSION,
@@ -50,10 +49,14 @@ from storage import (
     trusted_users,
     unsubscribe,
 )
+from storage.engine import Database
+
+# Every test taking `db` runs on SQLite and on PostgreSQL (see conftest.py).
+pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture
-def clip_media(db: sqlite_utils.Database) -> int:
+def clip_media(db: Database) -> int:
     """Media of a curated clip: what alerts are about."""
     media_id, _ = add_media(db, make_fp(1))
     add_clip(db, media_id, title="Convoy 2014", first_seen="2014-07-17", source="archive.org")
@@ -61,7 +64,7 @@ def clip_media(db: sqlite_utils.Database) -> int:
 
 
 @pytest.fixture
-def alert_id(db: sqlite_utils.Database, clip_media: int) -> int:
+def alert_id(db: Database, clip_media: int) -> int:
     return add_alert(db, "repost", {"matched_media_id": clip_media, "posts": []})
 
 
@@ -69,14 +72,14 @@ def alert_id(db: sqlite_utils.Database, clip_media: int) -> int:
 
 
 def test_v3_database_migrates_to_v4_keeping_its_data(db_path: Path) -> None:
-    old = sqlite_utils.Database(db_path)
+    old = raw_sqlite(db_path)
     old.execute("PRAGMA foreign_keys = ON")
     assert migrate(old, target=3) == 3
     media_id, _ = add_media(old, make_fp(7))
     clip_id = insert_old_clip(old, media_id)
     feed_id, _ = add_feed(old, kind="rss", target="x", url="https://x.example/feed", interval_s=60)
     outbox_id = add_alert(old, "feed_down", {"feed_id": feed_id})
-    assert "path" not in old["media"].columns_dict
+    assert ("path",) not in old.execute("SELECT name FROM pragma_table_info('media')").fetchall()
     assert "deliveries" not in old.table_names()
     old.close()
 
@@ -104,7 +107,7 @@ def test_v3_database_migrates_to_v4_keeping_its_data(db_path: Path) -> None:
     db.close()
 
 
-def test_media_path_is_stored_and_read_back(db: sqlite_utils.Database, clip_media: int) -> None:
+def test_media_path_is_stored_and_read_back(db: Database, clip_media: int) -> None:
     assert get_media(db, clip_media).path is None
     assert set_media_path(db, clip_media, Path("/var/lib/oldclip/media/a.mp4"))
     media = get_media(db, clip_media)
@@ -118,7 +121,7 @@ def test_media_path_is_stored_and_read_back(db: sqlite_utils.Database, clip_medi
 # --- users ------------------------------------------------------------------------------------
 
 
-def test_touch_user_creates_then_updates_last_seen(db: sqlite_utils.Database) -> None:
+def test_touch_user_creates_then_updates_last_seen(db: Database) -> None:
     first = touch_user(db, 42)
     assert first.user_id == 42 and not first.trusted and first.language is None
     assert first.first_seen_at is not None and first.first_seen_at == first.last_seen_at
@@ -130,7 +133,7 @@ def test_touch_user_creates_then_updates_last_seen(db: sqlite_utils.Database) ->
     assert get_user(db, 43) is None
 
 
-def test_language_and_trust(db: sqlite_utils.Database) -> None:
+def test_language_and_trust(db: Database) -> None:
     set_language(db, 1, "uk")
     assert get_user(db, 1).language == "uk"
     touch_user(db, 1)
@@ -155,7 +158,7 @@ def test_language_and_trust(db: sqlite_utils.Database) -> None:
 # --- subscriptions ----------------------------------------------------------------------------
 
 
-def test_subscribe_again_updates_filters_and_keeps_id(db: sqlite_utils.Database) -> None:
+def test_subscribe_again_updates_filters_and_keeps_id(db: Database) -> None:
     sub_id, created = subscribe(db, 1, 100)
     assert created
     sub = subscriptions_of(db, 1)[0]
@@ -184,7 +187,7 @@ def test_subscribe_again_updates_filters_and_keeps_id(db: sqlite_utils.Database)
     "kwargs",
     [{"min_score": 1.5}, {"min_score": float("nan")}, {"feeds": ["3"]}, {"language": " "}],
 )
-def test_subscribe_refuses_bad_filters(db: sqlite_utils.Database, kwargs: dict) -> None:
+def test_subscribe_refuses_bad_filters(db: Database, kwargs: dict) -> None:
     with pytest.raises(ValueError):
         subscribe(db, 1, 100, **kwargs)
     with pytest.raises(TypeError):
@@ -192,7 +195,7 @@ def test_subscribe_refuses_bad_filters(db: sqlite_utils.Database, kwargs: dict) 
     assert all_subscriptions(db) == []
 
 
-def test_mute_clip(db: sqlite_utils.Database, clip_media: int) -> None:
+def test_mute_clip(db: Database, clip_media: int) -> None:
     assert not is_muted(db, 1, clip_media)
     assert mute_clip(db, 1, clip_media)
     assert not mute_clip(db, 1, clip_media)
@@ -204,7 +207,7 @@ def test_mute_clip(db: sqlite_utils.Database, clip_media: int) -> None:
 # --- deliveries -------------------------------------------------------------------------------
 
 
-def test_plan_deliveries_is_idempotent_per_chat(db: sqlite_utils.Database, alert_id: int) -> None:
+def test_plan_deliveries_is_idempotent_per_chat(db: Database, alert_id: int) -> None:
     assert plan_deliveries(db, alert_id, [10, 20, 10]) == 2
     assert plan_deliveries(db, alert_id, [10, 20]) == 0  # a restart plans again: nothing new
     assert plan_deliveries(db, alert_id, [20, 30]) == 1  # a chat that subscribed since
@@ -220,7 +223,7 @@ def test_plan_deliveries_is_idempotent_per_chat(db: sqlite_utils.Database, alert
 
 
 def test_a_repost_after_the_alert_was_sent_edits_its_messages(
-    db: sqlite_utils.Database, clip_media: int
+    db: Database, clip_media: int
 ) -> None:
     """One alert per clip per window: a repost found after the alert went out joins it, and
     each chat's sent message gets one edit showing the new count (none while one waits)."""
@@ -279,7 +282,7 @@ def test_deliveries_survive_a_restart(db_path: Path) -> None:
 
 
 def test_feedback_is_recorded_once_per_alert_user_and_verdict(
-    db: sqlite_utils.Database, alert_id: int, clip_media: int
+    db: Database, alert_id: int, clip_media: int
 ) -> None:
     args = {"outbox_id": alert_id, "post_url": "https://t.me/a/1", "matched_media_id": clip_media}
     assert record_feedback(db, **args, user_id=1, verdict="confirmed")
@@ -299,7 +302,7 @@ def test_feedback_is_recorded_once_per_alert_user_and_verdict(
 
 
 def test_not_a_match_is_per_post_and_matched_media(
-    db: sqlite_utils.Database, alert_id: int, clip_media: int
+    db: Database, alert_id: int, clip_media: int
 ) -> None:
     other_media, _ = add_media(db, make_fp(2))
     post = "https://t.me/a/1"
@@ -344,8 +347,9 @@ def test_not_a_match_is_per_post_and_matched_media(
 
 
 def test_removing_a_clip_keeps_feedback_and_drops_its_marks(
-    db: sqlite_utils.Database, alert_id: int, clip_media: int
+    db: Database, alert_id: int, clip_media: int
 ) -> None:
+
     post = "https://t.me/a/1"
     for verdict in ("not_a_match", "muted"):
         record_feedback(
@@ -365,14 +369,14 @@ def test_removing_a_clip_keeps_feedback_and_drops_its_marks(
     assert row == (None,)
 
 
-def get_clip_id(db: sqlite_utils.Database, media_id: int) -> int:
+def get_clip_id(db: Database, media_id: int) -> int:
     return int(db.execute("SELECT id FROM clips WHERE media_id = ?", [media_id]).fetchone()[0])
 
 
 # --- questions --------------------------------------------------------------------------------
 
 
-def test_each_asker_is_told_once(db: sqlite_utils.Database) -> None:
+def test_each_asker_is_told_once(db: Database) -> None:
     asked, _ = add_media(db, make_fp(10))
     unrelated, _ = add_media(db, make_fp(11))
     q1 = record_question(db, user_id=1, chat_id=1, message_id=10, media_id=asked)
@@ -407,7 +411,7 @@ def test_each_asker_is_told_once(db: sqlite_utils.Database) -> None:
 # --- stats ------------------------------------------------------------------------------------
 
 
-def test_library_stats_counts(db: sqlite_utils.Database, clip_media: int, alert_id: int) -> None:
+def test_library_stats_counts(db: Database, clip_media: int, alert_id: int) -> None:
     add_media(db, make_fp(2))
     add_sighting(db, clip_media, url="u", source="s", seen_at="2024-01-01T00:00:00+00:00")
     add_alert(db, "feed_down", {"feed_id": 1})  # not a repost alert
@@ -429,7 +433,7 @@ def test_library_stats_counts(db: sqlite_utils.Database, clip_media: int, alert_
     }
 
 
-def test_library_stats_of_an_empty_library(db: sqlite_utils.Database) -> None:
+def test_library_stats_of_an_empty_library(db: Database) -> None:
     stats = library_stats(db)
     assert stats["feedback"] == {"confirmed": 0, "not_a_match": 0, "muted": 0}
     assert {k: v for k, v in stats.items() if k != "feedback"} == dict.fromkeys(

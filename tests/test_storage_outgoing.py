@@ -7,10 +7,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import sqlite_utils
-from storage_helpers import make_fp
+import pytest
+from storage_helpers import make_fp, raw_sqlite
 
 from storage import add_alert, add_media, deliveries_of, migrate, open_db, outgoing
+from storage.engine import Database
+
+# Every test taking `db` runs on SQLite and on PostgreSQL (see conftest.py).
+pytestmark = pytest.mark.both_engines
+
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -19,7 +24,7 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def refuse_until(db: sqlite_utils.Database, row_id: int, end_s: float, retry_s: float) -> float:
+def refuse_until(db: Database, row_id: int, end_s: float, retry_s: float) -> float:
     """Telegram answers 429 "retry after ``retry_s``" to every try until ``end_s``; each try
     comes exactly when the row is due.  Returns the time of the last try."""
     now = 0.0
@@ -34,7 +39,7 @@ def refuse_until(db: sqlite_utils.Database, row_id: int, end_s: float, retry_s: 
 
 
 def test_a_429_storm_of_ten_minutes_then_hours_delays_the_message_and_loses_none(
-    db: sqlite_utils.Database,
+    db: Database,
 ) -> None:
     row = outgoing.queue(db, 42, "sendMessage", {"text": "alert"}, now=T0)
     # Ten minutes of 429 with retry_after 3 s: 200 tries (the old sender gave up after 8).
@@ -53,7 +58,7 @@ def test_a_429_storm_of_ten_minutes_then_hours_delays_the_message_and_loses_none
     assert outgoing.due(db, now=at(last + 10)) == []
 
 
-def test_a_message_is_given_up_only_after_48_hours(db: sqlite_utils.Database) -> None:
+def test_a_message_is_given_up_only_after_48_hours(db: Database) -> None:
     row = outgoing.queue(db, 42, "sendMessage", {"text": "x"}, now=T0)
     assert outgoing.claim(db, row, now=at(47 * 3600))
     assert outgoing.refused(db, row, "502", retry_in_s=600, now=at(47 * 3600)) == "pending"
@@ -87,8 +92,9 @@ def test_a_claimed_send_is_never_repeated_after_a_crash_but_an_edit_is(db_path: 
 
 
 def test_a_chats_messages_keep_their_order_and_other_chats_go_on(
-    db: sqlite_utils.Database,
+    db: Database,
 ) -> None:
+
     checking = outgoing.queue(db, 42, "sendMessage", {"text": "Checking..."}, now=T0)
     verdict = outgoing.queue(
         db, 42, "editMessageText", {"text": "OLD"}, target=checking, reply_to=5, now=T0
@@ -110,7 +116,7 @@ def test_a_chats_messages_keep_their_order_and_other_chats_go_on(
 
 
 def test_pending_and_sent_deliveries_of_an_older_version_carry_over(db_path: Path) -> None:
-    old = sqlite_utils.Database(db_path)
+    old = raw_sqlite(db_path)
     migrate(old, target=6)
     media_id, _ = add_media(old, make_fp(1))
     alert = add_alert(old, "repost", {"matched_media_id": media_id})

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlite_utils
-from storage_helpers import insert_old_clip, later, make_fp, matched
+from storage_helpers import insert_old_clip, later, make_fp, matched, raw_sqlite
 
 from storage import (
     CURRENT_VERSION,
@@ -43,10 +42,14 @@ from storage import (
     remove_feed,
     set_feed_url,
 )
+from storage.engine import Database
+
+# Every test taking `db` runs on SQLite and on PostgreSQL (see conftest.py).
+pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture
-def feed_id(db: sqlite_utils.Database) -> int:
+def feed_id(db: Database) -> int:
     fid, _ = add_feed(
         db, kind="telegram", target="@news", url="https://t.me/s/news", interval_s=300, label="News"
     )
@@ -54,7 +57,7 @@ def feed_id(db: sqlite_utils.Database) -> int:
 
 
 @pytest.fixture
-def clip_media(db: sqlite_utils.Database) -> int:
+def clip_media(db: Database) -> int:
     """Media of a curated clip: what reposts match."""
     media_id, _ = add_media(db, make_fp(1))
     add_clip(
@@ -69,7 +72,7 @@ def clip_media(db: sqlite_utils.Database) -> int:
 
 
 def post(
-    db: sqlite_utils.Database, feed_id: int | None, n: int, media: list[dict] | None = None
+    db: Database, feed_id: int | None, n: int, media: list[dict] | None = None
 ) -> tuple[int, bool]:
     return record_post(
         db,
@@ -87,7 +90,7 @@ def post(
     )
 
 
-def matched_item(db: sqlite_utils.Database, feed_id: int, n: int) -> int:
+def matched_item(db: Database, feed_id: int, n: int) -> int:
     """A post's media taken to 'matched', as the pipeline would."""
     post_id, _ = post(db, feed_id, n)
     return matched(db, post_id, 100 + n)
@@ -107,7 +110,7 @@ def repost_of(media_id: int, score: float = 0.9) -> dict:
 
 
 def test_v2_database_migrates_to_v3_keeping_clips(db_path: Path) -> None:
-    old = sqlite_utils.Database(db_path)
+    old = raw_sqlite(db_path)
     old.execute("PRAGMA foreign_keys = ON")
     assert migrate(old, target=2) == 2
     media_id, _ = add_media(old, make_fp(7))
@@ -128,9 +131,7 @@ def test_v2_database_migrates_to_v3_keeping_clips(db_path: Path) -> None:
 # --- posts and their media --------------------------------------------------------------------
 
 
-def test_post_recorded_twice_is_stored_once_with_its_media_once(
-    db: sqlite_utils.Database, feed_id: int
-) -> None:
+def test_post_recorded_twice_is_stored_once_with_its_media_once(db: Database, feed_id: int) -> None:
     media = [
         {"url": "https://cdn.example/a.mp4", "kind": "video", "mime": "video/mp4"},
         {"url": "https://cdn.example/b.jpg", "kind": "photo"},
@@ -149,9 +150,7 @@ def test_post_recorded_twice_is_stored_once_with_its_media_once(
     assert db.execute("SELECT count(*) FROM post_media").fetchone()[0] == 2
 
 
-def test_too_big_media_uses_its_thumbnail_or_fails_at_once(
-    db: sqlite_utils.Database, feed_id: int
-) -> None:
+def test_too_big_media_uses_its_thumbnail_or_fails_at_once(db: Database, feed_id: int) -> None:
     post_id, _ = post(
         db,
         feed_id,
@@ -176,7 +175,7 @@ def test_too_big_media_uses_its_thumbnail_or_fails_at_once(
     assert [i.id for i in due_media(db)] == [thumb.id]
 
 
-def test_due_media_respects_next_attempt_at(db: sqlite_utils.Database, feed_id: int) -> None:
+def test_due_media_respects_next_attempt_at(db: Database, feed_id: int) -> None:
     ids = [media_of_post(db, post(db, feed_id, n)[0])[0].id for n in (1, 2, 3)]
     fail(db, ids[1], "timeout", retry_in_s=600, max_attempts=5)
     assert [i.id for i in due_media(db)] == [ids[0], ids[2]]
@@ -185,7 +184,7 @@ def test_due_media_respects_next_attempt_at(db: sqlite_utils.Database, feed_id: 
     assert due_media(db, states=("fetched",)) == []
 
 
-def test_advance_is_compare_and_set(db_path: Path, db: sqlite_utils.Database, feed_id: int) -> None:
+def test_advance_is_compare_and_set(db_path: Path, db: Database, feed_id: int) -> None:
     item_id = media_of_post(db, post(db, feed_id, 1)[0])[0].id
     assert advance(db, item_id, "fetched", expect="new", file_path="/tmp/1.mp4") is True
     # A second worker, or this one after a restart, that read the row as 'new' loses.
@@ -203,9 +202,7 @@ def test_advance_is_compare_and_set(db_path: Path, db: sqlite_utils.Database, fe
         reopened.close()
 
 
-def test_fail_retries_then_gives_up_at_max_attempts(
-    db: sqlite_utils.Database, feed_id: int
-) -> None:
+def test_fail_retries_then_gives_up_at_max_attempts(db: Database, feed_id: int) -> None:
     item_id = media_of_post(db, post(db, feed_id, 1)[0])[0].id
     assert advance(db, item_id, "fetched", expect="new")
     fail(db, item_id, "decode error", retry_in_s=30, max_attempts=3)
@@ -228,7 +225,7 @@ def test_fail_retries_then_gives_up_at_max_attempts(
     assert item is not None and item.state == "failed"
 
 
-def test_archive_finishes_an_unmatched_item_once(db: sqlite_utils.Database, feed_id: int) -> None:
+def test_archive_finishes_an_unmatched_item_once(db: Database, feed_id: int) -> None:
     item_id = media_of_post(db, post(db, feed_id, 1)[0])[0].id
     assert archive(db, item_id) is False  # still 'new'
     assert advance(db, item_id, "fetched", expect="new")
@@ -245,7 +242,7 @@ def test_archive_finishes_an_unmatched_item_once(db: sqlite_utils.Database, feed
 
 
 def test_repost_recorded_twice_makes_one_repost_and_one_alert(
-    db_path: Path, db: sqlite_utils.Database, feed_id: int, clip_media: int
+    db_path: Path, db: Database, feed_id: int, clip_media: int
 ) -> None:
     item_id = matched_item(db, feed_id, 1)
     outbox_id, created = record_repost_and_alert(db, item_id, repost_of(clip_media), window_s=3600)
@@ -291,7 +288,7 @@ def test_repost_recorded_twice_makes_one_repost_and_one_alert(
 
 
 def test_reposts_within_the_window_are_grouped_into_one_alert(
-    db: sqlite_utils.Database, feed_id: int, clip_media: int
+    db: Database, feed_id: int, clip_media: int
 ) -> None:
     ids = [matched_item(db, feed_id, n) for n in (1, 2, 3)]
     results = [
@@ -323,7 +320,7 @@ def test_reposts_within_the_window_are_grouped_into_one_alert(
 
 
 def test_a_repost_joins_its_alert_even_after_it_was_sent(
-    db: sqlite_utils.Database, feed_id: int, clip_media: int
+    db: Database, feed_id: int, clip_media: int
 ) -> None:
     """One alert per clip per window (as the README says): 20 reposts within the window, the
     first one planned and sent at once, make one alert of count 20."""
@@ -341,9 +338,7 @@ def test_a_repost_joins_its_alert_even_after_it_was_sent(
     assert pending_alerts(db) == []  # nothing new to plan: its messages get edited instead
 
 
-def test_first_seen_falls_back_to_the_earliest_sighting(
-    db: sqlite_utils.Database, feed_id: int
-) -> None:
+def test_first_seen_falls_back_to_the_earliest_sighting(db: Database, feed_id: int) -> None:
     seen_media, _ = add_media(db, make_fp(50))
     add_sighting(db, seen_media, url="u2", source="rss", seen_at="2024-02-01T00:00:00+00:00")
     add_sighting(
@@ -361,7 +356,7 @@ def test_first_seen_falls_back_to_the_earliest_sighting(
     )
 
 
-def test_delivered_alerts_are_not_pending_and_postpone_delays(db: sqlite_utils.Database) -> None:
+def test_delivered_alerts_are_not_pending_and_postpone_delays(db: Database) -> None:
     down = add_alert(db, "feed_down", {"feed": "News", "error": "HTTP 500"}, group_key="feed:1")
     up = add_alert(db, "feed_up", {"feed": "News"}, group_key="feed:1")
     assert [a.id for a in pending_alerts(db)] == [down, up]
@@ -377,7 +372,7 @@ def test_delivered_alerts_are_not_pending_and_postpone_delays(db: sqlite_utils.D
 
 
 def test_mark_delivered_with_count_keeps_a_grown_alert_pending(
-    db: sqlite_utils.Database, feed_id: int, clip_media: int
+    db: Database, feed_id: int, clip_media: int
 ) -> None:
     outbox_id, _ = record_repost_and_alert(
         db, matched_item(db, feed_id, 1), repost_of(clip_media), window_s=3600
@@ -392,8 +387,9 @@ def test_mark_delivered_with_count_keeps_a_grown_alert_pending(
 
 
 def test_removing_a_clip_still_works_after_a_repost_of_it(
-    db: sqlite_utils.Database, feed_id: int, clip_media: int
+    db: Database, feed_id: int, clip_media: int
 ) -> None:
+
     record_repost_and_alert(db, matched_item(db, feed_id, 1), repost_of(clip_media), window_s=60)
     (repost,) = list_reposts(db)
     assert remove_clip(db, repost.clip_id) is True
@@ -404,7 +400,7 @@ def test_removing_a_clip_still_works_after_a_repost_of_it(
 # --- feeds ------------------------------------------------------------------------------------
 
 
-def test_add_feed_deduplicates_and_config_updates_settings(db: sqlite_utils.Database) -> None:
+def test_add_feed_deduplicates_and_config_updates_settings(db: Database) -> None:
     fid, created = add_feed(
         db, kind="rss", target="example.org", url="https://example.org/feed", interval_s=600
     )
@@ -438,7 +434,7 @@ def test_add_feed_deduplicates_and_config_updates_settings(db: sqlite_utils.Data
         add_feed(db, kind="rss", target="t", url="u", interval_s=60, include="war")
 
 
-def test_removing_a_feed_keeps_its_posts(db: sqlite_utils.Database, feed_id: int) -> None:
+def test_removing_a_feed_keeps_its_posts(db: Database, feed_id: int) -> None:
     post_id, _ = post(db, feed_id, 1)
     assert remove_feed(db, feed_id) is True
     assert remove_feed(db, feed_id) is False
@@ -447,9 +443,7 @@ def test_removing_a_feed_keeps_its_posts(db: sqlite_utils.Database, feed_id: int
     assert (item.feed_id, item.post_url) == (None, "https://t.me/news/1")
 
 
-def test_feed_down_is_reported_once_and_recovery_once(
-    db: sqlite_utils.Database, feed_id: int
-) -> None:
+def test_feed_down_is_reported_once_and_recovery_once(db: Database, feed_id: int) -> None:
     results = [record_poll_failure(db, feed_id, f"HTTP 50{i}", down_after=3) for i in range(5)]
     assert results == [False, False, True, False, False]
     feed = get_feed(db, feed_id)
@@ -467,9 +461,7 @@ def test_feed_down_is_reported_once_and_recovery_once(
     assert record_poll_success(db, feed_id, etag=None, last_modified=None) is False
 
 
-def test_set_feed_url_follows_a_move_but_never_merges_two_feeds(
-    db: sqlite_utils.Database, feed_id: int
-) -> None:
+def test_set_feed_url_follows_a_move_but_never_merges_two_feeds(db: Database, feed_id: int) -> None:
     assert set_feed_url(db, feed_id, "https://t.me/s/news2") is True
     assert set_feed_url(db, feed_id, "https://t.me/s/news2") is False
     other, _ = add_feed(db, kind="telegram", target="@b", url="https://t.me/s/b", interval_s=60)

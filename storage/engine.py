@@ -1,0 +1,230 @@
+"""One small connection facade that every storage function talks to, over SQLite or PostgreSQL.
+
+Storage functions are written once, in SQL both engines run unchanged (``?`` placeholders,
+``RETURNING id``, ``ON CONFLICT ... DO NOTHING``, times computed in Python); only this module
+knows which engine is underneath.  Both connections run in autocommit mode and open every
+transaction themselves, so a statement outside ``atomic``/``immediate`` commits at once on
+either engine (what sqlite-utils did before).
+
+``immediate`` is the read-then-decide write transaction (is this post new? is there an open
+alert to append to?).  SQLite gives it with ``BEGIN IMMEDIATE``: one writer at a time, from its
+first read.  PostgreSQL gives the same meaning with a transaction-level advisory lock taken as
+the first statement: every ``immediate`` block on the database runs one after another, while
+plain reads and the other writes go on concurrently.  SERIALIZABLE would also be correct but
+turns every conflict into a retry of the caller's whole block, which these blocks (they call
+back into Python between statements) cannot replay; the lock makes them wait instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+from typing import Any, Literal
+
+Dialect = Literal["sqlite", "postgresql"]
+Params = Sequence[Any] | None
+
+# pg_advisory_xact_lock keys (any bigint; these spell "oldclip" and the lock's use).
+WRITE_LOCK = 0x6F6C64636C_0001
+MIGRATE_LOCK = 0x6F6C64636C_0002
+
+
+class Database:
+    """What storage functions may do with a database, on either engine.
+
+    ``execute`` returns a DB-API cursor (``fetchone``, ``fetchall``, iteration, ``rowcount``);
+    ``query`` yields each row as a dict.  ``changes`` counts the rows written through this
+    connection so far, so a caller can tell whether a block wrote anything.
+    """
+
+    dialect: Dialect
+    name: str  # for messages: a file path, or the URL without its password
+    conn: Any
+    # What the engine raises when the database, not the statement, is at fault (locked,
+    # disk full, read-only, connection lost).
+    operational_error: type[Exception]
+
+    def execute(self, sql: str, params: Params = None) -> Any:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Params = None) -> Iterator[dict[str, Any]]:
+        cursor = self.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(columns, row, strict=True))
+
+    def atomic(self) -> contextlib.AbstractContextManager[Database]:
+        """One transaction; a savepoint inside an outer one."""
+        raise NotImplementedError
+
+    def immediate(self) -> contextlib.AbstractContextManager[Database]:
+        """A write transaction that excludes every other ``immediate`` from its first read."""
+        raise NotImplementedError
+
+    @property
+    def in_transaction(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def changes(self) -> int:
+        raise NotImplementedError
+
+    def table_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class SQLiteDatabase(Database):
+    dialect: Dialect = "sqlite"
+    operational_error = sqlite3.OperationalError
+
+    def __init__(self, conn: sqlite3.Connection, name: str):
+        self.conn, self.name = conn, name
+
+    def execute(self, sql: str, params: Params = None) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params or ())
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with self._savepoint():
+                yield self
+            return
+        with self._transaction("BEGIN"):
+            yield self
+
+    @contextlib.contextmanager
+    def immediate(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with self._savepoint():
+                yield self
+            return
+        with self._transaction("BEGIN IMMEDIATE"):
+            yield self
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str) -> Iterator[None]:
+        self.conn.execute(begin)
+        try:
+            yield
+        except BaseException:
+            self._rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        name = f"sp_{secrets.token_hex(8)}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            # An error may already have ended the whole transaction, savepoint included.
+            if self.conn.in_transaction:
+                self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                self.conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        self.conn.execute(f"RELEASE SAVEPOINT {name}")
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    @property
+    def changes(self) -> int:
+        return self.conn.total_changes
+
+    def table_names(self) -> list[str]:
+        rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return [name for (name,) in rows]
+
+
+class PostgresDatabase(Database):
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, conn: Any, name: str):
+        import psycopg
+
+        self.conn, self.name = conn, name
+        self.operational_error = psycopg.OperationalError
+        self._changes = 0
+
+    def execute(self, sql: str, params: Params = None) -> Any:
+        cursor = self.conn.cursor()
+        # Always pass a sequence: psycopg then reads %% as %, which _pg_sql relies on.
+        cursor.execute(_pg_sql(sql), list(params or ()))
+        self._count(cursor)
+        return cursor
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        cursor = self.conn.cursor()
+        cursor.executemany(_pg_sql(sql), [list(row) for row in rows])
+        self._count(cursor)
+
+    def _count(self, cursor: Any) -> None:
+        verb = (cursor.statusmessage or "").split(" ", 1)[0]
+        if verb in ("INSERT", "UPDATE", "DELETE", "MERGE") and cursor.rowcount > 0:
+            self._changes += cursor.rowcount
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        with self.conn.transaction():
+            yield self
+
+    @contextlib.contextmanager
+    def immediate(self) -> Iterator[Database]:
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+            yield self
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self.conn.info.transaction_status != TransactionStatus.IDLE
+
+    @property
+    def changes(self) -> int:
+        return self._changes
+
+    def table_names(self) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+        )
+        return [name for (name,) in rows]
+
+
+# A quoted string, a quoted identifier, or one character: placeholders are only looked for
+# outside quotes.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|.", re.DOTALL)
+
+
+@lru_cache(maxsize=1024)
+def _pg_sql(sql: str) -> str:
+    """``sql`` with SQLite's ``?`` placeholders as psycopg's ``%s`` (and ``%`` escaped)."""
+    out = []
+    for token in _TOKENS.findall(sql):
+        token = token.replace("%", "%%")
+        out.append("%s" if token == "?" else token)
+    return "".join(out)
