@@ -148,7 +148,7 @@ def touch_user(db: Database, user_id: int) -> BotUser:
         db.execute(
             "INSERT INTO bot_users (user_id, first_seen_at, last_seen_at) VALUES (?, ?, ?) "
             "ON CONFLICT(user_id) DO UPDATE SET last_seen_at = excluded.last_seen_at, "
-            "first_seen_at = COALESCE(first_seen_at, excluded.first_seen_at)",
+            "first_seen_at = COALESCE(bot_users.first_seen_at, excluded.first_seen_at)",
             [user_id, now, now],
         )
         row = _one(db, f"SELECT {_USER_COLUMNS} FROM bot_users WHERE user_id = ?", [user_id])
@@ -509,21 +509,24 @@ def record_question(
 
 def open_questions_for_media(db: Database, media_ids: Iterable[int]) -> list[Question]:
     """Questions about any of these media whose askers were not told yet, oldest first."""
+    ids = _ids("media_ids", media_ids)
+    if not ids:
+        return []
     rows = db.query(
         f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE notified_at IS NULL "
-        "AND media_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-        [json.dumps(_ids("media_ids", media_ids))],
+        f"AND media_id IN ({', '.join('?' for _ in ids)}) ORDER BY id",
+        ids,
     )
     return [Question(**row) for row in rows]
 
 
 def open_questions(db: Database, *, limit: int | None = None) -> list[Question]:
     """Questions about media still stored whose askers were not told yet, newest first."""
-    rows = db.query(
+    sql = (
         f"SELECT {_QUESTION_COLUMNS} FROM questions WHERE notified_at IS NULL "
-        "AND media_id IS NOT NULL ORDER BY id DESC LIMIT ?",
-        [-1 if limit is None else limit],
+        "AND media_id IS NOT NULL ORDER BY id DESC"
     )
+    rows = db.query(sql, []) if limit is None else db.query(f"{sql} LIMIT ?", [limit])
     return [Question(**row) for row in rows]
 
 
@@ -558,11 +561,10 @@ def library_stats(db: Database) -> dict[str, Any]:
         "SELECT (SELECT count(*) FROM clips), (SELECT count(*) FROM media), "
         "(SELECT count(*) FROM sightings), (SELECT count(*) FROM reposts), "
         "(SELECT count(*) FROM outbox WHERE kind = 'repost'), "
-        "(SELECT json_group_object(verdict, n) FROM "
-        "(SELECT verdict, count(*) AS n FROM feedback GROUP BY verdict))"
+        + ", ".join("(SELECT count(*) FROM feedback WHERE verdict = ?)" for _ in VERDICTS),
+        list(VERDICTS),
     ).fetchone()
-    feedback = dict.fromkeys(VERDICTS, 0)
-    feedback.update({verdict: int(n) for verdict, n in json.loads(row[5] or "{}").items()})
+    feedback = {verdict: int(n) for verdict, n in zip(VERDICTS, row[5:], strict=True)}
     return {
         "clips": int(row[0]),
         "media": int(row[1]),

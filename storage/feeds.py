@@ -200,7 +200,7 @@ def record_poll_failure(db: Database, feed_id: int, error: str, *, down_after: i
         goes_down = failures >= down_after and not row[1]
         db.execute(
             "UPDATE feeds SET consecutive_failures = ?, last_error = ?, last_polled_at = ?, "
-            "down_alerted = CASE WHEN ? THEN 1 ELSE down_alerted END WHERE id = ?",
+            "down_alerted = CASE WHEN ? = 1 THEN 1 ELSE down_alerted END WHERE id = ?",
             [failures, error, utc_iso(), int(goes_down), feed_id],
         )
     return goes_down

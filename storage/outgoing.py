@@ -211,8 +211,11 @@ def refused(
     with immediate(db):
         db.execute(
             "UPDATE outgoing SET error = ?, "
-            "state = CASE WHEN ? IS NULL OR give_up_at <= ? THEN 'failed' ELSE 'pending' END, "
-            "next_attempt_at = CASE WHEN ? IS NULL OR give_up_at <= ? THEN NULL ELSE ? END "
+            # CAST: PostgreSQL cannot tell the type of a bare NULL parameter.
+            "state = CASE WHEN CAST(? AS TEXT) IS NULL OR give_up_at <= ? "
+            "THEN 'failed' ELSE 'pending' END, "
+            "next_attempt_at = CASE WHEN CAST(? AS TEXT) IS NULL OR give_up_at <= ? "
+            "THEN NULL ELSE CAST(? AS TEXT) END "
             "WHERE id = ? AND state = 'sending'",
             [error, retry_at, moment, retry_at, moment, retry_at, row_id],
         )

@@ -346,8 +346,11 @@ def fail(
     retry_at = None if retry_in_s is None else utc_iso_after(retry_in_s)
     db.execute(
         "UPDATE post_media SET attempts = attempts + 1, error = ?, updated_at = ?, "
-        "state = CASE WHEN ? IS NULL OR attempts + 1 >= ? THEN 'failed' ELSE state END, "
-        "next_attempt_at = CASE WHEN ? IS NULL OR attempts + 1 >= ? THEN NULL ELSE ? END "
+        # CAST: PostgreSQL cannot tell the type of a bare NULL parameter.
+        "state = CASE WHEN CAST(? AS TEXT) IS NULL OR attempts + 1 >= ? "
+        "THEN 'failed' ELSE state END, "
+        "next_attempt_at = CASE WHEN CAST(? AS TEXT) IS NULL OR attempts + 1 >= ? "
+        "THEN NULL ELSE CAST(? AS TEXT) END "
         "WHERE id = ? AND state NOT IN ('notified', 'failed')",
         [error, utc_iso(), retry_at, max_attempts, retry_at, max_attempts, retry_at, post_media_id],
     )
@@ -560,7 +563,7 @@ def mark_delivered(db: Database, outbox_id: int, *, count: int | None = None) ->
     """
     cursor = db.execute(
         "UPDATE outbox SET delivered_at = ?, next_attempt_at = NULL "
-        "WHERE id = ? AND delivered_at IS NULL AND (? IS NULL OR count = ?)",
+        "WHERE id = ? AND delivered_at IS NULL AND (CAST(? AS BIGINT) IS NULL OR count = ?)",
         [utc_iso(), outbox_id, count, count],
     )
     return cursor.rowcount == 1

@@ -3,7 +3,8 @@
 feed_server: a local aiohttp server that fakes the public sources (see tests/feed_server.py),
 started on 127.0.0.1 with a free port for each test and stopped afterwards.
 db / db_path: a fresh library database file in the test's temporary folder.  In a module
-marked ``pytestmark = pytest.mark.both_engines`` every test taking ``db`` runs twice: on
+marked ``pytestmark = pytest.mark.both_engines`` every test taking ``db`` (or ``db_url``, to
+open it again as after a restart) runs twice: on
 SQLite and on a real PostgreSQL (``OLDCLIP_TEST_DATABASE_URL``, default
 postgresql://postgres@127.0.0.1:5432/test), each PostgreSQL test in a schema of its own,
 created with a random name and dropped afterwards.  With no server reachable those runs are
@@ -37,7 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "db" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_engines"):
+    uses_db = {"db", "db_url"} & set(metafunc.fixturenames)
+    if uses_db and metafunc.definition.get_closest_marker("both_engines"):
         metafunc.parametrize("engine", ENGINES, indirect=True)
 
 

@@ -263,8 +263,8 @@ def test_a_repost_after_the_alert_was_sent_edits_its_messages(
     assert [d.message_id for d in deliveries_of(db, first)] == [510, 520]
 
 
-def test_deliveries_survive_a_restart(db_path: Path) -> None:
-    db = open_db(db_path)
+def test_deliveries_survive_a_restart(db_url: str) -> None:
+    db = open_db(db_url)
     media_id, _ = add_media(db, make_fp(3))
     alert = add_alert(db, "repost", {"matched_media_id": media_id})
     plan_deliveries(db, alert, [10, 20])
@@ -272,7 +272,7 @@ def test_deliveries_survive_a_restart(db_path: Path) -> None:
     assert outgoing.claim(db, first.id) and outgoing.sent(db, first.id, 1)
     db.close()
 
-    db = open_db(db_path)
+    db = open_db(db_url)
     assert [d.chat_id for d in due_deliveries(db)] == [20]
     assert plan_deliveries(db, alert, [10, 20]) == 0
     db.close()

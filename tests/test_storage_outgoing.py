@@ -71,8 +71,8 @@ def test_a_message_is_given_up_only_after_48_hours(db: Database) -> None:
     assert outgoing.refused(db, other, "Forbidden", retry_in_s=None, now=T0) == "failed"
 
 
-def test_a_claimed_send_is_never_repeated_after_a_crash_but_an_edit_is(db_path: Path) -> None:
-    db = open_db(db_path)
+def test_a_claimed_send_is_never_repeated_after_a_crash_but_an_edit_is(db_url: str) -> None:
+    db = open_db(db_url)
     photo = outgoing.queue(db, 42, "sendPhoto", {}, files=[b"jpeg"])
     text = outgoing.queue(db, 43, "sendMessage", {"text": "hello"})
     assert outgoing.claim(db, photo) and outgoing.claim(db, text)
@@ -81,7 +81,7 @@ def test_a_claimed_send_is_never_repeated_after_a_crash_but_an_edit_is(db_path: 
     assert outgoing.claim(db, edit)
     db.close()  # killed during both calls
 
-    db = open_db(db_path)
+    db = open_db(db_url)
     unknown = outgoing.recover(db)
     assert [r.id for r in unknown] == [photo]  # logged as "may or may not have arrived"
     assert outgoing.get(db, photo).state == "unknown" and outgoing.files(db, photo) == []

@@ -184,13 +184,13 @@ def test_due_media_respects_next_attempt_at(db: Database, feed_id: int) -> None:
     assert due_media(db, states=("fetched",)) == []
 
 
-def test_advance_is_compare_and_set(db_path: Path, db: Database, feed_id: int) -> None:
+def test_advance_is_compare_and_set(db_url: str, db: Database, feed_id: int) -> None:
     item_id = media_of_post(db, post(db, feed_id, 1)[0])[0].id
     assert advance(db, item_id, "fetched", expect="new", file_path="/tmp/1.mp4") is True
     # A second worker, or this one after a restart, that read the row as 'new' loses.
     assert advance(db, item_id, "fetched", expect="new", file_path="/tmp/other.mp4") is False
     db.close()
-    reopened = open_db(db_path)
+    reopened = open_db(db_url)
     try:
         item = get_post_media(reopened, item_id)
         assert item is not None
@@ -242,14 +242,14 @@ def test_archive_finishes_an_unmatched_item_once(db: Database, feed_id: int) -> 
 
 
 def test_repost_recorded_twice_makes_one_repost_and_one_alert(
-    db_path: Path, db: Database, feed_id: int, clip_media: int
+    db_url: str, db: Database, feed_id: int, clip_media: int
 ) -> None:
     item_id = matched_item(db, feed_id, 1)
     outbox_id, created = record_repost_and_alert(db, item_id, repost_of(clip_media), window_s=3600)
     assert created is True
     # A restart that retries the step (e.g. it crashed before noting success) changes nothing.
     db.close()
-    reopened = open_db(db_path)
+    reopened = open_db(db_url)
     try:
         again = record_repost_and_alert(reopened, item_id, repost_of(clip_media), window_s=3600)
         assert again == (outbox_id, False)
