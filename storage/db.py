@@ -118,8 +118,14 @@ def connect_postgres(url: str) -> PostgresDatabase:
     StorageError keeps the first line that says what failed, and never the password.
     """
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
     name = safe_url(url)
+    try:
+        conninfo_to_dict(url)
+        urlsplit(url).port  # noqa: B018 - libpq would only say so once connecting
+    except (psycopg.ProgrammingError, ValueError) as exc:
+        raise StorageError(f"malformed PostgreSQL URL {name}: {_first_line(exc, url)}") from None
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.ProgrammingError as exc:  # libpq could not parse the URL

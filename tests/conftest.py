@@ -39,7 +39,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     uses_db = {"db", "db_url"} & set(metafunc.fixturenames)
-    if uses_db and metafunc.definition.get_closest_marker("both_engines"):
+    chosen = any(
+        "engine" in str(mark.args[0]) for mark in metafunc.definition.iter_markers("parametrize")
+    )
+    if uses_db and not chosen and metafunc.definition.get_closest_marker("both_engines"):
         metafunc.parametrize("engine", ENGINES, indirect=True)
 
 
