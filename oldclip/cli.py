@@ -54,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oldclip",
         description="Catch old conflict footage passed off as new.",
-        epilog=f"The library is {DEFAULT_DATABASE} unless --db, $OLDCLIP_DB or [library] "
-        "database in the config file says otherwise; the config file is ./config.toml unless "
+        epilog=f"The library is {DEFAULT_DATABASE} unless --db, $OLDCLIP_DB or [database] url "
+        "in the config file says otherwise; the config file is ./config.toml unless "
         "--config or $OLDCLIP_CONFIG names another. `oldclip COMMAND --help` for each command.",
     )
     parser.add_argument("--version", action="version", version=f"oldclip {__version__}")
@@ -64,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db",
-        metavar="PATH",
-        help=f"library database (default: $OLDCLIP_DB, the config's, {DEFAULT_DATABASE})",
+        metavar="PATH|URL",
+        help="library database: a SQLite file or postgresql://user@host/dbname "
+        f"(default: $OLDCLIP_DB, the config's, {DEFAULT_DATABASE})",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -358,7 +359,7 @@ def _check(library: Library, args: argparse.Namespace, path: Path, name: str) ->
                     "file": name,
                     "verdict": verdict_word,
                     "matches": [m.as_dict(now, min_age_h) for m in result.matches],
-                    "library": {"path": str(library.config.database), "clips": clips},
+                    "library": {"path": library.config.database_label, "clips": clips},
                     "fingerprint_ms": round(result.fingerprint_ms, 1),
                 },
                 ensure_ascii=False,
@@ -372,7 +373,7 @@ def _check(library: Library, args: argparse.Namespace, path: Path, name: str) ->
                 result,
                 clips,
                 min_age_h=min_age_h,
-                library_path=str(library.config.database),
+                library_path=library.config.database_label,
             )
         )
     return CHECK_OLD if old else CHECK_NOT_OLD

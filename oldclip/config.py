@@ -2,6 +2,10 @@
 
 Precedence, highest first: command-line flags, environment (``OLDCLIP_DB``, ``OLDCLIP_CONFIG``),
 the config file, the defaults below.  ``config.example.toml`` documents every key.
+
+The database is a SQLite file (a path, or ``sqlite:///path``) or a PostgreSQL URL
+(``postgresql://user@host/dbname``), named the same way by ``--db``, ``$OLDCLIP_DB``,
+``[database] url`` or ``[library] database`` (the older key, kept working).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from platformdirs import user_data_dir
 
@@ -73,11 +78,29 @@ class FeedSpec:
 
 
 DEFAULT_DATABASE = Path(user_data_dir("oldclip")) / "library.db"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def database_target(value: str | Path) -> Path | str:
+    """A configured database as ``open_db`` takes it: a Path for a SQLite file (``sqlite:///``
+    URLs included), the URL itself for PostgreSQL.  Raises ValueError for any other URL."""
+    text = str(value).strip()
+    if text.startswith("sqlite:///"):
+        return Path(text.removeprefix("sqlite:///")).expanduser()
+    if text.lower().startswith(POSTGRES_SCHEMES):
+        return text
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
+        scheme = text.split("://", 1)[0]
+        raise ValueError(
+            f"unsupported database URL scheme {scheme}://: use a file path, sqlite:///path "
+            "or postgresql://user@host/dbname"
+        )
+    return Path(text).expanduser()
 
 
 @dataclass(frozen=True)
 class Config:
-    database: Path = DEFAULT_DATABASE
+    database: Path | str = DEFAULT_DATABASE  # a SQLite file, or a PostgreSQL URL (str)
     matching: MatchSettings = field(default_factory=MatchSettings)
     limits: Limits = field(default_factory=Limits)
     watch: WatchSettings = field(default_factory=WatchSettings)
@@ -94,10 +117,31 @@ class Config:
         libraries side by side never overwrite each other's evidence."""
         if self.watch.media_dir:
             return Path(self.watch.media_dir).expanduser()
-        return self.database.with_name(f"{self.database.stem}-media")
+        return self.local_path.with_name(f"{self.local_path.stem}-media")
+
+    @property
+    def local_path(self) -> Path:
+        """Where files kept beside the database go (its media, its search index): the SQLite
+        file itself, or for PostgreSQL a name in the data folder made of host, port and
+        database, so two servers' libraries never share files on one machine."""
+        if isinstance(self.database, Path):
+            return self.database
+        parts = urlsplit(self.database)
+        name = "-".join(
+            str(p) for p in (parts.hostname or "local", parts.port or 5432, parts.path.strip("/"))
+        )
+        return Path(user_data_dir("oldclip")) / f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.db"
+
+    @property
+    def database_label(self) -> str:
+        """The database for messages and output: the file, or the URL without its password."""
+        from storage.db import safe_url
+
+        return str(self.database) if isinstance(self.database, Path) else safe_url(self.database)
 
 
-TABLES = {"library", "matching", "limits", "watch", "network", "feeds", "bot"}
+TABLES = {"library", "database", "matching", "limits", "watch", "network", "feeds", "bot"}
+DATABASE_KEYS = {"url"}
 LIBRARY_KEYS = {"database", "publisher", "publisher_contact"}
 FEED_KEYS = {"kind", "target", "every", "label", "language", "include", "exclude"}
 
@@ -242,7 +286,26 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
             problems.add(f"unknown key library.{key} (see config.example.toml)", "library", key)
         elif not isinstance(value, str):
             problems.add(f"library.{key} must be text in quotes, not {value!r}", "library", key)
-    db = database or os.environ.get("OLDCLIP_DB") or library.get("database")
+    section = _table(data, "database", problems)
+    for key, value in section.items():
+        if key not in DATABASE_KEYS:
+            problems.add(f"unknown key database.{key} (see config.example.toml)", "database", key)
+        elif not isinstance(value, str):
+            problems.add(f"database.{key} must be text in quotes, not {value!r}", "database", key)
+    if "url" in section and "database" in library:
+        problems.add(
+            "set the database once: [database] url or [library] database, not both",
+            "database",
+            "url",
+        )
+    configured = section.get("url") or library.get("database")
+    if isinstance(configured, str):
+        try:
+            database_target(configured)
+        except ValueError as exc:
+            key = ("database", "url") if "url" in section else ("library", "database")
+            problems.add(f"{'.'.join(key)}: {exc}", *key)
+    db = database or os.environ.get("OLDCLIP_DB") or configured
     config = Config(
         matching=_section(MatchSettings, data, "matching", problems),
         limits=_section(Limits, data, "limits", problems),
@@ -262,7 +325,10 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
         )
     problems.check()
     if db:
-        config = replace(config, database=Path(str(db)).expanduser())
+        try:
+            config = replace(config, database=database_target(db))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     return config
 
 

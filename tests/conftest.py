@@ -8,7 +8,7 @@ open it again as after a restart) runs twice: on
 SQLite and on a real PostgreSQL (``OLDCLIP_TEST_DATABASE_URL``, default
 postgresql://postgres@127.0.0.1:5432/test), each PostgreSQL test in a schema of its own,
 created with a random name and dropped afterwards.  With no server reachable those runs are
-skipped with one line saying so, unless ``OLDCLIP_REQUIRE_POSTGRES=1`` (CI) makes that a
+left out and one line says so, unless ``OLDCLIP_REQUIRE_POSTGRES=1`` (CI) makes each a
 failure.
 """
 
@@ -18,6 +18,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -29,12 +30,7 @@ from storage.engine import Database
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ENGINES = ("sqlite", "postgresql")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "both_engines: the module's `db` tests run on SQLite and on PostgreSQL"
-    )
+SKIPPED_POSTGRES = pytest.StashKey[str]()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -44,6 +40,50 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     )
     if uses_db and not chosen and metafunc.definition.get_closest_marker("both_engines"):
         metafunc.parametrize("engine", ENGINES, indirect=True)
+
+
+def postgres_test_url() -> str:
+    return os.environ.get("OLDCLIP_TEST_DATABASE_URL", DEFAULT_POSTGRES_URL)
+
+
+def needs_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return (callspec is not None and callspec.params.get("engine") == "postgresql") or (
+        "postgres_url" in getattr(item, "fixturenames", ())
+    )
+
+
+def server_problem(url: str) -> str | None:
+    """Why the test server cannot be used, or None when it answers."""
+    try:
+        connect_postgres(url).close()
+    except StorageError as exc:
+        return str(exc)
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """No server: leave its tests out and say so once (per test, -ra would say it N times).
+    In CI (OLDCLIP_REQUIRE_POSTGRES=1) they stay, and each fails in `postgres_url`."""
+    wanted = [item for item in items if needs_postgres(item)]
+    if not wanted or os.environ.get("OLDCLIP_REQUIRE_POSTGRES") == "1":
+        return
+    url = postgres_test_url()
+    problem = server_problem(url)
+    if problem is None:
+        return
+    items[:] = [item for item in items if not needs_postgres(item)]
+    config.hook.pytest_deselected(items=wanted)
+    config.stash[SKIPPED_POSTGRES] = (
+        f"PostgreSQL: {len(wanted)} tests not run, no server at {safe_url(url)} ({problem}); "
+        "set OLDCLIP_TEST_DATABASE_URL"
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    message = terminalreporter.config.stash.get(SKIPPED_POSTGRES, None)
+    if message:
+        terminalreporter.write_line(message, yellow=True, bold=True)
 
 
 @pytest.fixture
@@ -65,15 +105,15 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """The test server's URL, once it is known to answer (else skip, or fail in CI)."""
-    url = os.environ.get("OLDCLIP_TEST_DATABASE_URL", DEFAULT_POSTGRES_URL)
-    try:
-        connect_postgres(url).close()
-    except StorageError as exc:
-        message = f"PostgreSQL tests skipped: no server at {safe_url(url)} ({exc})"
-        if os.environ.get("OLDCLIP_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"OLDCLIP_REQUIRE_POSTGRES=1 but {message}", pytrace=False)
-        pytest.skip(message)
+    """The test server's URL, once it is known to answer (its tests are left out when it
+    does not, unless OLDCLIP_REQUIRE_POSTGRES=1: then they fail here)."""
+    url = postgres_test_url()
+    problem = server_problem(url)
+    if problem is not None:
+        pytest.fail(
+            f"OLDCLIP_REQUIRE_POSTGRES=1 but no PostgreSQL server at {safe_url(url)}: {problem}",
+            pytrace=False,
+        )
     return url
 
 
