@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sqlite_utils
 from aiohttp import web
 from media import (
     CHAIR,
@@ -33,6 +32,7 @@ from media import (
     run_cli,
     splice_videos,
 )
+from storage_helpers import raw_sqlite
 
 import fingerprint.match
 import storage
@@ -44,6 +44,7 @@ from fingerprint.match import without_ignored
 from oldclip.config import Config, NetworkSettings, load_config
 from oldclip.library import Library
 from oldclip.watch import add_feed, run_once
+from storage.engine import Database
 
 CHAIR_TITLE = "Folding chair in a hallway"
 CHAIR_FIRST_SEEN = "2017-06-20"
@@ -524,7 +525,7 @@ async def test_an_alert_still_queued_when_its_clip_is_marked_benign_is_not_sent(
         channel.post("1", "Thu, 01 Jan 2026 10:00:00 GMT", videos.repost)
         assert (await run_once(library, config)).reposts == 1
         storage.subscribe(library.db, FACT_CHECKER, FACT_CHECKER)
-        unmarked = sqlite_utils.Database(tmp_path / "unmarked.db")
+        unmarked = raw_sqlite(tmp_path / "unmarked.db")
         library.db.conn.backup(unmarked.conn)  # the same queue, for comparison
 
         library.set_benign(chair)
@@ -540,6 +541,6 @@ async def test_an_alert_still_queued_when_its_clip_is_marked_benign_is_not_sent(
 FACT_CHECKER = 4242
 
 
-def deps_for(db: sqlite_utils.Database) -> Deps:
+def deps_for(db: Database) -> Deps:
     """What alert planning reads: the database and who may receive alerts (no bot runs)."""
     return Deps(db=db, checker=None, settings=BotSettings(fact_checkers=(FACT_CHECKER,)))  # type: ignore[arg-type]

@@ -8,7 +8,6 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import sqlite_utils
 from bot_process import (
     ADMIN,
     CHAIR_TITLE,
@@ -21,6 +20,7 @@ from fake_telegram import FakeTelegram
 from storage_helpers import matched_post_media
 
 import storage
+from storage.engine import Database
 
 __all__ = ["library_template", "running"]  # fixtures
 
@@ -44,7 +44,7 @@ def photos(tg: FakeTelegram, chat_id: int) -> list[dict]:
     return [m for m in tg.bot_messages(chat_id) if "photo" in m]
 
 
-def queue_alert(db: sqlite_utils.Database, post_url: str, *, evidence: bool = False) -> int:
+def queue_alert(db: Database, post_url: str, *, evidence: bool = False) -> int:
     """A repost alert for the chair clip, as the watchers queue it."""
     clip = storage.list_clips(db)[0]
     post = {"post_url": post_url, "source": "telegram", "score": 0.9}
@@ -151,7 +151,7 @@ async def test_kill_9_before_the_send_delivers_once_after_the_restart(running: R
     assert len(tg.bot_messages(44)) == 1  # /start answered once, after the restart
 
 
-def repost(db: sqlite_utils.Database, feed_id: int, clip: storage.Clip, n: int) -> int:
+def repost(db: Database, feed_id: int, clip: storage.Clip, n: int) -> int:
     """The watchers' last step for a post whose video matched the clip."""
     outbox_id, _ = storage.record_repost_and_alert(
         db,

@@ -9,17 +9,17 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-import sqlite_utils
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.outgoing import Courier, send
 from storage import outgoing
+from storage.engine import Database
 
 
 @pytest.fixture
-async def courier(db: sqlite_utils.Database) -> AsyncIterator[tuple[Courier, FakeTelegram]]:
+async def courier(db: Database) -> AsyncIterator[tuple[Courier, FakeTelegram]]:
     async with FakeTelegram() as tg:
         bot = Bot(
             DEFAULT_TOKEN,
@@ -37,7 +37,7 @@ async def courier(db: sqlite_utils.Database) -> AsyncIterator[tuple[Courier, Fak
                 await task
 
 
-async def settled(db: sqlite_utils.Database, row_id: int, timeout: float = 10) -> str:
+async def settled(db: Database, row_id: int, timeout: float = 10) -> str:
     deadline = time.monotonic() + timeout
     while (state := outgoing.get(db, row_id).state) in ("pending", "sending"):
         assert time.monotonic() < deadline, f"row {row_id} still {state}"
@@ -46,7 +46,7 @@ async def settled(db: sqlite_utils.Database, row_id: int, timeout: float = 10) -
 
 
 async def test_a_message_telegram_took_but_never_answered_is_not_sent_again(
-    courier: tuple[Courier, FakeTelegram], db: sqlite_utils.Database
+    courier: tuple[Courier, FakeTelegram], db: Database
 ) -> None:
     sender, tg = courier
     tg.hang_after_accepting("sendMessage", chat_id=42)
@@ -60,7 +60,7 @@ async def test_a_message_telegram_took_but_never_answered_is_not_sent_again(
 
 
 async def test_an_edit_of_a_deleted_message_becomes_a_reply_to_it(
-    courier: tuple[Courier, FakeTelegram], db: sqlite_utils.Database
+    courier: tuple[Courier, FakeTelegram], db: Database
 ) -> None:
     sender, tg = courier
     status = await send(sender, 42, "Checking...")
@@ -81,7 +81,7 @@ async def test_an_edit_of_a_deleted_message_becomes_a_reply_to_it(
 
 
 async def test_a_chat_gets_a_burst_of_three_then_one_message_a_second(
-    courier: tuple[Courier, FakeTelegram], db: sqlite_utils.Database
+    courier: tuple[Courier, FakeTelegram], db: Database
 ) -> None:
     sender, tg = courier
     start = time.monotonic()

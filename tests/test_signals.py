@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sqlite_utils
 from media import CHAIR, CHAIR_RECUT, DOORKNOB, require_media, shared_fingerprint
 from media_sound import sound_over
+from storage_helpers import raw_sqlite
 
 import storage
 from fingerprint import MatchSettings, fingerprint_file, signal
@@ -25,6 +25,7 @@ from fingerprint.types import PDQ, Fingerprint
 from oldclip.config import load_config
 from oldclip.library import Library
 from oldclip.refingerprint import refingerprint
+from storage.engine import Database
 from storage.migrations import migrate, schema_version
 
 OTHERS = [name for name in signal.PLUGINS if name != PDQ]
@@ -85,7 +86,7 @@ def test_pdq_data_round_trips_and_junk_is_refused() -> None:
             PDQ_SIGNAL.loads(junk)
 
 
-def test_stored_signals_survive_the_database(db: sqlite_utils.Database) -> None:
+def test_stored_signals_survive_the_database(db: Database) -> None:
     fp = shared_fingerprint(CHAIR)
     media_id, _ = storage.add_media(db, fp)
     loaded = storage.load_fingerprint(db, media_id)
@@ -96,7 +97,7 @@ def test_stored_signals_survive_the_database(db: sqlite_utils.Database) -> None:
 
 
 def test_stored_data_that_cannot_be_used_is_ignored(
-    db: sqlite_utils.Database, caplog: pytest.LogCaptureFixture
+    db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     fp = shared_fingerprint(CHAIR)
     media_id, _ = storage.add_media(db, fp)
@@ -125,7 +126,7 @@ def test_stored_data_that_cannot_be_used_is_ignored(
     assert storage.load_fingerprint(db, media_id).signals == {} and not caplog.text
 
 
-def test_a_bundle_carries_the_signals(tmp_path: Path, db: sqlite_utils.Database) -> None:
+def test_a_bundle_carries_the_signals(tmp_path: Path, db: Database) -> None:
     fp = shared_fingerprint(CHAIR)
     media_id, _ = storage.add_media(db, fp)
     storage.add_clip(db, media_id, title="Chair", first_seen="2015-03-01", source="archive.org")
@@ -148,7 +149,7 @@ def test_a_bundle_carries_the_signals(tmp_path: Path, db: sqlite_utils.Database)
 def library_before_signals(path: Path, video: Path, title: str) -> tuple[int, Fingerprint]:
     """A library file as the oldclip before signals left it (schema 10), holding ``video`` as a
     clip whose file is kept; its media id and the fingerprint stored."""
-    old = sqlite_utils.Database(path)
+    old = raw_sqlite(path)
     old.execute("PRAGMA foreign_keys = ON")
     assert migrate(old, target=10) == 10  # the schema before media_signals
     fp = replace(shared_fingerprint(video), signals={})  # what that oldclip stored
@@ -204,7 +205,7 @@ def test_benign_media_are_candidates_of_no_signal(tmp_path: Path) -> None:
 
 
 def test_signals_too_big_for_a_bundle_line_are_left_out(
-    tmp_path: Path, db: sqlite_utils.Database, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import storage.bundle
 

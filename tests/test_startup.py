@@ -67,7 +67,7 @@ def test_reading_commands_load_no_decoder_bot_or_watchers(library, args):
 
 
 def test_help_loads_no_numpy_or_sqlite(library):
-    assert not loaded_by("--help", db=library) & {"numpy", "sqlite_utils"}
+    assert not loaded_by("--help", db=library) & {"numpy", "psycopg"}
 
 
 def test_help_still_lists_every_feed_kind(capsys):
