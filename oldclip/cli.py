@@ -218,6 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
     bundle = commands.add_parser("import-bundle", help="merge another newsroom's bundle")
     bundle.add_argument("file", type=Path, help="a bundle written by `oldclip export`")
     bundle.set_defaults(run=cmd_import_bundle)
+
+    move = commands.add_parser(
+        "migrate-db",
+        help="copy this SQLite library into an empty PostgreSQL database",
+        description="Copy every table of the library (--db) into an empty PostgreSQL database, "
+        "ids kept, in one transaction: on any error the target stays empty. Then point "
+        "[database] url at it. The SQLite file is left as it was. Media files and the search "
+        "index stay where they are: copy the media folder along if you move hosts.",
+    )
+    move.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/dbname")
+    move.set_defaults(run=cmd_migrate_db)
     return parser
 
 
@@ -610,6 +621,24 @@ def cmd_refingerprint(library: Library, args: argparse.Namespace) -> int:
 
 def cmd_import_bundle(library: Library, args: argparse.Namespace) -> int:
     say(storage.import_bundle(library.db, args.file).summary())
+    return 0
+
+
+def cmd_migrate_db(library: Library, args: argparse.Namespace) -> int:
+    from storage.copy import copy_library
+    from storage.db import safe_url
+
+    if not args.to.lower().startswith(("postgresql://", "postgres://")):
+        raise UsageError(f"--to must be a postgresql:// URL, not {safe_url(args.to)}")
+    if library.db.dialect != "sqlite":
+        raise UsageError("migrate-db copies a SQLite library: name it with --db")
+    target = storage.open_db(args.to)
+    try:
+        report = copy_library(library.db, target)
+    finally:
+        target.close()
+    tables = ", ".join(f"{table} {n}" for table, n in report.rows.items() if n)
+    say(f"copied {report.total} rows into {target.name} ({tables or 'an empty library'})")
     return 0
 
 
