@@ -67,7 +67,7 @@ def record_provenance(
         ),
         media_id,
     )
-    before = db.conn.total_changes
+    before = db.changes
     with db.atomic():
         clip_id, created = storage.add_clip(
             db,
@@ -94,7 +94,7 @@ def record_provenance(
     library.index_media(target)
     if created:
         return clip_id, "new"
-    return clip_id, "merged" if db.conn.total_changes != before else "known"
+    return clip_id, "merged" if db.changes != before else "known"
 
 
 async def import_page(

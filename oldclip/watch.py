@@ -99,7 +99,7 @@ def say_if_no_feeds(library: Library) -> None:
     """Watching nothing is allowed (feeds added meanwhile are picked up), but never silent."""
     if not storage.list_feeds(library.db) and not library.config.feeds:
         print(
-            f"oldclip: no feeds to watch in {library.config.database}: add one with "
+            f"oldclip: no feeds to watch in {library.config.database_label}: add one with "
             "`oldclip feeds add KIND TARGET` (or [[feeds]] in the config file)",
             file=sys.stderr,
         )

@@ -113,6 +113,13 @@ def test_opening_at_once_migrates_once(db_url: str) -> None:
         db.close()
 
 
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_a_newer_postgresql_schema_is_refused(db: Database, db_url: str) -> None:
+    db.execute("UPDATE oldclip_schema SET version = ?", [CURRENT_VERSION + 1])
+    with pytest.raises(StorageError, match=r"written by a newer oldclip .*upgrade oldclip"):
+        open_db(db_url)
+
+
 # --- URLs ---------------------------------------------------------------------------------------
 
 
