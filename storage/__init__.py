@@ -1,4 +1,5 @@
-"""oldclip's library database: media, their fingerprints, clips and sightings, in SQLite.
+"""oldclip's library database: media, their fingerprints, clips and sightings, in SQLite (a
+file, the default) or PostgreSQL (``open_db("postgresql://...")``; see storage.engine).
 
 Usage::
 

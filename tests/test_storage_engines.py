@@ -228,3 +228,31 @@ def test_racing_reposts_of_one_clip_make_one_alert(db: Database, db_url: str) ->
         assert again == [(outbox_id, False), (outbox_id, False)]
         alert = get_alert(db, outbox_id)
         assert alert is not None and alert.count == 2
+
+
+# --- bundles ------------------------------------------------------------------------------------
+
+
+def test_a_bundle_goes_both_ways_between_the_engines(db: Database, tmp_path: Path) -> None:
+    """Exported from one engine and imported into the other, clips arrive whole; importing
+    the same bundle again changes nothing (the import's merge runs on either engine)."""
+    from storage import export_bundle, import_bundle, list_clips, load_fingerprint
+
+    media_id, _ = add_media(db, make_fp(5))
+    add_clip(db, media_id, title="Convoy", first_seen="2014-07-17", source="https://a.example/c")
+    export_bundle(db, tmp_path / "ours.jsonl", publisher="Us")
+    other = open_db(tmp_path / "other.db")
+    try:
+        assert import_bundle(other, tmp_path / "ours.jsonl").new == 1
+        other_media, _ = add_media(other, make_fp(6))
+        add_clip(other, other_media, title="Tank", first_seen="2015-01-02", source="https://b.ex")
+        export_bundle(other, tmp_path / "theirs.jsonl", publisher="Them")
+    finally:
+        other.close()
+    report = import_bundle(db, tmp_path / "theirs.jsonl", in_batches=True)
+    assert (report.new, report.unchanged) == (1, 1)
+    assert import_bundle(db, tmp_path / "theirs.jsonl").unchanged == 2
+    assert [c.title for c in list_clips(db)] == ["Convoy", "Tank"]
+    tank = list_clips(db)[1]
+    fingerprint = load_fingerprint(db, tank.media_id)
+    assert fingerprint is not None and (fingerprint.hashes == make_fp(6).hashes).all()
