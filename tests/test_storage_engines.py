@@ -201,6 +201,23 @@ def test_the_same_post_recorded_twice_at_once_is_new_once(db: Database, db_url: 
     assert db.execute("SELECT count(*) FROM post_media").fetchone()[0] == 10
 
 
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_two_workers_claiming_one_media_item_one_wins(db: Database, db_url: str) -> None:
+    """The pipeline's compare-and-set: of two workers taking the same 'new' item, one gets it."""
+    from storage import advance, media_of_post
+
+    for n in range(10):
+        post_id, _ = new_post(db, 500 + n)
+        (item,) = media_of_post(db, post_id)
+        results = race(
+            db_url,
+            lambda conn, item_id=item.id: advance(
+                conn, item_id, "fetched", expect="new", file_path=f"/tmp/{threading.get_ident()}"
+            ),
+        )
+        assert sorted(results) == [False, True]
+
+
 def record_one_of(items: list[int], repost: dict[str, Any]) -> Callable[[Database], Any]:
     """A racer's step: record one of ``items`` (each racer takes its own) as ``repost``."""
     return lambda conn: record_repost_and_alert(conn, items.pop(), repost, window_s=3600)
