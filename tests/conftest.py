@@ -75,8 +75,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for item in items if not needs_postgres(item)]
     config.hook.pytest_deselected(items=wanted)
     config.stash[SKIPPED_POSTGRES] = (
-        f"PostgreSQL: {len(wanted)} tests not run, no server at {safe_url(url)} ({problem}); "
-        "set OLDCLIP_TEST_DATABASE_URL"
+        f"PostgreSQL: {len(wanted)} tests not run: {problem} (set OLDCLIP_TEST_DATABASE_URL)"
     )
 
 
