@@ -1,12 +1,13 @@
 """The pipeline's write steps on SQLite and PostgreSQL, and what the write lock costs.
 
-    python bench/engines.py [--posts 400] [--writers 4] [--url postgresql://postgres@127.0.0.1/test]
+    python bench/engines.py [--posts 400] [--writers 4] [--clips 5000] [--url postgresql://...]
 
 For each engine: one connection recording ``--posts`` posts (record_post, an ``immediate``
 read-then-decide transaction), then ``--writers`` connections at once, each recording its
 share of reposts of ONE clip (record_repost_and_alert: "is there an open alert to join?").
 The racing run is the test of the lock: the right answer is one alert counting every repost.
-On PostgreSQL it is run a second time with the advisory lock left out, to show both its cost
+Then, on PostgreSQL, ``migrate-db`` copies a SQLite library of ``--clips`` clips into it.
+The PostgreSQL run is made a second time with the advisory lock left out, to show both its cost
 and what it prevents (duplicate alerts under READ COMMITTED).  PostgreSQL runs in a schema
 of its own, dropped afterwards.
 """
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from storage_helpers import make_fp, matched  # noqa: E402
 
 from storage import add_clip, add_media, open_db, record_post, record_repost_and_alert  # noqa: E402
+from storage.copy import _count, copy_library  # noqa: E402
 from storage.db import connect_postgres  # noqa: E402
 from storage.engine import Database, PostgresDatabase  # noqa: E402
 
@@ -77,10 +79,26 @@ def bench(url: str, posts: int, writers: int) -> None:
         connection.close()
 
 
+def bench_copy(folder: Path, url: str, clips: int) -> None:
+    """``oldclip migrate-db``'s copy of a library of ``clips`` clips (a fingerprint each)."""
+    source = open_db(folder / "copy.db")
+    with source.atomic():
+        for n in range(clips):
+            media_id, _ = add_media(source, make_fp(100_000 + n))
+            add_clip(source, media_id, title=f"Clip {n}", first_seen="2014-07-17", source="x")
+    target = open_db(url)
+    elapsed = timed(lambda: copy_library(source, target))
+    rows = sum(_count(source, t) for t in source.table_names())
+    print(f"  migrate-db: {clips} clips ({rows} rows) copied in {elapsed:.2f} s")
+    source.close()
+    target.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=400)
     parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--clips", type=int, default=5000, help="library size for migrate-db")
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -100,6 +118,15 @@ def main() -> None:
         finally:
             PostgresDatabase.immediate = immediate  # type: ignore[method-assign]
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    schema = f"oldclip_bench_{secrets.token_hex(4)}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        print("PostgreSQL, a new database:")
+        with tempfile.TemporaryDirectory() as folder:
+            sep = "&" if "?" in args.url else "?"
+            bench_copy(Path(folder), f"{args.url}{sep}options=-csearch_path%3D{schema}", args.clips)
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
     admin.close()
 
 
