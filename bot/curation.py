@@ -85,7 +85,7 @@ class Draft:
     name: str
     lang: str
     answers: dict[str, str | None]
-    started_at: str  # ISO 8601 UTC
+    started_at: str = ""  # ISO 8601 UTC, as the database recorded it
 
     @property
     def step(self) -> str:
@@ -108,7 +108,7 @@ class Draft:
 
 
 def _start(deps: Deps, key: tuple[int, int], item: Any, name: str, lang: str) -> None:
-    data = Draft(item, name, lang, {}, "").stored()
+    data = Draft(item, name, lang, answers={}).stored()
     forget = datetime.now(UTC) - timedelta(seconds=DRAFT_TTL_S)
     bot_state.start_dialogue(deps.db, *key, DIALOGUE, data, forget_before=forget)
 

@@ -28,7 +28,8 @@ claim is a compare-and-set, so each row goes out from one of them, and a chat's 
 only once its head is settled, so order holds too.  What changes is recovery: a row another
 process is sending right now looks just like one a killed process left 'sending', so a shared
 courier settles only rows claimed longer ago than any call can take (``STALE_CLAIM_S``), and
-looks again every minute, instead of settling them all at start-up.
+looks again every minute, instead of settling them all at start-up.  Pacing stays per process:
+N of them may together go over the overall ~30 a second, and Telegram's 429 then slows them.
 
 Rows of one chat go out in order, so "Checking..." is sent before its edit with the verdict;
 an edit of a message that never arrived (or may not have) is sent as a new message instead,

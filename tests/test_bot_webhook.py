@@ -226,6 +226,26 @@ async def test_a_dialogue_started_on_one_process_continues_on_another(
         assert bot_state.get_dialogue(hosts[1].deps.db, FACT_CHECKER, FACT_CHECKER) is None
 
 
+async def test_a_port_in_use_is_said_in_one_line_and_the_bot_stays_off(
+    tg: FakeTelegram, workers: MediaWorkers, tmp_path: Path
+) -> None:
+    library = Library.open(load_config(None, tmp_path / "library.db"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = BotSettings(
+            token=DEFAULT_TOKEN, api_base_url=tg.base_url, webhook_port=taken.getsockname()[1]
+        )
+        deps = Deps(db=library.db, checker=LibraryChecker(library, workers), settings=settings)
+        said: list[str] = []
+        started = await run_bot(deps, asyncio.Event(), said.append, webhook_url=PUBLIC_URL)
+    library.close()
+    assert started is False and len(said) == 1
+    assert said[0].startswith(f"cannot serve the webhook {PUBLIC_URL}: ")
+    assert "address already in use" in said[0] and said[0].endswith("the bot stays off")
+    assert tg.webhook is None  # Telegram was never pointed at a process that is not there
+
+
 def queue_alert(db, url: str) -> int:  # type: ignore[no-untyped-def]
     clip = storage.list_clips(db)[0]
     payload = {
