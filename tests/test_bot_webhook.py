@@ -415,3 +415,35 @@ async def test_oldclip_bot_serves_a_webhook_then_polls_again(
     finally:
         code, text = await stop_process(process, log)
     assert code == 0 and "Traceback" not in text
+
+
+async def api(tg: FakeTelegram, method: str, **params: object) -> Json:
+    url = f"{tg.base_url}/bot{DEFAULT_TOKEN}/{method}"
+    async with aiohttp.ClientSession() as session, session.post(url, json=params) as r:
+        return await r.json()
+
+
+async def test_the_fake_answers_webhook_calls_as_the_bot_api_does(tg: FakeTelegram) -> None:
+    """What the webhook tests rely on: Telegram's refusals, getUpdates locked out, failed
+    deliveries kept and reported by getWebhookInfo, polling possible again after deleteWebhook."""
+    refused = await api(tg, "setWebhook", url="http://bot.example.org/t")
+    assert refused["description"].endswith("An HTTPS URL must be provided for webhook")
+    refused = await api(tg, "setWebhook", url="https://bot.example.org:8080/t")
+    assert "only on ports 80, 88, 443 or 8443" in refused["description"]
+    refused = await api(tg, "setWebhook", url=PUBLIC_URL, secret_token="a b")
+    assert refused["description"] == "Bad Request: secret token contains unallowed characters"
+    assert (await api(tg, "setWebhook", url=PUBLIC_URL))["description"] == "Webhook was set"
+    assert (await api(tg, "setWebhook", url=PUBLIC_URL))["description"] == "Webhook is already set"
+    assert (await api(tg, "getUpdates"))["error_code"] == 409
+
+    tg.route_webhook(f"http://127.0.0.1:{free_port()}/telegram")  # nobody listens there
+    tg.send_text(tg.user(90), "/start")
+    await until(lambda: len(tg.webhook_posts) >= 2, "two delivery attempts")
+    info = (await api(tg, "getWebhookInfo"))["result"]
+    assert info["url"] == PUBLIC_URL and info["pending_update_count"] == 1
+    assert info["last_error_message"] and info["last_error_date"] > 0
+
+    assert (await api(tg, "deleteWebhook"))["description"] == "Webhook was deleted"
+    assert (await api(tg, "deleteWebhook"))["description"] == "Webhook is already deleted"
+    updates = (await api(tg, "getUpdates"))["result"]
+    assert [u["message"]["text"] for u in updates] == ["/start"]  # kept, now polled
