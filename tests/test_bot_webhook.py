@@ -258,7 +258,7 @@ def queue_alert(db, url: str) -> int:  # type: ignore[no-untyped-def]
     return storage.add_alert(db, "repost", payload, group_key=f"post:{url}")
 
 
-async def test_two_delivery_loops_on_one_database_deliver_each_alert_once(
+async def test_two_processes_on_one_database_send_each_alert_and_answer_once(
     tg: FakeTelegram, workers: MediaWorkers, tmp_path: Path
 ) -> None:
     async with webhook_hosts(tg, tmp_path, workers, 2) as hosts:
@@ -278,9 +278,15 @@ async def test_two_delivery_loops_on_one_database_deliver_each_alert_once(
             lambda: all(sent(chat, url) for chat in (FACT_CHECKER, ADMIN) for url in urls),
             "every alert in both chats",
         )
+        # Telegram sending an update again, this time to the other host: handled once too.
+        again = json.dumps(update_json(700, 75, "/start")).encode()
+        secret = tg.webhook["secret_token"]
+        assert [await post(h.address, again, secret) for h in hosts] == [200, 200]
+        await wait_text(tg, 75, "oldclip", timeout=30)
         await asyncio.sleep(2.0)  # both loops had every chance to send one again
         assert {sent(chat, url) for chat in (FACT_CHECKER, ADMIN) for url in urls} == {1}
         assert storage.pending_alerts(db) == []
+        assert len(texts_to(tg, 75)) == 1
 
 
 def test_a_shared_sender_settles_only_claims_a_dead_process_left(tmp_path: Path) -> None:
