@@ -267,8 +267,9 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
     return config
 
 
-# What Telegram accepts as a webhook's secret_token (setWebhook): 1-256 of these characters.
-WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# What Telegram accepts as a webhook's secret_token (setWebhook): up to 256 of these characters;
+# at least 16 here, as a short one can be guessed (and would be blanked all over the logs).
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{16,256}")
 
 
 def _bot(data: dict, problems: Problems) -> BotSettings:
@@ -285,7 +286,7 @@ def _bot(data: dict, problems: Problems) -> BotSettings:
         # The value itself is never repeated: it is a secret.
         where = "$OLDCLIP_WEBHOOK_SECRET" if secret else "bot.webhook_secret"
         problems.add(
-            f"{where} must be 1 to 256 letters, digits, _ or - (what Telegram accepts)",
+            f"{where} must be 16 to 256 letters, digits, _ or - (e.g. `openssl rand -hex 32`)",
             "" if secret else "bot",
             "" if secret else "webhook_secret",
         )

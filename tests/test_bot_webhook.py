@@ -326,7 +326,7 @@ def test_the_webhook_secret_comes_from_the_environment_and_is_never_repeated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "config.toml"
-    config.write_text('[bot]\nwebhook_secret = "from-the-file"\nwebhook_port = 8443\n')
+    config.write_text('[bot]\nwebhook_secret = "from-the-config-file"\nwebhook_port = 8443\n')
     monkeypatch.setenv("OLDCLIP_WEBHOOK_SECRET", "from_the_environment-1")
     settings = load_config(config).bot
     assert settings.webhook_secret == "from_the_environment-1" and settings.webhook_port == 8443
@@ -334,12 +334,15 @@ def test_the_webhook_secret_comes_from_the_environment_and_is_never_repeated(
     monkeypatch.setenv("OLDCLIP_WEBHOOK_SECRET", "has spaces+slashes/")
     with pytest.raises(ConfigError) as refused:
         load_config(config)
-    assert "OLDCLIP_WEBHOOK_SECRET must be 1 to 256" in str(refused.value)
+    assert "OLDCLIP_WEBHOOK_SECRET must be 16 to 256" in str(refused.value)
     assert "spaces" not in str(refused.value)
     monkeypatch.delenv("OLDCLIP_WEBHOOK_SECRET")
-    config.write_text('[bot]\nwebhook_port = 70000\nwebhook_path = "telegram"\n')
+    config.write_text(
+        '[bot]\nwebhook_port = 70000\nwebhook_path = "telegram"\nwebhook_secret = "short"\n'
+    )
     with pytest.raises(ConfigError) as refused:
         load_config(config)
+    assert "bot.webhook_secret must be 16 to 256" in str(refused.value)
     assert "bot.webhook_port must be from 1 to 65535" in str(refused.value)
     assert "bot.webhook_path must be a URL path" in str(refused.value)
 
