@@ -1,8 +1,10 @@
 """Building the python-telegram-bot Application and running it inside oldclip's event loop.
 
-``run_bot`` uses PTB's manual lifecycle (not ``run_polling``, which would own the loop and the
-signal handlers) so that the bot, the watchers and alert delivery share one loop and stop
-together.
+``run_bot`` uses PTB's manual lifecycle (not ``run_polling``/``run_webhook``, which would own
+the loop and the signal handlers) so that the bot, the watchers and alert delivery share one
+loop and stop together.  Updates come by long polling (one process per token: `oldclip run`,
+`oldclip bot`) or through a webhook (`oldclip bot --webhook URL`, any number of processes on
+one database: see bot.webhook).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from telegram.ext import (
     filters,
 )
 
-from . import admin, alerts, buttons, curation, factcheck, public
+from . import admin, alerts, buttons, curation, factcheck, public, webhook
 from .deps import Deps
 from .i18n import t
 from .outgoing import Courier, reply
+from .webhook import Webhook
 
 log = logging.getLogger(__name__)
 
@@ -54,32 +57,51 @@ LINKS = (
 
 
 class RedactTokens(logging.Filter):
-    """Blank out anything shaped like a bot token, whatever logger it passes through."""
+    """Blank out anything shaped like a bot token, and the secrets given to ``hide``, whatever
+    logger it passes through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def hide(self, secret: str) -> None:
+        self.secrets.add(secret)
+
+    def _redact(self, text: str) -> str:
+        text = TOKEN_RE.sub("<token>", text)
+        for secret in self.secrets:
+            text = text.replace(secret, "<secret>")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if TOKEN_RE.search(message):
-            record.msg, record.args = TOKEN_RE.sub("<token>", message), None
+        redacted = self._redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:  # tracebacks too: format once, redacted
-            record.exc_text = TOKEN_RE.sub(
-                "<token>", logging.Formatter().formatException(record.exc_info)
-            )
+            record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
         return True
+
+
+REDACT = RedactTokens()
 
 
 def quiet_secrets() -> None:
     """httpx logs every request URL, which holds the token: keep it quiet and redact the rest."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    redact = RedactTokens()
     for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
+        handler.addFilter(REDACT)
 
 
-def build_application(deps: Deps) -> Application:
+def build_application(deps: Deps, *, shared: bool = False) -> Application:
+    """The bot's Application; ``shared``: other processes serve the same bot from the same
+    database (a webhook), so it has no poller and its courier shares the queue with theirs."""
     settings = deps.settings
     # No rate limiter: every message goes through bot.outgoing's courier, which paces, retries
     # and records them durably (see its docstring for why PTB's AIORateLimiter is not used).
     builder = ApplicationBuilder().token(settings.token)
+    if shared:
+        builder = builder.updater(None)
     if settings.api_base_url:
         root = settings.api_base_url.rstrip("/")
         builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
@@ -92,7 +114,7 @@ def build_application(deps: Deps) -> Application:
     async def prepare_alert(row):  # type: ignore[no-untyped-def]
         return await alerts.prepare(deps, row, pictures)
 
-    deps.courier = Courier(deps.db, app.bot, prepare_alert)
+    deps.courier = Courier(deps.db, app.bot, prepare_alert, shared=shared)
     # Only new messages: an edited caption or command must not run a check (or /remove) again,
     # and channel posts have no user to answer.
     new_messages = filters.UpdateType.MESSAGE
@@ -146,46 +168,56 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def run_bot(
-    deps: Deps, stop: asyncio.Event, say: Callable[[str], None] = log.warning
-) -> None:
-    """Poll for updates and deliver alerts until ``stop`` is set.
+    deps: Deps,
+    stop: asyncio.Event,
+    say: Callable[[str], None] = log.warning,
+    *,
+    webhook_url: str | None = None,
+    meanwhile: str = "the watchers keep running",
+) -> bool:
+    """Take updates (long polling, or through ``webhook_url``) and deliver alerts until
+    ``stop`` is set; False when the bot could not start at all.
 
     Telegram unreachable at start (no network, a firewall, an outage) is said in one line with
-    ``say`` and tried again with a growing delay, while the rest of the service keeps running;
-    a token Telegram refuses is said once and the bot stays off (retrying cannot fix it).
+    ``say`` and tried again with a growing delay, while the rest of the service keeps running
+    (``meanwhile`` says what does); a token or a webhook Telegram refuses is said once and the
+    bot stays off (retrying cannot fix it).
     """
     delay = FIRST_RETRY_S
+    tail = f", {meanwhile}" if meanwhile else ""
     while not stop.is_set():
-        app = build_application(deps)
+        app = build_application(deps, shared=webhook_url is not None)
         try:
             await app.initialize()  # getMe: where a bad token or no network shows
         except InvalidToken:
             await _shut(app)
             say(
                 "Telegram refused the bot token: set OLDCLIP_BOT_TOKEN (or [bot] token) to the "
-                "token @BotFather gave; the bot stays off, the watchers keep running"
+                f"token @BotFather gave; the bot stays off{tail}"
             )
-            return
+            return False
         except NetworkError as exc:  # TimedOut included
             await _shut(app)
-            say(
-                f"cannot reach Telegram ({_reason(exc)}); retrying in {delay:g} s — "
-                "the watchers keep running"
-            )
+            dash = f" — {meanwhile}" if meanwhile else ""
+            say(f"cannot reach Telegram ({_reason(exc)}); retrying in {delay:g} s{dash}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, MAX_RETRY_S)
             continue
         try:
-            await _serve(app, deps, stop)
+            hook = None
+            if webhook_url is not None:
+                hook = webhook.webhook_for(webhook_url, deps.settings, deps)
+                REDACT.hide(hook.secret)
+            return await _serve(app, deps, stop, hook, say)
         finally:
             await _shut(app)
-        return
+    return True
 
 
-def _reason(exc: NetworkError) -> str:
+def _reason(exc: Exception) -> str:
     """PTB's message without its "httpx.ConnectError: " prefix, or the cause's name."""
-    text = str(exc.message or exc.__cause__ or type(exc).__name__)
+    text = str(getattr(exc, "message", None) or exc.__cause__ or exc or type(exc).__name__)
     return TOKEN_RE.sub("<token>", text.split(": ", 1)[-1] if "Error: " in text else text)
 
 
@@ -194,7 +226,13 @@ async def _shut(app: Application) -> None:
         await app.shutdown()
 
 
-async def _serve(app: Application, deps: Deps, stop: asyncio.Event) -> None:
+async def _serve(
+    app: Application,
+    deps: Deps,
+    stop: asyncio.Event,
+    hook: Webhook | None,
+    say: Callable[[str], None],
+) -> bool:
     try:
         await app.bot.set_my_commands(
             [
@@ -205,18 +243,30 @@ async def _serve(app: Application, deps: Deps, stop: asyncio.Event) -> None:
         )
     except TelegramError as exc:  # the menu is a nicety: answering matters more
         log.warning("could not set the bot's command menu: %s", exc)
-    await app.updater.start_polling(poll_interval=0.0, timeout=10, drop_pending_updates=False)
-    await app.start()
-    courier = deps.courier
-    handlers_done = asyncio.Event()  # the courier sends what the last handlers queued
-    sending = asyncio.create_task(courier.run(handlers_done))
-    planning = asyncio.create_task(alerts.plan_forever(deps, courier, stop))
-    try:
-        await stop.wait()
-    finally:
+    async with contextlib.AsyncExitStack() as receiving:
+        if hook is None:
+            await app.updater.start_polling(
+                poll_interval=0.0, timeout=10, drop_pending_updates=False
+            )
+            receiving.push_async_callback(app.updater.stop)
+        else:
+            try:
+                await receiving.enter_async_context(webhook.receiving(app, deps, hook))
+            except (TelegramError, OSError) as exc:  # refused URL, port in use
+                say(f"cannot serve the webhook {hook.url}: {_reason(exc)}; the bot stays off")
+                return False
+        await app.start()
+        courier = deps.courier
+        handlers_done = asyncio.Event()  # the courier sends what the last handlers queued
+        sending = asyncio.create_task(courier.run(handlers_done))
+        planning = asyncio.create_task(alerts.plan_forever(deps, courier, stop))
         try:
-            await app.updater.stop()
-            await app.stop()
+            await stop.wait()
         finally:
-            handlers_done.set()
-            await asyncio.gather(planning, sending)
+            try:
+                await receiving.aclose()  # no new updates ...
+                await app.stop()  # ... and the ones taken are handled
+            finally:
+                handlers_done.set()
+                await asyncio.gather(planning, sending)
+    return True

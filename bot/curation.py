@@ -5,11 +5,15 @@ The bot then asks, one message at a time, for the title, the first publication d
 source, a description and a fact-check link, and adds the media as a clip.  Everyone who had
 asked the bot about matching footage that it could not identify then is told, once.
 
-The dialogue is a small state machine in ``bot_data`` keyed by (chat, user), so other people's
-messages in the same chat, or the same person's in another chat, never count as answers.  Its
-handler runs in group -1 (before the public handlers) and stops the update there when it took
-it as an answer, so a source link is not also checked as a link to a post.  The trust check is
-made on /add, on every answer and again before the clip is stored.
+The dialogue is a small state machine keyed by (chat, user), so other people's messages in the
+same chat, or the same person's in another chat, never count as answers.  It is kept in the
+database (storage.bot dialogues), not in this process: behind a webhook the next answer may
+reach another bot process, which must carry on where this one stopped.  Each answer is taken
+with a compare-and-set on the step, so two processes given two messages at once never both
+take them for the same answer, nor both store the clip.  Its handler runs in group -1 (before
+the public handlers) and stops the update there when it took it as an answer, so a source link
+is not also checked as a link to a post.  The trust check is made on /add, on every answer and
+again before the clip is stored.
 """
 
 from __future__ import annotations
@@ -18,18 +22,28 @@ import html
 import logging
 import re
 import tempfile
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from telegram import Document, ForceReply, Message, Update
+from telegram import (
+    Animation,
+    Bot,
+    Document,
+    ForceReply,
+    Message,
+    PhotoSize,
+    Update,
+    Video,
+    VideoNote,
+)
 from telegram.constants import ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 import storage
+from storage import bot as bot_state
 
 from . import access
 from .deps import Deps
@@ -43,12 +57,14 @@ from .telegram_files import download
 
 log = logging.getLogger(__name__)
 
-DRAFTS = "curation_drafts"  # bot_data key: {(chat id, user id): Draft}
+DIALOGUE = "add"  # the kind of the stored dialogue
 DRAFT_TTL_S = 3600.0  # an abandoned dialogue is forgotten after an hour
 SKIP = "-"
 MAX_TITLE, MAX_TEXT = 300, 2000
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+# What /add can take, by the name a stored draft records (rebuilt with Telegram's own de_json).
+MEDIA_TYPES = {cls.__name__: cls for cls in (PhotoSize, Video, Animation, VideoNote, Document)}
 
 # The dialogue's steps in order, each with its question.
 STEPS = ("title", "first_seen", "source", "description", "verdict_url")
@@ -61,15 +77,15 @@ QUESTIONS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Draft:
     """An /add dialogue in progress: the media replied to and the answers so far."""
 
     item: Any  # the telegram PhotoSize / Video / Animation / VideoNote / Document
     name: str
     lang: str
-    started: float = field(default_factory=time.monotonic)
-    answers: dict[str, str | None] = field(default_factory=dict)
+    answers: dict[str, str | None]
+    started_at: str = ""  # ISO 8601 UTC, as the database recorded it
 
     @property
     def step(self) -> str:
@@ -77,11 +93,38 @@ class Draft:
 
     @property
     def expired(self) -> bool:
-        return time.monotonic() - self.started > DRAFT_TTL_S
+        started = datetime.fromisoformat(self.started_at)
+        return datetime.now(UTC) - started > timedelta(seconds=DRAFT_TTL_S)
+
+    def stored(self) -> dict[str, Any]:
+        """The draft as the database keeps it (the media as the Bot API describes it)."""
+        return {
+            "type": type(self.item).__name__,
+            "item": self.item.to_dict(),
+            "name": self.name,
+            "lang": self.lang,
+            "answers": self.answers,
+        }
 
 
-def _drafts(context: ContextTypes.DEFAULT_TYPE) -> dict[tuple[int, int], Draft]:
-    return context.bot_data.setdefault(DRAFTS, {})
+def _start(deps: Deps, key: tuple[int, int], item: Any, name: str, lang: str) -> None:
+    data = Draft(item, name, lang, answers={}).stored()
+    forget = datetime.now(UTC) - timedelta(seconds=DRAFT_TTL_S)
+    bot_state.start_dialogue(deps.db, *key, DIALOGUE, data, forget_before=forget)
+
+
+def _load(deps: Deps, key: tuple[int, int], bot: Bot) -> Draft | None:
+    """The person's /add dialogue in this chat, as whichever process stored it left it."""
+    dialogue = bot_state.get_dialogue(deps.db, *key)
+    if dialogue is None or dialogue.kind != DIALOGUE:
+        return None
+    data = dialogue.data
+    kind = MEDIA_TYPES.get(data.get("type"))
+    if kind is None:  # written by another version: nothing to continue
+        bot_state.end_dialogue(deps.db, *key)
+        return None
+    item = kind.de_json(data["item"], bot)
+    return Draft(item, data["name"], data["lang"], dict(data["answers"]), dialogue.started_at)
 
 
 def _key(update: Update) -> tuple[int, int] | None:
@@ -137,7 +180,7 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if await refused_as_too_big(deps, message, item, lang):
         return
-    _drafts(context)[key] = Draft(item=item, name=name, lang=lang)
+    _start(deps, key, item, name, lang)
     await _ask(deps, message, lang, QUESTIONS[STEPS[0]])
 
 
@@ -145,7 +188,9 @@ async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/cancel: drop this person's dialogue in this chat, if any."""
     deps: Deps = context.bot_data["deps"]
     key = _key(update)
-    draft = _drafts(context).pop(key, None) if key is not None else None
+    draft = _load(deps, key, context.bot) if key is not None else None
+    if key is not None:
+        bot_state.end_dialogue(deps.db, *key)
     lang = draft.lang if draft else language_of(deps, update)
     await reply(deps.courier, update.effective_message, t(lang, "add_cancelled"))
 
@@ -175,18 +220,19 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     Runs before the other handlers; without a dialogue it returns and the update goes on.
     """
-    drafts = _drafts(context)
     key = _key(update)
-    draft = drafts.get(key) if key is not None else None
-    if key is None or draft is None:
-        return
-    if draft.expired:
-        del drafts[key]
+    if key is None:
         return
     deps: Deps = context.bot_data["deps"]
+    draft = _load(deps, key, context.bot)
+    if draft is None:
+        return
+    if draft.expired:
+        bot_state.end_dialogue(deps.db, *key)
+        return
     message, lang = update.effective_message, draft.lang
     if not deps.is_fact_checker(update.effective_user.id):
-        del drafts[key]
+        bot_state.end_dialogue(deps.db, *key)
         await reply(deps.courier, message, t(lang, "not_allowed"))
         raise ApplicationHandlerStop
     text = (message.text or "").strip()
@@ -204,11 +250,17 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
             await _ask(deps, message, lang, QUESTIONS[step])
         raise ApplicationHandlerStop
+    taken = len(draft.answers)
     draft.answers[step] = value
     if len(draft.answers) < len(STEPS):
-        await _ask(deps, message, lang, QUESTIONS[draft.step])
+        # Another process may have taken an answer to this step meanwhile: then it asked on.
+        if bot_state.advance_dialogue(deps.db, *key, taken, draft.stored()):
+            await _ask(deps, message, lang, QUESTIONS[draft.step])
         raise ApplicationHandlerStop
-    del drafts[key]  # before any await: a message sent meanwhile is not another answer
+    # Ended before any await, and by one process only: a message sent meanwhile is not
+    # another answer, and the clip is stored once.
+    if not bot_state.end_dialogue(deps.db, *key, step=taken):
+        raise ApplicationHandlerStop
     # Downloading and fingerprinting take seconds: not while every other update waits.
     context.application.create_task(
         _store(deps, update, context, draft), update=update, name="curation-add"

@@ -23,6 +23,14 @@ from the durable queue (lost on a crash, blocking the handler, counted nowhere),
 needs to know the queue's order, which only the courier does.  Calls that are not messages
 (getUpdates, getFile, answerCallbackQuery) go straight to Telegram.
 
+Several senders on one database (bot processes behind a webhook) share the queue safely: the
+claim is a compare-and-set, so each row goes out from one of them, and a chat's next row is due
+only once its head is settled, so order holds too.  What changes is recovery: a row another
+process is sending right now looks just like one a killed process left 'sending', so a shared
+courier settles only rows claimed longer ago than any call can take (``STALE_CLAIM_S``), and
+looks again every minute, instead of settling them all at start-up.  Pacing stays per process:
+N of them may together go over the overall ~30 a second, and Telegram's 429 then slows them.
+
 Rows of one chat go out in order, so "Checking..." is sent before its edit with the verdict;
 an edit of a message that never arrived (or may not have) is sent as a new message instead,
 and one that Telegram can no longer edit becomes a reply to it.
@@ -60,6 +68,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from storage import bot as bot_state
 from storage import outgoing as rows
 from storage.engine import Database
 
@@ -71,6 +80,10 @@ CHAT_PER_S = 1.0
 GROUP_PER_MINUTE = 20  # groups: 20 messages a minute
 MAX_BACKOFF_S = 600.0
 STOP_GRACE_S = 5.0  # on shutdown, calls in flight get this long to be answered
+# Shared couriers: a claim this old belongs to a dead process (PTB's calls time out within
+# ~30 s, uploads included), looked for this often.
+STALE_CLAIM_S = 120.0
+RECOVER_EVERY_S = 60.0
 CANNOT_EDIT = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
@@ -129,8 +142,18 @@ def _not_sent(exc: Exception) -> bool:
 class Courier:
     """Sends the queued rows: in order per chat, paced, claimed before each call."""
 
-    def __init__(self, db: Database, bot: Bot, prepare_alert: PrepareAlert | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bot: Bot,
+        prepare_alert: PrepareAlert | None = None,
+        *,
+        shared: bool = False,
+    ) -> None:
+        """``shared``: other processes may send from the same database (see the module's
+        docstring); False: this is the only sender, so rows left 'sending' are settled at once."""
         self.db, self.bot, self.prepare_alert = db, bot, prepare_alert
+        self.shared = shared
         self._wake = asyncio.Event()
         self._busy: set[int] = set()  # chats with a row on its way
         self._tasks: set[asyncio.Task[None]] = set()
@@ -150,17 +173,14 @@ class Courier:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send due rows until ``stop`` is set, then let calls in flight finish briefly."""
-        for row in rows.recover(self.db):
-            log.warning(
-                "message %s to chat %s may or may not have arrived (oldclip stopped while "
-                "sending it); it is not sent again, so that it cannot arrive twice",
-                row.id,
-                row.chat_id,
-            )
         loop = asyncio.get_running_loop()
+        recover_at: float | None = loop.time()  # at start-up; again and again when shared
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
+                if recover_at is not None and loop.time() >= recover_at:
+                    self._recover()
+                    recover_at = loop.time() + RECOVER_EVERY_S if self.shared else None
                 self._wake.clear()
                 started = 0
                 if loop.time() >= self._paused_until:
@@ -169,6 +189,22 @@ class Courier:
         finally:
             stopping.cancel()
             await self._finish()
+
+    def _recover(self) -> None:
+        """Settle rows a process stopped while sending (see ``rows.recover``): all of them
+        at start-up when this is the only sender; when shared, those claimed long ago."""
+        if self.shared:
+            before = datetime.now(UTC) - timedelta(seconds=STALE_CLAIM_S)
+            stuck = bot_state.recover_stale_sends(self.db, claimed_before=before)
+        else:
+            stuck = rows.recover(self.db)
+        for row in stuck:
+            log.warning(
+                "message %s to chat %s may or may not have arrived (oldclip stopped while "
+                "sending it); it is not sent again, so that it cannot arrive twice",
+                row.id,
+                row.chat_id,
+            )
 
     def _start_due(self) -> int:
         started = 0

@@ -119,7 +119,7 @@ def attachment(message: Message):
 
 async def _rate_limited(deps: Deps, update: Update, lang: str) -> bool:
     """True (and the person told when to try again) when they asked too often."""
-    wait = deps.rate.take(sender_id(update))
+    wait = deps.rate.take(deps.db, sender_id(update))
     if wait:
         await reply(
             deps.courier, update.effective_message, t(lang, "rate_limited", seconds=int(wait) + 1)

@@ -20,10 +20,17 @@ class BotSettings:
     link_max_duration_s: int = 1200  # ... and the longest video fetched
     link_timeout_s: float = 20.0  # socket timeout for link downloads
     link_proxy: str = ""  # route link downloads through this proxy (e.g. an egress filter)
+    # `oldclip bot --webhook URL`: where this process listens for Telegram's POSTs (behind the
+    # load balancer or reverse proxy that URL reaches), and the path ("": the URL's own path).
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8080
+    webhook_path: str = ""
+    webhook_secret: str = ""  # prefer $OLDCLIP_WEBHOOK_SECRET; "": made once, kept in the database
 
-    def __repr__(self) -> str:  # the token must never reach a log or a traceback
+    def __repr__(self) -> str:  # the token and secret must never reach a log or a traceback
         return (
             f"BotSettings(token={'***' if self.token else ''!r}, "
+            f"webhook_secret={'***' if self.webhook_secret else ''!r}, "
             f"api_base_url={self.api_base_url!r}, local_mode={self.local_mode}, "
             f"fact_checkers={self.fact_checkers}, admins={self.admins})"
         )

@@ -192,6 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(run=cmd_run)
 
+    bot = commands.add_parser(
+        "bot",
+        help="run the bot and alert delivery alone (no watchers) until stopped",
+        description="Run the Telegram bot and alert delivery without the watchers. Without "
+        "--webhook it long-polls Telegram (one process per token); with --webhook URL, Telegram "
+        "sends updates to URL and any number of `oldclip bot --webhook URL` processes on one "
+        "database may serve it behind a load balancer ([bot] webhook_listen, webhook_port, "
+        "webhook_path say where each listens).",
+    )
+    bot.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="the public https:// URL Telegram sends updates to (ports 443, 80, 88 or 8443)",
+    )
+    bot.set_defaults(run=cmd_bot)
+
     reposts = commands.add_parser("reposts", help="reposts of old footage found, newest first")
     reposts.add_argument("--json", action="store_true")
     reposts.add_argument("--limit", type=int, default=100)
@@ -566,6 +582,16 @@ def cmd_run(library: Library, args: argparse.Namespace) -> int:
     return run_everything(library, library.config)
 
 
+def cmd_bot(library: Library, args: argparse.Namespace) -> int:
+    from bot.webhook import url_problem
+
+    from .run import run_bot_alone
+
+    if args.webhook is not None and (problem := url_problem(args.webhook)):
+        raise UsageError(problem)
+    return run_bot_alone(library, library.config, args.webhook)
+
+
 def cmd_reposts(library: Library, args: argparse.Namespace) -> int:
     found = storage.list_reposts(library.db, limit=args.limit)
     if args.json:
@@ -645,7 +671,7 @@ def cmd_migrate_db(library: Library, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # What Python prints by itself (warnings and errors, bare), or `run`'s log, both escaped.
-    if args.command == "run":
+    if args.command in ("run", "bot"):
         from .run import LOG_FORMAT
 
         log_to_terminal(logging.INFO, LOG_FORMAT)

@@ -191,6 +191,7 @@ BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
         "link_max_mb": (1, 2000),
         "link_max_duration_s": (1, DAY),
         "link_timeout_s": (1.0, 600.0),
+        "webhook_port": (1, 65535),
     },
 }
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY}
@@ -332,11 +333,43 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
     return config
 
 
+# What Telegram accepts as a webhook's secret_token (setWebhook): up to 256 of these characters;
+# at least 16 here, as a short one can be guessed (and would be blanked all over the logs).
+WEBHOOK_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{16,256}")
+
+
 def _bot(data: dict, problems: Problems) -> BotSettings:
-    """``[bot]``, with the token from $OLDCLIP_BOT_TOKEN when set (it wins over the file)."""
+    """``[bot]``, with the token from $OLDCLIP_BOT_TOKEN and the webhook secret from
+    $OLDCLIP_WEBHOOK_SECRET when set (they win over the file)."""
     settings = _section(BotSettings, data, "bot", problems)
     token = os.environ.get("OLDCLIP_BOT_TOKEN")
-    return replace(settings, token=token) if token else settings
+    if token:
+        settings = replace(settings, token=token)
+    secret = os.environ.get("OLDCLIP_WEBHOOK_SECRET")
+    if secret:
+        settings = replace(settings, webhook_secret=secret)
+    if settings.webhook_secret and not WEBHOOK_SECRET_RE.fullmatch(settings.webhook_secret):
+        # The value itself is never repeated: it is a secret.
+        where = "$OLDCLIP_WEBHOOK_SECRET" if secret else "bot.webhook_secret"
+        problems.add(
+            f"{where} must be 16 to 256 letters, digits, _ or - (e.g. `openssl rand -hex 32`)",
+            "" if secret else "bot",
+            "" if secret else "webhook_secret",
+        )
+    path = settings.webhook_path
+    if path and (not path.startswith("/") or any(c.isspace() or c in "?#" for c in path)):
+        problems.add(
+            f'bot.webhook_path must be a URL path such as "/telegram", not {path!r}',
+            "bot",
+            "webhook_path",
+        )
+    if not settings.webhook_listen.strip():
+        problems.add(
+            'bot.webhook_listen must be an address to listen on, e.g. "0.0.0.0"',
+            "bot",
+            "webhook_listen",
+        )
+    return settings
 
 
 def _feeds(entries: object, problems: Problems) -> tuple[FeedSpec, ...]:

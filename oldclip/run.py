@@ -1,7 +1,9 @@
-"""`oldclip run`: the bot, the watchers and alert delivery on one event loop.
+"""`oldclip run`: the bot, the watchers and alert delivery on one event loop; `oldclip bot`:
+the bot and alert delivery alone (long polling, or a webhook served by any number of them).
 
 The token comes from ``$OLDCLIP_BOT_TOKEN`` or ``[bot] token`` in the config (outside git).
-Without one, the watchers still run and oldclip says clearly that the bot is off.
+Without one, `oldclip run` still runs the watchers and says clearly that the bot is off;
+`oldclip bot` has nothing to do and says so.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from fingerprint import (
 )
 from watchers.errors import FeedError
 
-from .config import Config, parse_duration
+from .config import Config, ConfigError, parse_duration
 from .library import ClipMatch, Library
 from .links import LinkDownloader
 from .render import terminal
@@ -234,6 +236,48 @@ def _say(line: str) -> None:
     print(terminal(f"oldclip: {line}"), file=sys.stderr, flush=True)
 
 
+def bot_deps(library: Library, config: Config, workers: MediaWorkers) -> Deps:
+    """What the bot's handlers reach: oldclip's checker, feeds, link downloader and settings."""
+    settings = config.bot
+    return Deps(
+        db=library.db,
+        checker=LibraryChecker(library, workers),
+        settings=settings,
+        rate=RateLimit(per_minute=settings.requests_per_minute),
+        feeds=LibraryFeeds(library, config),
+        links=LinkDownloader(
+            max_bytes=settings.link_max_mb * 1_000_000,
+            max_duration_s=settings.link_max_duration_s,
+            socket_timeout_s=settings.link_timeout_s,
+            proxy=settings.link_proxy or None,
+        ),
+    )
+
+
+def run_bot_alone(library: Library, config: Config, webhook_url: str | None = None) -> int:
+    """`oldclip bot`: the bot and alert delivery without the watchers, until SIGINT/SIGTERM.
+
+    Exit status 0 after a clean stop, 1 when the bot cannot start (no token, a token or a
+    webhook Telegram refuses, the port taken).
+    """
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    quiet_secrets()
+    if not config.bot.token:
+        raise ConfigError(
+            "the bot has no token: set OLDCLIP_BOT_TOKEN or [bot] token in the config file"
+        )
+    started = True
+
+    async def serve(library: Library, config: Config, stop: asyncio.Event) -> None:
+        nonlocal started
+        async with media_workers(config, stop) as workers:
+            deps = bot_deps(library, config, workers)
+            started = await run_bot(deps, stop, _say, webhook_url=webhook_url, meanwhile="")
+
+    run_until_signalled(serve, library)
+    return 0 if started else 1
+
+
 def run(library: Library, config: Config) -> int:
     """Run until SIGINT/SIGTERM; exit status 0 after a clean stop."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -260,19 +304,7 @@ def run(library: Library, config: Config) -> int:
     ) -> None:
         tasks = [asyncio.create_task(run_forever(library, config, stop, workers))]
         if settings.token:
-            deps = Deps(
-                db=library.db,
-                checker=LibraryChecker(library, workers),
-                settings=settings,
-                rate=RateLimit(per_minute=settings.requests_per_minute),
-                feeds=LibraryFeeds(library, config),
-                links=LinkDownloader(
-                    max_bytes=settings.link_max_mb * 1_000_000,
-                    max_duration_s=settings.link_max_duration_s,
-                    socket_timeout_s=settings.link_timeout_s,
-                    proxy=settings.link_proxy or None,
-                ),
-            )
+            deps = bot_deps(library, config, workers)
             tasks.append(asyncio.create_task(run_bot(deps, stop, _say)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)

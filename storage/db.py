@@ -81,7 +81,7 @@ def _open_sqlite(path: Path) -> Database:
     except OSError as exc:
         raise StorageError(f"cannot create the folder for database {name}: {exc}") from exc
 
-    db: Database | None = None
+    db: SQLiteDatabase | None = None
     try:
         # Autocommit at the driver: storage opens its own transactions (see storage.engine).
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -93,7 +93,7 @@ def _open_sqlite(path: Path) -> Database:
         version = schema_version(db)
         if version > CURRENT_VERSION:
             raise StorageError(newer_schema_message(name, version))
-        db.execute("PRAGMA journal_mode = wal").fetchall()
+        db.utils.enable_wal()
         # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits,
         # which the pipeline redoes (its steps are idempotent).  FULL would fsync every post.
         db.execute("PRAGMA synchronous = NORMAL")

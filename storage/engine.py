@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
+import sqlite_utils
+
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any] | None
 
@@ -89,6 +91,9 @@ class SQLiteDatabase(Database):
 
     def __init__(self, conn: sqlite3.Connection, name: str):
         self.conn, self.name = conn, name
+        # sqlite-utils over the same connection, for what it already knows how to do on
+        # SQLite (WAL, introspection); every query goes through ``execute`` like PostgreSQL's.
+        self.utils = sqlite_utils.Database(conn)
 
     def execute(self, sql: str, params: Params = None) -> sqlite3.Cursor:
         return self.conn.execute(sql, params or ())
@@ -155,8 +160,7 @@ class SQLiteDatabase(Database):
         return self.conn.total_changes
 
     def table_names(self) -> list[str]:
-        rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return [name for (name,) in rows]
+        return self.utils.table_names()
 
 
 class PostgresDatabase(Database):

@@ -525,6 +525,56 @@ def _011_media_signals(db: Database) -> None:
     db.execute("ALTER TABLE reposts ADD COLUMN agreement TEXT")
 
 
+def _012_shared_bot_state(db: Database) -> None:
+    """What several bot processes behind one webhook must share, so any of them can take the
+    next update: the /add dialogues in progress (``step`` counts the answers taken, a
+    compare-and-set between processes), the per-person request buckets (``updated_at`` in
+    seconds since the epoch: hosts share the wall clock, not a monotonic one), secrets made
+    once for all of them (the webhook's), and the update ids already taken (Telegram sends an
+    update again when it got no answer in time, perhaps to another host).
+    """
+    db.execute(
+        """
+        CREATE TABLE bot_dialogues (
+            chat_id BIGINT NOT NULL,
+            user_id BIGINT NOT NULL,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL,
+            step INTEGER NOT NULL DEFAULT 0,
+            started_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, user_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE bot_rate_limits (
+            user_id BIGINT PRIMARY KEY,
+            tokens DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE bot_secrets (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE bot_updates (
+            update_id BIGINT PRIMARY KEY,
+            received_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX bot_updates_received_at ON bot_updates(received_at)")
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -538,6 +588,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _009_date_signals,
     _010_outgoing,
     _011_media_signals,
+    _012_shared_bot_state,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 # PostgreSQL starts at the schema the SQLite steps leave here; later steps run on both.

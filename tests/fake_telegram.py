@@ -14,6 +14,16 @@ ends an older one with 409 Conflict, getFile over 20 MB -> 400 "file is too big"
 text or caption, "message is not modified" on no-op edits, unknown file ids and callback query ids,
 uploaded photos must decode as images, and only inline keyboards are echoed in `reply_markup`.
 
+Webhooks as the real API has them: setWebhook (https URLs on ports 443, 80, 88 or 8443 only,
+secret_token of A-Z a-z 0-9 _ - only, an empty url deletes it),
+deleteWebhook and getWebhookInfo (url, has_custom_certificate, pending_update_count,
+max_connections, last_error_date/last_error_message); getUpdates answers 409 while a webhook is
+set.  Updates are then POSTed as Telegram sends them (the Update JSON, with the
+X-Telegram-Bot-Api-Secret-Token header), one at a time and in order, to the addresses given to
+`route_webhook`: the load balancer behind the public https URL, round-robin.  A delivery that
+is not answered 2xx is kept and tried again (`webhook_retry_s`), as Telegram does; every POST
+is recorded in `webhook_posts`.
+
 Text with parse_mode "HTML" is parsed as Telegram does to check it: only Telegram's tags, each
 closed ("can't parse entities" otherwise), and the 4096/1024 limits counted in UTF-16 units of
 the text after parsing (tags do not count, `&lt;` counts one), for sends and edits alike.
@@ -21,10 +31,12 @@ the text after parsing (tags do not count, `&lt;` counts one), for sends and edi
 Departures: one global message_id counter (the real one is per chat); parsed HTML is still
 echoed as sent (url entities are computed for plain text only); photos get one PhotoSize
 (no thumbnails); file URLs are not fetched (unknown string -> 400); only integer chat ids exist
-("@channel" -> 400 chat not found); allowed_updates, rate limits and permissions are not
-enforced (use `fail_next` to inject 429/403/..., `storm` for a flood wait lasting a while,
-`hang_after_accepting` for a call Telegram carries out but never answers). Every authorized call
-is recorded in `calls`, including calls answered by an injected failure.
+("@channel" -> 400 chat not found); the wording of "secret token is too long" is a guess;
+webhook updates go one at a time whatever max_connections says; allowed_updates, rate limits
+and permissions are not enforced (use `fail_next` to inject 429/403/..., `storm` for a flood
+wait lasting a while, `hang_after_accepting` for a call Telegram carries out but never
+answers). Every authorized call is recorded in `calls`, including calls answered by an
+injected failure.
 """
 
 from __future__ import annotations
@@ -41,7 +53,9 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from PIL import Image
 
@@ -58,6 +72,13 @@ STRING_PARAMS = frozenset(
 )
 URL_RE = re.compile(r"(?:https?://|www\.|t\.me/)[^\s<>\"']+", re.IGNORECASE)
 ONE_BOT = "make sure that only one bot instance is running"
+WEBHOOK_ACTIVE = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
+    "delete the webhook first"
+)
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+SECRET_RE = re.compile(r"[A-Za-z0-9_-]+")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 # What shows something in a chat: what a flood wait refuses.
 MESSAGE_METHODS = frozenset(
@@ -75,6 +96,22 @@ class Call(NamedTuple):
 
     method: str
     params: Json
+
+
+class Described(NamedTuple):
+    """A result answered with a "description" beside it (setWebhook: "Webhook was set")."""
+
+    result: Any
+    description: str
+
+
+class WebhookPost(NamedTuple):
+    """One delivery of an update to the webhook: where, which update, and the HTTP status
+    (None: no answer, e.g. connection refused)."""
+
+    target: str
+    update_id: int
+    status: int | None
 
 
 class ApiError(Exception):
@@ -225,11 +262,20 @@ class FakeTelegram:
         self._waiters: set[asyncio.Future[None]] = set()
         self._poll_generation = 0
         self._runner: web.AppRunner | None = None
+        self.webhook: Json | None = None  # the setWebhook parameters in force
+        self.webhook_backends: list[str] = []  # where the load balancer forwards (route_webhook)
+        self.webhook_posts: list[WebhookPost] = []
+        self.webhook_retry_s = 0.2  # Telegram waits longer between tries
+        self._webhook_turn = 0
+        self._webhook_error: tuple[int, str] | None = None  # (date, message) of the last failure
+        self._pusher: asyncio.Task[None] | None = None
         self._methods: dict[str, tuple[str, Callable[[Json], Any]]] = {
             name.lower(): (name, fn)
             for name, fn in {
                 "getMe": lambda p: self.bot_user,
                 "deleteWebhook": self._delete_webhook,
+                "setWebhook": self._set_webhook,
+                "getWebhookInfo": self._webhook_info,
                 "setMyCommands": self._set_commands,
                 "getMyCommands": lambda p: self.commands,
                 "logOut": lambda p: True,
@@ -258,9 +304,13 @@ class FakeTelegram:
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
         self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self._pusher = asyncio.create_task(self._push_updates())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._pusher is not None:
+            self._pusher.cancel()
+            await asyncio.gather(self._pusher, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -434,6 +484,12 @@ class FakeTelegram:
         self._hang = (method, chat_id)
         self.accepted.clear()
 
+    def route_webhook(self, *targets: str) -> None:
+        """Where the load balancer behind the webhook's public URL forwards each update: to
+        these http addresses in turn (round-robin)."""
+        self.webhook_backends = list(targets)
+        self._wake()
+
     def bot_messages(self, chat_id: int) -> list[Json]:
         """The messages the bot has in the chat now (edits applied), oldest first."""
         return sorted(
@@ -530,16 +586,102 @@ class FakeTelegram:
         return message
 
     # ---- API methods ---------------------------------------------------------------------
-    def _delete_webhook(self, p: Json) -> bool:
+    def _delete_webhook(self, p: Json) -> Described:
         if p.get("drop_pending_updates"):
             self._updates.clear()
-        return True
+        was_set, self.webhook, self._webhook_error = self.webhook is not None, None, None
+        self._wake()  # a long poll may start now
+        return Described(True, "Webhook was deleted" if was_set else "Webhook is already deleted")
+
+    def _set_webhook(self, p: Json) -> Described:
+        url = str(p.get("url") or "")
+        if not url:
+            return self._delete_webhook(p)
+        secret = str(p.get("secret_token") or "")
+        if secret and not SECRET_RE.fullmatch(secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        if len(secret) > 256:
+            raise ApiError(400, "Bad Request: secret token is too long")
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
+        if (parts.port or 443) not in WEBHOOK_PORTS:
+            raise ApiError(
+                400,
+                "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443",
+            )
+        connections = int(p.get("max_connections") or 40)
+        if p.get("drop_pending_updates"):
+            self._updates.clear()
+        hook = {"url": url, "secret_token": secret, "max_connections": connections}
+        if p.get("allowed_updates") is not None:
+            hook["allowed_updates"] = list(p["allowed_updates"])
+        if hook == self.webhook:
+            return Described(True, "Webhook is already set")
+        self.webhook, self._webhook_error = hook, None
+        self._wake()
+        return Described(True, "Webhook was set")
+
+    def _webhook_info(self, p: Json) -> Json:
+        info: Json = {"url": "", "has_custom_certificate": False}
+        info["pending_update_count"] = len(self._updates)
+        if self.webhook is not None:
+            info |= {"url": self.webhook["url"], "max_connections": self.webhook["max_connections"]}
+            info["ip_address"] = "127.0.0.1"
+            if "allowed_updates" in self.webhook:
+                info["allowed_updates"] = self.webhook["allowed_updates"]
+            if self._webhook_error is not None:
+                info["last_error_date"], info["last_error_message"] = self._webhook_error
+        return info
+
+    async def _push_updates(self) -> None:
+        """Telegram's side of a webhook: POST each pending update, oldest first, until it is
+        answered 2xx."""
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+            while True:
+                if self.webhook is None or not self._updates or not self.webhook_backends:
+                    waiter = loop.create_future()
+                    self._waiters.add(waiter)
+                    try:
+                        await asyncio.wait_for(waiter, 0.5)
+                    except TimeoutError:
+                        pass
+                    finally:
+                        self._waiters.discard(waiter)
+                    continue
+                update = self._updates[0]
+                target = self.webhook_backends[self._webhook_turn % len(self.webhook_backends)]
+                self._webhook_turn += 1
+                headers = {"Content-Type": "application/json"}
+                if self.webhook["secret_token"]:
+                    headers[SECRET_HEADER] = self.webhook["secret_token"]
+                status, error = None, "Connection refused"
+                try:
+                    async with session.post(target, data=json.dumps(update), headers=headers) as r:
+                        status, error = (
+                            r.status,
+                            f"Wrong response from the webhook: {r.status} {r.reason}",
+                        )
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    error = f"Connection failed: {type(exc).__name__}"
+                self.webhook_posts.append(WebhookPost(target, update["update_id"], status))
+                if status is not None and 200 <= status < 300:
+                    if self._updates and self._updates[0] is update:
+                        self._updates.pop(0)
+                    continue
+                self._webhook_error = (int(time.time()), error)
+                await asyncio.sleep(self.webhook_retry_s)
 
     def _set_commands(self, p: Json) -> bool:
         self.commands = list(p.get("commands") or [])
         return True
 
     async def _get_updates(self, p: Json) -> list[Json]:
+        if self.webhook is not None:
+            raise ApiError(409, WEBHOOK_ACTIVE)
         offset, limit = int(p.get("offset") or 0), min(max(int(p.get("limit") or 100), 1), 100)
         if offset > 0:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -691,6 +833,9 @@ class FakeTelegram:
             self._hang = None
             self.accepted.set()
             await asyncio.Event().wait()  # never answers; cancelled when the client goes
+        if isinstance(result, Described):
+            body = {"ok": True, "result": result.result, "description": result.description}
+            return web.json_response(body)
         return web.json_response({"ok": True, "result": result})
 
     async def _download(self, request: web.Request) -> web.Response:

@@ -439,3 +439,46 @@ def test_library_stats_of_an_empty_library(db: Database) -> None:
     assert {k: v for k, v in stats.items() if k != "feedback"} == dict.fromkeys(
         ("clips", "media", "sightings", "reposts", "alerts"), 0
     )
+
+
+# --- state several bot processes share (schema 12), on both engines ------------------------------
+
+
+def test_a_dialogue_answer_is_taken_once_when_two_processes_race(db: Database) -> None:
+    from storage import bot as state
+
+    state.start_dialogue(db, chat_id=-1001, user_id=7, kind="add", data={"title": None})
+    dialogue = state.get_dialogue(db, -1001, 7)
+    assert dialogue is not None and dialogue.step == 0 and dialogue.kind == "add"
+    # Two hosts got two answers to the same question: only the first is the dialogue's.
+    assert state.advance_dialogue(db, -1001, 7, 0, {"title": "Tank in Idlib"})
+    assert not state.advance_dialogue(db, -1001, 7, 0, {"title": "other"})
+    dialogue = state.get_dialogue(db, -1001, 7)
+    assert dialogue is not None and (dialogue.step, dialogue.data) == (
+        1,
+        {"title": "Tank in Idlib"},
+    )
+    # Finishing it: one of two processes gets to store the clip.
+    assert state.end_dialogue(db, -1001, 7, step=1)
+    assert not state.end_dialogue(db, -1001, 7, step=1)
+    assert state.get_dialogue(db, -1001, 7) is None
+
+
+def test_a_persons_request_bucket_is_shared_and_refills(db: Database) -> None:
+    from storage import bot as state
+
+    now = 1_800_000_000.0
+    waits = [state.take_request(db, 42, per_minute=6, burst=2, now=now) for _ in range(3)]
+    assert waits[:2] == [0.0, 0.0] and waits[2] == pytest.approx(10.0)
+    assert state.take_request(db, 42, per_minute=6, burst=2, now=now + 10.0) == 0.0
+    assert state.take_request(db, 43, per_minute=6, burst=2, now=now) == 0.0  # another person
+
+
+def test_an_update_is_claimed_once_and_the_secret_made_once(db: Database) -> None:
+    from storage import bot as state
+
+    assert state.claim_update(db, 900_000_001)
+    assert not state.claim_update(db, 900_000_001)  # Telegram sent it again
+    made = iter(["first-secret-0123456789", "second-secret-0123456789"])
+    assert state.shared_secret(db, "webhook", lambda: next(made)) == "first-secret-0123456789"
+    assert state.shared_secret(db, "webhook", lambda: next(made)) == "first-secret-0123456789"
