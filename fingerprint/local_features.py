@@ -127,7 +127,7 @@ class LocalExtractor:
         budget = self.budget
         if not self.photo and height > width:  # a vertical repost: the footage is a strip
             budget = round(budget * min(height / width, PORTRAIT_SHARE))
-        points, descriptors = keypoints(self._orb, picture, budget)
+        (points, descriptors), mirrored = keypoints(self._orb, picture, budget)
         if len(points) < MIN_POINTS:
             return
         self._last_time, self._last_thumb = sample.time, thumb
@@ -135,7 +135,7 @@ class LocalExtractor:
         self._sizes.append((width, height))
         self._points.append(points)
         self._descriptors.append(descriptors)
-        self._mirrored.append(keypoints(self._orb, picture[:, ::-1], budget))
+        self._mirrored.append(mirrored)
 
     def finish(self) -> LocalFeatures | None:
         if not self._times:
@@ -188,40 +188,71 @@ def larger_photo(source: Path | bytes, detail: np.ndarray) -> np.ndarray:
     return larger
 
 
+Described = tuple[np.ndarray, np.ndarray]  # keypoints' (N, 2) positions, (N, 32) descriptors
+
+
 def keypoints(
     orb: cv2.ORB, picture: np.ndarray, budget: int = MAX_POINTS
-) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``budget`` ORB keypoints of ``picture``: each scale its share, spread over cells.
+) -> tuple[Described, Described]:
+    """At most ``budget`` ORB keypoints of ``picture`` (``_chosen``), described upright and
+    in the picture mirrored left-right.
+
+    Corners and their strength do not change in a mirror, so the mirrored picture is
+    described at the chosen keypoints mirrored (``_mirror``), not detected again: the same
+    descriptors as detecting them afresh, at half the detection cost.
+    """
+    nothing = np.empty((0, 2), np.float32), np.empty((0, DESCRIPTOR_BYTES), np.uint8)
+    if min(picture.shape[:2]) < MIN_SIDE:
+        return nothing, nothing  # ORB's pyramid fails on slivers (a 1 px wide "photo" is legal)
+    picture = np.ascontiguousarray(picture)
+    chosen = _chosen(orb, picture, budget)
+    width = picture.shape[1]
+    described = []
+    for pixels, points in (
+        (picture, chosen),
+        (np.ascontiguousarray(picture[:, ::-1]), [_mirror(k, width) for k in chosen]),
+    ):
+        found, descriptors = orb.compute(pixels, points)
+        if descriptors is None or not found:
+            described.append(nothing)
+        else:
+            described.append((np.array([k.pt for k in found], np.float32), descriptors))
+    return described[0], described[1]
+
+
+def _chosen(orb: cv2.ORB, picture: np.ndarray, budget: int) -> list[cv2.KeyPoint]:
+    """At most ``budget`` keypoints: each scale its share, spread over cells.
 
     Each level of ORB's pyramid gets the share ORB itself gives it (``_level_shares``): a
     repost shown smaller (a screenshot, a vertical) matches the source's coarse keypoints
     with its fine ones, and the strongest corners alone would be nearly all fine ones (the
     bridge photo in a phone screenshot: 31 matches instead of 68).  Within a level the cells
-    take turns (``_round_robin``).  Only the chosen keypoints are described.
+    take turns (``_round_robin``).
     """
-    nothing = np.empty((0, 2), np.float32), np.empty((0, DESCRIPTOR_BYTES), np.uint8)
-    if min(picture.shape[:2]) < MIN_SIDE:
-        return nothing  # ORB's pyramid fails on slivers (a 1 px wide "photo" is legal input)
-    picture = np.ascontiguousarray(picture)
     found = orb.detect(picture, None)
-    if len(found) > budget:
-        points = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
-        strength = np.array([k.response for k in found], dtype=np.float32)
-        level = np.array([k.octave for k in found])
-        chosen: list[int] = []
-        spare = 0.0  # a level's unused share, handed to the next finer one
-        shares = _level_shares(orb, budget)
-        for octave in reversed(range(len(shares))):  # coarse levels have the fewest corners
-            mine = np.flatnonzero(level == octave)
-            wanted = int(np.floor(shares[octave] + spare + 0.5))
-            taken = mine[_round_robin(points[mine], strength[mine], picture.shape, wanted)]
-            chosen += taken.tolist()
-            spare += shares[octave] - len(taken)
-        found = [found[i] for i in chosen[:budget]]
-    found, descriptors = orb.compute(picture, found)
-    if descriptors is None or not found:
-        return nothing
-    return np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2), descriptors
+    if len(found) <= budget:
+        return list(found)
+    points = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
+    strength = np.array([k.response for k in found], dtype=np.float32)
+    level = np.array([k.octave for k in found])
+    chosen: list[int] = []
+    spare = 0.0  # a level's unused share, handed to the next finer one
+    shares = _level_shares(orb, budget)
+    for octave in reversed(range(len(shares))):  # coarse levels have the fewest corners
+        mine = np.flatnonzero(level == octave)
+        wanted = int(np.floor(shares[octave] + spare + 0.5))
+        taken = mine[_round_robin(points[mine], strength[mine], picture.shape, wanted)]
+        chosen += taken.tolist()
+        spare += shares[octave] - len(taken)
+    return [found[i] for i in chosen[:budget]]
+
+
+def _mirror(point: cv2.KeyPoint, width: int) -> cv2.KeyPoint:
+    """The keypoint where it lands in the picture mirrored left-right, turned as it would be."""
+    x, y = point.pt
+    return cv2.KeyPoint(
+        width - 1 - x, y, point.size, (180.0 - point.angle) % 360.0, point.response, point.octave
+    )
 
 
 def _level_shares(orb: cv2.ORB, budget: int) -> np.ndarray:
