@@ -93,6 +93,29 @@ class LocalFeatures:
         lo, hi = np.searchsorted(self.frame, [index, index + 1])
         return self.points[lo:hi], self.descriptors[lo:hi]
 
+    def without_times(self, times: np.ndarray) -> LocalFeatures | None:
+        """These features without the pictures taken at ``times`` (None if none is left).
+
+        How matching leaves out what benign media (a channel's intro) showed: it drops the
+        PDQ frames at those times, and every signal whose data has this method drops its own.
+        """
+        keep = ~np.isin(self.times, np.asarray(times, dtype=np.float32))
+        if keep.all():
+            return self
+        if not keep.any():
+            return None
+        points = keep[self.frame]  # the kept pictures' keypoints
+        mirrored = self.mirrored.without_times(times) if self.mirrored is not None else None
+        return replace(
+            self,
+            times=self.times[keep],
+            sizes=self.sizes[keep],
+            frame=(np.cumsum(keep) - 1).astype(np.uint16)[self.frame[points]],
+            points=self.points[points],
+            descriptors=self.descriptors[points],
+            mirrored=mirrored,
+        )
+
 
 class LocalExtractor:
     """Keeps anchor pictures about once a second and at scene changes, and their keypoints."""
