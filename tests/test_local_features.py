@@ -175,6 +175,24 @@ def test_unrelated_shared_videos_never_match():
     assert compare(shared(PATTERN), shared(PATTERN)) is not None
 
 
+def test_pictures_at_left_out_times_are_gone_with_their_keypoints(tmp_path):
+    """What matching does to the local features when it cuts a benign intro's frames out."""
+    reference = shared(CHAIR)
+    rest = reference.without_times(reference.times[::2])
+    assert rest is not None and len(rest) == len(reference) // 2
+    for index, time in enumerate(rest.times):
+        (was,) = np.flatnonzero(reference.times == time)
+        for kept, original in zip(rest.picture(index), reference.picture(was), strict=True):
+            np.testing.assert_array_equal(kept, original)
+    assert reference.without_times(reference.times) is None
+    assert reference.without_times(np.array([-1.0])) is reference
+    # A fresh query's mirrored pictures go with the upright ones.
+    query = extracted(edited_clip(tmp_path, CHAIR, off_centre_crop, "crop"))
+    later = query.without_times(query.times[:1])
+    assert later is not None and later.mirrored is not None
+    assert len(later) == len(later.mirrored) == len(query) - 1
+
+
 def test_index_ranks_the_source_of_a_crop_first(tmp_path):
     index = LOCAL.new_index()
     for media_id, path in enumerate([CHAIR, DOORKNOB, PATTERN, BRIDGE]):
