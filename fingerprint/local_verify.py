@@ -121,17 +121,24 @@ def _compare(
     if not pairs:
         return None
     if query.kind == "photo" or reference.kind == "photo" or min(len(query), len(reference)) == 1:
-        return _lone(pairs)
-    return _temporal(pairs)
+        return _lone(pairs, 1.0)
+    return _temporal(pairs) or _lone(pairs, 1 / FULL_UNITS)
 
 
-def _lone(pairs: list[Pair]) -> Evidence | None:
-    """The best picture pair alone, if strong, scored by its quality: what a photo
-    (or a still shown as a video) can offer, having no order of pictures to agree on."""
+def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
+    """The best picture pair alone, if strong, scored ``weight`` x its quality.
+
+    A photo (or a still shown as a video) has no order of pictures to agree on: its best
+    pair is all it can offer.  Between two videos one strong pair counts as one agreeing
+    picture of the ``FULL_UNITS`` that make a video match certain: a heavily edited or
+    mostly plain repost keeps few good pictures.  Benign media (a channel's intro, which
+    gives unrelated clips exactly such a pair) are cut out of both sides before any signal
+    compares them (``fingerprint.match.without_ignored``).
+    """
     best = max(pairs, key=lambda p: (p.quality, p.inliers))
     if not best.strong:
         return None
-    return _evidence([best], best.ref_time - best.query_time, best.quality)
+    return _evidence([best], best.ref_time - best.query_time, weight * best.quality)
 
 
 def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> tuple[list[tuple[int, int]], int]:
