@@ -233,7 +233,10 @@ def keypoints(
     described = []
     for pixels, points in (
         (picture, chosen),
-        (np.ascontiguousarray(picture[:, ::-1]), [_mirror(k, width) for k in chosen]),
+        (
+            np.ascontiguousarray(picture[:, ::-1]),
+            [_mirror(k, width, orb.getScaleFactor()) for k in chosen],
+        ),
     ):
         found, descriptors = orb.compute(pixels, points)
         if descriptors is None or not found:
@@ -270,11 +273,16 @@ def _chosen(orb: cv2.ORB, picture: np.ndarray, budget: int) -> list[cv2.KeyPoint
     return [found[i] for i in chosen[:budget]]
 
 
-def _mirror(point: cv2.KeyPoint, width: int) -> cv2.KeyPoint:
-    """The keypoint where it lands in the picture mirrored left-right, turned as it would be."""
-    x, y = point.pt
+def _mirror(point: cv2.KeyPoint, width: int, scale_factor: float) -> cv2.KeyPoint:
+    """The keypoint where it lands in the picture mirrored left-right, turned as it would be.
+
+    ORB finds a keypoint on its pyramid level (``width`` / scale, rounded, pixels wide) and
+    reports it scaled back: it is mirrored there, or coarse levels would be a pixel or two off.
+    """
+    scale = scale_factor**point.octave
+    x = (round(width / scale) - 1) * scale - point.pt[0]
     return cv2.KeyPoint(
-        width - 1 - x, y, point.size, (180.0 - point.angle) % 360.0, point.response, point.octave
+        x, point.pt[1], point.size, (180.0 - point.angle) % 360.0, point.response, point.octave
     )
 
 
