@@ -10,9 +10,11 @@ transform (RANSAC/MAGSAC) that is also plausible:
   pictures that are otherwise textured and do not agree;
 * a plausible scale (``MAX_SCALE``) and, for a perspective view (a screen filmed or recorded at
   an angle), a convex, not too skewed outline of the query's picture in the reference;
-* for two videos, two or more kept pictures agreeing on one time offset (``_temporal``).  One
-  strong picture pair is not enough between two videos: a channel intro or a shared card
-  gives exactly that to unrelated clips (PDQ leaves benign media out; this signal does not).
+* for two videos, two or more kept pictures agreeing on one time offset (``_temporal``), or
+  else one strong picture pair, which counts as one of the ``FULL_UNITS`` agreeing pictures
+  that make a video match certain (exactly ``min_score``).  A channel intro gives exactly
+  such a pair to unrelated clips: matching cuts benign media out of every signal's data
+  (``fingerprint.match.without_ignored``) before this signal sees them.
 
 The similarity transform (move, scale, turn) is tried first: crops, pads, blurred fills and
 screenshots are that.  Only when it fails is a homography tried, for perspective.
