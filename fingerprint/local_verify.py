@@ -43,7 +43,14 @@ VOTE_RADIUS = 56  # bits: a descriptor pair this close votes for its two picture
 MATCH_RADIUS = 64  # bits: farthest descriptor pair a picture pair may use
 RATIO = 0.8  # nearest / second-nearest descriptor distance (Lowe's ratio test)
 MIN_VOTES = 8  # votes a picture pair needs to be verified geometrically
-PAIRS_PER_PICTURE = 2  # reference pictures verified per query picture, most votes first
+# Reference pictures verified per query picture, most votes first: PAIRS_PER_PICTURE, or for a
+# query of few pictures (a photo, a short piece) SHORT_QUERY_PAIRS shared among them, at most
+# MOST_PAIRS_PER_PICTURE each.  Votes rank a shot's pictures poorly: a photo of a moving subject
+# on a still background draws the most votes from the pictures sharing the background, not from
+# its own moment (a frame of the bunny clip: its own picture came third).
+PAIRS_PER_PICTURE = 2
+SHORT_QUERY_PAIRS = 16
+MOST_PAIRS_PER_PICTURE = 8
 MAX_PAIRS = 80  # picture pairs verified per compare at most (bounds the time of one compare)
 REPROJECTION = 5.0  # px (of the reference's 480 px detail picture) an inlier may be off
 MIN_INLIERS = 12
@@ -154,7 +161,8 @@ def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> tuple[list[tup
     hit = nearest >= 0
     votes = np.zeros((len(query), len(reference)), dtype=np.int32)
     np.add.at(votes, (q_frame[hit], reference.frame[nearest[hit]].astype(np.int64)), 1)
-    top = np.argsort(-votes, axis=1, kind="stable")[:, :PAIRS_PER_PICTURE]
+    each = max(PAIRS_PER_PICTURE, min(SHORT_QUERY_PAIRS // len(query), MOST_PAIRS_PER_PICTURE))
+    top = np.argsort(-votes, axis=1, kind="stable")[:, :each]
     qi = np.repeat(np.arange(len(query)), top.shape[1])
     ri = top.reshape(-1)
     count = votes[qi, ri]
