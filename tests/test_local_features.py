@@ -28,7 +28,7 @@ from media import (
     require_media,
     write_video,
 )
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from fingerprint import local_index
 from fingerprint.decode import decode
@@ -127,6 +127,35 @@ def test_blurred_fill_vertical_of_a_shared_video_matches_it(tmp_path):
     found = compare(features(clip), shared(PATTERN))
     assert found is not None and found.units >= 2
     assert found.offset == pytest.approx(2.0, abs=1.0)
+
+
+def captioned(image: Image.Image) -> Image.Image:
+    """Two lines of large white text with a dark outline across the lower third, as reposts
+    stamp on footage: corners far stronger than the footage's."""
+    image = image.copy()
+    w, h = image.size
+    font = ImageFont.load_default(size=max(12, h // 14))
+    draw = ImageDraw.Draw(image)
+    for k, line in enumerate(["BREAKING NEWS", "filmed today!"]):
+        draw.text(
+            (w // 2, round(h * (0.7 + 0.09 * k))),
+            line,
+            font=font,
+            anchor="mt",
+            fill=(255, 255, 255),
+            stroke_width=max(2, h // 160),
+            stroke_fill=(15, 15, 15),
+        )
+    return image
+
+
+def test_captioned_mirrored_vertical_of_a_shared_video_matches_it(tmp_path):
+    """The caption must not take the keypoints: the footage beside it keeps its share."""
+    edit = lambda i: captioned(blurred_fill(ImageOps.mirror(i)))  # noqa: E731
+    clip = edited_clip(tmp_path, CHAIR, edit, "captioned-vertical")
+    found = compare(extracted(clip), shared(CHAIR))
+    assert found is not None and found.mirrored and found.units >= 2
+    assert found.offset == pytest.approx(START, abs=1.0)
 
 
 def test_phone_screenshot_of_a_video_frame_matches_the_video(tmp_path):
