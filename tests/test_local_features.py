@@ -4,8 +4,9 @@ Edits are made with PyAV and Pillow from the shared media into ``tmp_path``; eve
 short (4 s) so the file stays fast.  Each case goes through the whole plug-in path the core
 uses: decode -> extractor -> dumps/loads -> index -> compare.
 
-The doorknob clip is texture in under a fifth of a blank door: geometrically it cannot be told
-from a logo on a blank clip, so this signal rejects it (PDQ finds its plain copies).
+The doorknob clip is texture in under a fifth of a blank door after its first second:
+geometrically those pictures cannot be told from a logo on a blank clip, so this signal
+rejects them; only its first picture (the door's edge) makes a strong pair.
 """
 
 from __future__ import annotations
@@ -199,9 +200,12 @@ def test_unrelated_shared_videos_never_match():
         for reference in videos:
             if query != reference:
                 assert compare(shared(query), shared(reference)) is None, (query, reference)
-    # Textured footage matches itself; the doorknob does not (see the module docstring).
+    # Textured footage matches itself; the doorknob by its first picture alone, which is just
+    # enough (see the module docstring).
     assert compare(shared(CHAIR), shared(CHAIR)) is not None
     assert compare(shared(PATTERN), shared(PATTERN)) is not None
+    alone = compare(shared(DOORKNOB), shared(DOORKNOB))
+    assert alone is not None and alone.units == 1 and alone.score >= MatchSettings().min_score
 
 
 def test_pictures_at_left_out_times_are_gone_with_their_keypoints(tmp_path):
