@@ -36,16 +36,20 @@ MAX_POINTS = 160  # keypoints kept per video picture
 PHOTO_POINTS = 4 * MAX_POINTS
 PHOTO_SHORT_SIDE = 720  # px: the photo is read with its short side at most this ...
 PHOTO_LONG_SIDE = 1280  # ... and its long side at most this
-# Keypoints ORB detects per kept one, strongest first, before the grid picks: text, logos and
-# app chrome have the strongest corners, so too few candidates leave the footage's cells empty.
-DETECTED = 8
+# Keypoints ORB detects per kept one, before the grid picks.  ORB keeps a fixed quota per
+# pyramid level, strongest first: a caption, a logo or app chrome has corners so much stronger
+# than footage's that a quota of a few times the budget went to them almost whole, leaving the
+# footage beside them next to nothing (a captioned frame: 75 keypoints outside the caption out
+# of 1,226, against 799 without it).  A quota far above what a 480 px picture has keeps every
+# corner; only the chosen ones are described.
+DETECTED = 32
 # A vertical (portrait) video picture keeps up to this many times MAX_POINTS, in proportion to
 # its height: a landscape clip reposted as a 9:16 vertical fills a third of it.
 PORTRAIT_SHARE = 2.0
-# A photo's cells are finer: a phone screenshot shows the picture in a strip between lines of
-# text, and coarse cells shared by both would give the text the picture's share.
-PHOTO_GRID = 8
-GRID = 4  # the picture is cut into GRID x GRID cells, each allowed its share of keypoints
+# The picture is cut into GRID x GRID cells, each allowed its share of keypoints.  Fine cells
+# confine a caption, a logo or a screenshot's lines of text to the few cells they cross; the
+# other cells keep the footage's share (a caption across a 4 x 4 grid took two rows of it).
+GRID = 8
 KEEP_GAP = 0.95  # seconds between two kept anchor pictures of one scene
 CUT_CHANGE = 28.0  # mean grey change (of 0..255, on a 16x16 thumbnail) that starts a new scene
 # ... and below which nothing moved: a still shown as a video keeps one picture, so it is judged
@@ -89,6 +93,29 @@ class LocalFeatures:
         lo, hi = np.searchsorted(self.frame, [index, index + 1])
         return self.points[lo:hi], self.descriptors[lo:hi]
 
+    def without_times(self, times: np.ndarray) -> LocalFeatures | None:
+        """These features without the pictures taken at ``times`` (None if none is left).
+
+        How matching leaves out what benign media (a channel's intro) showed: it drops the
+        PDQ frames at those times, and every signal whose data has this method drops its own.
+        """
+        keep = ~np.isin(self.times, np.asarray(times, dtype=np.float32))
+        if keep.all():
+            return self
+        if not keep.any():
+            return None
+        points = keep[self.frame]  # the kept pictures' keypoints
+        mirrored = self.mirrored.without_times(times) if self.mirrored is not None else None
+        return replace(
+            self,
+            times=self.times[keep],
+            sizes=self.sizes[keep],
+            frame=(np.cumsum(keep) - 1).astype(np.uint16)[self.frame[points]],
+            points=self.points[points],
+            descriptors=self.descriptors[points],
+            mirrored=mirrored,
+        )
+
 
 class LocalExtractor:
     """Keeps anchor pictures about once a second and at scene changes, and their keypoints."""
@@ -97,7 +124,6 @@ class LocalExtractor:
         self.photo = photo
         self.source = source
         self.budget = PHOTO_POINTS if photo else MAX_POINTS
-        self.grid = PHOTO_GRID if photo else GRID
         self._orb = cv2.ORB_create(nfeatures=DETECTED * self.budget, fastThreshold=12)
         self._last_time = -1e9
         self._last_thumb: np.ndarray | None = None
@@ -124,7 +150,7 @@ class LocalExtractor:
         budget = self.budget
         if not self.photo and height > width:  # a vertical repost: the footage is a strip
             budget = round(budget * min(height / width, PORTRAIT_SHARE))
-        points, descriptors = keypoints(self._orb, picture, budget, self.grid)
+        (points, descriptors), mirrored = keypoints(self._orb, picture, budget)
         if len(points) < MIN_POINTS:
             return
         self._last_time, self._last_thumb = sample.time, thumb
@@ -132,7 +158,7 @@ class LocalExtractor:
         self._sizes.append((width, height))
         self._points.append(points)
         self._descriptors.append(descriptors)
-        self._mirrored.append(keypoints(self._orb, picture[:, ::-1], budget, self.grid))
+        self._mirrored.append(mirrored)
 
     def finish(self) -> LocalFeatures | None:
         if not self._times:
@@ -185,38 +211,110 @@ def larger_photo(source: Path | bytes, detail: np.ndarray) -> np.ndarray:
     return larger
 
 
-def keypoints(
-    orb: cv2.ORB, picture: np.ndarray, budget: int = MAX_POINTS, grid: int = GRID
-) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``budget`` ORB keypoints of ``picture``, strongest first within each cell.
+Described = tuple[np.ndarray, np.ndarray]  # keypoints' (N, 2) positions, (N, 32) descriptors
 
-    The cells take turns: every cell's strongest, then every cell's second strongest, and
-    so on.  Cells with little texture (sky, a blurred fill) run out early and leave the
-    budget to the others in equal parts, not to the strongest corners anywhere, which would
-    be a caption's or an app's text: the footage keeps its share beside them.
+
+def keypoints(
+    orb: cv2.ORB, picture: np.ndarray, budget: int = MAX_POINTS
+) -> tuple[Described, Described]:
+    """At most ``budget`` ORB keypoints of ``picture`` (``_chosen``), described upright and
+    in the picture mirrored left-right.
+
+    Corners and their strength do not change in a mirror, so the mirrored picture is
+    described at the chosen keypoints mirrored (``_mirror``), not detected again: the same
+    descriptors as detecting them afresh, at half the detection cost.
     """
     nothing = np.empty((0, 2), np.float32), np.empty((0, DESCRIPTOR_BYTES), np.uint8)
     if min(picture.shape[:2]) < MIN_SIDE:
-        return nothing  # ORB's pyramid fails on slivers (a 1 px wide "photo" is legal input)
-    found, descriptors = orb.detectAndCompute(np.ascontiguousarray(picture), None)
-    if descriptors is None or not found:
-        return nothing
-    points = np.array([k.pt for k in found], dtype=np.float32)
+        return nothing, nothing  # ORB's pyramid fails on slivers (a 1 px wide "photo" is legal)
+    picture = np.ascontiguousarray(picture)
+    chosen = _chosen(orb, picture, budget)
+    width = picture.shape[1]
+    described = []
+    for pixels, points in (
+        (picture, chosen),
+        (
+            np.ascontiguousarray(picture[:, ::-1]),
+            [_mirror(k, width, orb.getScaleFactor()) for k in chosen],
+        ),
+    ):
+        found, descriptors = orb.compute(pixels, points)
+        if descriptors is None or not found:
+            described.append(nothing)
+        else:
+            described.append((np.array([k.pt for k in found], np.float32), descriptors))
+    return described[0], described[1]
+
+
+def _chosen(orb: cv2.ORB, picture: np.ndarray, budget: int) -> list[cv2.KeyPoint]:
+    """At most ``budget`` keypoints: each scale its share, spread over cells.
+
+    Each level of ORB's pyramid gets the share ORB itself gives it (``_level_shares``): a
+    repost shown smaller (a screenshot, a vertical) matches the source's coarse keypoints
+    with its fine ones, and the strongest corners alone would be nearly all fine ones (the
+    bridge photo in a phone screenshot: 31 matches instead of 68).  Within a level the cells
+    take turns (``_round_robin``).
+    """
+    found = orb.detect(picture, None)
+    if len(found) <= budget:
+        return list(found)
+    points = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
     strength = np.array([k.response for k in found], dtype=np.float32)
-    if len(points) > budget:
-        height, width = picture.shape[:2]
-        cell = (np.minimum(points[:, 1] * grid // height, grid - 1) * grid) + np.minimum(
-            points[:, 0] * grid // width, grid - 1
-        )
-        order = np.lexsort((-strength, cell))  # by cell, strongest first
-        sorted_cells = cell[order]
-        first = np.searchsorted(sorted_cells, sorted_cells)  # first position of each cell
-        rank = np.empty(len(order), np.int64)
-        rank[order] = np.arange(len(order)) - first  # rank of each keypoint within its cell
-        chosen = np.zeros(len(points), bool)
-        chosen[np.lexsort((-strength, rank))[:budget]] = True  # round by round over the cells
-        points, descriptors = points[chosen], descriptors[chosen]
-    return points, descriptors
+    level = np.array([k.octave for k in found])
+    chosen: list[int] = []
+    spare = 0.0  # a level's unused share, handed to the next finer one
+    shares = _level_shares(orb, budget)
+    for octave in reversed(range(len(shares))):  # coarse levels have the fewest corners
+        mine = np.flatnonzero(level == octave)
+        wanted = int(np.floor(shares[octave] + spare + 0.5))
+        taken = mine[_round_robin(points[mine], strength[mine], picture.shape, wanted)]
+        chosen += taken.tolist()
+        spare += shares[octave] - len(taken)
+    return [found[i] for i in chosen[:budget]]
+
+
+def _mirror(point: cv2.KeyPoint, width: int, scale_factor: float) -> cv2.KeyPoint:
+    """The keypoint where it lands in the picture mirrored left-right, turned as it would be.
+
+    ORB finds a keypoint on its pyramid level (``width`` / scale, rounded, pixels wide) and
+    reports it scaled back: it is mirrored there, or coarse levels would be a pixel or two off.
+    """
+    scale = scale_factor**point.octave
+    x = (round(width / scale) - 1) * scale - point.pt[0]
+    return cv2.KeyPoint(
+        x, point.pt[1], point.size, (180.0 - point.angle) % 360.0, point.response, point.octave
+    )
+
+
+def _level_shares(orb: cv2.ORB, budget: int) -> np.ndarray:
+    """Keypoints per pyramid level, as ORB divides its own quota: fewer by the scale factor
+    at each coarser level, ``budget`` in all."""
+    shares = (1.0 / orb.getScaleFactor()) ** np.arange(orb.getNLevels())
+    return budget * shares / shares.sum()
+
+
+def _round_robin(
+    points: np.ndarray, strength: np.ndarray, shape: tuple[int, ...], wanted: int
+) -> np.ndarray:
+    """Indexes of at most ``wanted`` keypoints, the cells of a ``GRID`` taking turns.
+
+    Every cell's strongest, then every cell's second strongest, and so on.  Cells with
+    little texture (sky, a blurred fill) run out early and leave the budget to the others in
+    equal parts, not to the strongest corners anywhere, which would be a caption's or an
+    app's text: the footage keeps its share beside them.
+    """
+    if wanted <= 0 or not len(points):
+        return np.empty(0, np.int64)
+    height, width = shape[:2]
+    cell = (np.minimum(points[:, 1] * GRID // height, GRID - 1) * GRID) + np.minimum(
+        points[:, 0] * GRID // width, GRID - 1
+    )
+    order = np.lexsort((-strength, cell))  # by cell, strongest first
+    sorted_cells = cell[order]
+    first = np.searchsorted(sorted_cells, sorted_cells)  # first position of each cell
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order)) - first  # rank of each keypoint within its cell
+    return np.lexsort((-strength, rank))[:wanted]  # round by round over the cells
 
 
 def dumps(data: LocalFeatures) -> bytes:

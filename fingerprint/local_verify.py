@@ -10,9 +10,11 @@ transform (RANSAC/MAGSAC) that is also plausible:
   pictures that are otherwise textured and do not agree;
 * a plausible scale (``MAX_SCALE``) and, for a perspective view (a screen filmed or recorded at
   an angle), a convex, not too skewed outline of the query's picture in the reference;
-* for two videos, two or more kept pictures agreeing on one time offset (``_temporal``).  One
-  strong picture pair is not enough between two videos: a channel intro or a shared card
-  gives exactly that to unrelated clips (PDQ leaves benign media out; this signal does not).
+* for two videos, two or more kept pictures agreeing on one time offset (``_temporal``), or
+  else one strong picture pair, which counts as one of the ``FULL_UNITS`` agreeing pictures
+  that make a video match certain (exactly ``min_score``).  A channel intro gives exactly
+  such a pair to unrelated clips: matching cuts benign media out of every signal's data
+  (``fingerprint.match.without_ignored``) before this signal sees them.
 
 The similarity transform (move, scale, turn) is tried first: crops, pads, blurred fills and
 screenshots are that.  Only when it fails is a homography tried, for perspective.
@@ -41,7 +43,14 @@ VOTE_RADIUS = 56  # bits: a descriptor pair this close votes for its two picture
 MATCH_RADIUS = 64  # bits: farthest descriptor pair a picture pair may use
 RATIO = 0.8  # nearest / second-nearest descriptor distance (Lowe's ratio test)
 MIN_VOTES = 8  # votes a picture pair needs to be verified geometrically
-PAIRS_PER_PICTURE = 2  # reference pictures verified per query picture, most votes first
+# Reference pictures verified per query picture, most votes first: PAIRS_PER_PICTURE, or for a
+# query of few pictures (a photo, a short piece) SHORT_QUERY_PAIRS shared among them, at most
+# MOST_PAIRS_PER_PICTURE each.  Votes rank a shot's pictures poorly: a photo of a moving subject
+# on a still background draws the most votes from the pictures sharing the background, not from
+# its own moment (a frame of the bunny clip: its own picture came third).
+PAIRS_PER_PICTURE = 2
+SHORT_QUERY_PAIRS = 16
+MOST_PAIRS_PER_PICTURE = 8
 MAX_PAIRS = 80  # picture pairs verified per compare at most (bounds the time of one compare)
 REPROJECTION = 5.0  # px (of the reference's 480 px detail picture) an inlier may be off
 MIN_INLIERS = 12
@@ -121,17 +130,24 @@ def _compare(
     if not pairs:
         return None
     if query.kind == "photo" or reference.kind == "photo" or min(len(query), len(reference)) == 1:
-        return _lone(pairs)
-    return _temporal(pairs)
+        return _lone(pairs, 1.0)
+    return _temporal(pairs) or _lone(pairs, 1 / FULL_UNITS)
 
 
-def _lone(pairs: list[Pair]) -> Evidence | None:
-    """The best picture pair alone, if strong, scored by its quality: what a photo
-    (or a still shown as a video) can offer, having no order of pictures to agree on."""
+def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
+    """The best picture pair alone, if strong, scored ``weight`` x its quality.
+
+    A photo (or a still shown as a video) has no order of pictures to agree on: its best
+    pair is all it can offer.  Between two videos one strong pair counts as one agreeing
+    picture of the ``FULL_UNITS`` that make a video match certain: a heavily edited or
+    mostly plain repost keeps few good pictures.  Benign media (a channel's intro, which
+    gives unrelated clips exactly such a pair) are cut out of both sides before any signal
+    compares them (``fingerprint.match.without_ignored``).
+    """
     best = max(pairs, key=lambda p: (p.quality, p.inliers))
     if not best.strong:
         return None
-    return _evidence([best], best.ref_time - best.query_time, best.quality)
+    return _evidence([best], best.ref_time - best.query_time, weight * best.quality)
 
 
 def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> tuple[list[tuple[int, int]], int]:
@@ -145,7 +161,8 @@ def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> tuple[list[tup
     hit = nearest >= 0
     votes = np.zeros((len(query), len(reference)), dtype=np.int32)
     np.add.at(votes, (q_frame[hit], reference.frame[nearest[hit]].astype(np.int64)), 1)
-    top = np.argsort(-votes, axis=1, kind="stable")[:, :PAIRS_PER_PICTURE]
+    each = max(PAIRS_PER_PICTURE, min(SHORT_QUERY_PAIRS // len(query), MOST_PAIRS_PER_PICTURE))
+    top = np.argsort(-votes, axis=1, kind="stable")[:, :each]
     qi = np.repeat(np.arange(len(query)), top.shape[1])
     ri = top.reshape(-1)
     count = votes[qi, ri]

@@ -220,11 +220,29 @@ def without_ignored(
 
 
 def _only(fp: Fingerprint, times: np.ndarray) -> Fingerprint:
-    """``fp`` with only the frames taken at ``times`` (``fp`` itself when that is all)."""
+    """``fp`` with only the frames taken at ``times`` (``fp`` itself when that is all).
+
+    Every other signal whose data has a ``without_times`` method (the local features' kept
+    pictures) drops its own pictures taken at the frames left out: a benign intro must not
+    make a match through any signal.
+    """
     keep = np.isin(fp.times, times)
     if keep.all():
         return fp
-    return replace(fp, hashes=fp.hashes[keep], times=fp.times[keep], variants=fp.variants[keep])
+    dropped = np.unique(fp.times[~keep])
+    signals = {}
+    for name, data in fp.signals.items():
+        drop = getattr(data, "without_times", None)
+        left = data if drop is None else drop(dropped)
+        if left is not None:
+            signals[name] = left
+    return replace(
+        fp,
+        hashes=fp.hashes[keep],
+        times=fp.times[keep],
+        variants=fp.variants[keep],
+        signals=signals,
+    )
 
 
 def verify(

@@ -4,8 +4,9 @@ Edits are made with PyAV and Pillow from the shared media into ``tmp_path``; eve
 short (4 s) so the file stays fast.  Each case goes through the whole plug-in path the core
 uses: decode -> extractor -> dumps/loads -> index -> compare.
 
-The doorknob clip is texture in under a fifth of a blank door: geometrically it cannot be told
-from a logo on a blank clip, so this signal rejects it (PDQ finds its plain copies).
+The doorknob clip is texture in under a fifth of a blank door after its first second:
+geometrically those pictures cannot be told from a logo on a blank clip, so this signal
+rejects them; only its first picture (the door's edge) makes a strong pair.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from media import (
     require_media,
     write_video,
 )
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from fingerprint import local_index
 from fingerprint.decode import decode
@@ -129,6 +130,35 @@ def test_blurred_fill_vertical_of_a_shared_video_matches_it(tmp_path):
     assert found.offset == pytest.approx(2.0, abs=1.0)
 
 
+def captioned(image: Image.Image) -> Image.Image:
+    """Two lines of large white text with a dark outline across the lower third, as reposts
+    stamp on footage: corners far stronger than the footage's."""
+    image = image.copy()
+    w, h = image.size
+    font = ImageFont.load_default(size=max(12, h // 14))
+    draw = ImageDraw.Draw(image)
+    for k, line in enumerate(["BREAKING NEWS", "filmed today!"]):
+        draw.text(
+            (w // 2, round(h * (0.7 + 0.09 * k))),
+            line,
+            font=font,
+            anchor="mt",
+            fill=(255, 255, 255),
+            stroke_width=max(2, h // 160),
+            stroke_fill=(15, 15, 15),
+        )
+    return image
+
+
+def test_captioned_mirrored_vertical_of_a_shared_video_matches_it(tmp_path):
+    """The caption must not take the keypoints: the footage beside it keeps its share."""
+    edit = lambda i: captioned(blurred_fill(ImageOps.mirror(i)))  # noqa: E731
+    clip = edited_clip(tmp_path, CHAIR, edit, "captioned-vertical")
+    found = compare(extracted(clip), shared(CHAIR))
+    assert found is not None and found.mirrored and found.units >= 2
+    assert found.offset == pytest.approx(START, abs=1.0)
+
+
 def test_phone_screenshot_of_a_video_frame_matches_the_video(tmp_path):
     frame = Image.fromarray(read_frames(CHAIR, 10.0, 10.3)[0][0])
     shot = tmp_path / "screenshot.jpg"
@@ -170,9 +200,30 @@ def test_unrelated_shared_videos_never_match():
         for reference in videos:
             if query != reference:
                 assert compare(shared(query), shared(reference)) is None, (query, reference)
-    # Textured footage matches itself; the doorknob does not (see the module docstring).
+    # Textured footage matches itself; the doorknob by its first picture alone, which is just
+    # enough (see the module docstring).
     assert compare(shared(CHAIR), shared(CHAIR)) is not None
     assert compare(shared(PATTERN), shared(PATTERN)) is not None
+    alone = compare(shared(DOORKNOB), shared(DOORKNOB))
+    assert alone is not None and alone.units == 1 and alone.score >= MatchSettings().min_score
+
+
+def test_pictures_at_left_out_times_are_gone_with_their_keypoints(tmp_path):
+    """What matching does to the local features when it cuts a benign intro's frames out."""
+    reference = shared(CHAIR)
+    rest = reference.without_times(reference.times[::2])
+    assert rest is not None and len(rest) == len(reference) // 2
+    for index, time in enumerate(rest.times):
+        (was,) = np.flatnonzero(reference.times == time)
+        for kept, original in zip(rest.picture(index), reference.picture(was), strict=True):
+            np.testing.assert_array_equal(kept, original)
+    assert reference.without_times(reference.times) is None
+    assert reference.without_times(np.array([-1.0])) is reference
+    # A fresh query's mirrored pictures go with the upright ones.
+    query = extracted(edited_clip(tmp_path, CHAIR, off_centre_crop, "crop"))
+    later = query.without_times(query.times[:1])
+    assert later is not None and later.mirrored is not None
+    assert len(later) == len(later.mirrored) == len(query) - 1
 
 
 def test_index_ranks_the_source_of_a_crop_first(tmp_path):
