@@ -91,7 +91,7 @@ async def process_media(context: procrastinate.JobContext, post_media_id: int) -
             await defer_media(context.app, [post_media_id], at=at or _soon())
 
 
-@jobs.periodic(cron="*/10 * * * * *")
+@jobs.periodic(cron="* * * * * */10")  # croniter: seconds are the 6th field
 @jobs.task(name="retry_stalled_jobs", queueing_lock="retry_stalled_jobs", pass_context=True)
 async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
     """Run again the jobs of workers that stopped sending heartbeats (killed, host lost).
