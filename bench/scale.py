@@ -150,8 +150,9 @@ async def main() -> None:
     parser.add_argument("--database-url", default=postgres_test_url())
     args = parser.parse_args()
     runner, feed_url = await serve(args.posts)
-    print(f"{args.posts} photo posts, each a distinct file; {os.cpu_count()} CPUs")
-    print(f"{'setup':<18} {'seconds':>8} {'media/min':>10}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{args.posts} photo posts, each a distinct file; {os.cpu_count()} CPUs, load {load}")
+    print(f"{'setup':<22} {'seconds':>8} {'media/min':>10}")
     try:
         runs = [("sqlite (watch --once)", None), *((f"postgresql x{n}", n) for n in args.workers)]
         for label, workers in runs:
@@ -162,7 +163,7 @@ async def main() -> None:
                     seconds = await run_postgres(
                         Path(tmp), feed_url, args.database_url, workers, args.posts
                     )
-            print(f"{label:<18} {seconds:8.1f} {args.posts / seconds * 60:10.0f}", flush=True)
+            print(f"{label:<22} {seconds:8.1f} {args.posts / seconds * 60:10.0f}", flush=True)
     finally:
         await runner.cleanup()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from feed_server import FeedServer
 from media import REPO
-from test_queue import add_chair, alerted_posts, count, queue_config
+from test_queue import UNFINISHED_JOBS, add_chair, alerted_posts, count, queue_config
 
 import storage
 from oldclip.library import Library
@@ -36,10 +36,6 @@ UNRELATED = (
 )
 CONCURRENCY = 3
 STALLED_AFTER_S = 6  # the killed worker's jobs run again within this and a 10 s tick
-UNFINISHED_JOBS = (
-    "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
-    "AND task_name <> 'oldclip:retry_stalled_jobs'"
-)
 
 
 def feed_xml(base: str) -> tuple[bytes, dict[str, str]]:
