@@ -30,18 +30,25 @@ log = logging.getLogger(__name__)
 logging.getLogger("procrastinate").setLevel(logging.WARNING)
 
 POLLS, MEDIA = "polls", "media"  # queues: a slow video never holds up the polls
-NAMESPACE = "oldclip"
+POLL, MEDIA_JOB = "oldclip:poll_feed", "oldclip:process_media"  # job names: kept as they are
+STALLED = "oldclip:retry_stalled_jobs"
 STALLED_AFTER_S = 60.0  # a worker silent this long is dead: its jobs are run again
 RETRY = procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2)
 SCHEMA_LOCK = 0x6F6C64636C_0003  # pg_advisory_xact_lock key (see storage.engine)
 
-jobs = procrastinate.Blueprint()
-
 
 def make_app(url: str) -> procrastinate.App:
-    """The queue on the PostgreSQL database at ``url``, with oldclip's jobs."""
+    """The queue on the PostgreSQL database at ``url``, with oldclip's jobs.
+
+    The jobs are registered on each new app (a shared blueprint would be renamed by every
+    ``add_tasks_from``), under names that do not change: queued jobs outlive the processes.
+    """
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
-    app.add_tasks_from(jobs, namespace=NAMESPACE)
+    app.task(name=POLL, queue=POLLS, pass_context=True, retry=RETRY)(poll_feed)
+    app.task(name=MEDIA_JOB, queue=MEDIA, pass_context=True, retry=RETRY)(process_media)
+    stalled = app.task(name=STALLED, queueing_lock=STALLED, pass_context=True)
+    # Every 10 s (croniter: seconds are the 6th field); the workers defer it once per tick.
+    app.periodic(cron="* * * * * */10")(stalled(retry_stalled_jobs))
     return app
 
 
@@ -65,7 +72,6 @@ def _pipeline(context: procrastinate.JobContext) -> Any:
     return context.additional_context["pipeline"]
 
 
-@jobs.task(name="poll_feed", queue=POLLS, pass_context=True, retry=RETRY)
 async def poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
     """Poll one feed (recording its new posts and media), then queue its new media."""
     pipeline = _pipeline(context)
@@ -78,7 +84,6 @@ async def poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
     await defer_media(context.app, new)
 
 
-@jobs.task(name="process_media", queue=MEDIA, pass_context=True, retry=RETRY)
 async def process_media(context: procrastinate.JobContext, post_media_id: int) -> None:
     """Download, fingerprint, match, then record the repost and its alert, or archive."""
     pipeline = _pipeline(context)
@@ -91,8 +96,6 @@ async def process_media(context: procrastinate.JobContext, post_media_id: int) -
             await defer_media(context.app, [post_media_id], at=at or _soon())
 
 
-@jobs.periodic(cron="* * * * * */10")  # croniter: seconds are the 6th field
-@jobs.task(name="retry_stalled_jobs", queueing_lock="retry_stalled_jobs", pass_context=True)
 async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
     """Run again the jobs of workers that stopped sending heartbeats (killed, host lost).
 
@@ -116,7 +119,7 @@ async def defer_media(
     for item_id in post_media_ids:
         try:
             await app.configure_task(
-                f"{NAMESPACE}:process_media",
+                MEDIA_JOB,
                 queueing_lock=f"media:{item_id}",
                 lock=f"media:{item_id}",
                 schedule_at=at,
@@ -131,7 +134,7 @@ async def defer_poll(app: procrastinate.App, feed_id: int) -> bool:
     """Queue a poll of the feed unless one is already waiting (two schedulers: one wins)."""
     try:
         await app.configure_task(
-            f"{NAMESPACE}:poll_feed", queueing_lock=f"poll:{feed_id}", lock=f"feed:{feed_id}"
+            POLL, queueing_lock=f"poll:{feed_id}", lock=f"feed:{feed_id}"
         ).defer_async(feed_id=feed_id)
     except AlreadyEnqueued:
         return False

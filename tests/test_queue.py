@@ -7,8 +7,10 @@ repost of a library clip alerted once, and it stays once when every job runs a s
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import procrastinate
@@ -158,5 +160,48 @@ async def test_two_schedulers_queue_each_due_feed_once_and_backoff_holds_a_faili
             "SELECT args->>'feed_id' FROM procrastinate_jobs WHERE task_name = 'oldclip:poll_feed'"
         ).fetchall()
         assert queued == [(str(fresh),)]
+    finally:
+        library.close()
+
+
+async def test_a_medium_that_fails_is_tried_again_after_its_backoff_then_given_up(
+    postgres_schema: str,
+    feed_server: FeedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    config = queue_config(postgres_schema, tmp_path)
+    config = replace(config, watch=replace(config.watch, retry_base_s=1.0, max_attempts=2))
+    library = Library.open(config)
+    try:
+        post_id, _ = storage.record_post(
+            library.db,
+            feed_id=None,
+            source="rss",
+            external_id="broken",
+            post_url="https://example.org/broken",
+            author=None,
+            published=None,
+            text=None,
+            forwarded_from=None,
+            media=[{"url": feed_server.url("/500"), "kind": "video"}],
+        )
+        [item] = storage.media_of_post(library.db, post_id)
+        ensure_schema(library.db)
+        app = make_app(postgres_schema)
+        async with app.open_async():
+            await defer_media(app, [item.id])
+            await work(library, config, app, concurrency=1, wait=False)
+            tried = storage.get_post_media(library.db, item.id)
+            assert (tried.state, tried.attempts) == ("new", 1)  # a server error: again later
+            assert count(library, UNFINISHED_JOBS) == 1  # queued for its retry time, not now
+            await asyncio.sleep(1.5)
+            await work(library, config, app, concurrency=1, wait=False)
+        given_up = storage.get_post_media(library.db, item.id)
+        assert (given_up.state, given_up.attempts) == ("failed", 2)
+        assert "500" in given_up.error
+        assert count(library, UNFINISHED_JOBS) == 0
+        assert sum(1 for r in feed_server.requests if r.path == "/500") == 2
     finally:
         library.close()
