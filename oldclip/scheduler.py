@@ -72,7 +72,7 @@ def run_scheduler(library: Library, config: Config, *, every_s: float = TICK_S) 
             while not stop.is_set():
                 polls, media = await schedule_once(app, library, config)
                 if polls or media:
-                    log.info("queued %d polls and %d media items", polls, media)
+                    log.info("queued: polls %d, media items %d", polls, media)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), every_s)
 
