@@ -208,6 +208,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bot.set_defaults(run=cmd_bot)
 
+    worker = commands.add_parser(
+        "worker",
+        help="run polls and media jobs from the PostgreSQL job queue until stopped",
+        description="A procrastinate worker: polls feeds and downloads, fingerprints and "
+        "matches media, from the job queue in the PostgreSQL database ([database] url or "
+        "--db). Run any number, on any hosts; `oldclip scheduler` queues the polls and "
+        "`oldclip bot` delivers the alerts.",
+    )
+    worker.add_argument(
+        "--concurrency", type=int, metavar="N", help="jobs at once (default: 2 per decoder + 2)"
+    )
+    worker.add_argument(
+        "--stalled-after",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a worker silent this long is taken for dead and its jobs run again (default 60)",
+    )
+    worker.set_defaults(run=cmd_worker)
+
+    scheduler = commands.add_parser(
+        "scheduler",
+        help="queue the polls of due feeds (and media left due) until stopped",
+        description="Queue each feed's poll when it is due, and media whose job was lost, in "
+        "the PostgreSQL job queue. Two may run at once.",
+    )
+    scheduler.add_argument(
+        "--every", type=float, default=5.0, metavar="SECONDS", help="how often to look (default 5)"
+    )
+    scheduler.set_defaults(run=cmd_scheduler)
+
     reposts = commands.add_parser("reposts", help="reposts of old footage found, newest first")
     reposts.add_argument("--json", action="store_true")
     reposts.add_argument("--limit", type=int, default=100)
@@ -592,6 +623,26 @@ def cmd_bot(library: Library, args: argparse.Namespace) -> int:
     return run_bot_alone(library, library.config, args.webhook)
 
 
+def cmd_worker(library: Library, args: argparse.Namespace) -> int:
+    from .worker import run_worker
+
+    if args.concurrency is not None and args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    if args.stalled_after < 5:
+        raise UsageError("--stalled-after must be at least 5 seconds")
+    return run_worker(
+        library, library.config, concurrency=args.concurrency, stalled_after_s=args.stalled_after
+    )
+
+
+def cmd_scheduler(library: Library, args: argparse.Namespace) -> int:
+    from .scheduler import run_scheduler
+
+    if args.every <= 0:
+        raise UsageError("--every must be more than 0 seconds")
+    return run_scheduler(library, library.config, every_s=args.every)
+
+
 def cmd_reposts(library: Library, args: argparse.Namespace) -> int:
     found = storage.list_reposts(library.db, limit=args.limit)
     if args.json:
@@ -671,7 +722,7 @@ def cmd_migrate_db(library: Library, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # What Python prints by itself (warnings and errors, bare), or `run`'s log, both escaped.
-    if args.command in ("run", "bot"):
+    if args.command in ("run", "bot", "worker", "scheduler"):
         from .run import LOG_FORMAT
 
         log_to_terminal(logging.INFO, LOG_FORMAT)

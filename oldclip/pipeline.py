@@ -288,6 +288,19 @@ class Pipeline:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._inflight.clear()
 
+    async def process(self, post_media_id: int) -> str | None:
+        """Take one stored media item as far as it goes now: a job of `oldclip worker`.
+
+        Returns how it ended (as the queue of `oldclip run` counts it), or None when the item
+        is gone or already final.  A job run twice (a killed worker's job retried) therefore
+        finds the work done, or resumes it from the stored state: every step is
+        compare-and-set.
+        """
+        item = storage.get_post_media(self.library.db, post_media_id)
+        if item is None or item.state not in storage.ACTIVE_STATES:
+            return None
+        return await self._advance(item)
+
     async def _advance(self, item: storage.PostMedia, reserved: bool = False) -> str:
         """Move one media item through its remaining states; return how it ended."""
         try:

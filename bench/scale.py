@@ -1,0 +1,172 @@
+"""Throughput of the job queue: 1 and 2 `oldclip worker` processes on PostgreSQL against the
+single-host pipeline on SQLite, on the same media.
+
+    nice -n 5 python bench/scale.py [--posts 60] [--workers 1 2] [--database-url URL]
+
+A loopback server serves one RSS feed of ``--posts`` photo posts.  Every photo is one of the
+shared bridge photos with a few bytes of its own appended after the JPEG end marker, so each
+is a distinct file (no deduplication by content hash) that decodes like the original.  Each run
+starts from an empty library and the same feed:
+
+- ``sqlite``: `oldclip watch --once` (the in-process pipeline of `oldclip run`) on a SQLite file;
+- ``postgresql xN``: one `oldclip scheduler` and N `oldclip worker` processes on a fresh schema
+  of ``--database-url`` (default $OLDCLIP_TEST_DATABASE_URL or the test server), until every
+  media item is final.
+
+Every process decodes with one worker process ([watch] fingerprint_workers = 1).  Printed:
+wall time from the processes' start (start-up included) and media per minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import postgres_test_url, with_search_path  # noqa: E402
+
+from storage.db import connect_postgres  # noqa: E402
+
+IMAGES = ROOT.parent / "shared" / "media" / "images"
+PHOTOS = sorted(p.name for p in IMAGES.glob("bridge-*.jpg"))
+
+
+async def serve(posts: int) -> tuple[web.AppRunner, str]:
+    """The feed and its photos on 127.0.0.1; returns the runner and the feed's URL."""
+    photos = {name: (IMAGES / name).read_bytes() for name in PHOTOS}
+
+    async def feed(request: web.Request) -> web.Response:
+        base = f"http://{request.host}"
+        items = "".join(
+            f"<item><title>Post {i}</title><link>{base}/post/{i}</link><guid>post-{i}</guid>"
+            "<pubDate>Mon, 23 Nov 2026 10:00:00 +0000</pubDate>"
+            f'<enclosure url="{base}/photo/{i}.jpg" type="image/jpeg" length="1"/></item>'
+            for i in range(posts)
+        )
+        body = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bench</title>{items}'
+        return web.Response(body=body + "</channel></rss>", content_type="application/rss+xml")
+
+    async def photo(request: web.Request) -> web.Response:
+        number = int(request.match_info["n"])
+        data = photos[PHOTOS[number % len(PHOTOS)]] + f"bench-{number}".encode()
+        return web.Response(body=data, content_type="image/jpeg")
+
+    app = web.Application()
+    app.router.add_get("/feed.xml", feed)
+    app.router.add_get("/photo/{n:\\d+}.jpg", photo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/feed.xml"
+
+
+def write_config(folder: Path, database: str) -> Path:
+    config = folder / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "{database}"\n'
+        f'[watch]\nmedia_dir = "{folder / "media"}"\nfingerprint_workers = 1\n'
+        '[network]\nallow_private_addresses = false\nallowed_networks = ["127.0.0.0/8"]\n'
+    )
+    return config
+
+
+def oldclip(config: Path, *args: str, **popen) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(config.parent / "data")}
+    command = [sys.executable, "-m", "oldclip", "--config", str(config), *args]
+    return subprocess.Popen(command, env=env, cwd=config.parent, **popen)
+
+
+def add_feed(config: Path, feed_url: str) -> None:
+    done = oldclip(config, "feeds", "add", "rss", feed_url, stdout=subprocess.DEVNULL)
+    if done.wait() != 0:
+        raise SystemExit("could not add the feed")
+
+
+async def run_sqlite(folder: Path, feed_url: str) -> float:
+    config = write_config(folder, str(folder / "library.db"))
+    add_feed(config, feed_url)
+    started = time.monotonic()
+    process = oldclip(config, "watch", "--once", stdout=subprocess.DEVNULL)
+    await asyncio.to_thread(process.wait)
+    return time.monotonic() - started
+
+
+async def run_postgres(folder: Path, feed_url: str, url: str, workers: int, posts: int) -> float:
+    schema = f"oldclip_bench_{secrets.token_hex(6)}"
+    admin = connect_postgres(url)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    db = None
+    processes: list[subprocess.Popen] = []
+    try:
+        config = write_config(folder, with_search_path(url, schema))
+        add_feed(config, feed_url)
+        db = connect_postgres(with_search_path(url, schema))
+        logs = (folder / "processes.log").open("ab")
+        started = time.monotonic()
+        processes.append(oldclip(config, "scheduler", "--every", "1", stderr=logs))
+        for _ in range(workers):
+            processes.append(oldclip(config, "worker", stderr=logs))
+        while _final(db) < posts:
+            if any(p.poll() is not None for p in processes):
+                raise SystemExit(f"a process ended early: see {folder / 'processes.log'}")
+            await asyncio.sleep(0.2)
+        return time.monotonic() - started
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(60)
+        if db is not None:
+            db.close()
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+def _final(db) -> int:
+    row = db.execute(
+        "SELECT count(*) FROM post_media WHERE state IN ('notified', 'failed')"
+    ).fetchone()
+    return int(row[0])
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=60)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--database-url", default=postgres_test_url())
+    args = parser.parse_args()
+    runner, feed_url = await serve(args.posts)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{args.posts} photo posts, each a distinct file; {os.cpu_count()} CPUs, load {load}")
+    print(f"{'setup':<22} {'seconds':>8} {'media/min':>10}")
+    try:
+        runs = [("sqlite (watch --once)", None), *((f"postgresql x{n}", n) for n in args.workers)]
+        for label, workers in runs:
+            with tempfile.TemporaryDirectory() as tmp:
+                if workers is None:
+                    seconds = await run_sqlite(Path(tmp), feed_url)
+                else:
+                    seconds = await run_postgres(
+                        Path(tmp), feed_url, args.database_url, workers, args.posts
+                    )
+            print(f"{label:<22} {seconds:8.1f} {args.posts / seconds * 60:10.0f}", flush=True)
+    finally:
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

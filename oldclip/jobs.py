@@ -1,0 +1,145 @@
+"""oldclip's steps as procrastinate jobs, for `oldclip worker` and `oldclip scheduler`.
+
+The jobs are thin: a poll is ``Pipeline.poll_feed`` and a media job is ``Pipeline.process``,
+the very steps `oldclip run` takes in process.  The pipeline's tables stay the truth (what a
+post's media went through, what was alerted); the queue only says who works on what next.  So
+a job may run twice (a killed worker's job retried by ``retry_stalled_jobs``, two schedulers
+queueing the same item) and the second run finds each step done: every step is
+compare-and-set, and a repost's alert is written once per media item (``storage.pipeline``).
+
+Failures of a medium keep the pipeline's own backoff (``[watch] retry_base_s``, recorded on
+the item): the job queues the item's next try for that time.  An error that escapes a job (the
+database gone for a moment) is procrastinate's to retry, with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+
+import storage
+from storage.engine import Database
+from storage.txn import to_datetime
+
+log = logging.getLogger(__name__)
+# procrastinate says every job start and end at INFO: too much for a terminal or a journal.
+logging.getLogger("procrastinate").setLevel(logging.WARNING)
+
+POLLS, MEDIA = "polls", "media"  # queues: a slow video never holds up the polls
+POLL, MEDIA_JOB = "oldclip:poll_feed", "oldclip:process_media"  # job names: kept as they are
+STALLED = "oldclip:retry_stalled_jobs"
+STALLED_AFTER_S = 60.0  # a worker silent this long is dead: its jobs are run again
+RETRY = procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2)
+SCHEMA_LOCK = 0x6F6C64636C_0003  # pg_advisory_xact_lock key (see storage.engine)
+
+
+def make_app(url: str) -> procrastinate.App:
+    """The queue on the PostgreSQL database at ``url``, with oldclip's jobs.
+
+    The jobs are registered on each new app (a shared blueprint would be renamed by every
+    ``add_tasks_from``), under names that do not change: queued jobs outlive the processes.
+    """
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+    app.task(name=POLL, queue=POLLS, pass_context=True, retry=RETRY)(poll_feed)
+    app.task(name=MEDIA_JOB, queue=MEDIA, pass_context=True, retry=RETRY)(process_media)
+    stalled = app.task(name=STALLED, queueing_lock=STALLED, pass_context=True)
+    # Every 10 s (croniter: seconds are the 6th field); the workers defer it once per tick.
+    app.periodic(cron="* * * * * */10")(stalled(retry_stalled_jobs))
+    return app
+
+
+def ensure_schema(db: Database) -> bool:
+    """Create procrastinate's tables in ``db`` unless they are there; whether it did.
+
+    Run at every start of a worker or scheduler, so nobody applies it by hand; the advisory
+    lock makes two processes starting together apply it once.
+    """
+    from procrastinate.schema import SchemaManager
+
+    with db.atomic():
+        db.execute("SELECT pg_advisory_xact_lock(?)", [SCHEMA_LOCK])
+        if db.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0] is not None:
+            return False
+        db.conn.execute(SchemaManager.get_schema())  # many statements, no parameters
+    return True
+
+
+def _pipeline(context: procrastinate.JobContext) -> Any:
+    return context.additional_context["pipeline"]
+
+
+async def poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
+    """Poll one feed (recording its new posts and media), then queue its new media."""
+    pipeline = _pipeline(context)
+    await pipeline.poll_feed(feed_id)
+    new = [
+        item.id
+        for item in storage.due_media(pipeline.library.db, states=("new",), limit=10_000)
+        if item.feed_id == feed_id
+    ]
+    await defer_media(context.app, new)
+
+
+async def process_media(context: procrastinate.JobContext, post_media_id: int) -> None:
+    """Download, fingerprint, match, then record the repost and its alert, or archive."""
+    pipeline = _pipeline(context)
+    pipeline.library.refresh()  # clips added or removed by other processes
+    outcome = await pipeline.process(post_media_id)
+    if outcome in ("failed", "later"):
+        item = storage.get_post_media(pipeline.library.db, post_media_id)
+        if item is not None and item.state in storage.ACTIVE_STATES:
+            at = to_datetime(item.next_attempt_at) if item.next_attempt_at else None
+            await defer_media(context.app, [post_media_id], at=at or _soon())
+
+
+async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Run again the jobs of workers that stopped sending heartbeats (killed, host lost).
+
+    Without it they would stay "doing" for ever; running one twice is harmless (see above).
+    """
+    after = context.additional_context.get("stalled_after_s", STALLED_AFTER_S)
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=after):
+        log.warning("job %s (%s) of a worker gone silent: running it again", job.id, job.task_name)
+        await manager.retry_job(job)
+
+
+async def defer_media(
+    app: procrastinate.App, post_media_ids: list[int], *, at: dt.datetime | None = None
+) -> int:
+    """Queue media jobs; an item with a job already waiting is not queued again.
+
+    The lock runs the jobs of one item one after another, never side by side.
+    """
+    queued = 0
+    for item_id in post_media_ids:
+        try:
+            await app.configure_task(
+                MEDIA_JOB,
+                queueing_lock=f"media:{item_id}",
+                lock=f"media:{item_id}",
+                schedule_at=at,
+            ).defer_async(post_media_id=item_id)
+            queued += 1
+        except AlreadyEnqueued:
+            pass
+    return queued
+
+
+async def defer_poll(app: procrastinate.App, feed_id: int) -> bool:
+    """Queue a poll of the feed unless one is already waiting (two schedulers: one wins)."""
+    try:
+        await app.configure_task(
+            POLL, queueing_lock=f"poll:{feed_id}", lock=f"feed:{feed_id}"
+        ).defer_async(feed_id=feed_id)
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+def _soon() -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)

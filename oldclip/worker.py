@@ -1,0 +1,90 @@
+"""`oldclip worker`: a procrastinate worker running oldclip's jobs (``oldclip.jobs``).
+
+Any number of them, on any hosts, share one PostgreSQL database: each takes polls and media
+jobs as they come, decodes in its own isolated worker processes (``oldclip.workers``) and
+writes every step through the same compare-and-set pipeline as `oldclip run`.  Alerts go into
+the outbox, which `oldclip bot` delivers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import procrastinate
+
+from storage.db import POSTGRES_SCHEMES
+
+from .config import Config, ConfigError
+from .jobs import STALLED_AFTER_S, ensure_schema, make_app
+from .library import Library
+from .pipeline import Pipeline
+from .watch import _session
+from .workers import media_workers
+
+log = logging.getLogger(__name__)
+
+
+def require_postgres(config: Config, command: str) -> str:
+    """The database URL, when it is PostgreSQL: the queue lives there and nowhere else."""
+    url = config.database
+    if not isinstance(url, str) or url.split("://", 1)[0].lower() not in POSTGRES_SCHEMES:
+        raise ConfigError(
+            f"oldclip {command} needs a PostgreSQL database ([database] url); "
+            "on one host use `oldclip run`"
+        )
+    return url
+
+
+def run_worker(
+    library: Library,
+    config: Config,
+    *,
+    concurrency: int | None = None,
+    stalled_after_s: float = STALLED_AFTER_S,
+) -> int:
+    """Work jobs until SIGINT/SIGTERM (procrastinate then lets the jobs in hand finish)."""
+    url = require_postgres(config, "worker")
+    ensure_schema(library.db)
+    # Downloads and matching overlap the decodes: a few more jobs than decoding processes.
+    jobs_at_once = concurrency or config.watch.fingerprint_workers * 2 + 2
+    print(
+        f"oldclip: worker on {config.database_label}, {jobs_at_once} jobs at once; "
+        "Ctrl-C or SIGTERM stops it",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    async def serve() -> None:
+        app = make_app(url)
+        async with app.open_async():
+            await work(
+                library, config, app, concurrency=jobs_at_once, stalled_after_s=stalled_after_s
+            )
+
+    asyncio.run(serve())
+    print("oldclip: stopped", file=sys.stderr)
+    return 0
+
+
+async def work(
+    library: Library,
+    config: Config,
+    app: procrastinate.App,
+    *,
+    concurrency: int,
+    stalled_after_s: float = STALLED_AFTER_S,
+    wait: bool = True,
+) -> None:
+    """Run ``app``'s jobs here (opened by the caller); ``wait=False`` returns once none is left."""
+    async with media_workers(config) as workers, _session(config) as session:
+        pipeline = Pipeline(library, config, session, workers)
+        await app.run_worker_async(
+            concurrency=concurrency,
+            wait=wait,
+            install_signal_handlers=wait,
+            additional_context={"pipeline": pipeline, "stalled_after_s": stalled_after_s},
+            update_heartbeat_interval=stalled_after_s / 6,
+            stalled_worker_timeout=stalled_after_s,
+        )
