@@ -19,12 +19,13 @@ import aiohttp
 
 import storage
 from fingerprint import Fingerprint, MediaError
-from watchers.http import FetchError, fetch, make_session
+from watchers.http import FetchError, fetch
 from watchers.pages import PageError, PageInfo, PageMedia, read_page
 from watchers.provenance import NoDateError, Provenance, from_page
 
 from .config import Config
 from .downloads import save_media
+from .http import http_session
 from .library import Library
 from .links import LinkDownloader, LinkError, UnsupportedLink
 
@@ -116,7 +117,7 @@ async def import_page(
     vanished from its server, while an archived copy of the page kept it.
     """
     saved = _saved_files(media_dir) if media_dir is not None else {}
-    async with _session(config) as session:
+    async with http_session(config) as session:
         page = await _read(session, target, page_url)
         try:
             provenance = from_page(page, fallback_date=first_seen)
@@ -179,14 +180,6 @@ def _saved_copy(media: PageMedia, saved: dict[str, Path]) -> Path | None:
         return saved[name]
     same_stem = [path for path in saved.values() if path.stem == name]
     return same_stem[0] if len(same_stem) == 1 else None
-
-
-def _session(config: Config) -> aiohttp.ClientSession:
-    return make_session(
-        allow_private_addresses=config.network.allow_private_addresses,
-        per_host_limit=config.network.per_host_limit,
-        allowed_networks=config.network.allowed_networks,
-    )
 
 
 def _links(config: Config) -> LinkDownloader:

@@ -13,11 +13,11 @@ import sys
 
 import storage
 from watchers.errors import FeedError
-from watchers.http import make_session
 from watchers.registry import KINDS
 from watchers.schedule import PollSchedule
 
 from .config import Config, ConfigError
+from .http import http_session
 from .library import Library
 from .pipeline import PassReport, Pipeline, Tell, silent
 from .workers import MediaWorkers, media_workers
@@ -60,14 +60,6 @@ def sync_config_feeds(library: Library, config: Config) -> None:
             raise ConfigError(f"{config.source or 'config'}: feed {number}: {exc}") from None
 
 
-def _session(config: Config):
-    return make_session(
-        allow_private_addresses=config.network.allow_private_addresses,
-        per_host_limit=config.network.per_host_limit,
-        allowed_networks=config.network.allowed_networks,
-    )
-
-
 async def run_once(
     library: Library,
     config: Config,
@@ -83,7 +75,7 @@ async def run_once(
         async with media_workers(config) as own:
             return await run_once(library, config, own, tell)
     sync_config_feeds(library, config)
-    async with _session(config) as session:
+    async with http_session(config) as session:
         pipeline = Pipeline(library, config, session, workers, tell)
         feeds = storage.list_feeds(library.db)
         outcomes = await asyncio.gather(*(pipeline.poll_feed(f.id) for f in feeds))
@@ -122,7 +114,7 @@ async def run_forever(
         async with media_workers(config, stop) as own:
             return await run_forever(library, config, stop, own, tell)
     sync_config_feeds(library, config)
-    async with _session(config) as session:
+    async with http_session(config) as session:
         pipeline = Pipeline(library, config, session, workers, tell)
         wake = asyncio.Event()
 

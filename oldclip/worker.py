@@ -17,10 +17,10 @@ import procrastinate
 from storage.db import POSTGRES_SCHEMES
 
 from .config import Config, ConfigError
+from .http import http_session
 from .jobs import STALLED_AFTER_S, ensure_schema, make_app
 from .library import Library
 from .pipeline import Pipeline
-from .watch import _session
 from .workers import media_workers
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ async def work(
     wait: bool = True,
 ) -> None:
     """Run ``app``'s jobs here (opened by the caller); ``wait=False`` returns once none is left."""
-    async with media_workers(config) as workers, _session(config) as session:
+    async with media_workers(config) as workers, http_session(config) as session:
         pipeline = Pipeline(library, config, session, workers)
         await app.run_worker_async(
             concurrency=concurrency,
