@@ -353,15 +353,9 @@ def _sample(
     last_cut = -1e9
     previous_thumb: np.ndarray | None = None
     deadline = time.monotonic() + limits.max_seconds
-    start: float | None = None
-    for frame in container.decode(stream):
+    for t, frame in _frames(container, stream, (dense.step, anchor.step)):
         if time.monotonic() > deadline:
             raise MediaError(name, f"decoding took longer than {limits.max_seconds:.0f} s")
-        if frame.pts is None or frame.time is None:
-            continue
-        if start is None:
-            start = frame.time
-        t = frame.time - start
         if t > limits.max_duration:
             raise MediaError(name, "the video runs longer than the duration limit")
         if frame.width * frame.height > limits.max_pixels:  # a stream may change size mid-way
@@ -387,6 +381,52 @@ def _sample(
             if detail is not None:
                 detail = np.ascontiguousarray(np.rot90(detail, k=rotation // 90))
         yield Sample(t, grey, is_anchor, detail)
+
+
+# A frame is decoded in full when a sample time lies up to this many of its durations before
+# it: it may be the first frame at or past that time (1), with room for uneven frame times.
+NEEDED_SPAN = 1.5
+
+
+def _frames(
+    container: av.container.InputContainer, stream: av.VideoStream, steps: tuple[float, ...]
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """The decoded frames with their times from the first one, in presentation order.
+
+    A frame no sample needs is only worth decoding when later frames are predicted from it:
+    FFmpeg reads ``skip_frame`` afresh for every packet, so a packet whose time is not just
+    past a point of a sampling grid (multiples of ``steps``) is sent with ``NONREF`` and, if
+    no other frame refers to it, never reconstructed (a third to a half of H.264 frames).  The
+    frames that are decoded are the same pixels at the same times as without skipping, so the
+    samples keep their exact frames; only scene cuts are looked for on decoded frames alone.
+    A packet without a time or a duration is decoded: skipping is never a guess.
+    """
+    ctx = stream.codec_context
+    base = stream.time_base
+    rate = stream.average_rate or stream.guessed_rate
+    nominal = float(1 / rate) if rate else 0.0
+    start: float | None = None
+    skipping = False
+    for packet in container.demux(stream):
+        needed = True
+        if start is not None and packet.pts is not None and base:
+            t = float(packet.pts * base) - start
+            span = NEEDED_SPAN * (float(packet.duration * base) if packet.duration else nominal)
+            needed = span <= 0 or any(_point_within(step, t - span, t) for step in steps)
+        if needed == skipping:
+            skipping = not needed
+            ctx.skip_frame = "NONREF" if skipping else "DEFAULT"
+        for frame in ctx.decode(packet):
+            if frame.pts is None or frame.time is None:
+                continue
+            if start is None:
+                start = frame.time
+            yield frame.time - start, frame
+
+
+def _point_within(step: float, low: float, high: float) -> bool:
+    """Whether a multiple of ``step`` lies in (low, high] (``high`` rounded up as _Grid does)."""
+    return int((high + 1e-6) // step) * step > low
 
 
 class _Grid:

@@ -194,16 +194,21 @@ def keypoints(
     so on.  Cells with little texture (sky, a blurred fill) run out early and leave the
     budget to the others in equal parts, not to the strongest corners anywhere, which would
     be a caption's or an app's text: the footage keeps its share beside them.
+
+    Descriptors are computed for the chosen keypoints only (the same bits ``detectAndCompute``
+    gives them): ORB detects ``DETECTED`` times more than are kept, and describing all of them
+    cost as much as detecting them.
     """
     nothing = np.empty((0, 2), np.float32), np.empty((0, DESCRIPTOR_BYTES), np.uint8)
     if min(picture.shape[:2]) < MIN_SIDE:
         return nothing  # ORB's pyramid fails on slivers (a 1 px wide "photo" is legal input)
-    found, descriptors = orb.detectAndCompute(np.ascontiguousarray(picture), None)
-    if descriptors is None or not found:
+    picture = np.ascontiguousarray(picture)
+    found = orb.detect(picture, None)
+    if not found:
         return nothing
-    points = np.array([k.pt for k in found], dtype=np.float32)
-    strength = np.array([k.response for k in found], dtype=np.float32)
-    if len(points) > budget:
+    if len(found) > budget:
+        points = np.array([k.pt for k in found], dtype=np.float32)
+        strength = np.array([k.response for k in found], dtype=np.float32)
         height, width = picture.shape[:2]
         cell = (np.minimum(points[:, 1] * grid // height, grid - 1) * grid) + np.minimum(
             points[:, 0] * grid // width, grid - 1
@@ -213,10 +218,12 @@ def keypoints(
         first = np.searchsorted(sorted_cells, sorted_cells)  # first position of each cell
         rank = np.empty(len(order), np.int64)
         rank[order] = np.arange(len(order)) - first  # rank of each keypoint within its cell
-        chosen = np.zeros(len(points), bool)
-        chosen[np.lexsort((-strength, rank))[:budget]] = True  # round by round over the cells
-        points, descriptors = points[chosen], descriptors[chosen]
-    return points, descriptors
+        chosen = np.sort(np.lexsort((-strength, rank))[:budget])  # round by round over the cells
+        found = [found[i] for i in chosen]
+    found, descriptors = orb.compute(picture, found)
+    if descriptors is None or not found:
+        return nothing
+    return np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2), descriptors
 
 
 def dumps(data: LocalFeatures) -> bytes:
