@@ -333,12 +333,14 @@ def _small_grey(frame: av.VideoFrame, luma: np.ndarray | None, side: int = WORK_
         image = image.reduce(factor)  # fast box filter by a whole factor, then the remainder
     image = image.resize((w, h), Image.Resampling.BOX)
     full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
-    if not full_range:
-        image = image.point(_EXPAND_LIMITED_RANGE)  # video black is 16, white 235: make 0..255
+    if not full_range:  # video black is 16, white 235: make 0..255
+        return _EXPAND_LIMITED_RANGE[np.asarray(image)]  # (Image.point re-rounds its table)
     return np.asarray(image)
 
 
-_EXPAND_LIMITED_RANGE = [min(255, max(0, round((v - 16) * 255 / 219))) for v in range(256)]
+_EXPAND_LIMITED_RANGE = np.array(
+    [min(255, max(0, round((v - 16) * 255 / 219))) for v in range(256)], np.uint8
+)
 
 
 def _sample(
@@ -383,6 +385,9 @@ def _sample(
         yield Sample(t, grey, is_anchor, detail)
 
 
+# Whether frames that no sample needs may be left undecoded (``_frames``); bench/speed.py
+# turns it off to measure what it saves.
+SKIP_UNSAMPLED = True
 # A frame is decoded in full when a sample time lies up to this many of its durations before
 # it: it may be the first frame at or past that time (1), with room for uneven frame times.
 NEEDED_SPAN = 1.5
@@ -409,7 +414,7 @@ def _frames(
     skipping = False
     for packet in container.demux(stream):
         needed = True
-        if start is not None and packet.pts is not None and base:
+        if SKIP_UNSAMPLED and start is not None and packet.pts is not None and base:
             t = float(packet.pts * base) - start
             span = NEEDED_SPAN * (float(packet.duration * base) if packet.duration else nominal)
             needed = span <= 0 or any(_point_within(step, t - span, t) for step in steps)
