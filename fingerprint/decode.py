@@ -40,12 +40,18 @@ TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
 NO_DECODER = "none-while-probing"
 # FFmpeg decoder options for every video stream (AVCodecContext names and values).
 # Skipping H.264's deblocking filter (it smooths block edges; PDQ looks at a 64x64 picture,
-# each pixel an average of many blocks) fingerprints the shared videos 1.23-1.28x faster per
+# each pixel an average of many blocks) fingerprints the shared videos 1.19-1.28x faster per
 # CPU second, for a median change of 2 PDQ bits per sampled frame (95% within 12 bits, 2.7%
 # over 32, max 124), and changed no verdict of the 475 queries of bench/accuracy.py, nor with
-# 1M distractor hashes.  skip_frame=noref (1.34x alone, 1.61x with the above) moves 37% of
-# the samples to other frames (10% of hashes change by over 32 bits); nokey keeps 1 frame in
-# 8.  Figures: bench/speed.py, decoder section.
+# 1M distractor hashes.  skip_frame is not set for the whole stream: noref (1.31-1.34x alone)
+# moves 37% of the samples to other frames (13% of hashes change by over 32 bits), nokey
+# keeps 1 frame in 8.  Instead ``_frames`` skips, packet by packet, only the non-reference
+# frames no sample needs (``SKIP_UNSAMPLED``): 4476 of the 5872 frames are decoded, the
+# samples are the same frames at the same times (a scene cut on a skipped frame is seen on
+# the next decoded one, or not at all: 1 sample of 43 in 3 of the 14 videos), 1.14x alone and
+# no verdict changed.  Decoding threads (AUTO, SLICE, FRAME, one) made no difference in CPU
+# seconds that the shared, loaded machine could measure.  Figures: bench/speed.py, decoder
+# section, and bench/accuracy.py --compare.
 DECODER_OPTIONS: dict[str, str] = {"skip_loop_filter": "all"}
 
 
