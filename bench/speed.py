@@ -8,10 +8,11 @@
    is shared, so wall time says little).  ``fingerprint_file`` runs every registered signal.
    Compared with a plain PyAV decode of every frame, and with the peer a plain loop would be:
    every frame decoded and an imagehash pHash a second (``bench/peer.py``).  Target >= 55x.
-2. Decoder settings (``fingerprint.decode.DECODER_OPTIONS``): FFmpeg's whole-stream
-   ``skip_loop_filter`` and ``skip_frame`` on the shared videos: CPU against FFmpeg's
-   defaults, and how many PDQ bits each sampled frame's hashes change (frame matched to the
-   nearest time of the same variant; "moved": that nearest one is of another moment).
+2. Decoder settings (``fingerprint.decode.DECODER_OPTIONS`` and ``SKIP_UNSAMPLED``): FFmpeg's
+   whole-stream ``skip_loop_filter`` and ``skip_frame``, and skipping only the non-reference
+   frames no sample needs, on the shared videos: CPU against FFmpeg's defaults with every
+   frame decoded, and how many PDQ bits each sampled frame's hashes change (frame matched to
+   the nearest time of the same variant; "moved": that nearest one is of another moment).
 3. CLI start-up CPU (``bench/startup.py``): ``oldclip --help`` and ``oldclip check`` of a
    missing file.  Target < 0.3 s.
 4. Query latency of ``find_matches`` (index search + verification) with 10k, 100k and 1M
@@ -47,11 +48,12 @@ from fingerprint.types import Fingerprint  # noqa: E402
 
 MEDIA = HERE.parent.parent / "shared" / "media" / "videos"
 FRAMES_PER_CLIP = 40
+# label: (FFmpeg decoder options, whether unsampled non-reference frames are skipped)
 DECODER_TRIALS = {
-    "skip_loop_filter=all": {"skip_loop_filter": "all"},
-    "skip_frame=noref": {"skip_frame": "noref"},
-    "both": {"skip_loop_filter": "all", "skip_frame": "noref"},
-    "skip_frame=nokey": {"skip_frame": "nokey"},
+    "skip_loop_filter=all": ({"skip_loop_filter": "all"}, False),
+    "unsampled skipped": ({}, True),
+    "both (shipped)": ({"skip_loop_filter": "all"}, True),
+    "skip_frame=noref": ({"skip_loop_filter": "all", "skip_frame": "noref"}, False),
 }
 
 
@@ -112,19 +114,19 @@ def _bits(a: Fingerprint, b: Fingerprint) -> tuple[np.ndarray, np.ndarray]:
 
 
 def decoder_settings(videos: list[Path], runs: int) -> None:
-    shipped = dict(decoding.DECODER_OPTIONS)
+    shipped = dict(decoding.DECODER_OPTIONS), decoding.SKIP_UNSAMPLED
     print(f"decoder settings against FFmpeg's defaults, on the shared videos (shipped: {shipped})")
     print(f"{'setting':22} {'x-realtime/CPU s':>16} {'speed-up':>8} {'hashes':>7} "
           f"{'bits median':>11} {'p95':>4} {'max':>4} {'> 32 bits':>9} {'moved':>6}")  # fmt: skip
     try:
-        decoding.DECODER_OPTIONS = {}
+        decoding.DECODER_OPTIONS, decoding.SKIP_UNSAMPLED = {}, False
         base = {p: _best(p, runs) for p in videos}
         base_cpu = sum(c for c, _ in base.values())
         length = sum(fp.duration for _, fp in base.values())
         print(f"{'FFmpeg defaults':22} {length / base_cpu:16.1f} {1:8.2f} "
               f"{sum(len(fp) for _, fp in base.values()):7}")  # fmt: skip
-        for label, options in DECODER_TRIALS.items():
-            decoding.DECODER_OPTIONS = options
+        for label, (options, skip) in DECODER_TRIALS.items():
+            decoding.DECODER_OPTIONS, decoding.SKIP_UNSAMPLED = options, skip
             trial = {p: _best(p, runs) for p in videos}
             cpu = sum(c for c, _ in trial.values())
             pairs = [_bits(base[p][1], trial[p][1]) for p in videos]
@@ -137,7 +139,7 @@ def decoder_settings(videos: list[Path], runs: int) -> None:
                 f"{np.mean(moved):6.3f}"
             )
     finally:
-        decoding.DECODER_OPTIONS = shipped
+        decoding.DECODER_OPTIONS, decoding.SKIP_UNSAMPLED = shipped
     print()
 
 

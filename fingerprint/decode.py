@@ -40,12 +40,18 @@ TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
 NO_DECODER = "none-while-probing"
 # FFmpeg decoder options for every video stream (AVCodecContext names and values).
 # Skipping H.264's deblocking filter (it smooths block edges; PDQ looks at a 64x64 picture,
-# each pixel an average of many blocks) fingerprints the shared videos 1.23-1.28x faster per
+# each pixel an average of many blocks) fingerprints the shared videos 1.19-1.28x faster per
 # CPU second, for a median change of 2 PDQ bits per sampled frame (95% within 12 bits, 2.7%
 # over 32, max 124), and changed no verdict of the 475 queries of bench/accuracy.py, nor with
-# 1M distractor hashes.  skip_frame=noref (1.34x alone, 1.61x with the above) moves 37% of
-# the samples to other frames (10% of hashes change by over 32 bits); nokey keeps 1 frame in
-# 8.  Figures: bench/speed.py, decoder section.
+# 1M distractor hashes.  skip_frame is not set for the whole stream: noref (1.31-1.34x alone)
+# moves 37% of the samples to other frames (13% of hashes change by over 32 bits), nokey
+# keeps 1 frame in 8.  Instead ``_frames`` skips, packet by packet, only the non-reference
+# frames no sample needs (``SKIP_UNSAMPLED``): 4476 of the 5872 frames are decoded, the
+# samples are the same frames at the same times (a scene cut on a skipped frame is seen on
+# the next decoded one, or not at all: 1 sample of 43 in 3 of the 14 videos), 1.14x alone and
+# no verdict changed.  Decoding threads (AUTO, SLICE, FRAME, one) made no difference in CPU
+# seconds that the shared, loaded machine could measure.  Figures: bench/speed.py, decoder
+# section, and bench/accuracy.py --compare.
 DECODER_OPTIONS: dict[str, str] = {"skip_loop_filter": "all"}
 
 
@@ -333,12 +339,14 @@ def _small_grey(frame: av.VideoFrame, luma: np.ndarray | None, side: int = WORK_
         image = image.reduce(factor)  # fast box filter by a whole factor, then the remainder
     image = image.resize((w, h), Image.Resampling.BOX)
     full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
-    if not full_range:
-        image = image.point(_EXPAND_LIMITED_RANGE)  # video black is 16, white 235: make 0..255
+    if not full_range:  # video black is 16, white 235: make 0..255
+        return _EXPAND_LIMITED_RANGE[np.asarray(image)]  # (Image.point re-rounds its table)
     return np.asarray(image)
 
 
-_EXPAND_LIMITED_RANGE = [min(255, max(0, round((v - 16) * 255 / 219))) for v in range(256)]
+_EXPAND_LIMITED_RANGE = np.array(
+    [min(255, max(0, round((v - 16) * 255 / 219))) for v in range(256)], np.uint8
+)
 
 
 def _sample(
@@ -353,15 +361,9 @@ def _sample(
     last_cut = -1e9
     previous_thumb: np.ndarray | None = None
     deadline = time.monotonic() + limits.max_seconds
-    start: float | None = None
-    for frame in container.decode(stream):
+    for t, frame in _frames(container, stream, (dense.step, anchor.step)):
         if time.monotonic() > deadline:
             raise MediaError(name, f"decoding took longer than {limits.max_seconds:.0f} s")
-        if frame.pts is None or frame.time is None:
-            continue
-        if start is None:
-            start = frame.time
-        t = frame.time - start
         if t > limits.max_duration:
             raise MediaError(name, "the video runs longer than the duration limit")
         if frame.width * frame.height > limits.max_pixels:  # a stream may change size mid-way
@@ -387,6 +389,55 @@ def _sample(
             if detail is not None:
                 detail = np.ascontiguousarray(np.rot90(detail, k=rotation // 90))
         yield Sample(t, grey, is_anchor, detail)
+
+
+# Whether frames that no sample needs may be left undecoded (``_frames``); bench/speed.py
+# turns it off to measure what it saves.
+SKIP_UNSAMPLED = True
+# A frame is decoded in full when a sample time lies up to this many of its durations before
+# it: it may be the first frame at or past that time (1), with room for uneven frame times.
+NEEDED_SPAN = 1.5
+
+
+def _frames(
+    container: av.container.InputContainer, stream: av.VideoStream, steps: tuple[float, ...]
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """The decoded frames with their times from the first one, in presentation order.
+
+    A frame no sample needs is only worth decoding when later frames are predicted from it:
+    FFmpeg reads ``skip_frame`` afresh for every packet, so a packet whose time is not just
+    past a point of a sampling grid (multiples of ``steps``) is sent with ``NONREF`` and, if
+    no other frame refers to it, never reconstructed (a third to a half of H.264 frames).  The
+    frames that are decoded are the same pixels at the same times as without skipping, so the
+    samples keep their exact frames; only scene cuts are looked for on decoded frames alone.
+    A packet without a time or a duration is decoded: skipping is never a guess.
+    """
+    ctx = stream.codec_context
+    base = stream.time_base
+    rate = stream.average_rate or stream.guessed_rate
+    nominal = float(1 / rate) if rate else 0.0
+    start: float | None = None
+    skipping = False
+    for packet in container.demux(stream):
+        needed = True
+        if SKIP_UNSAMPLED and start is not None and packet.pts is not None and base:
+            t = float(packet.pts * base) - start
+            span = NEEDED_SPAN * (float(packet.duration * base) if packet.duration else nominal)
+            needed = span <= 0 or any(_point_within(step, t - span, t) for step in steps)
+        if needed == skipping:
+            skipping = not needed
+            ctx.skip_frame = "NONREF" if skipping else "DEFAULT"
+        for frame in ctx.decode(packet):
+            if frame.pts is None or frame.time is None:
+                continue
+            if start is None:
+                start = frame.time
+            yield frame.time - start, frame
+
+
+def _point_within(step: float, low: float, high: float) -> bool:
+    """Whether a multiple of ``step`` lies in (low, high] (``high`` rounded up as _Grid does)."""
+    return int((high + 1e-6) // step) * step > low
 
 
 class _Grid:

@@ -160,8 +160,17 @@ class _Hashes:
         self.variants: list[int] = []
 
     def add_frame(self, sample: Sample, box: Box, photo: bool) -> None:
+        upright = None
         for variant, picture in _variants(box.apply(sample.grey), sample.anchor, photo):
-            bits, quality = pdqhash.compute(_square(picture))
+            if variant == VARIANT_MIRROR and upright is not None:
+                # Pillow's resampling is symmetric: the mirror of the shrunk picture is, to
+                # the bit, the shrunk mirror (checked on every shared video's samples).
+                square = np.ascontiguousarray(upright[:, ::-1])
+            else:
+                square = _square(picture)
+            if variant in (VARIANT_FULL, VARIANT_DENSE):
+                upright = square
+            bits, quality = pdqhash.compute(square)
             if quality < MIN_QUALITY:
                 if variant in (VARIANT_FULL, VARIANT_DENSE):
                     return  # the whole frame is flat: none of its variants can identify it

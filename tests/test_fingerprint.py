@@ -260,3 +260,22 @@ def test_a_soft_sky_at_the_top_of_a_photo_is_not_padding() -> None:
     image.paste(bottom.filter(ImageFilter.GaussianBlur(12)), (0, image.height * 7 // 10))
     box = content_box(np.asarray(image, dtype=np.float32)[None])
     assert box.top > 0 and box.bottom < photo.shape[1]
+
+
+@pytest.mark.parametrize("path", [CHAIR, PATTERN], ids=lambda p: p.name)
+def test_frames_left_undecoded_change_no_sample(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skipping the non-reference frames no sample needs must hand over the very frames, at
+    the very times, that decoding every frame gives: hashes stay comparable with stored ones."""
+    from fingerprint import decode as decoding
+
+    skipped = list(decoding.decode(path, path.name)[1])
+    monkeypatch.setattr(decoding, "SKIP_UNSAMPLED", False)
+    every = list(decoding.decode(path, path.name)[1])
+    _, frame_times, _ = read_frames(path)
+    assert [s.time for s in skipped] == [s.time for s in every]
+    assert {round(s.time, 6) for s in skipped} <= {round(t, 6) for t in frame_times}
+    for a, b in zip(skipped, every, strict=True):
+        np.testing.assert_array_equal(a.grey, b.grey)
+        assert a.anchor == b.anchor
