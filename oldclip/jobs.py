@@ -33,6 +33,11 @@ POLLS, MEDIA = "polls", "media"  # queues: a slow video never holds up the polls
 POLL, MEDIA_JOB = "oldclip:poll_feed", "oldclip:process_media"  # job names: kept as they are
 STALLED = "oldclip:retry_stalled_jobs"
 STALLED_AFTER_S = 60.0  # a worker silent this long is dead: its jobs are run again
+FORGET = "oldclip:forget_finished_jobs"
+# Finished jobs carry nothing the pipeline's tables do not (they are the truth): kept a day
+# for a person looking into a problem, failed ones a week, then deleted, or procrastinate's
+# tables would grow by every poll and every medium for ever.
+KEEP_DONE_H, KEEP_FAILED_H = 24, 7 * 24
 RETRY = procrastinate.RetryStrategy(max_attempts=8, exponential_wait=2)
 SCHEMA_LOCK = 0x6F6C64636C_0003  # pg_advisory_xact_lock key (see storage.engine)
 
@@ -49,6 +54,8 @@ def make_app(url: str) -> procrastinate.App:
     stalled = app.task(name=STALLED, queueing_lock=STALLED, pass_context=True)
     # Every 10 s (croniter: seconds are the 6th field); the workers defer it once per tick.
     app.periodic(cron="* * * * * */10")(stalled(retry_stalled_jobs))
+    forget = app.task(name=FORGET, queueing_lock=FORGET, pass_context=True)
+    app.periodic(cron="17 * * * *")(forget(forget_finished_jobs))  # hourly
     return app
 
 
@@ -106,6 +113,13 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=after):
         log.warning("job %s (%s) of a worker gone silent: running it again", job.id, job.task_name)
         await manager.retry_job(job)
+
+
+async def forget_finished_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Delete jobs that succeeded over ``KEEP_DONE_H`` hours ago, failed over ``KEEP_FAILED_H``."""
+    manager = context.app.job_manager
+    await manager.delete_old_jobs(nb_hours=KEEP_DONE_H)
+    await manager.delete_old_jobs(nb_hours=KEEP_FAILED_H, include_failed=True)
 
 
 async def defer_media(
