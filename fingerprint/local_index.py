@@ -17,7 +17,7 @@ same best candidate in 28 of 28 (32 probes: 0.966, 123 ms; 64: 0.967, 241 ms).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import faiss
 import numpy as np
@@ -34,15 +34,19 @@ TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
 class LocalIndex:
     """The candidate finder of the "orb" signal (see fingerprint.signal.SignalIndex)."""
 
+    # A saved index of another format is rebuilt: every parameter that shapes it is in here.
+    format = f"orb-1 flat<={FLAT_LIMIT} ivf sqrt cells x{TRAIN_PER_CELL} nprobe={NPROBE}"
+
     def __init__(self) -> None:
-        self._items: dict[int, LocalFeatures] = {}
+        # Per media item: the picture index and descriptor of each stored (upright) keypoint.
+        self._items: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._index: faiss.IndexBinary | None = None
         self._media = np.empty(0, np.int64)  # media id of each indexed descriptor
         self._frame = np.empty(0, np.int64)  # that media item's picture index
         self._ivf: _Trained | None = None
 
     def add(self, media_id: int, data: LocalFeatures) -> None:
-        self._items[media_id] = replace(data, mirrored=None)  # stored items are upright only
+        self._items[media_id] = (data.frame, data.descriptors)  # upright only, as stored
         self._index = None
 
     def remove(self, media_id: int) -> None:
@@ -51,6 +55,66 @@ class LocalIndex:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def media_ids(self) -> list[int]:
+        return list(self._items)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The items' keypoints and the built faiss index (an inverted file serialised whole,
+        so that opening it costs neither training nor assigning every descriptor to a cell;
+        an exact scan is rebuilt from the descriptors, which is a copy)."""
+        index = self._built() if self._items else None
+        ivf = index if isinstance(index, faiss.IndexBinaryIVF) else None
+        serialized = np.zeros(0, np.uint8) if ivf is None else faiss.serialize_index_binary(ivf)
+        items = list(self._items.values())
+        return {
+            "media": np.fromiter(self._items, np.int64, len(items)),
+            "counts": np.array([len(d) for _, d in items], np.int64),
+            "frame": np.concatenate([np.zeros(0, np.uint16)] + [f for f, _ in items]),
+            "descriptors": np.concatenate(
+                [np.zeros((0, DESCRIPTOR_BYTES), np.uint8)] + [d for _, d in items]
+            ),
+            "faiss": serialized,
+            "trained_for": np.array([0 if ivf is None else self._ivf.ntotal_trained], np.int64),
+        }
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        try:
+            media, counts, frame, codes, serialized, trained = (
+                arrays[k]
+                for k in ("media", "counts", "frame", "descriptors", "faiss", "trained_for")
+            )
+        except KeyError as exc:
+            raise ValueError(f"no {exc} in a saved orb index") from None
+        ends = np.cumsum(counts)
+        if (
+            media.ndim != 1
+            or counts.shape != media.shape
+            or (counts < 0).any()
+            or codes.shape != (int(ends[-1]) if len(ends) else 0, DESCRIPTOR_BYTES)
+            or frame.shape != codes.shape[:1]
+            or len(np.unique(media)) != len(media)
+            or trained.shape != (1,)
+        ):
+            raise ValueError("inconsistent saved orb index")
+        starts = ends - counts
+        self._items = {
+            int(m): (frame[a:b], codes[a:b])
+            for m, a, b in zip(media.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        }
+        self._media = np.repeat(np.asarray(media, np.int64), counts)
+        self._frame = np.asarray(frame, np.int64)
+        self._index = self._ivf = None
+        if len(serialized):
+            try:
+                index = faiss.deserialize_index_binary(np.asarray(serialized))
+            except RuntimeError as exc:
+                raise ValueError(f"unreadable faiss index ({exc})") from None
+            if not isinstance(index, faiss.IndexBinaryIVF) or index.ntotal != len(codes):
+                raise ValueError("the saved faiss index does not hold the saved descriptors")
+            index.nprobe = NPROBE
+            self._index = index
+            self._ivf = _Trained(index, index.quantizer, int(trained[0]))
 
     def candidates(self, query: LocalFeatures, limit: int) -> list[int]:
         """Media ids with the most votes, upright or mirrored, best first (at most ``limit``)."""
@@ -93,10 +157,10 @@ class LocalIndex:
             return self._index
         ids = list(self._items)
         items = [self._items[i] for i in ids]
-        codes = np.ascontiguousarray(np.concatenate([d.descriptors for d in items]))
-        counts = [len(d.descriptors) for d in items]
+        codes = np.ascontiguousarray(np.concatenate([d for _, d in items]))
+        counts = [len(d) for _, d in items]
         self._media = np.repeat(np.asarray(ids, dtype=np.int64), counts)
-        self._frame = np.concatenate([d.frame.astype(np.int64) for d in items])
+        self._frame = np.concatenate([f.astype(np.int64) for f, _ in items])
         if len(codes) <= FLAT_LIMIT:
             index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
         else:

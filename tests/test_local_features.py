@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from fingerprint import local_index
 from fingerprint.decode import decode
+from fingerprint.index_file import load_arrays, save_arrays
 from fingerprint.local import LOCAL
 from fingerprint.local_features import LocalFeatures
 from fingerprint.settings import Limits, MatchSettings
@@ -197,6 +198,29 @@ def test_inverted_file_index_finds_the_same_source(tmp_path, monkeypatch):
     assert isinstance(index._built(), faiss.IndexBinaryIVF)
     index.remove(0)  # the cells stay trained; the descriptors go
     assert 0 not in index.candidates(clip, limit=4)
+
+
+def test_a_saved_inverted_file_is_opened_without_training_again(tmp_path, monkeypatch):
+    """What the library saves beside the database: the trained cells and every descriptor,
+    searched straight from the file, and still able to take new items."""
+    monkeypatch.setattr(local_index, "FLAT_LIMIT", 1000)
+    index = LOCAL.new_index()
+    for media_id, path in enumerate([CHAIR, DOORKNOB, PATTERN]):
+        index.add(media_id, shared(path))
+    clip = features(edited_clip(tmp_path, CHAIR, off_centre_crop, "crop"))
+    expected = index.candidates(clip, limit=3)
+    save_arrays(tmp_path / "orb.index", index.to_arrays(), {})
+    arrays, _ = load_arrays(tmp_path / "orb.index")
+    loaded = LOCAL.new_index()
+    monkeypatch.setattr(faiss.IndexBinaryIVF, "train", None)  # training again would fail
+    loaded.load_arrays(arrays)
+    assert isinstance(loaded._index, faiss.IndexBinaryIVF), "the faiss index is read, not built"
+    assert loaded.media_ids() == [0, 1, 2] and loaded.candidates(clip, limit=3) == expected
+    loaded.add(3, shared(BRIDGE))  # the saved cells take it
+    assert loaded.candidates(clip, limit=1) == [0] and len(loaded) == 4
+    arrays["counts"] = arrays["counts"][:2]
+    with pytest.raises(ValueError):
+        LOCAL.new_index().load_arrays(arrays)
 
 
 @pytest.mark.parametrize("size", [(20, 3000), (3000, 20), (300, 200)])
