@@ -25,7 +25,8 @@ import numpy as np
 from .local_features import DESCRIPTOR_BYTES, LocalFeatures
 
 VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor votes
-NEIGHBOURS = 4  # stored descriptors looked up per query descriptor
+NEIGHBOURS = 4  # stored descriptors that may vote per query descriptor
+SEARCHED = 16  # stored descriptors looked up per query descriptor, the NEIGHBOURS nearest kept
 FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
 NPROBE = 16  # inverted-file cells visited per query descriptor above FLAT_LIMIT
 TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
@@ -131,8 +132,8 @@ class LocalIndex:
     def _votes(self, query: LocalFeatures) -> dict[int, float]:
         """Per media item: the votes of its best picture for each query picture, summed."""
         index = self._built()
-        k = min(NEIGHBOURS, index.ntotal)
-        distances, rows = index.search(np.ascontiguousarray(query.descriptors), k)
+        distances, rows = self._nearest(index, np.ascontiguousarray(query.descriptors))
+        k = rows.shape[1]
         hit = (rows >= 0) & (distances <= VOTE_RADIUS)
         q_frame = np.repeat(query.frame.astype(np.int64), k).reshape(rows.shape)[hit]
         rows = rows[hit]
@@ -151,6 +152,18 @@ class LocalIndex:
         unique, inverse = np.unique(ids, return_inverse=True)
         score = np.bincount(inverse, weights=totals)
         return dict(zip(unique.tolist(), score.tolist(), strict=True))
+
+    def _nearest(self, index: faiss.IndexBinary, codes: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(distances, rows) of the NEIGHBOURS nearest stored descriptors of each query one,
+        ties going to the earliest row, as in an exact scan: SEARCHED are looked up and the
+        nearest kept, so that the order an inverted file visits its cells in does not decide
+        which of several equally near descriptors vote (Hamming distances tie often)."""
+        distances, rows = index.search(codes, min(SEARCHED, index.ntotal))
+        if rows.shape[1] <= NEIGHBOURS:
+            return distances, rows
+        order = np.lexsort((np.where(rows < 0, np.iinfo(np.int64).max, rows), distances))
+        keep = order[:, :NEIGHBOURS]
+        return np.take_along_axis(distances, keep, 1), np.take_along_axis(rows, keep, 1)
 
     def _built(self) -> faiss.IndexBinary:
         if self._index is not None:

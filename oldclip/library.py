@@ -410,7 +410,6 @@ class Library:
         """The other signals' indexes in step: what stopped being searchable or stands for
         another file goes, what is searchable and has the signal's data comes in (media given
         a signal later, by ``refingerprint``, included).  Returns whether any changed."""
-        before = sum(len(held) for held in self._signal_held.values())
         changed = False
         for name, index in self._signal_indexes.items():
             held = self._signal_held[name]
@@ -426,7 +425,8 @@ class Library:
                 if data is not None:
                     index.add(media_id, data)
                     held.add(media_id)
-        return changed or before != sum(len(held) for held in self._signal_held.values())
+                    changed = True
+        return changed
 
     def _replaced(self, wanted: set[int]) -> list[int]:
         """Indexed media ids that now stand for another file (deleted, then the id reused).
