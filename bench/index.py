@@ -227,13 +227,13 @@ def add_distractors(
 
 def distractor_signals(orb_per_clip: int, clips: int, cache: Path):
     """clip number -> its "orb" and "audio" data: ``orb_per_clip`` real ORB descriptors in
-    20 pictures, and 20 s of random sound codes (all informative, matching nothing)."""
+    pictures of 160, and 20 s of random sound codes (all informative, matching nothing)."""
     import local_index as descriptors  # noqa: PLC0415 - bench/local_index.py
 
     from fingerprint.audio import SECONDS_PER_CODE, SoundPrint  # noqa: PLC0415
 
     codes = descriptors.distractors(orb_per_clip * clips, 2_000_000, cache)
-    per_picture = max(1, orb_per_clip // 20)
+    per_picture = descriptors.MAX_POINTS  # as many as a real picture keeps
     rng = np.random.default_rng(5)
 
     def signals(n: int) -> dict:
