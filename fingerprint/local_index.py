@@ -7,12 +7,23 @@ neighbours scatter over the whole library, so an item ranks by the votes of its 
 for each query picture, summed over the query's pictures.
 
 The faiss index is rebuilt from the stored arrays when it is next searched after items were
-added or removed (libraries change in batches, between searches).  Up to ``FLAT_LIMIT``
-descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells, searched with
-``NPROBE`` probes.  Measured on 1M descriptors of real frames (28 edited-clip queries of ~900
-descriptors, one CPU shared with other work): the exact scan takes 1.6 s a query; 1,000 cells
-and 16 probes take 66 ms, keep 0.956 of the exact scan's top 25 and 0.971 of its top 5, and the
-same best candidate in 28 of 28 (32 probes: 0.966, 123 ms; 64: 0.967, 241 ms).
+added or removed (libraries change in batches, between searches), and saved whole beside the
+library (``to_arrays``), so a command opens it instead of training it again.  Up to
+``FLAT_LIMIT`` descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells,
+searched with ``NPROBE`` probes.  ``SEARCHED`` neighbours are looked up and the NEIGHBOURS
+nearest kept, ties going to the earliest row as in the exact scan: with only NEIGHBOURS looked
+up, the order the cells are visited in decided which of several equally near descriptors
+voted (Hamming distances tie often).
+
+Measured by ``bench/local_index.py`` at 1M descriptors of real frames (7 queries: shared clips
+and edits of them, ~20 s, looked up upright and mirrored; one search thread on a machine
+shared with other work), share of the exact scan's top 25 kept, CPU s per query clip:
+exact scan 12.3 s; sqrt(n) cells with 16 probes 0.914, 0.57 s (0.886 before the ties were
+settled); 32 probes 0.954, 1.03 s; 64 probes 0.971, 1.97 s; 128 probes 1.000, 3.9 s;
+4 sqrt(n) cells with 64 probes 0.966, 0.83 s (training 10x longer); binary HNSW (M 16,
+efSearch 128) 0.943, 1.2 s, 184 bytes a descriptor and 506 s to build here.  Only 128 probes
+keep 0.99, at a cost that would double a `check`, so 16 stay: every query kept its exact best
+candidate but one.  At 10M the exact scan alone takes 108 s of CPU a query clip.
 """
 
 from __future__ import annotations
