@@ -13,8 +13,12 @@
 2. Latency per query clip (wall and CPU seconds) and memory per stored hash (what the
    index allocates, traced).
 3. `oldclip check` of a 20 s shared video against a 1M-hash library (5,000 clips of 200
-   hashes in a real SQLite file, plus the real clip it shows): wall time with the saved index
-   beside the database, and with it deleted (rebuilt from the database, as every command did).
+   hashes in a real SQLite file, plus the real clip it shows), every signal stored: each clip
+   also has ``--orb-per-clip`` ORB descriptors (real ones, from ``bench/local_index.py``'s
+   cache) and 20 s of sound codes.  Wall time with the saved indexes beside the database
+   (every signal's: PDQ, local features, sound), and with them deleted (rebuilt from the
+   database).  Real footage has ~10 PDQ hashes, ~250-400 ORB descriptors and ~8 sound codes
+   a second, so a library of 1M PDQ hashes in proportion would hold ~25M descriptors.
 """
 
 from __future__ import annotations
@@ -185,11 +189,16 @@ def _row(kind, hashes, label, result, per_hash) -> None:
 
 
 def add_distractors(
-    db, hashes: int, rng: np.random.Generator, title: str = "clip", frames: int = FRAMES
+    db,
+    hashes: int,
+    rng: np.random.Generator,
+    title: str = "clip",
+    frames: int = FRAMES,
+    signals=None,
 ) -> int:
     """Store clip-like random walks, ``hashes`` frame hashes in all, as library clips, straight
     through storage's API (nothing decoded): a library of realistic size in a minute.
-    Returns the number of hashes stored."""
+    ``signals(n)`` gives clip n's other signals' data.  Returns the number of hashes stored."""
     import storage  # noqa: PLC0415 - only the parts that write a library need storage
 
     count, stored = -(-hashes // frames), 0
@@ -206,6 +215,7 @@ def add_distractors(
                     hashes=clip,
                     times=np.arange(len(clip), dtype=np.float32) / 2,
                     variants=np.full(len(clip), VARIANT_FULL, dtype=np.uint8),
+                    signals=signals(n) if signals else {},
                 )
                 media_id, _ = storage.add_media(db, fp)
                 storage.add_clip(
@@ -215,8 +225,37 @@ def add_distractors(
     return stored
 
 
-def check_times(runs: int) -> None:
-    """`oldclip check` wall time against a 1M-hash library, with and without the saved index."""
+def distractor_signals(orb_per_clip: int, clips: int, cache: Path):
+    """clip number -> its "orb" and "audio" data: ``orb_per_clip`` real ORB descriptors in
+    pictures of 160, and 20 s of random sound codes (all informative, matching nothing)."""
+    import local_index as descriptors  # noqa: PLC0415 - bench/local_index.py
+
+    from fingerprint.audio import SECONDS_PER_CODE, SoundPrint  # noqa: PLC0415
+
+    codes = descriptors.distractors(orb_per_clip * clips, 2_000_000, cache)
+    per_picture = descriptors.MAX_POINTS  # as many as a real picture keeps
+    rng = np.random.default_rng(5)
+
+    def signals(n: int) -> dict:
+        block = codes[n * orb_per_clip : (n + 1) * orb_per_clip]
+        pictures = -(-len(block) // per_picture)
+        orb = descriptors.LocalFeatures(
+            kind="video",
+            times=np.arange(pictures, dtype=np.float32),
+            sizes=np.full((pictures, 2), 480, np.uint16),
+            frame=(np.arange(len(block)) // per_picture).astype(np.uint16),
+            points=rng.uniform(0, 480, (len(block), 2)).astype(np.float32),
+            descriptors=block,
+        )
+        sound = rng.integers(0, 2**32, int(20 / SECONDS_PER_CODE), dtype=np.uint32)
+        return {"orb": orb, "audio": SoundPrint(sound)}
+
+    return signals
+
+
+def check_times(runs: int, orb_per_clip: int, cache: Path) -> None:
+    """`oldclip check` wall time against a 1M-hash library, with and without the saved
+    indexes."""
     import storage  # noqa: PLC0415 - only this part needs the project's storage
 
     videos = sorted(VIDEOS.glob("chair-*.mp4"))
@@ -225,14 +264,14 @@ def check_times(runs: int) -> None:
     with tempfile.TemporaryDirectory(prefix="oldclip-bench-index-") as folder:
         database = Path(folder) / "library.db"
         db = storage.open_db(database)
-        add_distractors(db, 1_000_000, np.random.default_rng(3), frames=200)
+        signals = distractor_signals(orb_per_clip, 5000, cache) if orb_per_clip else None
+        add_distractors(db, 1_000_000, np.random.default_rng(3), frames=200, signals=signals)
         with db.atomic():
             media_id, _ = storage.add_media(db, fingerprint_file(original))
             storage.add_clip(
                 db, media_id, title="the chair", first_seen="2014-07-17", source="bench"
             )
         db.conn.close()
-        saved = database.with_name("library.index")
         command = [sys.executable, "-m", "oldclip", "--db", str(database), "check", str(query)]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -246,26 +285,29 @@ def check_times(runs: int) -> None:
             cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
             return wall, cpu, out.stdout + out.stderr
 
-        run()  # warm the page cache and write the saved index
+        run()  # warm the page cache and write the saved indexes
         with_index, without = [], []
         for _ in range(runs):
-            saved.unlink(missing_ok=True)
+            for path in Path(folder).glob("library*.index"):
+                path.unlink()
             *times, out = run()
             without.append(times)
             *times, out = run()
             with_index.append(times)
         print(
             f"\n`oldclip check {query.name}` against {5000 * 200:,} synthetic + 1 real clip's "
-            f"stored hashes, median of {runs} (wall s / CPU s):"
+            f"stored hashes, {5000 * orb_per_clip:,} ORB descriptors and sound codes, "
+            f"median of {runs} (wall s / CPU s):"
         )
         for label, samples in (
-            ("index rebuilt from the database", without),
-            ("saved index beside the database", with_index),
+            ("indexes rebuilt from the database", without),
+            ("saved indexes beside the database", with_index),
         ):
             wall = statistics.median(s[0] for s in samples)
             cpu = statistics.median(s[1] for s in samples)
             print(f"  {label:34} {wall:6.2f} {cpu:6.2f}")
-        print(f"  saved index: {saved.stat().st_size / 1e6:.0f} MB")
+        for path in Path(folder).glob("library*.index"):
+            print(f"  saved {path.name}: {path.stat().st_size / 1e6:.0f} MB")
         print("found the chair clip" if "the chair" in out else f"MISSED the match:\n{out}")
 
 
@@ -276,11 +318,15 @@ def main() -> None:
     parser.add_argument("--check-runs", type=int, default=3)
     parser.add_argument("--skip-check", action="store_true")
     parser.add_argument("--skip-recall", action="store_true")
+    parser.add_argument(
+        "--orb-per-clip", type=int, default=200, help="ORB descriptors per distractor clip"
+    )
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/oldclip-bench"))
     args = parser.parse_args()
     if not args.skip_recall:
         recall_table(args.sizes, args.clips)
     if not args.skip_check:
-        check_times(args.check_runs)
+        check_times(args.check_runs, args.orb_per_clip, args.cache)
 
 
 if __name__ == "__main__":

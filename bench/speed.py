@@ -19,7 +19,9 @@
    stored frame hashes (the shared videos plus synthetic clip-like walks), and the memory per
    hash read from the process's resident memory.
 5. Index recall against an exact scan and latency per query clip at 1M and 10M hashes
-   (``bench/index.py``, which also times ``oldclip check`` against 1M hashes).
+   (``bench/index.py``, which also times ``oldclip check`` against 1M hashes with every
+   signal's index saved beside the library; the local features' descriptor index is measured
+   by ``bench/local_index.py``).
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ class SoundIndex:
     re-sort of the whole library.  Removed items are skipped until their segment next merges.
     """
 
+    format = f"audio-1 votes>={MIN_VOTES}"  # a saved index of another format is rebuilt
+
     def __init__(self) -> None:
         self._segments: list[_Segment] = []
         self._fresh: dict[int, SoundPrint] = {}  # added since the last search
@@ -54,6 +56,40 @@ class SoundIndex:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def media_ids(self) -> list[int]:
+        return sorted(self._ids)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The codes of every held item as one sorted segment (removed ones left out)."""
+        segments = self._searchable()
+        whole = _merged(segments, self._removed) if segments else _sorted(*_NOTHING)
+        self._segments, self._removed = [whole], set()
+        return {
+            "media": np.fromiter(sorted(self._ids), np.int64, len(self._ids)),
+            "codes": whole.codes,
+            "owners": whole.owners,
+            "positions": whole.positions,
+        }
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        try:
+            media, codes, owners, positions = (
+                arrays[k] for k in ("media", "codes", "owners", "positions")
+            )
+        except KeyError as exc:
+            raise ValueError(f"no {exc} in a saved sound index") from None
+        if (
+            codes.dtype != np.uint32
+            or owners.shape != codes.shape
+            or positions.shape != codes.shape
+            or (np.diff(codes.astype(np.int64)) < 0).any()
+            or not np.isin(owners, media).all()
+        ):
+            raise ValueError("inconsistent saved sound index")
+        self._ids = set(media.tolist())
+        self._segments = [_Segment(codes, np.asarray(owners, np.int64), positions)]
+        self._fresh, self._removed = {}, set()
 
     def candidates(self, query: object, limit: int) -> list[int]:
         query = checked(query)
@@ -104,6 +140,9 @@ class _Segment:
     codes: np.ndarray  # uint32, sorted
     owners: np.ndarray  # int64 media id of each code
     positions: np.ndarray  # int32 index of each code in its item's codes
+
+
+_NOTHING = (np.zeros(0, np.uint32), np.zeros(0, np.int64), np.zeros(0, np.int32))
 
 
 def _segment(items: dict[int, SoundPrint]) -> _Segment:

@@ -1,12 +1,13 @@
-"""A HashIndex saved to one file, so a command does not rebuild it from the database each time.
+"""Indexes saved to files, so a command does not rebuild them from the database each time.
 
-Layout: an 8-byte magic, the length of a JSON header, the header (row and media counts, CRC-32
-checksums, and the caller's ``meta``), then, 64-byte aligned, the media ids and first rows
-(int64 each) and the codes (rows x 32 bytes).  The codes are memory-mapped, not read: several
-processes share one copy in the page cache, and opening costs a checksum pass instead of a
-rebuild.
+One file holds named arrays and the caller's ``meta``.  Layout: an 8-byte magic, the length of
+a JSON header, the header (each array's name, dtype, shape and CRC-32, and ``meta``), then
+each array, 64-byte aligned, in the header's order.  Arrays are memory-mapped, not read:
+several processes share one copy in the page cache, and opening costs a checksum pass instead
+of a rebuild.  The PDQ search index (``HashIndex``: its codes, first rows and media ids) is
+one such file; every other signal's index is another (``SignalIndex.to_arrays``).
 
-A file is never trusted blindly: a short file, a wrong magic or format, inconsistent counts or
+A file is never trusted blindly: a short file, a wrong magic or format, inconsistent sizes or
 a checksum that does not match raise ``IndexFileError`` and the caller rebuilds.  Saving
 writes a temporary file beside the target, syncs it and renames it over the target, so readers
 see the old file or the new one, never half of one; a process that has the old one mapped
@@ -27,38 +28,37 @@ import numpy as np
 from .index import HashIndex
 from .types import HASH_BYTES
 
-MAGIC = b"OCHIDX\x00\x01"  # oldclip hash index, file format 1
+MAGIC = b"OCHIDX\x00\x02"  # oldclip index, file format 2 (named arrays)
 ALIGN = 64
-CRC_STEP = 1 << 26  # checksum the codes 64 MB at a time
+CRC_STEP = 1 << 26  # checksum arrays 64 MB at a time
+DTYPES = ("|u1", "<u2", "<u4", "<i4", "<i8", "<f4")  # what an array may hold (no objects)
 
 
 class IndexFileError(ValueError):
     """The saved index cannot be used (truncated, corrupt, another format): rebuild it."""
 
 
-def save_index(path: str | Path, index: HashIndex, meta: dict) -> None:
-    """Write ``index`` (its live media only) and ``meta`` to ``path``, atomically."""
+def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write ``arrays`` and ``meta`` to ``path``, atomically."""
     path = Path(path)
-    codes, starts, media = index.live_arrays()
-    table = media.astype("<i8").tobytes() + starts.astype("<i8").tobytes()
+    stored = {name: _portable(array) for name, array in arrays.items()}
     header = json.dumps(
         {
-            "rows": len(codes),
-            "media": len(media),
-            "crc_table": zlib.crc32(table),
-            "crc_codes": _crc(codes),
+            "arrays": [[name, a.dtype.str, list(a.shape), _crc(a)] for name, a in stored.items()],
             "meta": meta,
         }
     ).encode()
     head = MAGIC + struct.pack("<I", len(header)) + header
-    head += b"\0" * (-len(head) % ALIGN)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "wb") as fh:
             fh.write(head)
-            fh.write(table)
-            fh.write(b"\0" * (-len(table) % ALIGN))
-            fh.write(np.ascontiguousarray(codes).data)
+            written = len(head)
+            for array in stored.values():
+                fh.write(b"\0" * (-written % ALIGN))
+                written += -written % ALIGN
+                fh.write(array.data)
+                written += array.nbytes
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(temporary, path)
@@ -66,8 +66,8 @@ def save_index(path: str | Path, index: HashIndex, meta: dict) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def load_index(path: str | Path) -> tuple[HashIndex, dict] | None:
-    """(index, meta) from ``path``; None if there is no such file.
+def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict] | None:
+    """(arrays, meta) from ``path``, memory-mapped and checked; None if there is no such file.
 
     Raises ``IndexFileError`` saying what is wrong when the file cannot be trusted.
     """
@@ -80,25 +80,62 @@ def load_index(path: str | Path) -> tuple[HashIndex, dict] | None:
                 raise IndexFileError("not an oldclip index file of this version")
             (length,) = struct.unpack("<I", start[len(MAGIC) :])
             raw = fh.read(length)
-            try:
-                header = json.loads(raw)
-                rows, count = int(header["rows"]), int(header["media"])
-                meta = dict(header["meta"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise IndexFileError(f"unreadable header ({exc})") from None
-            offset = _aligned(len(MAGIC) + 4 + length)
-            table_bytes = 16 * count
-            fh.seek(offset)
-            table = fh.read(table_bytes)
     except FileNotFoundError:
         return None
-    codes_at = _aligned(offset + table_bytes)
-    if rows < 0 or count < 0 or size != codes_at + rows * HASH_BYTES:
-        raise IndexFileError(f"{size} bytes where the header promises a different size")
-    if zlib.crc32(table) != header.get("crc_table"):
-        raise IndexFileError("checksum mismatch in the media table")
-    media = np.frombuffer(table[: 8 * count], dtype="<i8").astype(np.int64)
-    starts = np.frombuffer(table[8 * count :], dtype="<i8").astype(np.int64)
+    try:
+        header = json.loads(raw)
+        meta = dict(header["meta"])
+        layout = [
+            (str(name), np.dtype(dtype), tuple(int(n) for n in shape), crc)
+            for name, dtype, shape, crc in header["arrays"]
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexFileError(f"unreadable header ({exc})") from None
+    offset = len(MAGIC) + 4 + length
+    places = []
+    for name, dtype, shape, _ in layout:
+        if dtype.str not in DTYPES or any(n < 0 for n in shape):
+            raise IndexFileError(f"array {name} of an unknown type or shape")
+        offset += -offset % ALIGN
+        places.append(offset)
+        offset += dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    if size != offset:
+        raise IndexFileError(f"{size} bytes where the header promises {offset}")
+    arrays = {}
+    for (name, dtype, shape, crc), at in zip(layout, places, strict=True):
+        array = (
+            np.memmap(path, dtype=dtype, mode="r", offset=at, shape=shape)
+            if np.prod(shape, dtype=np.int64)
+            else np.zeros(shape, dtype)
+        )
+        if _crc(array) != crc:
+            raise IndexFileError(f"checksum mismatch in {name}")
+        arrays[name] = array
+    return arrays, meta
+
+
+def save_index(path: str | Path, index: HashIndex, meta: dict) -> None:
+    """Write the PDQ search index (its live media only) and ``meta`` to ``path``."""
+    codes, starts, media = index.live_arrays()
+    save_arrays(path, {"media": media, "starts": starts, "codes": codes}, meta)
+
+
+def load_index(path: str | Path) -> tuple[HashIndex, dict] | None:
+    """(PDQ search index, meta) from ``path``; None if there is no such file.
+
+    Raises ``IndexFileError`` when the file cannot be trusted or is not a search index.
+    """
+    loaded = load_arrays(path)
+    if loaded is None:
+        return None
+    arrays, meta = loaded
+    try:
+        media, starts, codes = (arrays[k] for k in ("media", "starts", "codes"))
+    except KeyError:
+        raise IndexFileError("not a search index") from None
+    rows, count = len(codes), len(media)
+    if codes.ndim != 2 or codes.shape[1] != HASH_BYTES or starts.shape != media.shape:
+        raise IndexFileError("not a search index")
     if count and (
         starts[0] != 0
         or (np.diff(starts) <= 0).any()
@@ -106,23 +143,23 @@ def load_index(path: str | Path) -> tuple[HashIndex, dict] | None:
         or len(np.unique(media)) != count
     ):
         raise IndexFileError("inconsistent media table")
-    codes = (
-        np.memmap(path, dtype=np.uint8, mode="r", offset=codes_at, shape=(rows, HASH_BYTES))
-        if rows
-        else np.zeros((0, HASH_BYTES), dtype=np.uint8)
-    )
-    if _crc(codes) != header.get("crc_codes"):
-        raise IndexFileError("checksum mismatch in the hashes")
+    media, starts = np.asarray(media, np.int64), np.asarray(starts, np.int64)
     return HashIndex.from_arrays(codes, starts, media), meta
 
 
-def _crc(codes: np.ndarray) -> int:
-    flat = np.asarray(codes).reshape(-1)
+def _portable(array: np.ndarray) -> np.ndarray:
+    """``array`` as contiguous little-endian data of a type a file may hold."""
+    array = np.ascontiguousarray(array)
+    little = array.dtype.newbyteorder("<") if array.dtype.itemsize > 1 else array.dtype
+    array = array.astype(little, copy=False)
+    if array.dtype.str not in DTYPES:
+        raise TypeError(f"cannot save an array of {array.dtype}")
+    return array
+
+
+def _crc(array: np.ndarray) -> int:
+    flat = np.asarray(array).reshape(-1).view(np.uint8)
     crc = 0
     for start in range(0, len(flat), CRC_STEP):
         crc = zlib.crc32(flat[start : start + CRC_STEP], crc)
     return crc
-
-
-def _aligned(offset: int) -> int:
-    return offset + (-offset % ALIGN)

@@ -7,17 +7,28 @@ neighbours scatter over the whole library, so an item ranks by the votes of its 
 for each query picture, summed over the query's pictures.
 
 The faiss index is rebuilt from the stored arrays when it is next searched after items were
-added or removed (libraries change in batches, between searches).  Up to ``FLAT_LIMIT``
-descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells, searched with
-``NPROBE`` probes.  Measured on 1M descriptors of real frames (28 edited-clip queries of ~900
-descriptors, one CPU shared with other work): the exact scan takes 1.6 s a query; 1,000 cells
-and 16 probes take 66 ms, keep 0.956 of the exact scan's top 25 and 0.971 of its top 5, and the
-same best candidate in 28 of 28 (32 probes: 0.966, 123 ms; 64: 0.967, 241 ms).
+added or removed (libraries change in batches, between searches), and saved whole beside the
+library (``to_arrays``), so a command opens it instead of training it again.  Up to
+``FLAT_LIMIT`` descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells,
+searched with ``NPROBE`` probes.  ``SEARCHED`` neighbours are looked up and the NEIGHBOURS
+nearest kept, ties going to the earliest row as in the exact scan: with only NEIGHBOURS looked
+up, the order the cells are visited in decided which of several equally near descriptors
+voted (Hamming distances tie often).
+
+Measured by ``bench/local_index.py`` at 1M descriptors of real frames (7 queries: shared clips
+and edits of them, ~20 s, looked up upright and mirrored; one search thread on a machine
+shared with other work), share of the exact scan's top 25 kept, CPU s per query clip:
+exact scan 12.3 s; sqrt(n) cells with 16 probes 0.914, 0.57 s (0.886 before the ties were
+settled); 32 probes 0.954, 1.03 s; 64 probes 0.971, 1.97 s; 128 probes 1.000, 3.9 s;
+4 sqrt(n) cells with 64 probes 0.966, 0.83 s (training 10x longer); binary HNSW (M 16,
+efSearch 128) 0.943, 1.2 s, 184 bytes a descriptor and 506 s to build here.  Only 128 probes
+keep 0.99, at a cost that would double a `check`, so 16 stay: every query kept its exact best
+candidate but one.  At 10M the exact scan alone takes 108 s of CPU a query clip.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import faiss
 import numpy as np
@@ -25,7 +36,8 @@ import numpy as np
 from .local_features import DESCRIPTOR_BYTES, LocalFeatures
 
 VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor votes
-NEIGHBOURS = 4  # stored descriptors looked up per query descriptor
+NEIGHBOURS = 4  # stored descriptors that may vote per query descriptor
+SEARCHED = 16  # stored descriptors looked up per query descriptor, the NEIGHBOURS nearest kept
 FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
 NPROBE = 16  # inverted-file cells visited per query descriptor above FLAT_LIMIT
 TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
@@ -34,15 +46,19 @@ TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
 class LocalIndex:
     """The candidate finder of the "orb" signal (see fingerprint.signal.SignalIndex)."""
 
+    # A saved index of another format is rebuilt: every parameter that shapes it is in here.
+    format = f"orb-1 flat<={FLAT_LIMIT} ivf sqrt cells x{TRAIN_PER_CELL} nprobe={NPROBE}"
+
     def __init__(self) -> None:
-        self._items: dict[int, LocalFeatures] = {}
+        # Per media item: the picture index and descriptor of each stored (upright) keypoint.
+        self._items: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._index: faiss.IndexBinary | None = None
         self._media = np.empty(0, np.int64)  # media id of each indexed descriptor
         self._frame = np.empty(0, np.int64)  # that media item's picture index
         self._ivf: _Trained | None = None
 
     def add(self, media_id: int, data: LocalFeatures) -> None:
-        self._items[media_id] = replace(data, mirrored=None)  # stored items are upright only
+        self._items[media_id] = (data.frame, data.descriptors)  # upright only, as stored
         self._index = None
 
     def remove(self, media_id: int) -> None:
@@ -51,6 +67,66 @@ class LocalIndex:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def media_ids(self) -> list[int]:
+        return list(self._items)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The items' keypoints and the built faiss index (an inverted file serialised whole,
+        so that opening it costs neither training nor assigning every descriptor to a cell;
+        an exact scan is rebuilt from the descriptors, which is a copy)."""
+        index = self._built() if self._items else None
+        ivf = index if isinstance(index, faiss.IndexBinaryIVF) else None
+        serialized = np.zeros(0, np.uint8) if ivf is None else faiss.serialize_index_binary(ivf)
+        items = list(self._items.values())
+        return {
+            "media": np.fromiter(self._items, np.int64, len(items)),
+            "counts": np.array([len(d) for _, d in items], np.int64),
+            "frame": np.concatenate([np.zeros(0, np.uint16)] + [f for f, _ in items]),
+            "descriptors": np.concatenate(
+                [np.zeros((0, DESCRIPTOR_BYTES), np.uint8)] + [d for _, d in items]
+            ),
+            "faiss": serialized,
+            "trained_for": np.array([0 if ivf is None else self._ivf.ntotal_trained], np.int64),
+        }
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        try:
+            media, counts, frame, codes, serialized, trained = (
+                arrays[k]
+                for k in ("media", "counts", "frame", "descriptors", "faiss", "trained_for")
+            )
+        except KeyError as exc:
+            raise ValueError(f"no {exc} in a saved orb index") from None
+        ends = np.cumsum(counts)
+        if (
+            media.ndim != 1
+            or counts.shape != media.shape
+            or (counts < 0).any()
+            or codes.shape != (int(ends[-1]) if len(ends) else 0, DESCRIPTOR_BYTES)
+            or frame.shape != codes.shape[:1]
+            or len(np.unique(media)) != len(media)
+            or trained.shape != (1,)
+        ):
+            raise ValueError("inconsistent saved orb index")
+        starts = ends - counts
+        self._items = {
+            int(m): (frame[a:b], codes[a:b])
+            for m, a, b in zip(media.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        }
+        self._media = np.repeat(np.asarray(media, np.int64), counts)
+        self._frame = np.asarray(frame, np.int64)
+        self._index = self._ivf = None
+        if len(serialized):
+            try:
+                index = faiss.deserialize_index_binary(np.asarray(serialized))
+            except RuntimeError as exc:
+                raise ValueError(f"unreadable faiss index ({exc})") from None
+            if not isinstance(index, faiss.IndexBinaryIVF) or index.ntotal != len(codes):
+                raise ValueError("the saved faiss index does not hold the saved descriptors")
+            index.nprobe = NPROBE
+            self._index = index
+            self._ivf = _Trained(index, index.quantizer, int(trained[0]))
 
     def candidates(self, query: LocalFeatures, limit: int) -> list[int]:
         """Media ids with the most votes, upright or mirrored, best first (at most ``limit``)."""
@@ -67,8 +143,8 @@ class LocalIndex:
     def _votes(self, query: LocalFeatures) -> dict[int, float]:
         """Per media item: the votes of its best picture for each query picture, summed."""
         index = self._built()
-        k = min(NEIGHBOURS, index.ntotal)
-        distances, rows = index.search(np.ascontiguousarray(query.descriptors), k)
+        distances, rows = self._nearest(index, np.ascontiguousarray(query.descriptors))
+        k = rows.shape[1]
         hit = (rows >= 0) & (distances <= VOTE_RADIUS)
         q_frame = np.repeat(query.frame.astype(np.int64), k).reshape(rows.shape)[hit]
         rows = rows[hit]
@@ -88,15 +164,27 @@ class LocalIndex:
         score = np.bincount(inverse, weights=totals)
         return dict(zip(unique.tolist(), score.tolist(), strict=True))
 
+    def _nearest(self, index: faiss.IndexBinary, codes: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(distances, rows) of the NEIGHBOURS nearest stored descriptors of each query one,
+        ties going to the earliest row, as in an exact scan: SEARCHED are looked up and the
+        nearest kept, so that the order an inverted file visits its cells in does not decide
+        which of several equally near descriptors vote (Hamming distances tie often)."""
+        distances, rows = index.search(codes, min(SEARCHED, index.ntotal))
+        if rows.shape[1] <= NEIGHBOURS:
+            return distances, rows
+        order = np.lexsort((np.where(rows < 0, np.iinfo(np.int64).max, rows), distances))
+        keep = order[:, :NEIGHBOURS]
+        return np.take_along_axis(distances, keep, 1), np.take_along_axis(rows, keep, 1)
+
     def _built(self) -> faiss.IndexBinary:
         if self._index is not None:
             return self._index
         ids = list(self._items)
         items = [self._items[i] for i in ids]
-        codes = np.ascontiguousarray(np.concatenate([d.descriptors for d in items]))
-        counts = [len(d.descriptors) for d in items]
+        codes = np.ascontiguousarray(np.concatenate([d for _, d in items]))
+        counts = [len(d) for _, d in items]
         self._media = np.repeat(np.asarray(ids, dtype=np.int64), counts)
-        self._frame = np.concatenate([d.frame.astype(np.int64) for d in items])
+        self._frame = np.concatenate([f.astype(np.int64) for f, _ in items])
         if len(codes) <= FLAT_LIMIT:
             index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
         else:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .decode import Header, Sample
     from .settings import Limits, MatchSettings
 
@@ -69,6 +71,21 @@ class SignalIndex(Protocol):
 
     def candidates(self, query: object, limit: int) -> list[int]:
         """Media ids most likely to match ``query``, best first, at most ``limit``."""
+
+    # Saving beside the library (``fingerprint.index_file``): an index is arrays, so that a
+    # command maps the file instead of rebuilding the index from every stored item.
+    format: str  # changes whenever a saved index would be read or built otherwise: a file
+    # of another format (layout, parameters such as probes or cells) is rebuilt, never used
+
+    def media_ids(self) -> list[int]:
+        """The media ids held (what a saved index says it holds)."""
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Everything the index holds, as arrays of numbers."""
+
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Become the index ``to_arrays`` gave (an empty index only; arrays may be memory
+        maps, used in place).  ValueError when they do not make a consistent index."""
 
 
 @runtime_checkable

@@ -11,17 +11,18 @@ processes change the library too (`oldclip add`, `import-bundle`, `benign add`, 
 brings both indexes in step when it moved.
 
 Every other signal (local features, sound: ``fingerprint.signal``) has its own index of the
-same media, built from the stored signal data (``storage.signals``) when the search index is
-built and kept in step with it by the same syncs.  Only the PDQ index is saved to disk; the
-others are rebuilt from the database by each process that matches.
+same media, opened or built with the search index and kept in step with it by the same syncs.
 
-The search index is kept on disk beside the database (``<database stem>.index``), so a command
-does not rebuild it from every stored fingerprint: the saved file says which media it holds,
-and opening it brings it in step with the library as it is now (clips and sightings added or
-removed by any process since, media ids reused), exactly as a running process catches up.
-A file from another library state, format or fingerprint algorithm, or one that is truncated
-or corrupt, is rebuilt (with one log line); a changed index is saved again, atomically, when
-the library is closed.
+Every index is kept on disk beside the database (``<database stem>.index`` for the search
+index, ``<database stem>.<signal>.index`` for the others), so a command does not rebuild them
+from every stored fingerprint: a saved file says which media it holds, and opening it brings
+it in step with the library as it is now (clips and sightings added or removed by any process
+since, media ids reused), exactly as a running process catches up.  All files are saved
+together, stamped with the library's version: a signal's file is used only with the search
+index saved at the same time (which tells reused media ids apart) and only if its signal and
+index format are those of this oldclip.  A file from another library state, format or
+fingerprint algorithm is rebuilt; one that is truncated or corrupt too, with one log line.
+Changed indexes are saved again, atomically, when the library is closed.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class Library:
         self._signal_held: dict[str, set[int]] = {}
         self._version: int | None = None  # storage.library_version at the last sync
         self._cache: OrderedDict[int, Fingerprint] = OrderedDict()
-        self._unsaved = False  # the search index changed since it was last read or saved
+        self._unsaved = False  # an index changed since it was last read or saved
 
     @classmethod
     def open(cls, config: Config) -> Library:
@@ -171,6 +172,11 @@ class Library:
         """Where the search index is saved: beside the database, named after it."""
         database = Path(self.config.database)
         return database.with_name(f"{database.stem}.index")
+
+    def signal_index_path(self, name: str) -> Path:
+        """Where the index of signal ``name`` (not PDQ) is saved: beside the search index."""
+        database = Path(self.config.database)
+        return database.with_name(f"{database.stem}.{name}.index")
 
     @property
     def index(self) -> HashIndex:
@@ -193,15 +199,19 @@ class Library:
 
         # Read first: whatever changes while we read moves it, and is caught by the next sync.
         self._version = storage.library_version(self.db)
-        self._read_signals()
-        saved = self._open_saved()
-        if saved is not None:
+        opened = self._open_saved()
+        if opened is not None:
+            saved, saved_version = opened
             self._index = saved
             self._indexed = {m: _signature(saved.hashes_of(m)) for m in saved.media_ids()}
             self._benign, self._benign_ids = HashIndex(), frozenset()
-            self._unsaved = self._sync(self._version)
+            rebuilt = self._open_signals(saved_version)
+            self._unsaved = self._sync(self._version) or rebuilt
             return
         self._read_all()
+        self._signal_indexes, self._signal_held = {}, {}
+        for name in storage.stored_signal_names():
+            self._read_signal(name)
         self._unsaved = True
         self._save()
 
@@ -213,8 +223,21 @@ class Library:
             "variants": list(INDEXED_VARIANTS),
         }
 
-    def _open_saved(self) -> HashIndex | None:
-        """The saved search index, if it is there, sound and close enough to catch up."""
+    def _signal_meta(self, name: str, index: SignalIndex, version: int | None) -> dict:
+        """What a signal's saved index must agree on: the library state it was saved with
+        (that of the search index saved with it), the signal's data and the index's format."""
+        from fingerprint import signal
+
+        return {
+            "library_version": version,
+            "signal": name,
+            "signal_version": signal.get(name).version,
+            "format": index.format,
+        }
+
+    def _open_saved(self) -> tuple[HashIndex, int] | None:
+        """The saved search index and the library version it was saved at, if it is there,
+        sound and close enough to catch up."""
         from fingerprint.index_file import IndexFileError, load_index
 
         try:
@@ -236,19 +259,57 @@ class Library:
         missing = len(wanted - set(index.media_ids()))
         if missing > max(CATCH_UP_LIMIT, len(wanted) // 4):
             return None
-        return index
+        return index, meta["library_version"]
+
+    def _open_signals(self, saved_version: int) -> bool:
+        """The other signals' indexes, each from its saved file when that was saved with the
+        search index just opened (``saved_version``), else from the database.  Returns whether
+        any was built from the database (its file is then saved again)."""
+        from fingerprint import signal
+        from fingerprint.index_file import load_arrays
+
+        self._signal_indexes, self._signal_held = {}, {}
+        rebuilt = False
+        for name in storage.stored_signal_names():
+            path = self.signal_index_path(name)
+            index = signal.get(name).new_index()
+            try:
+                loaded = load_arrays(path)
+                usable = loaded is not None and loaded[1] == self._signal_meta(
+                    name, index, saved_version
+                )
+                if usable:
+                    index.load_arrays(loaded[0])
+            except (ValueError, OSError) as exc:  # IndexFileError is a ValueError
+                log.warning("%s index %s unusable (%s): rebuilding it", name, path, exc)
+                usable = False
+            if not usable:
+                self._read_signal(name)
+                rebuilt = True
+                continue
+            held = set(index.media_ids())
+            # Media without frame hashes are not in the search index, which tells whether an
+            # id now stands for another file: read theirs again (the sync adds them back).
+            for media_id in held - self._indexed.keys():
+                index.remove(media_id)
+                held.discard(media_id)
+            self._signal_indexes[name], self._signal_held[name] = index, held
+        return rebuilt
 
     def _save(self) -> None:
-        """Save the search index beside the database; a failure only costs the next start."""
+        """Save every index beside the database; a failure only costs the next start."""
         if self._index is None:
             return
-        try:
-            from fingerprint.index_file import save_index
+        from fingerprint.index_file import save_arrays, save_index
 
+        try:
+            for name, index in self._signal_indexes.items():
+                meta = self._signal_meta(name, index, self._version)
+                save_arrays(self.signal_index_path(name), index.to_arrays(), meta)
             save_index(self.index_path, self._index, self._index_meta())
             self._unsaved = False
         except OSError as exc:
-            log.warning("could not save the search index to %s: %s", self.index_path, exc)
+            log.warning("could not save the indexes beside %s: %s", self.config.database, exc)
 
     def _read_all(self) -> None:
         """Both indexes from every stored fingerprint."""
@@ -275,19 +336,18 @@ class Library:
         self._benign_ids = frozenset(benign)
         self._cache.clear()
 
-    def _read_signals(self) -> None:
-        """The other signals' indexes, from every stored signal row of searchable media."""
+    def _read_signal(self, name: str) -> None:
+        """One other signal's index, from every stored row of it of searchable media."""
         from fingerprint import signal
 
         wanted = storage.evidence_media_ids(self.db) - storage.benign_media_ids(self.db)
-        self._signal_indexes, self._signal_held = {}, {}
-        for name in storage.stored_signal_names():
-            index, held = signal.get(name).new_index(), set()
-            for media_id, data in storage.iter_signal_rows(self.db, name):
-                if media_id in wanted:
-                    index.add(media_id, data)
-                    held.add(media_id)
-            self._signal_indexes[name], self._signal_held[name] = index, held
+        index, held = signal.get(name).new_index(), set()
+        for media_id, data in storage.iter_signal_rows(self.db, name):
+            if media_id in wanted:
+                index.add(media_id, data)
+                held.add(media_id)
+        self._signal_indexes[name], self._signal_held[name] = index, held
+        log.info("built the %s index from the database (%d media)", name, len(held))
 
     @property
     def signal_indexes(self) -> dict[str, SignalIndex]:
@@ -313,8 +373,8 @@ class Library:
         return True
 
     def _sync(self, version: int, known: dict[int, Fingerprint] | None = None) -> bool:
-        """Bring both indexes in step with the library; returns whether the search index
-        changed."""
+        """Bring every index in step with the library; returns whether a saved one (the
+        search index, another signal's) changed."""
         self._version = version
         self._cache.clear()  # a media id may now stand for another file
         for media_id, fp in (known or {}).items():
@@ -332,7 +392,7 @@ class Library:
             del self._indexed[media_id]
         for media_id in sorted(wanted - self._indexed.keys()):
             self._add(media_id)
-        self._sync_signals(wanted, set(replaced), known or {})
+        signals_changed = self._sync_signals(wanted, set(replaced), known or {})
         if benign != self._benign_ids:
             from fingerprint import HashIndex
 
@@ -342,19 +402,21 @@ class Library:
                 if (fp := self.load(media_id)) is not None
             )
             self._benign_ids = benign
-        return self._indexed != before
+        return self._indexed != before or signals_changed
 
     def _sync_signals(
         self, wanted: set[int], replaced: set[int], known: dict[int, Fingerprint]
-    ) -> None:
+    ) -> bool:
         """The other signals' indexes in step: what stopped being searchable or stands for
         another file goes, what is searchable and has the signal's data comes in (media given
-        a signal later, by ``refingerprint``, included)."""
+        a signal later, by ``refingerprint``, included).  Returns whether any changed."""
+        changed = False
         for name, index in self._signal_indexes.items():
             held = self._signal_held[name]
             for media_id in (held - wanted) | (held & replaced):
                 index.remove(media_id)
                 held.discard(media_id)
+                changed = True
             for media_id in sorted((wanted & storage.signal_media_ids(self.db, name)) - held):
                 fp = known.get(media_id)
                 data = (fp.signals if fp is not None else {}).get(name)
@@ -363,6 +425,8 @@ class Library:
                 if data is not None:
                     index.add(media_id, data)
                     held.add(media_id)
+                    changed = True
+        return changed
 
     def _replaced(self, wanted: set[int]) -> list[int]:
         """Indexed media ids that now stand for another file (deleted, then the id reused).

@@ -25,6 +25,7 @@ from media_sound import (
 from fingerprint.audio import AUDIO, MIN_SOUND_S, SoundPrint
 from fingerprint.chromaprint import SAMPLE_RATE, ChromaStream, codes
 from fingerprint.decode import Header
+from fingerprint.index_file import load_arrays, save_arrays
 from fingerprint.settings import Limits, MatchSettings
 from fingerprint.signal import Evidence, Signal
 
@@ -177,6 +178,23 @@ def test_the_index_stays_right_as_items_come_and_go(shared, chair):
     assert replaced in index.candidates(shared[PATTERN.name], limit=25)
     with pytest.raises(TypeError):
         index.add(99, chair.codes)
+
+
+def test_a_saved_index_answers_as_the_one_saved(shared, chair, tmp_path):
+    index = AUDIO.new_index()
+    names = [name for name, data in shared.items() if data is not None]
+    for media_id, name in enumerate(names):
+        index.add(media_id, shared[name])
+        index.candidates(chair, limit=25)  # items come between searches, in segments
+    index.remove(names.index(CHAIR.name))  # left out of the file
+    save_arrays(tmp_path / "audio.index", index.to_arrays(), {})
+    loaded = AUDIO.new_index()
+    loaded.load_arrays(load_arrays(tmp_path / "audio.index")[0])
+    assert loaded.media_ids() == index.media_ids() and len(loaded) == len(names) - 1
+    for query in (chair, shared[PATTERN.name]):
+        assert loaded.candidates(query, limit=25) == index.candidates(query, limit=25)
+    loaded.add(99, chair)
+    assert 99 in loaded.candidates(chair, limit=25)
 
 
 def test_a_covered_or_screen_filmed_repost_matches_by_its_sound(chair, tmp_path):

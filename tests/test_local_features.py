@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from fingerprint import local_index
 from fingerprint.decode import decode
+from fingerprint.index_file import load_arrays, save_arrays
 from fingerprint.local import LOCAL
 from fingerprint.local_features import LocalFeatures
 from fingerprint.settings import Limits, MatchSettings
@@ -248,6 +249,65 @@ def test_inverted_file_index_finds_the_same_source(tmp_path, monkeypatch):
     assert isinstance(index._built(), faiss.IndexBinaryIVF)
     index.remove(0)  # the cells stay trained; the descriptors go
     assert 0 not in index.candidates(clip, limit=4)
+
+
+def test_the_inverted_file_keeps_the_exact_scans_candidates_when_neighbours_tie(monkeypatch):
+    """Ten items hold the query's descriptors each 3 bits off: ten neighbours at one distance.
+    Which of them vote must not depend on the order the inverted file visits its cells in."""
+    rng = np.random.default_rng(4)
+    base = rng.integers(0, 256, (300, 32), dtype=np.uint8)
+
+    def item(codes: np.ndarray) -> LocalFeatures:
+        return LocalFeatures(
+            kind="photo",
+            times=np.zeros(1, np.float32),
+            sizes=np.full((1, 2), 480, np.uint16),
+            frame=np.zeros(len(codes), np.uint16),
+            points=np.zeros((len(codes), 2), np.float32),
+            descriptors=codes,
+        )
+
+    def flipped(bits: int) -> np.ndarray:
+        masks = np.zeros((len(base), 256), bool)
+        for row in masks:
+            row[rng.choice(256, bits, replace=False)] = True
+        return base ^ np.packbits(masks, axis=1)
+
+    items = {media_id: item(flipped(3)) for media_id in range(10)}
+    items.update({10 + n: item(rng.integers(0, 256, (300, 32), np.uint8)) for n in range(10)})
+    query = item(base)
+    found = {}
+    for limit in (10**9, 1000):  # an exact scan, then an inverted file
+        monkeypatch.setattr(local_index, "FLAT_LIMIT", limit)
+        index = LOCAL.new_index()
+        for media_id, data in items.items():
+            index.add(media_id, data)
+        found[limit] = index.candidates(query, limit=25)
+    assert isinstance(index._built(), faiss.IndexBinaryIVF)
+    assert found[1000] == found[10**9] == [0, 1, 2, 3]  # the first four equal neighbours
+
+
+def test_a_saved_inverted_file_is_opened_without_training_again(tmp_path, monkeypatch):
+    """What the library saves beside the database: the trained cells and every descriptor,
+    searched straight from the file, and still able to take new items."""
+    monkeypatch.setattr(local_index, "FLAT_LIMIT", 1000)
+    index = LOCAL.new_index()
+    for media_id, path in enumerate([CHAIR, DOORKNOB, PATTERN]):
+        index.add(media_id, shared(path))
+    clip = features(edited_clip(tmp_path, CHAIR, off_centre_crop, "crop"))
+    expected = index.candidates(clip, limit=3)
+    save_arrays(tmp_path / "orb.index", index.to_arrays(), {})
+    arrays, _ = load_arrays(tmp_path / "orb.index")
+    loaded = LOCAL.new_index()
+    monkeypatch.setattr(faiss.IndexBinaryIVF, "train", None)  # training again would fail
+    loaded.load_arrays(arrays)
+    assert isinstance(loaded._index, faiss.IndexBinaryIVF), "the faiss index is read, not built"
+    assert loaded.media_ids() == [0, 1, 2] and loaded.candidates(clip, limit=3) == expected
+    loaded.add(3, shared(BRIDGE))  # the saved cells take it
+    assert loaded.candidates(clip, limit=1) == [0] and len(loaded) == 4
+    arrays["counts"] = arrays["counts"][:2]
+    with pytest.raises(ValueError):
+        LOCAL.new_index().load_arrays(arrays)
 
 
 @pytest.mark.parametrize("size", [(20, 3000), (3000, 20), (300, 200)])
