@@ -10,6 +10,7 @@ The database is a SQLite file (a path, or ``sqlite:///path``) or a PostgreSQL UR
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -130,7 +131,12 @@ class Config:
         name = "-".join(
             str(p) for p in (parts.hostname or "local", parts.port or 5432, parts.path.strip("/"))
         )
-        return Path(user_data_dir("oldclip")) / f"{re.sub(r'[^A-Za-z0-9._-]', '_', name)}.db"
+        # The rest of the URL (user, options such as another search_path) may name another
+        # library on the same server: a short digest of it keeps their files apart.
+        rest = parts._replace(netloc=parts.hostname or "", path="", fragment="").geturl()
+        digest = hashlib.sha256(f"{parts.username}@{rest}".encode()).hexdigest()[:8]
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", f"{name}-{digest}")
+        return Path(user_data_dir("oldclip")) / f"{safe}.db"
 
     @property
     def database_label(self) -> str:

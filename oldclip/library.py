@@ -165,17 +165,18 @@ class Library:
     def close(self) -> None:
         if self._unsaved:
             self._save()
-        self.db.conn.close()
+        self.db.close()
 
     @property
     def index_path(self) -> Path:
-        """Where the search index is saved: beside the database, named after it."""
-        database = Path(self.config.database)
+        """Where the search index is saved: beside the database (or, for PostgreSQL, in the
+        data folder: ``Config.local_path``), named after it."""
+        database = self.config.local_path
         return database.with_name(f"{database.stem}.index")
 
     def signal_index_path(self, name: str) -> Path:
         """Where the index of signal ``name`` (not PDQ) is saved: beside the search index."""
-        database = Path(self.config.database)
+        database = self.config.local_path
         return database.with_name(f"{database.stem}.{name}.index")
 
     @property

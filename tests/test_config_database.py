@@ -39,8 +39,21 @@ def test_a_postgresql_url_is_kept_and_shown_without_its_password(tmp_path: Path)
     assert config.database == url
     assert config.database_label == "postgresql://oldclip:***@db.example:6543/newsroom"
     # Files kept beside the database (media, index) go to the data folder, one per server.
-    assert config.local_path.name == "db.example-6543-newsroom.db"
-    assert config.media_dir.name == "db.example-6543-newsroom-media"
+    name = config.local_path.name
+    assert name.startswith("db.example-6543-newsroom-") and name.endswith(".db")
+    assert config.media_dir.name == f"{config.local_path.stem}-media"
+    assert "s3cret" not in str(config.local_path)
+
+
+def test_two_libraries_on_one_server_never_share_files(tmp_path: Path) -> None:
+    def local(url: str) -> Path:
+        return load_config(write(tmp_path, f'[database]\nurl = "{url}"\n')).local_path
+
+    base = "postgresql://oldclip:pw@db.example/newsroom"
+    other_schema = f"{base}?options=-csearch_path%3Dnewsroom_b"
+    assert local(other_schema) != local(base)
+    # The same library reached with another password keeps its files (index, media).
+    assert local("postgresql://oldclip:changed@db.example/newsroom") == local(base)
 
 
 def test_environment_and_flag_win_over_the_file(
