@@ -267,6 +267,18 @@ class Problems:
             raise ConfigError(f"{self.path} has {len(self.found)} problems:\n{listed}")
 
 
+def _text_table(data: dict, name: str, keys: set[str], problems: Problems) -> dict:
+    """Section ``name`` whose keys are all text: a misspelt key would otherwise silently fall
+    back to the default database, so unknown ones are problems."""
+    table = _table(data, name, problems)
+    for key, value in table.items():
+        if key not in keys:
+            problems.add(f"unknown key {name}.{key} (see config.example.toml)", name, key)
+        elif not isinstance(value, str):
+            problems.add(f"{name}.{key} must be text in quotes, not {value!r}", name, key)
+    return table
+
+
 def load_config(path: str | Path | None = None, database: str | Path | None = None) -> Config:
     """Read the config file (explicit path, $OLDCLIP_CONFIG, or ./config.toml when present)."""
     explicit = path or os.environ.get("OLDCLIP_CONFIG")
@@ -286,19 +298,8 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
     for name in data:
         if name not in TABLES:
             problems.add(f"unknown section [{name}] (see config.example.toml)", name)
-    library = _table(data, "library", problems)
-    for key, value in library.items():
-        # A misspelt key would silently fall back to the default database.
-        if key not in LIBRARY_KEYS:
-            problems.add(f"unknown key library.{key} (see config.example.toml)", "library", key)
-        elif not isinstance(value, str):
-            problems.add(f"library.{key} must be text in quotes, not {value!r}", "library", key)
-    section = _table(data, "database", problems)
-    for key, value in section.items():
-        if key not in DATABASE_KEYS:
-            problems.add(f"unknown key database.{key} (see config.example.toml)", "database", key)
-        elif not isinstance(value, str):
-            problems.add(f"database.{key} must be text in quotes, not {value!r}", "database", key)
+    library = _text_table(data, "library", LIBRARY_KEYS, problems)
+    section = _text_table(data, "database", DATABASE_KEYS, problems)
     if "url" in section and "database" in library:
         problems.add(
             "set the database once: [database] url or [library] database, not both",
