@@ -31,10 +31,11 @@ from oldclip.config import (
     WatchSettings,
     load_config,
 )
+from oldclip.http import http_session
 from oldclip.library import Library
 from oldclip.pipeline import Pipeline
 from oldclip.render import feed_line
-from oldclip.watch import _session, add_feed, run_once, sync_config_feeds
+from oldclip.watch import add_feed, run_once, sync_config_feeds
 from oldclip.workers import media_workers
 from watchers.schedule import PollSchedule
 
@@ -81,7 +82,7 @@ def chair_db(chair_template: Path, tmp_path: Path) -> Path:
 @contextlib.asynccontextmanager
 async def pipeline_for(library: Library, config: Config) -> AsyncIterator[Pipeline]:
     """A Pipeline with the session run_once would use (same address policy), closed after."""
-    async with _session(config) as session, media_workers(config) as workers:
+    async with http_session(config) as session, media_workers(config) as workers:
         yield Pipeline(library, config, session, workers)
 
 
