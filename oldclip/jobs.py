@@ -83,11 +83,9 @@ async def poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
     """Poll one feed (recording its new posts and media), then queue its new media."""
     pipeline = _pipeline(context)
     await pipeline.poll_feed(feed_id)
-    new = [
-        item.id
-        for item in storage.due_media(pipeline.library.db, states=("new",), limit=10_000)
-        if item.feed_id == feed_id
-    ]
+    # Only this feed's: with thousands of feeds the backlog of others' would fill any limit.
+    due = storage.due_media(pipeline.library.db, states=("new",), limit=10_000, feed_id=feed_id)
+    new = [item.id for item in due]
     await defer_media(context.app, new)
 
 

@@ -18,6 +18,7 @@ import procrastinate
 
 import storage
 from storage.txn import to_datetime
+from watchers.schedule import next_poll_in_s
 
 from .config import Config
 from .jobs import defer_media, defer_poll, ensure_schema, make_app
@@ -37,8 +38,7 @@ def feed_due(feed: storage.Feed, now: datetime, max_backoff_s: float) -> bool:
     """Whether the feed's next poll has come (never polled: at once)."""
     if feed.last_polled_at is None:
         return True
-    wait = feed.interval_s * 2 ** min(feed.consecutive_failures, 30)
-    wait = min(wait, max(max_backoff_s, feed.interval_s))
+    wait = next_poll_in_s(feed.interval_s, feed.consecutive_failures, max_backoff_s)
     return to_datetime(feed.last_polled_at) + timedelta(seconds=wait) <= now
 
 

@@ -101,22 +101,20 @@ class SQLiteDatabase(Database):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[Database]:
-        if self.conn.in_transaction:
-            with self._savepoint():
-                yield self
-            return
-        with self._transaction("BEGIN"):
-            yield self
+    def atomic(self) -> contextlib.AbstractContextManager[Database]:
+        return self._scope("BEGIN")
+
+    def immediate(self) -> contextlib.AbstractContextManager[Database]:
+        return self._scope("BEGIN IMMEDIATE")
 
     @contextlib.contextmanager
-    def immediate(self) -> Iterator[Database]:
+    def _scope(self, begin: str) -> Iterator[Database]:
+        """A transaction opened with ``begin``; a savepoint inside an outer one."""
         if self.conn.in_transaction:
             with self._savepoint():
                 yield self
             return
-        with self._transaction("BEGIN IMMEDIATE"):
+        with self._transaction(begin):
             yield self
 
     @contextlib.contextmanager

@@ -279,8 +279,10 @@ def due_media(
     states: Iterable[str] = ACTIVE_STATES,
     now: When = None,
     limit: int = 100,
+    feed_id: int | None = None,
 ) -> list[PostMedia]:
-    """Rows in one of ``states`` that are due (no retry time, or it has come), oldest first."""
+    """Rows in one of ``states`` that are due (no retry time, or it has come), oldest first;
+    only ``feed_id``'s posts' when given."""
     wanted = list(states)
     unknown = set(wanted) - set(STATES)
     if unknown:
@@ -288,11 +290,12 @@ def due_media(
     if not wanted:
         return []
     marks = ", ".join("?" for _ in wanted)
+    of_feed = "" if feed_id is None else "AND p.feed_id = ? "
     rows = db.query(
         f"{_POST_MEDIA_SELECT} WHERE pm.state IN ({marks}) "
-        "AND (pm.next_attempt_at IS NULL OR pm.next_attempt_at <= ?) "
+        f"AND (pm.next_attempt_at IS NULL OR pm.next_attempt_at <= ?) {of_feed}"
         "ORDER BY pm.id LIMIT ?",
-        [*wanted, utc_iso(now), limit],
+        [*wanted, utc_iso(now), *([] if feed_id is None else [feed_id]), limit],
     )
     return [_post_media(row) for row in rows]
 

@@ -184,6 +184,19 @@ def test_due_media_respects_next_attempt_at(db: Database, feed_id: int) -> None:
     assert due_media(db, states=("fetched",)) == []
 
 
+def test_due_media_of_one_feed_is_not_crowded_out_by_other_feeds(
+    db: Database, feed_id: int
+) -> None:
+    other, _ = add_feed(
+        db, kind="telegram", target="@other", url="https://t.me/s/other", interval_s=300
+    )
+    for n in range(1, 6):  # an older backlog on another feed
+        post(db, other, n)
+    mine = media_of_post(db, post(db, feed_id, 50)[0])[0].id
+    assert [i.id for i in due_media(db, states=("new",), limit=3, feed_id=feed_id)] == [mine]
+    assert mine not in [i.id for i in due_media(db, states=("new",), limit=3)]
+
+
 def test_advance_is_compare_and_set(db_url: str, db: Database, feed_id: int) -> None:
     item_id = media_of_post(db, post(db, feed_id, 1)[0])[0].id
     assert advance(db, item_id, "fetched", expect="new", file_path="/tmp/1.mp4") is True

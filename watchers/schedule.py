@@ -69,9 +69,9 @@ class PollSchedule:
 
     def backoff_s(self, feed_id: int) -> float:
         """Seconds until the next poll of a feed given its failures so far."""
-        interval = self._intervals.get(feed_id, 0.0)
-        failures = self._failures.get(feed_id, 0)
-        return min(self._max_backoff_s, interval * 2**failures) if failures else interval
+        return next_poll_in_s(
+            self._intervals.get(feed_id, 0.0), self._failures.get(feed_id, 0), self._max_backoff_s
+        )
 
     async def _run(self, feed_id: int) -> None:
         try:
@@ -83,6 +83,15 @@ class PollSchedule:
         job = self._scheduler.get_job(_job_id(feed_id))
         if job is not None and not ok:
             job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=self.backoff_s(feed_id)))
+
+
+def next_poll_in_s(interval_s: float, failures: int, max_backoff_s: float) -> float:
+    """A feed's wait before its next poll: its interval, doubled after each failure in a row up
+    to ``max_backoff_s`` (never below the interval).  One rule for `oldclip run`'s scheduler
+    and `oldclip scheduler`, so a feed is asked as often whichever runs it."""
+    if not failures:
+        return interval_s
+    return min(interval_s * 2 ** min(failures, 30), max(max_backoff_s, interval_s))
 
 
 def _job_id(feed_id: int) -> str:
