@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import storage  # noqa: E402
 from fingerprint import INDEXED_VARIANTS, fingerprint_file  # noqa: E402
 from fingerprint.types import Fingerprint  # noqa: E402
-from storage.bundle import export_bundle, import_bundle  # noqa: E402
+from storage.bundle.export import export_bundle  # noqa: E402
+from storage.bundle.importer import import_bundle  # noqa: E402
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
 OUT = Path(__file__).resolve().parent / "out" / "bundle"

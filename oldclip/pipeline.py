@@ -23,7 +23,8 @@ import aiohttp
 
 import storage
 from fingerprint import MediaError, sha256_file
-from storage.bundle import BundleError, ImportReport, import_bundle
+from storage.bundle.importer import ImportReport, import_bundle
+from storage.bundle.spec import BundleError
 from storage.urls import shown
 from watchers import bundle
 from watchers.errors import FeedError

@@ -63,7 +63,9 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "trusted_users",
             "unsubscribe",
         ],
-        "bundle": ["BundleError", "ExportReport", "ImportReport", "export_bundle", "import_bundle"],
+        "bundle.export": ["ExportReport", "export_bundle"],
+        "bundle.importer": ["ImportReport", "import_bundle"],
+        "bundle.spec": ["BundleError"],
         "db": ["open_db"],
         "errors": ["StorageError"],
         "feeds": [

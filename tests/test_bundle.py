@@ -38,8 +38,10 @@ from fingerprint import INDEXED_VARIANTS
 from fingerprint.match import REFERENCE_VIEWS
 from oldclip.config import Config
 from oldclip.library import Library
-from storage import bundle as bundle_module
-from storage.bundle import BundleError, export_bundle, import_bundle
+from storage.bundle import export, importer, reader, spec
+from storage.bundle.export import export_bundle
+from storage.bundle.importer import import_bundle
+from storage.bundle.spec import BundleError
 
 PUBLISHER = "Example Newsroom"
 CONTACT = "verification@example.org"
@@ -232,7 +234,7 @@ def test_bundles_leave_out_only_what_matching_never_reads(
     # Why it holds: verification looks at stored media only through these views, and the
     # index only holds these variants; mirroring is done on the query side.
     assert {v for view in REFERENCE_VIEWS for v in view} == set(INDEXED_VARIANTS)
-    assert set(bundle_module.EXPORTED_VARIANTS) == set(INDEXED_VARIANTS)
+    assert set(spec.EXPORTED_VARIANTS) == set(INDEXED_VARIANTS)
 
     data = exported.bundle.read_bytes()
     header, clips, trailer = lines_of(data)
@@ -459,8 +461,8 @@ def test_a_failed_export_leaves_no_half_bundle(
             raise OSError(28, "No space left on device")
         return real(*args)
 
-    real = bundle_module._fingerprint_json
-    monkeypatch.setattr(bundle_module, "_fingerprint_json", failing)
+    real = export._fingerprint_json
+    monkeypatch.setattr(export, "_fingerprint_json", failing)
     db = storage.open_db(exported.a)
     with pytest.raises(BundleError, match="cannot write bundle .*No space left on device"):
         export_bundle(db, target, publisher=PUBLISHER)
@@ -716,7 +718,7 @@ def test_a_damaged_or_hostile_bundle_changes_nothing(
     # One clip per batch: the clips before the damage are written before it is found, so
     # what is tested is that they are rolled back (with 256, a two-clip bundle would fail
     # before the writer saw anything).
-    monkeypatch.setattr(bundle_module, "READ_AHEAD_BATCH", 1)
+    monkeypatch.setattr(importer, "READ_AHEAD_BATCH", 1)
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(damage(exported.bundle.read_bytes()))
     path = other_library(tmp_path / "b.db")
@@ -738,7 +740,7 @@ def test_lines_and_inflation_are_capped(
     db = storage.open_db(other_library(tmp_path / "b.db"))
     before = dump(tmp_path / "b.db")
 
-    monkeypatch.setattr(bundle_module, "MAX_LINE_BYTES", 4096)
+    monkeypatch.setattr(spec, "MAX_LINE_BYTES", 4096)
     (tmp_path / "long.jsonl").write_bytes(data)
     with pytest.raises(BundleError, match=r"line 2: the line is longer than"):
         import_bundle(db, tmp_path / "long.jsonl")
@@ -752,7 +754,7 @@ def test_lines_and_inflation_are_capped(
     bomb = gzip.compress(json.dumps(header).encode() + b"\n" + line * 5000)
     assert len(bomb) * 20 < len(line) * 5000
     (tmp_path / "bomb.jsonl.gz").write_bytes(bomb)
-    monkeypatch.setattr(bundle_module, "INFLATE_ALLOWANCE", 64 * 1024)
+    monkeypatch.setattr(reader, "INFLATE_ALLOWANCE", 64 * 1024)
     with pytest.raises(BundleError, match=r"inflates to more than 20 times its compressed size"):
         import_bundle(db, tmp_path / "bomb.jsonl.gz")
     db.close()

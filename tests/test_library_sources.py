@@ -16,7 +16,7 @@ import storage
 from oldclip.config import FeedSpec
 from oldclip.library import Library
 from oldclip.watch import add_feed, run_once, sync_config_feeds
-from storage.bundle import export_bundle
+from storage.bundle.export import export_bundle
 
 ARTICLE_URL = "https://frontline-report.example/2017/06/20/drone-footage-chair-aleppo/"
 FACTCHECK_URL = "https://www.misbar.example/en/factcheck/2024/12/06/old-drone-footage-rafah"

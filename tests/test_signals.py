@@ -207,7 +207,7 @@ def test_benign_media_are_candidates_of_no_signal(tmp_path: Path) -> None:
 def test_signals_too_big_for_a_bundle_line_are_left_out(
     tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import storage.bundle
+    import storage.bundle.spec
 
     fp = shared_fingerprint(CHAIR)
     media_id, _ = storage.add_media(db, fp)
@@ -217,7 +217,7 @@ def test_signals_too_big_for_a_bundle_line_are_left_out(
     # 3-hour video's local features would pass the real limit).
     smallest, largest = min(sizes, key=sizes.get), max(sizes, key=sizes.get)
     plain = len(storage.blobs.encode_hashes(fp.hashes)) * 4 // 3 + 4096
-    monkeypatch.setattr(storage.bundle, "MAX_LINE_BYTES", plain + sizes[smallest] * 2)
+    monkeypatch.setattr(storage.bundle.spec, "MAX_LINE_BYTES", plain + sizes[smallest] * 2)
     report = storage.export_bundle(db, tmp_path / "b.jsonl", publisher="Desk A")
     assert report.signals_left_out == len(sizes) - 1
     other = storage.open_db(tmp_path / "other.db")

@@ -85,14 +85,15 @@ def test_lazy_exports_are_the_modules_own():
     import fingerprint
     import storage
     from fingerprint import hashing, index, match, settings
-    from storage import bundle, db, library
+    from storage import db, library
+    from storage.bundle import export
 
     assert fingerprint.HashIndex is index.HashIndex
     assert fingerprint.find_matches is match.find_matches
     assert fingerprint.fingerprint_file is hashing.fingerprint_file
     assert fingerprint.Limits is settings.Limits
     assert storage.open_db is db.open_db
-    assert storage.export_bundle is bundle.export_bundle
+    assert storage.export_bundle is export.export_bundle
     assert storage.list_clips is library.list_clips
     assert set(fingerprint.__all__) <= set(dir(fingerprint))
     assert set(storage.__all__) <= set(dir(storage))
