@@ -103,7 +103,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "set_media_path",
             "sightings_for_media",
         ],
-        "migrations": ["CURRENT_VERSION", "migrate"],
+        "migrations": ["CURRENT_VERSION"],
+        "schema": ["migrate"],
         "signals": [
             "iter_signal_rows",
             "load_signals",

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .engine import Database, PostgresDatabase, SQLiteDatabase
 from .errors import StorageError
-from .migrations import CURRENT_VERSION, migrate, newer_schema_message, schema_version
+from .migrations import CURRENT_VERSION
+from .schema import migrate, newer_schema_message, schema_version
 
 BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 10

@@ -1,13 +1,11 @@
-"""Versioned schema changes: one description of the schema for SQLite and PostgreSQL.
+"""Versioned schema changes, the steps: one description of the schema for SQLite and PostgreSQL.
 
-Each migration is a function that takes the database from version N-1 to N.  They run in
-order, each in its own write transaction together with the version bump, so a crash leaves the
-database at a whole version and two processes opening a fresh database at once cannot both
-apply the same step.  Never edit a released migration: append a new one.
+Each migration is a function that takes the database from version N-1 to N; storage.schema
+runs them in order, each in its own write transaction together with the version bump.  Never
+edit a released migration: append a new one to ``MIGRATIONS``.
 
-SQLite tracks the version in ``PRAGMA user_version`` and runs every step, as it always has.
-PostgreSQL tracks it in the ``oldclip_schema`` table and starts from the schema these steps
-leave at ``PG_BASELINE`` (storage.pgschema translates it), so the SQLite steps stay the one
+SQLite runs every step, as it always has.  PostgreSQL starts from the schema these steps leave
+at ``PG_BASELINE`` (storage.pgschema translates it), so the SQLite steps stay the one
 description of the schema; the steps after the baseline run on both, written in SQL both
 engines accept (``db.dialect`` where they cannot).
 """
@@ -16,8 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .engine import MIGRATE_LOCK, Database
-from .errors import StorageError
+from .engine import Database
 
 Migration = Callable[[Database], None]
 
@@ -593,89 +590,3 @@ MIGRATIONS: tuple[Migration, ...] = (
 CURRENT_VERSION = len(MIGRATIONS)
 # PostgreSQL starts at the schema the SQLite steps leave here; later steps run on both.
 PG_BASELINE = 11
-
-
-def schema_version(db: Database) -> int:
-    """The version this database's schema is at (0 for a fresh one)."""
-    if db.dialect == "sqlite":
-        return int(db.execute("PRAGMA user_version").fetchone()[0])
-    if db.execute("SELECT to_regclass('oldclip_schema')").fetchone()[0] is None:
-        return 0
-    row = db.execute("SELECT version FROM oldclip_schema").fetchone()
-    return 0 if row is None else int(row[0])
-
-
-def _set_version(db: Database, version: int) -> None:
-    if db.dialect == "sqlite":
-        # PRAGMA takes no parameters; the value is our own int.
-        db.execute(f"PRAGMA user_version = {int(version)}")
-    else:
-        db.execute("UPDATE oldclip_schema SET version = ?", [version])
-
-
-def newer_schema_message(name: str, version: int) -> str:
-    """The words used whenever a database is ahead of this code, so every path says the same."""
-    return (
-        f"database {name} was written by a newer oldclip "
-        f"(schema {version} > {CURRENT_VERSION}); upgrade oldclip"
-    )
-
-
-def _step(db: Database, version: int) -> tuple[str, Migration | None]:
-    """The name and function taking ``db`` from ``version`` to the next one (None: the
-    PostgreSQL baseline, built in one go)."""
-    if db.dialect == "postgresql" and version < PG_BASELINE:
-        return "baseline", None
-    step = MIGRATIONS[version]
-    return step.__name__, step
-
-
-def _begin_migration(db: Database) -> None:
-    """First statement of each migration transaction: only one process migrates at a time.
-
-    SQLite's ``BEGIN IMMEDIATE`` already excludes other writers; PostgreSQL takes an advisory
-    lock, and a second process waits on it, then reads the version the first one left.
-    """
-    if db.dialect == "postgresql":
-        db.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATE_LOCK])
-        db.execute("CREATE TABLE IF NOT EXISTS oldclip_schema (version INTEGER NOT NULL)")
-        db.execute(
-            "INSERT INTO oldclip_schema (version) SELECT 0 "
-            "WHERE NOT EXISTS (SELECT 1 FROM oldclip_schema)"
-        )
-
-
-def migrate(db: Database, target: int | None = None, name: str = "") -> int:
-    """Apply pending migrations up to ``target`` (default: current) and return the new version.
-
-    ``target`` exists so tests can build a database as an older oldclip would have left it
-    (SQLite only below ``PG_BASELINE``).  ``name`` only labels error messages.
-    """
-    from .pgschema import create_baseline
-
-    target = CURRENT_VERSION if target is None else target
-    if not 0 <= target <= CURRENT_VERSION:
-        raise ValueError(f"target schema version must be 0..{CURRENT_VERSION}, got {target}")
-    label = name or "(unnamed)"
-    while True:
-        # The lock is taken before reading the version, so a concurrent opener waits and then
-        # sees our bump instead of re-running the same step.
-        with db.immediate():
-            _begin_migration(db)
-            version = schema_version(db)
-            if version > CURRENT_VERSION:
-                raise StorageError(newer_schema_message(label, version))
-            if version >= target:
-                return version
-            step_name, step = _step(db, version)
-            try:
-                if step is None:
-                    create_baseline(db)
-                else:
-                    step(db)
-            except Exception as exc:
-                raise StorageError(
-                    f"database {label}: migration to schema {version + 1} "
-                    f"({step_name}) failed: {exc}"
-                ) from exc
-            _set_version(db, PG_BASELINE if step is None else version + 1)

@@ -60,7 +60,8 @@ def translate(kind: str, sql: str) -> list[str]:
 def baseline_statements() -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
     """The statements creating the ``PG_BASELINE`` schema, and the rows the migrations left
     in their tables (the one-row state tables) to insert after them."""
-    from .migrations import PG_BASELINE, migrate
+    from .migrations import PG_BASELINE
+    from .schema import migrate
 
     sqlite = SQLiteDatabase(sqlite3.connect(":memory:", isolation_level=None), ":memory:")
     try:

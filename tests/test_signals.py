@@ -26,7 +26,7 @@ from oldclip.config import load_config
 from oldclip.library import Library
 from oldclip.refingerprint import refingerprint
 from storage.engine import Database
-from storage.migrations import migrate, schema_version
+from storage.schema import migrate, schema_version
 
 OTHERS = [name for name in signal.PLUGINS if name != PDQ]
 

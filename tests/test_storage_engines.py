@@ -24,7 +24,7 @@ from storage import (
 )
 from storage.db import safe_url
 from storage.engine import Database, SQLiteDatabase
-from storage.migrations import migrate, schema_version
+from storage.schema import migrate, schema_version
 
 pytestmark = pytest.mark.both_engines
 
