@@ -60,6 +60,18 @@ async def schedule_once(
     return polls, await defer_media(app, items)
 
 
+async def tick(app: procrastinate.App, library: Library, config: Config) -> None:
+    """One ``schedule_once``, logged; the database's trouble (server restarted) is one line and
+    the next tick tries again on a new connection: nothing is lost, the due work stays due."""
+    try:
+        polls, media = await schedule_once(app, library, config)
+    except storage.DatabaseUnavailable as exc:
+        log.warning("%s (tried again in a moment)", exc)
+        return
+    if polls or media:
+        log.info("queued: polls %d, media items %d", polls, media)
+
+
 def run_scheduler(library: Library, config: Config, *, every_s: float = TICK_S) -> int:
     """Queue due work every ``every_s`` seconds until SIGINT/SIGTERM."""
     url = require_postgres(config, "scheduler")
@@ -70,9 +82,7 @@ def run_scheduler(library: Library, config: Config, *, every_s: float = TICK_S) 
         app = make_app(url)
         async with app.open_async():
             while not stop.is_set():
-                polls, media = await schedule_once(app, library, config)
-                if polls or media:
-                    log.info("queued: polls %d, media items %d", polls, media)
+                await tick(app, library, config)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), every_s)
 

@@ -65,7 +65,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         ],
         "bundle": ["BundleError", "ExportReport", "ImportReport", "export_bundle", "import_bundle"],
         "db": ["open_db"],
-        "errors": ["StorageError"],
+        "errors": ["DatabaseLost", "DatabaseUnavailable", "StorageError", "WriteLockTimeout"],
         "feeds": [
             "Feed",
             "add_feed",

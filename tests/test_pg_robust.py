@@ -1,0 +1,155 @@
+"""PostgreSQL going away or stalling under a running oldclip, on a real server.
+
+What a user would notice: a command whose connection is cut says so in one line (no traceback)
+and exits 1; a long-running process carries on with a new connection; a writer stuck behind a
+write lock that is never released gives up in bounded time instead of hanging for ever.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from media import REPO
+from test_queue import queue_config
+
+import storage
+from oldclip.jobs import ensure_schema, make_app
+from oldclip.library import Library
+from oldclip.scheduler import tick
+from oldclip.watch import add_feed
+from storage.db import connect_postgres, open_db
+from storage.engine import Database
+
+
+def terminate(admin: Database, pid: int) -> None:
+    """Cut one session as a server restart or a network failure would."""
+    assert admin.execute("SELECT pg_terminate_backend(?)", [pid]).fetchone()[0]
+
+
+def backend_pid(db: Database) -> int:
+    return int(db.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+
+def test_a_lost_connection_is_one_clear_error_then_the_next_use_connects_again(
+    postgres_schema: str,
+) -> None:
+    db, admin = open_db(postgres_schema), connect_postgres(postgres_schema)
+    try:
+        db.execute("CREATE TABLE notes (n INTEGER)")
+        terminate(admin, backend_pid(db))
+        with pytest.raises(storage.DatabaseLost) as lost:
+            db.execute("INSERT INTO notes VALUES (1)")
+        message = str(lost.value)
+        assert message.startswith("the database at postgresql://postgres@127.0.0.1:5432/test")
+        assert "stopped answering" in message and "\n" not in message
+        assert message.endswith("check that PostgreSQL is running and try again")
+
+        db.execute("INSERT INTO notes VALUES (2)")  # a new connection, same schema
+        # Cut inside a transaction: it is rolled back, never finished on the new connection.
+        with pytest.raises(storage.DatabaseLost), db.immediate():
+            db.execute("INSERT INTO notes VALUES (3)")
+            terminate(admin, backend_pid(db))
+            db.execute("INSERT INTO notes VALUES (4)")
+        assert not db.in_transaction
+        assert [r[0] for r in db.execute("SELECT n FROM notes ORDER BY n")] == [2]
+    finally:
+        db.close()
+        admin.close()
+
+
+def test_a_command_cut_off_mid_way_says_so_in_one_line(postgres_schema: str) -> None:
+    name = f"oldclip_cut_{secrets.token_hex(4)}"
+    url = f"{postgres_schema}&application_name={name}"
+    open_db(url).close()  # migrated: the command goes straight to its work
+    holder, admin = connect_postgres(postgres_schema), connect_postgres(postgres_schema)
+    try:
+        with holder.immediate():  # the command's write waits here while we cut it off
+            command = [sys.executable, "-m", "oldclip", "--db", url, "feeds", "add", "rss"]
+            process = subprocess.Popen(
+                [*command, "https://example.org/feed.xml"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=REPO,
+            )
+            try:
+                deadline = time.monotonic() + 60
+                while (
+                    row := admin.execute(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE application_name = ? AND wait_event_type = 'Lock'",
+                        [name],
+                    ).fetchone()
+                ) is None:
+                    assert process.poll() is None, process.communicate()
+                    assert time.monotonic() < deadline, "the command never waited for the lock"
+                    time.sleep(0.1)
+                terminate(admin, row[0])
+                _, stderr = process.communicate(timeout=60)
+            finally:
+                process.kill()
+        assert process.returncode == 1
+        [line] = stderr.strip().splitlines()
+        assert line.startswith("oldclip: error: the database at postgresql://postgres@")
+        assert "stopped answering: terminating connection due to administrator command" in line
+        assert line.endswith("check that PostgreSQL is running and try again")
+    finally:
+        holder.close()
+        admin.close()
+
+
+def test_a_writer_behind_a_lock_never_released_gives_up_in_bounded_time(
+    postgres_schema: str,
+) -> None:
+    """The holder stands for a session whose host vanished: the server keeps it (and its
+    lock) until TCP gives up, which takes hours; the writer must not wait that long."""
+    holder, writer = open_db(postgres_schema), connect_postgres(postgres_schema)
+    writer.lock_wait_s = 0.5
+    try:
+        with holder.immediate():
+            started = time.monotonic()
+            timeout = pytest.raises(storage.WriteLockTimeout, match="gave up after 0.5 s")
+            with timeout, writer.immediate():
+                pytest.fail("the lock was taken while another session held it")
+            assert time.monotonic() - started < 5
+            assert not writer.in_transaction
+        with writer.immediate():  # released: the next try goes through at once
+            writer.execute("SELECT 1")
+        # The bound is for the write lock's transaction only, not the session's later work.
+        assert writer.execute("SHOW lock_timeout").fetchone()[0] == "0"
+    finally:
+        holder.close()
+        writer.close()
+
+
+async def test_the_scheduler_says_one_line_and_goes_on_after_losing_the_server(
+    postgres_schema: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    config = queue_config(postgres_schema, tmp_path)
+    library, admin = Library.open(config), connect_postgres(postgres_schema)
+    try:
+        add_feed(library, "rss", "https://example.org/feed.xml", interval_s=600)
+        ensure_schema(library.db)
+        app = make_app(postgres_schema)
+        async with app.open_async():
+            terminate(admin, backend_pid(library.db))
+            with caplog.at_level(logging.WARNING, logger="oldclip.scheduler"):
+                await tick(app, library, config)
+            [record] = caplog.records
+            assert "stopped answering" in record.getMessage() and record.exc_info is None
+            await tick(app, library, config)  # connected again: the due poll is queued
+        queued = "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'oldclip:poll_feed'"
+        assert library.db.execute(queued).fetchone()[0] == 1
+    finally:
+        library.close()
+        admin.close()
