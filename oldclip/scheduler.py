@@ -5,6 +5,16 @@ to ``[watch] max_backoff_s``), read from the database at every tick, so feeds ad
 or the bot are picked up.  Media whose job was lost (a crash between recording a post and
 queueing its media) or whose retry time has come are queued again.  Two schedulers may run:
 procrastinate's queueing lock keeps one waiting job per feed and per item, whoever queued it.
+
+Why a rescan and not a media job queued in the transaction that records the post (the outbox
+pattern issue 14 mentions): procrastinate defers through its own connector, another connection
+and so another transaction; doing it on ours would mean calling its private SQL function
+(``procrastinate_defer_jobs_v1`` and its composite type, which its schema migrations may
+replace) from storage/, which must not know the queue and also runs on SQLite; and a queueing
+lock already taken (a unique violation) would abort the post's own transaction.  The rescan
+instead covers every way a job can go missing (a kill -9 between commit and defer, a job
+deleted or out of retries), at the cost of ``LEFT_AFTER_S`` of delay for those media only
+(tests/test_queue_orphans.py kills a poll right after it recorded its post).
 """
 
 from __future__ import annotations
