@@ -75,6 +75,7 @@ from storage import bot as bot_state
 from storage import outgoing as rows
 from storage import sendpause
 from storage.engine import Database
+from storage.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ STOP_GRACE_S = 5.0  # on shutdown, calls in flight get this long to be answered
 # ~30 s, uploads included), looked for this often.
 STALE_CLAIM_S = 120.0
 RECOVER_EVERY_S = 60.0
+DB_RETRY_S = 2.0  # after losing the database server, look at the queue again this soon
 CANNOT_EDIT = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
@@ -193,10 +195,14 @@ class Courier:
                     self._recover()
                     recover_at = loop.time() + RECOVER_EVERY_S if self.shared else None
                 self._wake.clear()
-                started = 0
-                if self._paused_s() <= 0:
-                    started = self._start_due()
-                await self._sleep(stopping, self._seconds_to_next(started))
+                try:
+                    started = self._start_due() if self._paused_s() <= 0 else 0
+                    wait = self._seconds_to_next(started)
+                except DatabaseUnavailable as exc:
+                    # The server restarted: the rows wait in it; the next look connects again.
+                    log.warning("%s (sending again in %g s)", exc, DB_RETRY_S)
+                    wait = DB_RETRY_S
+                await self._sleep(stopping, wait)
         finally:
             stopping.cancel()
             await self._finish()
@@ -314,6 +320,8 @@ class Courier:
                 rows.sent(self.db, row.id, message_id, shown_count=prepared.shown_count)
         except asyncio.CancelledError:
             raise
+        except DatabaseUnavailable as exc:  # the row stays as it was: the loop comes back to it
+            log.warning("message %s to chat %s waits: %s", row.id, row.chat_id, exc)
         except Exception:  # one broken row must not stop the courier
             log.exception("sending message %s to chat %s failed", row.id, row.chat_id)
         finally:

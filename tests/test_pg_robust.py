@@ -7,6 +7,7 @@ write lock that is never released gives up in bounded time instead of hanging fo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import subprocess
@@ -15,14 +16,18 @@ import time
 from pathlib import Path
 
 import pytest
+from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from media import REPO
+from telegram import Bot
 from test_queue import queue_config
 
 import storage
+from bot.outgoing import Courier
 from oldclip.jobs import ensure_schema, make_app
 from oldclip.library import Library
 from oldclip.scheduler import tick
 from oldclip.watch import add_feed
+from storage import outgoing
 from storage.db import connect_postgres, open_db
 from storage.engine import Database
 
@@ -153,3 +158,37 @@ async def test_the_scheduler_says_one_line_and_goes_on_after_losing_the_server(
     finally:
         library.close()
         admin.close()
+
+
+async def test_the_bot_sends_on_after_its_database_connection_is_cut(
+    postgres_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`oldclip bot` stays up through a server restart: a row queued meanwhile (by another
+    process) still goes out, and the lost connection is one line in the log."""
+    db, other, admin = (
+        open_db(postgres_schema),
+        open_db(postgres_schema),
+        open_db(postgres_schema),
+    )
+    stop = asyncio.Event()
+    try:
+        async with FakeTelegram() as tg:
+            bot = Bot(DEFAULT_TOKEN, base_url=f"{tg.base_url}/bot")
+            async with bot:
+                courier = Courier(db, bot, shared=True)
+                sending = asyncio.create_task(courier.run(stop))
+                try:
+                    await asyncio.sleep(0.2)  # started, now waiting for rows
+                    terminate(admin, backend_pid(db))
+                    with caplog.at_level(logging.WARNING, logger="bot.outgoing"):
+                        outgoing.queue(other, 7, "sendMessage", {"text": "still here"})
+                        courier.wake()
+                        await tg.wait_for(lambda call: call.params.get("chat_id") == 7, 15)
+                finally:
+                    stop.set()
+                    await sending
+        [record] = [r for r in caplog.records if "stopped answering" in r.getMessage()]
+        assert record.exc_info is None
+    finally:
+        for database in (db, other, admin):
+            database.close()
