@@ -8,6 +8,7 @@ write lock that is never released gives up in bounded time instead of hanging fo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import subprocess
@@ -23,10 +24,11 @@ from test_queue import queue_config
 
 import storage
 from bot.outgoing import Courier
-from oldclip.jobs import ensure_schema, make_app
+from oldclip.jobs import defer_poll, ensure_schema, make_app
 from oldclip.library import Library
 from oldclip.scheduler import tick
 from oldclip.watch import add_feed
+from oldclip.worker import work
 from storage import outgoing
 from storage.db import connect_postgres, open_db
 from storage.engine import Database
@@ -192,3 +194,56 @@ async def test_the_bot_sends_on_after_its_database_connection_is_cut(
     finally:
         for database in (db, other, admin):
             database.close()
+
+
+async def test_a_worker_whose_connections_are_all_cut_retries_the_job_and_goes_on(
+    postgres_schema: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server restart under `oldclip worker`: the job that met it fails, is said in one line
+    and retried; the worker's own connections (the pipeline's, procrastinate's) come back."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    name = f"oldclip_cut_{secrets.token_hex(4)}"
+    url = f"{postgres_schema}&application_name={name}"
+    config = queue_config(url, tmp_path)
+    library, admin = Library.open(config), connect_postgres(postgres_schema)
+    try:
+        feed_id, _ = add_feed(library, "rss", "http://127.0.0.1:1/feed.xml", interval_s=600)
+        ensure_schema(library.db)
+        app, other = make_app(url), make_app(postgres_schema)
+        async with app.open_async(), other.open_async():
+            worker = asyncio.create_task(work(library, config, app, concurrency=2))
+            try:
+                await asyncio.sleep(2)  # up and waiting for jobs
+                cut = admin.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = ?",
+                    [name],
+                ).fetchone()[0]
+                assert cut >= 2  # the pipeline's and procrastinate's
+                with caplog.at_level(logging.WARNING, logger="oldclip.jobs"):
+                    await defer_poll(other, feed_id)
+                    deadline = time.monotonic() + 60
+                    while (status := job_status(admin)) != ("succeeded", 2):
+                        assert time.monotonic() < deadline, f"the poll job is {status}"
+                        await asyncio.sleep(0.5)
+            finally:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+        [record] = [r for r in caplog.records if r.name == "oldclip.jobs"]
+        assert "stopped answering" in record.getMessage() and record.exc_info is None
+        assert not [r for r in caplog.records if r.exc_info]  # no traceback anywhere
+        assert storage.get_feed(library.db, feed_id).consecutive_failures == 1  # polled once
+    finally:
+        library.close()
+        admin.close()
+
+
+def job_status(db: Database) -> tuple[str, int] | None:
+    row = db.execute(
+        "SELECT status, attempts FROM procrastinate_jobs WHERE task_name = 'oldclip:poll_feed'"
+    ).fetchone()
+    return (row[0], row[1]) if row else None
