@@ -14,16 +14,21 @@ import secrets
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from media import REPO
 from telegram import Bot
+from test_bot_webhook import PUBLIC_URL, free_port
 from test_queue import queue_config
 
 import storage
+from bot.app import run_bot
+from bot.deps import Deps
 from bot.outgoing import Courier
+from bot.settings import BotSettings
 from oldclip.jobs import defer_poll, ensure_schema, make_app
 from oldclip.library import Library
 from oldclip.scheduler import tick
@@ -247,3 +252,43 @@ def job_status(db: Database) -> tuple[str, int] | None:
         "SELECT status, attempts FROM procrastinate_jobs WHERE task_name = 'oldclip:poll_feed'"
     ).fetchone()
     return (row[0], row[1]) if row else None
+
+
+async def test_a_webhook_update_met_by_a_lost_connection_is_answered_later(
+    postgres_schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`oldclip bot --webhook` through a server restart: the update that met it is refused
+    503 (Telegram sends it again), said in one line, and the person still gets the answer."""
+    db, admin = open_db(postgres_schema), connect_postgres(postgres_schema)
+    port = free_port()
+    settings = BotSettings(
+        token=DEFAULT_TOKEN, api_base_url="", webhook_port=port, alert_interval_s=0.3
+    )
+    stop = asyncio.Event()
+    try:
+        async with FakeTelegram() as tg:
+            settings = replace(settings, api_base_url=tg.base_url)
+            deps = Deps(db=db, checker=None, settings=settings)  # type: ignore[arg-type]
+            serving = asyncio.create_task(run_bot(deps, stop, webhook_url=PUBLIC_URL))
+            try:
+                await tg.wait_for("setWebhook", timeout=30)
+                tg.route_webhook(f"http://127.0.0.1:{port}/telegram")
+                terminate(admin, backend_pid(db))
+                with caplog.at_level(logging.WARNING):
+                    tg.send_text(tg.user(70), "/start")
+                    await tg.wait_for(
+                        lambda call: (
+                            call.method == "sendMessage" and call.params.get("chat_id") == 70
+                        ),
+                        timeout=30,
+                    )
+            finally:
+                stop.set()
+                await asyncio.wait_for(serving, 30)
+        assert [p.status for p in tg.webhook_posts][:2] == [503, 200]
+        [record] = [r for r in caplog.records if "stopped answering" in r.getMessage()]
+        assert record.name == "bot.webhook" and record.exc_info is None
+        assert not [r for r in caplog.records if r.exc_info]
+    finally:
+        db.close()
+        admin.close()
