@@ -180,6 +180,8 @@ async def plan_forever(deps: Deps, courier: Courier, stop: asyncio.Event) -> Non
         try:
             if plan(deps) + storage.outgoing.plan_alert_edits(deps.db):
                 courier.wake()
+        except storage.DatabaseUnavailable as exc:  # the server restarted: next time, anew
+            log.warning("alert planning waits: %s", exc)
         except Exception:  # keep planning: one broken alert must not stop the others
             log.exception("alert planning failed")
         with contextlib.suppress(TimeoutError):

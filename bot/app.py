@@ -27,6 +27,8 @@ from telegram.ext import (
     filters,
 )
 
+from storage.errors import DatabaseUnavailable
+
 from . import admin, alerts, buttons, curation, factcheck, public, webhook
 from .deps import Deps
 from .i18n import t
@@ -153,7 +155,10 @@ def build_application(deps: Deps, *, shared: bool = False) -> Application:
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The last resort: log it, and tell the person in their language (a pressed button gets a
     notice on the button, not a message in the chat)."""
-    log.error("handling an update failed: %s", context.error, exc_info=context.error)
+    if isinstance(context.error, DatabaseUnavailable):  # a server restart: one line is enough
+        log.warning("handling an update failed: %s", context.error)
+    else:
+        log.error("handling an update failed: %s", context.error, exc_info=context.error)
     if not isinstance(update, Update):
         return
     lang = "en"

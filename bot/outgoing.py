@@ -18,9 +18,11 @@ Pacing: at most ~30 messages a second overall, and per chat one a second with bu
 (Telegram: "avoid more than one message per second in a chat; short bursts are allowed") and
 20 a minute in groups.  A 429 pauses all sending for the ``retry_after`` it gives: Telegram does
 not say whether the limit hit was the chat's or the bot's, and sending on prolongs a flood
-wait.  PTB's AIORateLimiter is not used: its retries happen inside the awaited call, hidden
-from the durable queue (lost on a crash, blocking the handler, counted nowhere), and pacing
-needs to know the queue's order, which only the courier does.  Calls that are not messages
+wait.  The pause is recorded in the database (storage.sendpause), so it holds every process
+sending with the same bot, not only the one that was answered 429.  PTB's AIORateLimiter is
+not used: its retries happen inside the awaited call, hidden from the durable queue (lost on a
+crash, blocking the handler, counted nowhere), and pacing needs to know the queue's order,
+which only the courier does.  Calls that are not messages
 (getUpdates, getFile, answerCallbackQuery) go straight to Telegram.
 
 Several senders on one database (bot processes behind a webhook) share the queue safely: the
@@ -28,8 +30,9 @@ claim is a compare-and-set, so each row goes out from one of them, and a chat's 
 only once its head is settled, so order holds too.  What changes is recovery: a row another
 process is sending right now looks just like one a killed process left 'sending', so a shared
 courier settles only rows claimed longer ago than any call can take (``STALE_CLAIM_S``), and
-looks again every minute, instead of settling them all at start-up.  Pacing stays per process:
-N of them may together go over the overall ~30 a second, and Telegram's 429 then slows them.
+looks again every minute, instead of settling them all at start-up.  Pacing stays per process
+(N of them may together go over the overall ~30 a second), but the 429 that then comes holds
+them all.
 
 Rows of one chat go out in order, so "Checking..." is sent before its edit with the verdict;
 an edit of a message that never arrived (or may not have) is sent as a new message instead,
@@ -70,7 +73,9 @@ from telegram.error import (
 
 from storage import bot as bot_state
 from storage import outgoing as rows
+from storage import sendpause
 from storage.engine import Database
+from storage.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +89,7 @@ STOP_GRACE_S = 5.0  # on shutdown, calls in flight get this long to be answered
 # ~30 s, uploads included), looked for this often.
 STALE_CLAIM_S = 120.0
 RECOVER_EVERY_S = 60.0
+DB_RETRY_S = 2.0  # after losing the database server, look at the queue again this soon
 CANNOT_EDIT = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
@@ -126,6 +132,13 @@ def _retry_after_s(exc: RetryAfter) -> float:
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
+def bot_id(token: str) -> int:
+    """The bot's numeric id, the part of its token before the colon (public, unlike the rest);
+    0 for a token not shaped so (a test's)."""
+    head = token.split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
 def _not_sent(exc: Exception) -> bool:
     """Whether this failure proves Telegram did not take the request (so it may be retried)."""
     if isinstance(exc, InvalidToken | Conflict):
@@ -159,7 +172,7 @@ class Courier:
         self._tasks: set[asyncio.Task[None]] = set()
         self._overall = AsyncLimiter(GLOBAL_PER_S, 1)
         self._chats: dict[int, list[AsyncLimiter]] = {}
-        self._paused_until = 0.0  # loop time: a 429 holds every send until then
+        self._bot_id = bot_id(bot.token)  # whose 429 pauses are shared (storage.sendpause)
 
     def queue(self, chat_id: int, method: str, params: dict[str, Any] | None = None, **kw) -> int:
         """Queue a row (see storage.outgoing.queue) and send it as soon as its chat allows."""
@@ -182,10 +195,14 @@ class Courier:
                     self._recover()
                     recover_at = loop.time() + RECOVER_EVERY_S if self.shared else None
                 self._wake.clear()
-                started = 0
-                if loop.time() >= self._paused_until:
-                    started = self._start_due()
-                await self._sleep(stopping, self._seconds_to_next(loop, started))
+                try:
+                    started = self._start_due() if self._paused_s() <= 0 else 0
+                    wait = self._seconds_to_next(started)
+                except DatabaseUnavailable as exc:
+                    # The server restarted: the rows wait in it; the next look connects again.
+                    log.warning("%s (sending again in %g s)", exc, DB_RETRY_S)
+                    wait = DB_RETRY_S
+                await self._sleep(stopping, wait)
         finally:
             stopping.cancel()
             await self._finish()
@@ -218,8 +235,12 @@ class Courier:
             started += 1
         return started
 
-    def _seconds_to_next(self, loop: asyncio.AbstractEventLoop, started: int) -> float:
-        paused = self._paused_until - loop.time()
+    def _paused_s(self) -> float:
+        """How long a 429, seen by this process or another with the same bot, still holds."""
+        return sendpause.seconds_left(self.db, self._bot_id)
+
+    def _seconds_to_next(self, started: int) -> float:
+        paused = self._paused_s()
         if paused > 0:
             return paused
         due_at = rows.next_due_at(self.db)
@@ -265,8 +286,7 @@ class Courier:
             self._chats[chat_id] = limiters
         for limiter in (self._overall, *limiters):
             await limiter.acquire()
-        loop = asyncio.get_running_loop()
-        while (wait := self._paused_until - loop.time()) > 0:
+        while (wait := self._paused_s()) > 0:
             await asyncio.sleep(wait)
 
     async def _prepare(self, row: rows.OutgoingMessage) -> Prepared | None:
@@ -300,6 +320,8 @@ class Courier:
                 rows.sent(self.db, row.id, message_id, shown_count=prepared.shown_count)
         except asyncio.CancelledError:
             raise
+        except DatabaseUnavailable as exc:  # the row stays as it was: the loop comes back to it
+            log.warning("message %s to chat %s waits: %s", row.id, row.chat_id, exc)
         except Exception:  # one broken row must not stop the courier
             log.exception("sending message %s to chat %s failed", row.id, row.chat_id)
         finally:
@@ -345,8 +367,7 @@ class Courier:
         text = str(exc).lower()
         if isinstance(exc, RetryAfter):
             seconds = _retry_after_s(exc)
-            loop = asyncio.get_running_loop()
-            self._paused_until = max(self._paused_until, loop.time() + seconds)
+            sendpause.hold(self.db, self._bot_id, seconds)
             state = rows.refused(self.db, row.id, str(exc), retry_in_s=seconds)
             log.info("Telegram asked to wait %.1f s (message %s: %s)", seconds, row.id, state)
         elif isinstance(exc, BadRequest) and "not modified" in text:

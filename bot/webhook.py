@@ -42,6 +42,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from storage import bot as bot_state
+from storage.errors import DatabaseUnavailable
 
 from .deps import Deps
 from .settings import BotSettings
@@ -114,7 +115,13 @@ def _handler(app: Application, deps: Deps, secret: str):  # type: ignore[no-unty
         if update is None:
             return web.Response(status=400, text="Bad Request: not a Telegram update")
         forget = datetime.now(UTC) - timedelta(seconds=FORGET_UPDATES_AFTER_S)
-        if bot_state.claim_update(deps.db, update.update_id, forget_before=forget):
+        try:
+            claimed = bot_state.claim_update(deps.db, update.update_id, forget_before=forget)
+        except DatabaseUnavailable as exc:
+            # Not taken: Telegram sends it again (to this host, on a new connection, or another).
+            log.warning("update %s left to Telegram to send again: %s", update.update_id, exc)
+            return web.Response(status=503, text="Service Unavailable: database")
+        if claimed:
             await app.update_queue.put(update)
         return web.Response(status=200)
 

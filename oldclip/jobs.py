@@ -14,8 +14,10 @@ database gone for a moment) is procrastinate's to retry, with exponential backof
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import procrastinate
@@ -79,8 +81,25 @@ def _pipeline(context: procrastinate.JobContext) -> Any:
     return context.additional_context["pipeline"]
 
 
+@contextlib.contextmanager
+def _told_and_retried() -> Iterator[None]:
+    """The database's trouble (server restarted, write lock not free) said in one line, then
+    left to procrastinate, which retries the job (its own log of it, with the traceback, is
+    below WARNING and not shown); the pipeline's connection is opened again at next use."""
+    try:
+        yield
+    except storage.DatabaseUnavailable as exc:
+        log.warning("%s (the job is tried again)", exc)
+        raise
+
+
 async def poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
     """Poll one feed (recording its new posts and media), then queue its new media."""
+    with _told_and_retried():
+        await _poll_feed(context, feed_id)
+
+
+async def _poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
     pipeline = _pipeline(context)
     await pipeline.poll_feed(feed_id)
     # Only this feed's: with thousands of feeds the backlog of others' would fill any limit.
@@ -91,6 +110,11 @@ async def poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
 
 async def process_media(context: procrastinate.JobContext, post_media_id: int) -> None:
     """Download, fingerprint, match, then record the repost and its alert, or archive."""
+    with _told_and_retried():
+        await _process_media(context, post_media_id)
+
+
+async def _process_media(context: procrastinate.JobContext, post_media_id: int) -> None:
     pipeline = _pipeline(context)
     pipeline.library.refresh()  # clips added or removed by other processes
     outcome = await pipeline.process(post_media_id)

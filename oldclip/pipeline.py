@@ -113,6 +113,8 @@ class Pipeline:
             return await self._pull_bundle(feed)
         try:
             return await self._poll(feed)
+        except storage.DatabaseUnavailable:
+            raise  # the server's trouble, not the feed's: the poll is tried again as it is
         except Exception as exc:  # a bug or an unforeseen answer: recorded, never a silent crash
             log.exception("poll of feed %s (%s)", feed.id, feed.url)
             self._poll_failed(feed, f"the poll failed unexpectedly ({type(exc).__name__}: {exc})")
@@ -320,6 +322,8 @@ class Pipeline:
             return "later"  # shutting down: not the file's fault, it is resumed at the next start
         except (FetchError, MediaError, OSError) as exc:
             return self._failed(item, exc)
+        except storage.DatabaseUnavailable:
+            raise  # the server's trouble, not the file's: no failure to record against it
         except Exception as exc:  # an unforeseen bug must cost one item, not the service
             log.exception("media %s of %s", item.url, item.post_url)
             return self._failed(item, exc)

@@ -5,6 +5,16 @@ to ``[watch] max_backoff_s``), read from the database at every tick, so feeds ad
 or the bot are picked up.  Media whose job was lost (a crash between recording a post and
 queueing its media) or whose retry time has come are queued again.  Two schedulers may run:
 procrastinate's queueing lock keeps one waiting job per feed and per item, whoever queued it.
+
+Why a rescan and not a media job queued in the transaction that records the post (the outbox
+pattern issue 14 mentions): procrastinate defers through its own connector, another connection
+and so another transaction; doing it on ours would mean calling its private SQL function
+(``procrastinate_defer_jobs_v1`` and its composite type, which its schema migrations may
+replace) from storage/, which must not know the queue and also runs on SQLite; and a queueing
+lock already taken (a unique violation) would abort the post's own transaction.  The rescan
+instead covers every way a job can go missing (a kill -9 between commit and defer, a job
+deleted or out of retries), at the cost of ``LEFT_AFTER_S`` of delay for those media only
+(tests/test_queue_orphans.py kills a poll right after it recorded its post).
 """
 
 from __future__ import annotations
@@ -60,6 +70,18 @@ async def schedule_once(
     return polls, await defer_media(app, items)
 
 
+async def tick(app: procrastinate.App, library: Library, config: Config) -> None:
+    """One ``schedule_once``, logged; the database's trouble (server restarted) is one line and
+    the next tick tries again on a new connection: nothing is lost, the due work stays due."""
+    try:
+        polls, media = await schedule_once(app, library, config)
+    except storage.DatabaseUnavailable as exc:
+        log.warning("%s (tried again in a moment)", exc)
+        return
+    if polls or media:
+        log.info("queued: polls %d, media items %d", polls, media)
+
+
 def run_scheduler(library: Library, config: Config, *, every_s: float = TICK_S) -> int:
     """Queue due work every ``every_s`` seconds until SIGINT/SIGTERM."""
     url = require_postgres(config, "scheduler")
@@ -70,9 +92,7 @@ def run_scheduler(library: Library, config: Config, *, every_s: float = TICK_S) 
         app = make_app(url)
         async with app.open_async():
             while not stop.is_set():
-                polls, media = await schedule_once(app, library, config)
-                if polls or media:
-                    log.info("queued: polls %d, media items %d", polls, media)
+                await tick(app, library, config)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), every_s)
 

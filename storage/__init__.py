@@ -67,7 +67,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "bundle.importer": ["ImportReport", "import_bundle"],
         "bundle.spec": ["BundleError"],
         "db": ["open_db"],
-        "errors": ["StorageError"],
+        "errors": ["DatabaseLost", "DatabaseUnavailable", "StorageError", "WriteLockTimeout"],
         "feeds": [
             "Feed",
             "add_feed",

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .engine import Database, PostgresDatabase, SQLiteDatabase
+from .engine import Database, PostgresDatabase, SQLiteDatabase, first_line
 from .errors import StorageError
 from .migrations import CURRENT_VERSION
 from .schema import migrate, newer_schema_message, schema_version
@@ -127,18 +128,21 @@ def connect_postgres(url: str) -> PostgresDatabase:
         urlsplit(url).port  # noqa: B018 - libpq would only say so once connecting
     except (psycopg.ProgrammingError, ValueError) as exc:
         raise StorageError(f"malformed PostgreSQL URL {name}: {_first_line(exc, url)}") from None
+
+    def connect() -> Any:
+        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        conn = connect()
     except psycopg.ProgrammingError as exc:  # libpq could not parse the URL
         raise StorageError(f"malformed PostgreSQL URL {name}: {_first_line(exc, url)}") from None
     except psycopg.Error as exc:
         raise StorageError(f"cannot connect to {name}: {_first_line(exc, url)}") from None
-    return PostgresDatabase(conn, name)
+    return PostgresDatabase(conn, name, connect)
 
 
 def _first_line(exc: Exception, url: str) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
+    text = first_line(exc)
     password = _password(url)
     return text.replace(password, "***") if password else text
 

@@ -21,11 +21,13 @@ import contextlib
 import re
 import secrets
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
 import sqlite_utils
+
+from .errors import DatabaseLost, WriteLockTimeout
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any] | None
@@ -33,6 +35,7 @@ Params = Sequence[Any] | None
 # pg_advisory_xact_lock keys (any bigint; these spell "oldclip" and the lock's use).
 WRITE_LOCK = 0x6F6C64636C_0001
 MIGRATE_LOCK = 0x6F6C64636C_0002
+LOCK_WAIT_S = 30.0  # see PostgresDatabase.lock_wait_s
 
 
 class Database:
@@ -162,25 +165,43 @@ class SQLiteDatabase(Database):
 
 
 class PostgresDatabase(Database):
-    dialect: Dialect = "postgresql"
+    """The facade over one psycopg connection, which it opens again after losing it.
 
-    def __init__(self, conn: Any, name: str):
+    A server restart, a network cut or ``pg_terminate_backend`` kills the connection: the
+    statement (and transaction) in flight fails with ``DatabaseLost``, one line naming the
+    database, and the next use outside a transaction connects again.  A long-running process
+    (worker, scheduler) thus sees one failed job, retried by the queue, instead of dying or
+    failing every job after.  A statement is never replayed by itself: it may have committed
+    before the answer was lost.
+    """
+
+    dialect: Dialect = "postgresql"
+    # How long an ``immediate`` waits for the write lock before giving up (WriteLockTimeout):
+    # a holder that died unseen (host off the network) would otherwise block every writer
+    # until TCP keepalive notices, which by default takes over two hours.
+    lock_wait_s: float = LOCK_WAIT_S
+
+    def __init__(self, conn: Any, name: str, connect: Callable[[], Any] | None = None):
+        """``connect`` opens a new connection like ``conn``, to replace it once it is lost."""
         import psycopg
 
-        self.conn, self.name = conn, name
+        self.conn, self.name, self._connect = conn, name, connect
         self.operational_error = psycopg.OperationalError
         self._changes = 0
+        self._depth = 0  # open atomic/immediate blocks: no reconnecting inside one
 
     def execute(self, sql: str, params: Params = None) -> Any:
-        cursor = self.conn.cursor()
-        # Always pass a sequence: psycopg then reads %% as %, which _pg_sql relies on.
-        cursor.execute(_pg_sql(sql), list(params or ()))
+        with self._guard():
+            cursor = self._live().cursor()
+            # Always pass a sequence: psycopg then reads %% as %, which _pg_sql relies on.
+            cursor.execute(_pg_sql(sql), list(params or ()))
         self._count(cursor)
         return cursor
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        cursor = self.conn.cursor()
-        cursor.executemany(_pg_sql(sql), [list(row) for row in rows])
+        with self._guard():
+            cursor = self._live().cursor()
+            cursor.executemany(_pg_sql(sql), [list(row) for row in rows])
         self._count(cursor)
 
     def _count(self, cursor: Any) -> None:
@@ -188,33 +209,78 @@ class PostgresDatabase(Database):
         if verb in ("INSERT", "UPDATE", "DELETE", "MERGE") and cursor.rowcount > 0:
             self._changes += cursor.rowcount
 
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[Database]:
-        with self.conn.transaction():
-            yield self
+    def _live(self) -> Any:
+        """The connection, a new one if the last was lost and no transaction is open on it."""
+        if self.conn.closed and self._depth == 0 and self._connect is not None:
+            self.conn = self._connect()
+        return self.conn
 
     @contextlib.contextmanager
-    def immediate(self) -> Iterator[Database]:
-        with self.conn.transaction():
-            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-            yield self
+    def _guard(self) -> Iterator[None]:
+        """psycopg's errors for a lost server or a lock wait given up, as one-line ones."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.errors.LockNotAvailable:
+            raise WriteLockTimeout(
+                f"gave up after {self.lock_wait_s:g} s waiting for the write lock of "
+                f"{self.name}: another process holds it (perhaps one that died and the "
+                "server has not noticed yet); try again"
+            ) from None
+        except psycopg.OperationalError as exc:
+            if not self.conn.closed:
+                raise  # the statement, not the connection, failed (e.g. statement timeout)
+            raise DatabaseLost(
+                f"the database at {self.name} stopped answering: {first_line(exc)}; "
+                "check that PostgreSQL is running and try again"
+            ) from None
+
+    def atomic(self) -> contextlib.AbstractContextManager[Database]:
+        return self._transaction(lock=False)
+
+    def immediate(self) -> contextlib.AbstractContextManager[Database]:
+        return self._transaction(lock=True)
+
+    @contextlib.contextmanager
+    def _transaction(self, *, lock: bool) -> Iterator[Database]:
+        """A transaction (a savepoint when nested); ``lock``: the write lock first, waited
+        for at most ``lock_wait_s`` (lock_timeout is set for this transaction only)."""
+        with self._guard():
+            conn = self._live()
+            self._depth += 1
+            try:
+                with conn.transaction():
+                    if lock:
+                        conn.execute(
+                            "SELECT set_config('lock_timeout', %s, true), "
+                            "pg_advisory_xact_lock(%s)",
+                            [f"{round(self.lock_wait_s * 1000)}ms", WRITE_LOCK],
+                        )
+                    yield self
+            finally:
+                self._depth -= 1
 
     @property
     def in_transaction(self) -> bool:
-        from psycopg.pq import TransactionStatus
-
-        return self.conn.info.transaction_status != TransactionStatus.IDLE
+        return self._depth > 0  # the connection is in autocommit outside these blocks
 
     @property
     def changes(self) -> int:
         return self._changes
 
     def table_names(self) -> list[str]:
-        rows = self.conn.execute(
+        rows = self.execute(
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
         )
         return [name for (name,) in rows]
+
+
+def first_line(exc: Exception) -> str:
+    """The first non-empty line of a driver message (psycopg's run to several)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 # A quoted string, a quoted identifier, or one character: placeholders are only looked for

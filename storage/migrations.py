@@ -572,6 +572,18 @@ def _012_shared_bot_state(db: Database) -> None:
     db.execute("CREATE INDEX bot_updates_received_at ON bot_updates(received_at)")
 
 
+def _013_send_pauses(db: Database) -> None:
+    """A 429's "retry after", shared by every process sending with one bot (storage.sendpause)."""
+    db.execute(
+        """
+        CREATE TABLE bot_send_pauses (
+            bot_id BIGINT PRIMARY KEY,
+            not_before TEXT NOT NULL
+        )
+        """
+    )
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -586,6 +598,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _010_outgoing,
     _011_media_signals,
     _012_shared_bot_state,
+    _013_send_pauses,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 # PostgreSQL starts at the schema the SQLite steps leave here; later steps run on both.
