@@ -42,6 +42,7 @@ import storage
 from fingerprint.types import ALGORITHM, INDEXED_VARIANTS, Fingerprint, Match
 
 from .config import Config
+from .replica import ReplicaState, apply_changes
 
 if TYPE_CHECKING:
     from fingerprint import HashIndex
@@ -154,7 +155,9 @@ class Library:
         # The other signals' indexes by signal name, and the media ids each holds.
         self._signal_indexes: dict[str, SignalIndex] = {}
         self._signal_held: dict[str, set[int]] = {}
-        self._version: int | None = None  # storage.library_version at the last sync
+        # storage.library_version at the last sync: the id of the last change applied.
+        self._version: int | None = None
+        self.replica = ReplicaState()
         self._cache: OrderedDict[int, Fingerprint] = OrderedDict()
         self._unsaved = False  # an index changed since it was last read or saved
 
@@ -207,7 +210,7 @@ class Library:
             self._indexed = {m: _signature(saved.hashes_of(m)) for m in saved.media_ids()}
             self._benign, self._benign_ids = HashIndex(), frozenset()
             rebuilt = self._open_signals(saved_version)
-            self._unsaved = self._sync(self._version) or rebuilt
+            self._unsaved = self._follow(self._version, since=saved_version) or rebuilt
             return
         self._read_all()
         self._signal_indexes, self._signal_held = {}, {}
@@ -361,17 +364,38 @@ class Library:
         """Catch up with clips added, removed or marked benign since the last look, by anyone.
 
         Costs one tiny query when nothing changed (``storage.library_version``).  Otherwise
-        the search index gains the media that became evidence and drops those that stopped
-        being (or became benign), the benign index is rebuilt if the benign list changed, and
-        the fingerprint cache starts afresh.  Returns whether anything was looked at.
+        only the changes logged since are applied (``oldclip.replica``): the search index gains
+        the media that became evidence and drops those that stopped being (or became benign),
+        and the benign and other signals' indexes follow.  Returns whether anything changed.
         """
         if self._index is None:
             return False  # not built yet: it will be built from the library as it is then
         version = storage.library_version(self.db)
-        if version == self._version:
+        moved = version != self._version
+        if moved:
+            self._unsaved |= self._follow(version)
+        self.replica.caught_up_at = time.monotonic()
+        return moved
+
+    def _follow(
+        self, version: int, known: dict[int, Fingerprint] | None = None, since: int | None = None
+    ) -> bool:
+        """Apply the changes logged after ``since`` (default: the last applied), or re-read
+        the library (``_sync``) when they are no longer all kept; returns whether a saved
+        index changed."""
+        since = self._version if since is None else since
+        changes = storage.changes_after(self.db, since) if since is not None else []
+        if not changes and since == version:
             return False
-        self._unsaved |= self._sync(version)
-        return True
+        if not changes or changes[0].id != since + 1:
+            log.info(
+                "library changes after %s are no longer kept: re-reading the whole library", since
+            )
+            self.replica.full_reads += 1
+            return self._sync(version, known)
+        self._version = changes[-1].id
+        self.replica.applied += len(changes)
+        return apply_changes(self, changes, known or {})
 
     def _sync(self, version: int, known: dict[int, Fingerprint] | None = None) -> bool:
         """Bring every index in step with the library; returns whether a saved one (the
@@ -548,7 +572,7 @@ class Library:
         if self._index is not None:
             version = storage.library_version(self.db)
             if version != self._version:
-                self._unsaved |= self._sync(version, known)
+                self._unsaved |= self._follow(version, known)
 
     def keep_copy(self, media_id: int, path: Path, sha256: str) -> None:
         """Archive a copy of a library file, so evidence pictures can be drawn from it later."""

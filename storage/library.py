@@ -394,14 +394,10 @@ def benign_media_ids(db: Database) -> set[int]:
 
 
 def library_version(db: Database) -> int:
-    """A number that changes whenever a clip is added, removed or marked benign, by anyone."""
+    """A number that changes whenever a clip is added, removed or marked benign, media are
+    sighted or given a signal's data, by anyone: the id of the last logged change
+    (``storage.changes``)."""
     return int(db.execute("SELECT version FROM library_state WHERE id = 1").fetchone()[0])
-
-
-def mark_library_changed(db: Database) -> None:
-    """Move ``library_version`` although no clip changed (media gained a signal's data), so
-    every process brings its indexes in step."""
-    db.execute("UPDATE library_state SET version = version + 1 WHERE id = 1")
 
 
 def get_clip(db: Database, clip_id: int) -> Clip | None:
