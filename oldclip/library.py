@@ -8,7 +8,8 @@ media), and a small one of benign media (channel intros, logos, test cards, stoc
 whose frames are ignored in every match and which are never reported themselves.  Other
 processes change the library too (`oldclip add`, `import-bundle`, `benign add`, `remove` while
 `oldclip run` is up): every ``match`` first checks the library's version, one tiny query, and
-brings both indexes in step when it moved.
+brings both indexes in step when it moved, applying only the changes logged since
+(``oldclip.replica``).
 
 Every other signal (local features, sound: ``fingerprint.signal``) has its own index of the
 same media, opened or built with the search index and kept in step with it by the same syncs.
@@ -43,6 +44,8 @@ from fingerprint.types import ALGORITHM, INDEXED_VARIANTS, Fingerprint, Match
 
 from .config import Config
 from .replica import ReplicaState, apply_changes
+from .replica import searchable as _searchable
+from .replica import signature as _signature
 
 if TYPE_CHECKING:
     from fingerprint import HashIndex
@@ -643,14 +646,3 @@ class Library:
         self._cache.move_to_end(media_id)
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
-
-
-def _searchable(fp: Fingerprint) -> np.ndarray:
-    """The hashes of a media item that go into an index."""
-    return fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)]
-
-
-def _signature(hashes: np.ndarray) -> int:
-    """A cheap token of indexed hashes: tells a reused media id from the file it stood for."""
-    first = hashes[0].tobytes()[:8] if len(hashes) else b""
-    return hash((len(hashes), first))

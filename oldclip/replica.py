@@ -17,10 +17,15 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 import storage
+from fingerprint.types import INDEXED_VARIANTS
 
 if TYPE_CHECKING:
     from fingerprint.types import Fingerprint
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
     from .library import Library
 
 log = logging.getLogger(__name__)
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass
@@ -51,7 +57,8 @@ def apply_changes(
 
     Each touched media item is looked at as it is now (evidence? benign?), so the order of its
     changes does not matter; a removal may have freed its id for another file (SQLite reuses
-    media ids), so what was indexed under it is read again.
+    media ids), so what was indexed under it is read again.  New media's hashes and signal
+    data are read in a few batched queries, not one per media item.
     """
     kinds: dict[int, set[str]] = defaultdict(set)
     for change in changes:
@@ -62,6 +69,7 @@ def apply_changes(
         library._remember(media_id, fp)
     states = storage.media_states(library.db, kinds)
     changed = False
+    look: list[int] = []  # wanted media that may have signal data the indexes lack
     for media_id in sorted(kinds):
         evidence, benign = states.get(media_id, (False, False))
         wanted = evidence and not benign
@@ -70,32 +78,48 @@ def apply_changes(
             library._index.remove(media_id)
             del library._indexed[media_id]
             changed = True
-        added = wanted and media_id not in library._indexed
-        if added:
-            library._add(media_id)
-            changed = True
-        changed |= _apply_signals(
-            library, media_id, wanted, reused, added or "signals" in kinds[media_id]
-        )
+        for name, index in library._signal_indexes.items():
+            held = library._signal_held[name]
+            if media_id in held and (not wanted or reused):
+                index.remove(media_id)
+                held.discard(media_id)
+                changed = True
+        if wanted and (media_id not in library._indexed or "signals" in kinds[media_id]):
+            look.append(media_id)
         _apply_benign(library, media_id, benign, reused)
-    return changed
+    adding = [m for m in look if m not in library._indexed]
+    for media_id, hashes in _searchable_rows(library, adding, known):
+        library._index.add(media_id, hashes)
+        library._indexed[media_id] = signature(hashes)
+        changed = True
+    return _add_signals(library, look, known) or changed
 
 
-def _apply_signals(library: Library, media_id: int, wanted: bool, reused: bool, look: bool) -> bool:
-    """The other signals' indexes for one media item; ``look``: whether it may have data they
-    do not hold yet (just made searchable, or given a signal's data)."""
+def _searchable_rows(
+    library: Library, media_ids: list[int], known: dict[int, Fingerprint]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(media id, indexed hashes) of these media: from ``known`` or read in batches."""
+    for media_id in media_ids:
+        if media_id in known:
+            yield media_id, searchable(known[media_id])
+    rest = [m for m in media_ids if m not in known]
+    for media_id, hashes, variants in storage.iter_index_rows(library.db, rest):
+        yield media_id, hashes[np.isin(variants, INDEXED_VARIANTS)]
+
+
+def _add_signals(library: Library, media_ids: list[int], known: dict[int, Fingerprint]) -> bool:
+    """Put these (searchable) media in the signal indexes that lack them and have their data."""
+    if not library._signal_indexes or not media_ids:
+        return False
+    data = {m: fp.signals for m, fp in known.items()}
+    data.update(storage.signals_of(library.db, [m for m in media_ids if m not in known]))
     changed = False
     for name, index in library._signal_indexes.items():
         held = library._signal_held[name]
-        if media_id in held and (not wanted or reused):
-            index.remove(media_id)
-            held.discard(media_id)
-            changed = True
-        if wanted and (look or reused) and media_id not in held:
-            fp = library.load(media_id)
-            data = fp.signals.get(name) if fp is not None else None
-            if data is not None:
-                index.add(media_id, data)
+        for media_id in media_ids:
+            value = data.get(media_id, {}).get(name)
+            if media_id not in held and value is not None:
+                index.add(media_id, value)
                 held.add(media_id)
                 changed = True
     return changed
@@ -110,21 +134,25 @@ def _apply_benign(library: Library, media_id: int, benign: bool, reused: bool) -
     if benign and media_id not in library._benign_ids:
         fp = library.load(media_id)
         if fp is not None:
-            from .library import _searchable
-
-            library._benign.add(media_id, _searchable(fp))
+            library._benign.add(media_id, searchable(fp))
             library._benign_ids = library._benign_ids | {media_id}
 
 
-async def keep_fresh(library: Library, every_s: float) -> None:
+async def keep_fresh(library: Library, every_s: float, keep_h: float | None = None) -> None:
     """Catch up with the library every ``every_s`` seconds until cancelled, even when no job
     comes (a worker's first match after a quiet night must not wait for a long catch-up), and
     report staleness above twice that.  Runs on the event loop, like the jobs using the same
-    connection."""
+    connection.  With ``keep_h``, changes logged longer ago are pruned once an hour (every
+    worker does it: the delete is idempotent and cheap)."""
+    pruned_at = -PRUNE_EVERY_S
     while True:
         await asyncio.sleep(every_s)
         try:
             library.refresh()
+            if keep_h is not None and time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                before = datetime.now(UTC) - timedelta(hours=keep_h)
+                storage.prune_library_changes(library.db, before.isoformat(timespec="seconds"))
+                pruned_at = time.monotonic()
         except Exception as exc:  # the database gone for a moment: try again next time
             log.warning("could not catch up with the library (%s): trying again", exc)
         report_staleness(library.replica, every_s * 2)
@@ -144,3 +172,14 @@ def report_staleness(state: ReplicaState, bound_s: float) -> bool:
         state.full_reads,
     )
     return True
+
+
+def searchable(fp: Fingerprint) -> np.ndarray:
+    """The hashes of a media item that go into an index."""
+    return fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)]
+
+
+def signature(hashes: np.ndarray) -> int:
+    """A cheap token of indexed hashes: tells a reused media id from the file it stood for."""
+    first = hashes[0].tobytes()[:8] if len(hashes) else b""
+    return hash((len(hashes), first))

@@ -113,6 +113,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "load_signals",
             "media_missing_signals",
             "signal_media_ids",
+            "signals_of",
             "store_signals",
             "stored_signal_names",
         ],
