@@ -21,7 +21,7 @@ Then index replicas (``--replicas-only`` runs just these), on each engine: a rep
 another connection adds clips of ``--hashes-per-clip`` random hashes; printed, for each of
 ``--replica-hashes`` new hashes, the time of the replica's ``refresh()`` (applying the logged
 changes), then the time a full re-read of the whole library takes (what a new replica pays),
-the index's bytes per hash and the replica's RSS growth per hash.
+the index's bytes per hash and what the whole replica holds per hash (tracemalloc).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -178,10 +179,6 @@ def synthetic_clips(db, start: int, clips: int, hashes: int) -> None:
             )
 
 
-def rss_bytes() -> int:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def bench_replica(label: str, url: str, folder: Path, args: argparse.Namespace) -> None:
     """Catch-up and full re-read times of a replica on the library at ``url``."""
     os.environ["XDG_DATA_HOME"] = str(folder / "data")  # PostgreSQL's saved index
@@ -192,18 +189,15 @@ def bench_replica(label: str, url: str, folder: Path, args: argparse.Namespace) 
     seed = args.base_hashes // per
     replica = Library.open(load_config(None, url))
     assert len(replica.index) == args.base_hashes
-    before, added = rss_bytes(), 0
     for new in args.replica_hashes:
         synthetic_clips(writer, seed, new // per, per)
         seed += new // per
-        added += new
         started = time.perf_counter()
         replica.refresh()
         ms = (time.perf_counter() - started) * 1000
         assert replica.replica.full_reads == 0
         print(f"{label:<11} catch-up after {new:>7} new hashes {ms:10.0f} ms", flush=True)
     total = len(replica.index)
-    grown = rss_bytes() - before  # what the catch-ups added, per hash they added
     index_bytes = sum(part.nbytes for part in replica.index._parts)
     fresh = Library.open(load_config(None, url))
     fresh.index_path.unlink(missing_ok=True)  # a new replica with no saved index
@@ -211,12 +205,20 @@ def bench_replica(label: str, url: str, folder: Path, args: argparse.Namespace) 
     assert len(fresh.index) == total
     full = time.perf_counter() - started
     print(f"{label:<11} full re-read of {total} hashes {full * 1000:14.0f} ms")
+    # What a replica holds, counted by Python's allocator (numpy arrays included): the RSS of
+    # this process also holds the writer's garbage, so it would say little.
+    traced = Library.open(load_config(None, url))
+    traced.index_path.unlink(missing_ok=True)
+    tracemalloc.start()
+    assert len(traced.index) == total
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
     print(
         f"{label:<11} memory per hash: index {index_bytes / total:.1f} B, "
-        f"replica RSS growth {grown / added:.0f} B (over the catch-ups)",
+        f"whole replica {held / total:.1f} B (tracemalloc after a full read)",
         flush=True,
     )
-    for library in (replica, fresh):
+    for library in (replica, fresh, traced):
         library.db.close()  # not saved: nothing to keep
     writer.close()
 

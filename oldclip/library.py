@@ -372,7 +372,9 @@ class Library:
         and the benign and other signals' indexes follow.  Returns whether anything changed.
         """
         if self._index is None:
-            return False  # not built yet: it will be built from the library as it is then
+            # Not built yet: it will be built from the library as it is then (not stale).
+            self.replica.caught_up_at = time.monotonic()
+            return False
         version = storage.library_version(self.db)
         moved = version != self._version
         if moved:
