@@ -202,8 +202,6 @@ class Library:
         """Both indexes: the search index from its saved file when that can be trusted and
         brought up to date, else from the database, in one pass over the stored fingerprints
         (then saved)."""
-        from fingerprint import HashIndex
-
         # Read first: whatever changes while we read moves it, and is caught by the next sync.
         self._version = storage.library_version(self.db)
         opened = self._open_saved()
@@ -211,7 +209,8 @@ class Library:
             saved, saved_version = opened
             self._index = saved
             self._indexed = {m: _signature(saved.hashes_of(m)) for m in saved.media_ids()}
-            self._benign, self._benign_ids = HashIndex(), frozenset()
+            # Not saved (it is small): read now; changes after ``saved_version`` follow.
+            self._read_benign(frozenset(storage.benign_media_ids(self.db)))
             rebuilt = self._open_signals(saved_version)
             self._unsaved = self._follow(self._version, since=saved_version) or rebuilt
             return
@@ -424,15 +423,19 @@ class Library:
             self._add(media_id)
         signals_changed = self._sync_signals(wanted, set(replaced), known or {})
         if benign != self._benign_ids:
-            from fingerprint import HashIndex
-
-            self._benign = HashIndex.build(
-                (media_id, _searchable(fp))
-                for media_id in sorted(benign)
-                if (fp := self.load(media_id)) is not None
-            )
-            self._benign_ids = benign
+            self._read_benign(benign)
         return self._indexed != before or signals_changed
+
+    def _read_benign(self, benign: frozenset[int]) -> None:
+        """The benign index, of these media."""
+        from fingerprint import HashIndex
+
+        self._benign = HashIndex.build(
+            (media_id, _searchable(fp))
+            for media_id in sorted(benign)
+            if (fp := self.load(media_id)) is not None
+        )
+        self._benign_ids = benign
 
     def _sync_signals(
         self, wanted: set[int], replaced: set[int], known: dict[int, Fingerprint]

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 3600.0
+_INDEXED = np.isin(np.arange(256), INDEXED_VARIANTS)  # by variant code: indexed or not
 
 
 @dataclass
@@ -88,10 +89,12 @@ def apply_changes(
             look.append(media_id)
         _apply_benign(library, media_id, benign, reused)
     adding = [m for m in look if m not in library._indexed]
-    for media_id, hashes in _searchable_rows(library, adding, known):
-        library._index.add(media_id, hashes)
-        library._indexed[media_id] = signature(hashes)
-        changed = True
+    rows = list(_searchable_rows(library, adding, known))
+    library._index.add_many(rows)
+    for media_id, hashes in rows:
+        if len(hashes):
+            library._indexed[media_id] = signature(hashes)
+            changed = True
     return _add_signals(library, look, known) or changed
 
 
@@ -104,7 +107,7 @@ def _searchable_rows(
             yield media_id, searchable(known[media_id])
     rest = [m for m in media_ids if m not in known]
     for media_id, hashes, variants in storage.iter_index_rows(library.db, rest):
-        yield media_id, hashes[np.isin(variants, INDEXED_VARIANTS)]
+        yield media_id, hashes[_INDEXED[variants]]
 
 
 def _add_signals(library: Library, media_ids: list[int], known: dict[int, Fingerprint]) -> bool:
@@ -176,7 +179,7 @@ def report_staleness(state: ReplicaState, bound_s: float) -> bool:
 
 def searchable(fp: Fingerprint) -> np.ndarray:
     """The hashes of a media item that go into an index."""
-    return fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)]
+    return fp.hashes[_INDEXED[fp.variants]]
 
 
 def signature(hashes: np.ndarray) -> int:

@@ -119,6 +119,9 @@ def test_a_replica_behind_the_pruned_changes_reads_the_library_again(
 def test_a_saved_index_catches_up_from_the_change_it_was_saved_at(open_library) -> None:
     first = open_library()
     add(first, DOORKNOB, "Doorknob")
+    intro_clip = add(first, PATTERN, "Intro")
+    assert first.set_benign(intro_clip)
+    intro = storage.get_clip(first.db, intro_clip).media_id
     assert first.index  # built, then saved on close
     first.close()
     writer = open_library()
@@ -126,6 +129,7 @@ def test_a_saved_index_catches_up_from_the_change_it_was_saved_at(open_library) 
     reopened = open_library()
     assert matched_titles(reopened, CHAIR_RECUT) == ["Chair"]
     assert reopened.replica.full_reads == 0 and reopened.replica.applied == 1
+    assert intro in reopened.benign_index  # the benign list is not in the saved file
 
 
 async def test_an_idle_worker_catches_up_on_time_and_says_when_it_is_behind(
