@@ -154,3 +154,23 @@ async def test_an_idle_worker_catches_up_on_time_and_says_when_it_is_behind(
     with caplog.at_level(logging.WARNING, logger="oldclip.replica"):
         assert report_staleness(replica.replica, 10)
     assert "index replica 60 s behind the library" in caplog.text
+
+
+async def test_a_worker_prunes_the_changes_older_than_it_keeps(open_library) -> None:
+    writer, replica = open_library(), open_library()
+    add(writer, DOORKNOB, "Doorknob")
+    assert replica.index
+    await asyncio.sleep(1.1)  # changes are timed to the second
+    task = asyncio.create_task(keep_fresh(replica, 0.05, keep_h=0.0))
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if not storage.changes_after(writer.db, 0):
+                break
+    finally:
+        task.cancel()
+    assert storage.changes_after(writer.db, 0) == []
+    add(writer, CHAIR, "Chair")  # the log goes on after the pruned ones
+    assert [c.kind for c in storage.changes_after(writer.db, 0)] == ["added"]
+    replica.refresh()
+    assert matched_titles(replica, CHAIR_RECUT) == ["Chair"] and replica.replica.full_reads == 0
