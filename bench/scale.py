@@ -15,12 +15,20 @@ starts from an empty library and the same feed:
 
 Every process decodes with one worker process ([watch] fingerprint_workers = 1).  Printed:
 wall time from the processes' start (start-up included) and media per minute.
+
+Then index replicas (``--replicas-only`` runs just these), on each engine: a replica (a
+``Library`` with its index built) is open on a library of ``--base-hashes`` frame hashes while
+another connection adds clips of ``--hashes-per-clip`` random hashes; printed, for each of
+``--replica-hashes`` new hashes, the time of the replica's ``refresh()`` (applying the logged
+changes), then the time a full re-read of the whole library takes (what a new replica pays),
+the index's bytes per hash and what the whole replica holds per hash (tracemalloc).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import secrets
 import signal
@@ -28,8 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
+import numpy as np
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +48,10 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import postgres_test_url, with_search_path  # noqa: E402
 
+import storage  # noqa: E402
+from fingerprint.types import VARIANT_FULL, Fingerprint  # noqa: E402
+from oldclip.config import load_config  # noqa: E402
+from oldclip.library import Library  # noqa: E402
 from storage.db import connect_postgres  # noqa: E402
 
 IMAGES = ROOT.parent / "shared" / "media" / "images"
@@ -143,12 +157,100 @@ def _final(db) -> int:
     return int(row[0])
 
 
+def synthetic_clips(db, start: int, clips: int, hashes: int) -> None:
+    """Add ``clips`` clips of ``hashes`` random frame hashes each (seeds from ``start``)."""
+    for seed in range(start, start + clips):
+        rng = np.random.default_rng(seed)
+        fp = Fingerprint(
+            kind="video",
+            sha256=hashlib.sha256(f"bench-{seed}".encode()).hexdigest(),
+            size=1000,
+            duration=hashes / 2,
+            width=640,
+            height=360,
+            hashes=rng.integers(0, 256, size=(hashes, 32), dtype=np.uint8),
+            times=np.arange(hashes, dtype=np.float32) / 2,
+            variants=np.full(hashes, VARIANT_FULL, dtype=np.uint8),
+        )
+        with db.atomic():
+            media_id, _ = storage.add_media(db, fp)
+            storage.add_clip(
+                db, media_id, title=f"Bench {seed}", first_seen="2014-07-17", source="bench"
+            )
+
+
+def bench_replica(label: str, url: str, folder: Path, args: argparse.Namespace) -> None:
+    """Catch-up and full re-read times of a replica on the library at ``url``."""
+    os.environ["XDG_DATA_HOME"] = str(folder / "data")  # PostgreSQL's saved index
+    (folder / "data" / "oldclip").mkdir(parents=True)
+    per = args.hashes_per_clip
+    writer = storage.open_db(url)
+    synthetic_clips(writer, 0, args.base_hashes // per, per)
+    seed = args.base_hashes // per
+    replica = Library.open(load_config(None, url))
+    assert len(replica.index) == args.base_hashes
+    for new in args.replica_hashes:
+        synthetic_clips(writer, seed, new // per, per)
+        seed += new // per
+        started = time.perf_counter()
+        replica.refresh()
+        ms = (time.perf_counter() - started) * 1000
+        assert replica.replica.full_reads == 0
+        print(f"{label:<11} catch-up after {new:>7} new hashes {ms:10.0f} ms", flush=True)
+    total = len(replica.index)
+    index_bytes = sum(part.nbytes for part in replica.index._parts)
+    fresh = Library.open(load_config(None, url))
+    fresh.index_path.unlink(missing_ok=True)  # a new replica with no saved index
+    started = time.perf_counter()
+    assert len(fresh.index) == total
+    full = time.perf_counter() - started
+    print(f"{label:<11} full re-read of {total} hashes {full * 1000:14.0f} ms")
+    # What a replica holds, counted by Python's allocator (numpy arrays included): the RSS of
+    # this process also holds the writer's garbage, so it would say little.
+    traced = Library.open(load_config(None, url))
+    traced.index_path.unlink(missing_ok=True)
+    tracemalloc.start()
+    assert len(traced.index) == total
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    print(
+        f"{label:<11} memory per hash: index {index_bytes / total:.1f} B, "
+        f"whole replica {held / total:.1f} B (tracemalloc after a full read)",
+        flush=True,
+    )
+    for library in (replica, fresh, traced):
+        library.db.close()  # not saved: nothing to keep
+    writer.close()
+
+
+def run_replicas(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_replica("sqlite", str(Path(tmp) / "library.db"), Path(tmp), args)
+    schema = f"oldclip_bench_{secrets.token_hex(6)}"
+    admin = connect_postgres(args.database_url)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = with_search_path(args.database_url, schema)
+            bench_replica("postgresql", url, Path(tmp), args)
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=60)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--database-url", default=postgres_test_url())
+    parser.add_argument("--replicas-only", action="store_true")
+    parser.add_argument("--base-hashes", type=int, default=100_000)
+    parser.add_argument("--replica-hashes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--hashes-per-clip", type=int, default=100)
     args = parser.parse_args()
+    if args.replicas_only:
+        run_replicas(args)
+        return
     runner, feed_url = await serve(args.posts)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{args.posts} photo posts, each a distinct file; {os.cpu_count()} CPUs, load {load}")
@@ -166,6 +268,7 @@ async def main() -> None:
             print(f"{label:<22} {seconds:8.1f} {args.posts / seconds * 60:10.0f}", flush=True)
     finally:
         await runner.cleanup()
+    run_replicas(args)
 
 
 if __name__ == "__main__":

@@ -70,14 +70,8 @@ class HashIndex:
     def build(cls, items: Iterable[tuple[int, np.ndarray]], chunk_rows: int = CHUNK_ROWS):
         """An index of many media at once (start-up): one array for all their codes."""
         index = cls(chunk_rows)
-        parts = []
-        for media_id, hashes in items:
-            hashes = _codes(hashes)
-            if len(hashes):
-                index._new_slot(media_id, len(hashes))
-                parts.append(hashes)
-        if parts:
-            index._parts.append(np.concatenate(parts))
+        index.add_many(items)
+        index._tail = 0  # the bulk: later additions are merged among themselves only
         return index
 
     @classmethod
@@ -131,7 +125,23 @@ class HashIndex:
             return
         self.remove(media_id)  # an id stands for one set of rows
         self._new_slot(media_id, len(hashes))
-        self._parts.append(hashes.copy())
+        self._append(hashes.copy())
+
+    def add_many(self, items: Iterable[tuple[int, np.ndarray]]) -> None:
+        """Index many media items (codes) at once, as one new array: a replica catching up
+        with thousands would otherwise merge the recent arrays again and again."""
+        parts = []
+        for media_id, hashes in items:
+            hashes = _codes(hashes)
+            if len(hashes):
+                self.remove(media_id)
+                self._new_slot(media_id, len(hashes))
+                parts.append(hashes)
+        if parts:
+            self._append(np.concatenate(parts))
+
+    def _append(self, codes: np.ndarray) -> None:
+        self._parts.append(codes)
         self._tail += 1
         if self._tail > TAIL_PARTS:
             # Many small arrays cost a call each per search: make the recent ones one array.

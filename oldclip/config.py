@@ -55,6 +55,15 @@ class WatchSettings:
 
 
 @dataclass(frozen=True)
+class ReplicaSettings:
+    """How a matching process's indexes follow the library (``[library]``, numbers only;
+    see ``oldclip.replica``)."""
+
+    refresh_s: float = 5.0  # an idle worker catches up at least this often
+    changes_keep_h: float = 7 * 24.0  # logged changes older than this are pruned
+
+
+@dataclass(frozen=True)
 class NetworkSettings:
     """``[network]``: the SSRF guard and politeness."""
 
@@ -108,6 +117,7 @@ class Config:
     network: NetworkSettings = field(default_factory=NetworkSettings)
     bot: BotSettings = field(default_factory=BotSettings)
     feeds: tuple[FeedSpec, ...] = ()
+    replica: ReplicaSettings = field(default_factory=ReplicaSettings)
     source: Path | None = None  # the file it was read from, if any
     publisher: str = ""  # who `oldclip export` says a bundle is from ([library] publisher)
     publisher_contact: str = ""  # how other newsrooms reach them ([library] publisher_contact)
@@ -156,6 +166,7 @@ FEED_KEYS = {"kind", "target", "every", "label", "language", "include", "exclude
 # setting anyone needs.
 DAY = 86400
 BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
+    "library": {"refresh_s": (0.1, 3600.0), "changes_keep_h": (1.0, 24.0 * 365)},
     "matching": {
         "index_radius": (0, 256),
         "frame_radius": (0, 256),
@@ -267,11 +278,16 @@ class Problems:
             raise ConfigError(f"{self.path} has {len(self.found)} problems:\n{listed}")
 
 
-def _text_table(data: dict, name: str, keys: set[str], problems: Problems) -> dict:
-    """Section ``name`` whose keys are all text: a misspelt key would otherwise silently fall
-    back to the default database, so unknown ones are problems."""
+def _text_table(
+    data: dict, name: str, keys: set[str], problems: Problems, numbers: set[str] = frozenset()
+) -> dict:
+    """Section ``name`` whose keys are all text (but ``numbers``, read by ``_section``): a
+    misspelt key would otherwise silently fall back to the default database, so unknown ones
+    are problems."""
     table = _table(data, name, problems)
     for key, value in table.items():
+        if key in numbers:
+            continue
         if key not in keys:
             problems.add(f"unknown key {name}.{key} (see config.example.toml)", name, key)
         elif not isinstance(value, str):
@@ -298,7 +314,9 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
     for name in data:
         if name not in TABLES:
             problems.add(f"unknown section [{name}] (see config.example.toml)", name)
-    library = _text_table(data, "library", LIBRARY_KEYS, problems)
+    numbers = {f.name for f in fields(ReplicaSettings)}
+    library = _text_table(data, "library", LIBRARY_KEYS, problems, numbers)
+    replica_data = {k: v for k, v in library.items() if k in numbers}
     section = _text_table(data, "database", DATABASE_KEYS, problems)
     if "url" in section and "database" in library:
         problems.add(
@@ -321,6 +339,7 @@ def load_config(path: str | Path | None = None, database: str | Path | None = No
         network=_network(data, problems),
         bot=_bot(data, problems),
         feeds=_feeds(data.get("feeds", []), problems),
+        replica=_section(ReplicaSettings, {"library": replica_data}, "library", problems),
         source=candidate if candidate.is_file() else None,
         publisher=str(library.get("publisher", "")).strip(),
         publisher_contact=str(library.get("publisher_contact", "")).strip(),

@@ -8,7 +8,8 @@ media), and a small one of benign media (channel intros, logos, test cards, stoc
 whose frames are ignored in every match and which are never reported themselves.  Other
 processes change the library too (`oldclip add`, `import-bundle`, `benign add`, `remove` while
 `oldclip run` is up): every ``match`` first checks the library's version, one tiny query, and
-brings both indexes in step when it moved.
+brings both indexes in step when it moved, applying only the changes logged since
+(``oldclip.replica``).
 
 Every other signal (local features, sound: ``fingerprint.signal``) has its own index of the
 same media, opened or built with the search index and kept in step with it by the same syncs.
@@ -42,6 +43,9 @@ import storage
 from fingerprint.types import ALGORITHM, INDEXED_VARIANTS, Fingerprint, Match
 
 from .config import Config
+from .replica import ReplicaState, apply_changes
+from .replica import searchable as _searchable
+from .replica import signature as _signature
 
 if TYPE_CHECKING:
     from fingerprint import HashIndex
@@ -154,7 +158,9 @@ class Library:
         # The other signals' indexes by signal name, and the media ids each holds.
         self._signal_indexes: dict[str, SignalIndex] = {}
         self._signal_held: dict[str, set[int]] = {}
-        self._version: int | None = None  # storage.library_version at the last sync
+        # storage.library_version at the last sync: the id of the last change applied.
+        self._version: int | None = None
+        self.replica = ReplicaState()
         self._cache: OrderedDict[int, Fingerprint] = OrderedDict()
         self._unsaved = False  # an index changed since it was last read or saved
 
@@ -196,8 +202,6 @@ class Library:
         """Both indexes: the search index from its saved file when that can be trusted and
         brought up to date, else from the database, in one pass over the stored fingerprints
         (then saved)."""
-        from fingerprint import HashIndex
-
         # Read first: whatever changes while we read moves it, and is caught by the next sync.
         self._version = storage.library_version(self.db)
         opened = self._open_saved()
@@ -205,9 +209,10 @@ class Library:
             saved, saved_version = opened
             self._index = saved
             self._indexed = {m: _signature(saved.hashes_of(m)) for m in saved.media_ids()}
-            self._benign, self._benign_ids = HashIndex(), frozenset()
+            # Not saved (it is small): read now; changes after ``saved_version`` follow.
+            self._read_benign(frozenset(storage.benign_media_ids(self.db)))
             rebuilt = self._open_signals(saved_version)
-            self._unsaved = self._sync(self._version) or rebuilt
+            self._unsaved = self._follow(self._version, since=saved_version) or rebuilt
             return
         self._read_all()
         self._signal_indexes, self._signal_held = {}, {}
@@ -361,17 +366,40 @@ class Library:
         """Catch up with clips added, removed or marked benign since the last look, by anyone.
 
         Costs one tiny query when nothing changed (``storage.library_version``).  Otherwise
-        the search index gains the media that became evidence and drops those that stopped
-        being (or became benign), the benign index is rebuilt if the benign list changed, and
-        the fingerprint cache starts afresh.  Returns whether anything was looked at.
+        only the changes logged since are applied (``oldclip.replica``): the search index gains
+        the media that became evidence and drops those that stopped being (or became benign),
+        and the benign and other signals' indexes follow.  Returns whether anything changed.
         """
         if self._index is None:
-            return False  # not built yet: it will be built from the library as it is then
-        version = storage.library_version(self.db)
-        if version == self._version:
+            # Not built yet: it will be built from the library as it is then (not stale).
+            self.replica.caught_up_at = time.monotonic()
             return False
-        self._unsaved |= self._sync(version)
-        return True
+        version = storage.library_version(self.db)
+        moved = version != self._version
+        if moved:
+            self._unsaved |= self._follow(version)
+        self.replica.caught_up_at = time.monotonic()
+        return moved
+
+    def _follow(
+        self, version: int, known: dict[int, Fingerprint] | None = None, since: int | None = None
+    ) -> bool:
+        """Apply the changes logged after ``since`` (default: the last applied), or re-read
+        the library (``_sync``) when they are no longer all kept; returns whether a saved
+        index changed."""
+        since = self._version if since is None else since
+        changes = storage.changes_after(self.db, since) if since is not None else []
+        if not changes and since == version:
+            return False
+        if not changes or changes[0].id != since + 1:
+            log.info(
+                "library changes after %s are no longer kept: re-reading the whole library", since
+            )
+            self.replica.full_reads += 1
+            return self._sync(version, known)
+        self._version = changes[-1].id
+        self.replica.applied += len(changes)
+        return apply_changes(self, changes, known or {})
 
     def _sync(self, version: int, known: dict[int, Fingerprint] | None = None) -> bool:
         """Bring every index in step with the library; returns whether a saved one (the
@@ -395,15 +423,19 @@ class Library:
             self._add(media_id)
         signals_changed = self._sync_signals(wanted, set(replaced), known or {})
         if benign != self._benign_ids:
-            from fingerprint import HashIndex
-
-            self._benign = HashIndex.build(
-                (media_id, _searchable(fp))
-                for media_id in sorted(benign)
-                if (fp := self.load(media_id)) is not None
-            )
-            self._benign_ids = benign
+            self._read_benign(benign)
         return self._indexed != before or signals_changed
+
+    def _read_benign(self, benign: frozenset[int]) -> None:
+        """The benign index, of these media."""
+        from fingerprint import HashIndex
+
+        self._benign = HashIndex.build(
+            (media_id, _searchable(fp))
+            for media_id in sorted(benign)
+            if (fp := self.load(media_id)) is not None
+        )
+        self._benign_ids = benign
 
     def _sync_signals(
         self, wanted: set[int], replaced: set[int], known: dict[int, Fingerprint]
@@ -548,7 +580,7 @@ class Library:
         if self._index is not None:
             version = storage.library_version(self.db)
             if version != self._version:
-                self._unsaved |= self._sync(version, known)
+                self._unsaved |= self._follow(version, known)
 
     def keep_copy(self, media_id: int, path: Path, sha256: str) -> None:
         """Archive a copy of a library file, so evidence pictures can be drawn from it later."""
@@ -619,14 +651,3 @@ class Library:
         self._cache.move_to_end(media_id)
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
-
-
-def _searchable(fp: Fingerprint) -> np.ndarray:
-    """The hashes of a media item that go into an index."""
-    return fp.hashes[np.isin(fp.variants, INDEXED_VARIANTS)]
-
-
-def _signature(hashes: np.ndarray) -> int:
-    """A cheap token of indexed hashes: tells a reused media id from the file it stood for."""
-    first = hashes[0].tobytes()[:8] if len(hashes) else b""
-    return hash((len(hashes), first))

@@ -43,6 +43,7 @@ def refingerprint(library: Library) -> RefingerprintReport:
     todo = storage.media_missing_signals(db, storage.stored_signal_names())
     added: dict[str, int] = {}
     updated = nothing = missing_files = failed = 0
+    changed: list[int] = []
     for media_id, kept, names in todo:
         path = Path(kept)
         if not path.is_file():
@@ -59,8 +60,10 @@ def refingerprint(library: Library) -> RefingerprintReport:
         for name in stored:
             added[name] = added.get(name, 0) + 1
         updated += bool(stored)
+        if stored:
+            changed.append(media_id)
         nothing += not stored
     if updated:
-        storage.mark_library_changed(db)
+        storage.mark_library_changed(db, changed)
         library.refresh()
     return RefingerprintReport(len(todo), updated, added, nothing, missing_files, failed)

@@ -21,6 +21,7 @@ from .http import http_session
 from .jobs import STALLED_AFTER_S, ensure_schema, make_app
 from .library import Library
 from .pipeline import Pipeline
+from .replica import keep_fresh
 from .workers import media_workers
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,19 @@ async def work(
     """Run ``app``'s jobs here (opened by the caller); ``wait=False`` returns once none is left."""
     async with media_workers(config) as workers, http_session(config) as session:
         pipeline = Pipeline(library, config, session, workers)
-        await app.run_worker_async(
-            concurrency=concurrency,
-            wait=wait,
-            install_signal_handlers=wait,
-            additional_context={"pipeline": pipeline, "stalled_after_s": stalled_after_s},
-            update_heartbeat_interval=stalled_after_s / 6,
-            stalled_worker_timeout=stalled_after_s,
+        # The index follows the library between jobs too: staleness stays bounded when idle.
+        settings = config.replica
+        fresh = asyncio.create_task(
+            keep_fresh(library, settings.refresh_s, settings.changes_keep_h)
         )
+        try:
+            await app.run_worker_async(
+                concurrency=concurrency,
+                wait=wait,
+                install_signal_handlers=wait,
+                additional_context={"pipeline": pipeline, "stalled_after_s": stalled_after_s},
+                update_heartbeat_interval=stalled_after_s / 6,
+                stalled_worker_timeout=stalled_after_s,
+            )
+        finally:
+            fresh.cancel()

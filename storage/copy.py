@@ -18,8 +18,9 @@ from .migrations import CURRENT_VERSION
 from .schema import schema_version
 
 BATCH = 1000
-# Rows every migrated database has from the start (one-row state, the schema version).
-STATE_TABLES = ("library_state", "id_watermarks")
+# Rows every migrated database has from the start (one-row state, the schema version), and
+# the change log the target's triggers fill while clips are copied: replaced by the source's.
+STATE_TABLES = ("library_state", "id_watermarks", "library_changes")
 OWN_TABLES = ("oldclip_schema",)
 
 

@@ -137,14 +137,31 @@ def load_fingerprint(db: Database, media_id: int) -> Fingerprint | None:
     )
 
 
-def iter_index_rows(db: Database) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield (media id, (N, 32) uint8 hashes, (N,) uint8 variants) for every fingerprint.
+def iter_index_rows(
+    db: Database, media_ids: list[int] | None = None
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield (media id, (N, 32) uint8 hashes, (N,) uint8 variants) for every fingerprint, or
+    those of ``media_ids`` (read in batches: a replica catching up).
 
     Ordered by media id and read row by row from the cursor, so building the search index at
     start-up never holds the whole library twice in memory.
     """
+    if media_ids is not None:
+        for start in range(0, len(media_ids), 500):
+            chunk = media_ids[start : start + 500]
+            where = f"WHERE media_id IN ({', '.join('?' for _ in chunk)}) "
+            yield from _index_rows(db, where, chunk)
+        return
+    yield from _index_rows(db, "", [])
+
+
+def _index_rows(
+    db: Database, where: str, params: list[int]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     cursor = db.execute(
-        "SELECT media_id, frame_count, hashes, variants FROM fingerprints ORDER BY media_id"
+        f"SELECT media_id, frame_count, hashes, variants FROM fingerprints {where}"
+        "ORDER BY media_id",
+        params,
     )
     try:
         for media_id, n, hashes, variants in cursor:
@@ -394,14 +411,10 @@ def benign_media_ids(db: Database) -> set[int]:
 
 
 def library_version(db: Database) -> int:
-    """A number that changes whenever a clip is added, removed or marked benign, by anyone."""
+    """A number that changes whenever a clip is added, removed or marked benign, media are
+    sighted or given a signal's data, by anyone: the id of the last logged change
+    (``storage.changes``)."""
     return int(db.execute("SELECT version FROM library_state WHERE id = 1").fetchone()[0])
-
-
-def mark_library_changed(db: Database) -> None:
-    """Move ``library_version`` although no clip changed (media gained a signal's data), so
-    every process brings its indexes in step."""
-    db.execute("UPDATE library_state SET version = version + 1 WHERE id = 1")
 
 
 def get_clip(db: Database, clip_id: int) -> Clip | None:

@@ -584,6 +584,71 @@ def _013_send_pauses(db: Database) -> None:
     )
 
 
+# When a change was logged, ISO 8601 UTC to the second like every *_at column, in each dialect.
+_NOW = {
+    "sqlite": "strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')",
+    "postgresql": "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')",
+}
+_LOGGED = (  # trigger name, event, table, media id, kind: what moves a replica's indexes
+    ("clips_changed_insert", "INSERT", "clips", "NEW.media_id", "'added'"),
+    ("clips_changed_delete", "DELETE", "clips", "OLD.media_id", "'removed'"),
+    (
+        "clips_changed_benign",
+        "UPDATE OF benign",
+        "clips",
+        "NEW.media_id",
+        "CASE WHEN NEW.benign = 1 THEN 'benign' ELSE 'not_benign' END",
+    ),
+    ("sightings_changed_insert", "INSERT", "sightings", "NEW.media_id", "'sighted'"),
+)
+
+
+def _014_library_changes(db: Database) -> None:
+    """Every change of what a match can find is logged, so index replicas apply only the new
+    ones instead of re-reading the library (``oldclip.replica``).
+
+    ``library_changes`` is append-only: one row per clip added, removed or marked (not) benign,
+    media sighted, or media given a signal's data (``storage.mark_library_changed``).  Its id
+    *is* the ``library_state.version`` the change moved to, taken under that row's lock: ids
+    are gapless and, on PostgreSQL too, given in commit order, so a reader that saw id n has
+    seen every id below it.  Old rows are pruned (``storage.prune_library_changes``); a replica
+    whose last id is older than the oldest kept row re-reads the library.  Sightings now move
+    the version too: another worker's sighted media are searchable without a restart.
+    """
+    integer = "INTEGER" if db.dialect == "sqlite" else "BIGINT"
+    db.execute(
+        f"""
+        CREATE TABLE library_changes (
+            id {integer} PRIMARY KEY,
+            media_id {integer} NOT NULL,
+            kind TEXT NOT NULL CHECK (
+                kind IN ('added', 'removed', 'benign', 'not_benign', 'sighted', 'signals')
+            ),
+            at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX library_changes_at ON library_changes(at)")
+    from .pgschema import translate
+
+    for name, event, table, media_id, kind in _LOGGED:
+        sql = (
+            f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN "
+            "UPDATE library_state SET version = version + 1 WHERE id = 1; "
+            "INSERT INTO library_changes (id, media_id, kind, at) "
+            f"SELECT version, {media_id}, {kind}, {_NOW[db.dialect]} "
+            "FROM library_state WHERE id = 1; END"
+        )
+        if db.dialect == "sqlite":
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
+            db.execute(sql)
+        else:
+            db.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            db.execute(f"DROP FUNCTION IF EXISTS {name}_fn()")
+            for statement in translate("trigger", sql):
+                db.execute(statement)
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -599,6 +664,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _011_media_signals,
     _012_shared_bot_state,
     _013_send_pauses,
+    _014_library_changes,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 # PostgreSQL starts at the schema the SQLite steps leave here; later steps run on both.

@@ -67,6 +67,23 @@ def load_signals(db: Database, media_id: int) -> dict[str, object]:
     return found
 
 
+def signals_of(db: Database, media_ids: list[int]) -> dict[int, dict[str, object]]:
+    """``load_signals`` of many media at once (in batches), for media that have any."""
+    found: dict[int, dict[str, object]] = {}
+    for start in range(0, len(media_ids), 500):
+        chunk = media_ids[start : start + 500]
+        rows = db.execute(
+            "SELECT media_id, signal, version, data FROM media_signals "
+            f"WHERE media_id IN ({', '.join('?' for _ in chunk)})",
+            chunk,
+        )
+        for media_id, name, version, blob in rows:
+            data = _decoded(media_id, name, version, blob)
+            if data is not None:
+                found.setdefault(int(media_id), {})[name] = data
+    return found
+
+
 def iter_signal_rows(db: Database, name: str) -> Iterator[tuple[int, object]]:
     """(media id, data) of every media item with usable data of signal ``name``, by id."""
     if name not in signal.PLUGINS:

@@ -1,0 +1,188 @@
+"""A matching process's indexes as a replica of the library: they follow its change log.
+
+Every matching process (each `oldclip worker`, `oldclip run`, the bot) holds the whole index
+in memory.  When another process changes the library, re-reading every evidence id would cost
+O(library) per change; instead the process applies the changes logged since the last one it
+saw (``storage.changes``), each touching one media item.  A replica that fell behind the
+oldest kept change (they are pruned) re-reads the library once, and says so.
+
+Staleness is bounded: a worker catches up at least every ``[library] refresh_s`` even when
+idle (``keep_fresh``), and says in a log line how far behind it is when it goes over twice
+that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+import storage
+from fingerprint.types import INDEXED_VARIANTS
+
+if TYPE_CHECKING:
+    from fingerprint.types import Fingerprint
+
+    from .library import Library
+
+log = logging.getLogger(__name__)
+PRUNE_EVERY_S = 3600.0
+_INDEXED = np.isin(np.arange(256), INDEXED_VARIANTS)  # by variant code: indexed or not
+
+
+@dataclass
+class ReplicaState:
+    """How well this process's indexes follow the library, for logs and tests."""
+
+    caught_up_at: float = field(default_factory=time.monotonic)  # last successful catch-up
+    applied: int = 0  # changes applied one by one since start
+    full_reads: int = 0  # times the whole library was re-read to catch up
+
+    def behind_s(self) -> float:
+        """Seconds since the indexes were last known to be in step with the library."""
+        return time.monotonic() - self.caught_up_at
+
+
+def apply_changes(
+    library: Library, changes: list[storage.Change], known: dict[int, Fingerprint]
+) -> bool:
+    """Bring ``library``'s indexes in step with these changes only; returns whether a saved
+    index (the search index, another signal's) changed.
+
+    Each touched media item is looked at as it is now (evidence? benign?), so the order of its
+    changes does not matter; a removal may have freed its id for another file (SQLite reuses
+    media ids), so what was indexed under it is read again.  New media's hashes and signal
+    data are read in a few batched queries, not one per media item.
+    """
+    kinds: dict[int, set[str]] = defaultdict(set)
+    for change in changes:
+        kinds[change.media_id].add(change.kind)
+    for media_id in kinds:
+        library._cache.pop(media_id, None)  # perhaps another file now, or new signal data
+    for media_id, fp in known.items():
+        library._remember(media_id, fp)
+    states = storage.media_states(library.db, kinds)
+    changed = False
+    look: list[int] = []  # wanted media that may have signal data the indexes lack
+    for media_id in sorted(kinds):
+        evidence, benign = states.get(media_id, (False, False))
+        wanted = evidence and not benign
+        reused = "removed" in kinds[media_id]
+        if media_id in library._indexed and (not wanted or reused):
+            library._index.remove(media_id)
+            del library._indexed[media_id]
+            changed = True
+        for name, index in library._signal_indexes.items():
+            held = library._signal_held[name]
+            if media_id in held and (not wanted or reused):
+                index.remove(media_id)
+                held.discard(media_id)
+                changed = True
+        if wanted and (media_id not in library._indexed or "signals" in kinds[media_id]):
+            look.append(media_id)
+        _apply_benign(library, media_id, benign, reused)
+    adding = [m for m in look if m not in library._indexed]
+    rows = list(_searchable_rows(library, adding, known))
+    library._index.add_many(rows)
+    for media_id, hashes in rows:
+        if len(hashes):
+            library._indexed[media_id] = signature(hashes)
+            changed = True
+    return _add_signals(library, look, known) or changed
+
+
+def _searchable_rows(
+    library: Library, media_ids: list[int], known: dict[int, Fingerprint]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(media id, indexed hashes) of these media: from ``known`` or read in batches."""
+    for media_id in media_ids:
+        if media_id in known:
+            yield media_id, searchable(known[media_id])
+    rest = [m for m in media_ids if m not in known]
+    for media_id, hashes, variants in storage.iter_index_rows(library.db, rest):
+        yield media_id, hashes[_INDEXED[variants]]
+
+
+def _add_signals(library: Library, media_ids: list[int], known: dict[int, Fingerprint]) -> bool:
+    """Put these (searchable) media in the signal indexes that lack them and have their data."""
+    if not library._signal_indexes or not media_ids:
+        return False
+    data = {m: fp.signals for m, fp in known.items()}
+    data.update(storage.signals_of(library.db, [m for m in media_ids if m not in known]))
+    changed = False
+    for name, index in library._signal_indexes.items():
+        held = library._signal_held[name]
+        for media_id in media_ids:
+            value = data.get(media_id, {}).get(name)
+            if media_id not in held and value is not None:
+                index.add(media_id, value)
+                held.add(media_id)
+                changed = True
+    return changed
+
+
+def _apply_benign(library: Library, media_id: int, benign: bool, reused: bool) -> None:
+    """The benign index for one media item (it is small, and never saved)."""
+    was = media_id in library._benign_ids
+    if was and (not benign or reused):
+        library._benign.remove(media_id)
+        library._benign_ids = library._benign_ids - {media_id}
+    if benign and media_id not in library._benign_ids:
+        fp = library.load(media_id)
+        if fp is not None:
+            library._benign.add(media_id, searchable(fp))
+            library._benign_ids = library._benign_ids | {media_id}
+
+
+async def keep_fresh(library: Library, every_s: float, keep_h: float | None = None) -> None:
+    """Catch up with the library every ``every_s`` seconds until cancelled, even when no job
+    comes (a worker's first match after a quiet night must not wait for a long catch-up), and
+    report staleness above twice that.  Runs on the event loop, like the jobs using the same
+    connection.  With ``keep_h``, changes logged longer ago are pruned once an hour (every
+    worker does it: the delete is idempotent and cheap)."""
+    pruned_at = -PRUNE_EVERY_S
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            library.refresh()
+            if keep_h is not None and time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                before = datetime.now(UTC) - timedelta(hours=keep_h)
+                storage.prune_library_changes(library.db, before.isoformat(timespec="seconds"))
+                pruned_at = time.monotonic()
+        except Exception as exc:  # the database gone for a moment: try again next time
+            log.warning("could not catch up with the library (%s): trying again", exc)
+        report_staleness(library.replica, every_s * 2)
+
+
+def report_staleness(state: ReplicaState, bound_s: float) -> bool:
+    """Log how far behind the library the indexes are when over ``bound_s``; whether it did."""
+    behind = state.behind_s()
+    if behind <= bound_s:
+        return False
+    log.warning(
+        "index replica %.0f s behind the library (bound %.0f s; %d changes applied, "
+        "%d full re-reads since start): check the database connection",
+        behind,
+        bound_s,
+        state.applied,
+        state.full_reads,
+    )
+    return True
+
+
+def searchable(fp: Fingerprint) -> np.ndarray:
+    """The hashes of a media item that go into an index."""
+    return fp.hashes[_INDEXED[fp.variants]]
+
+
+def signature(hashes: np.ndarray) -> int:
+    """A cheap token of indexed hashes: tells a reused media id from the file it stood for."""
+    first = hashes[0].tobytes()[:8] if len(hashes) else b""
+    return hash((len(hashes), first))
