@@ -413,16 +413,20 @@ def _frames(
     A packet without a time or a duration is decoded: skipping is never a guess.
     """
     ctx = stream.codec_context
-    base = stream.time_base
+    # Packet times as int / int: the same correctly rounded floats as float(pts * time_base),
+    # without building a Fraction per packet (a tenth of the decoding thread's Python time).
+    num, den = (
+        (stream.time_base.numerator, stream.time_base.denominator) if stream.time_base else (0, 1)
+    )
     rate = stream.average_rate or stream.guessed_rate
     nominal = float(1 / rate) if rate else 0.0
     start: float | None = None
     skipping = False
     for packet in container.demux(stream):
         needed = True
-        if SKIP_UNSAMPLED and start is not None and packet.pts is not None and base:
-            t = float(packet.pts * base) - start
-            span = NEEDED_SPAN * (float(packet.duration * base) if packet.duration else nominal)
+        if SKIP_UNSAMPLED and start is not None and packet.pts is not None and num:
+            t = packet.pts * num / den - start
+            span = NEEDED_SPAN * (packet.duration * num / den if packet.duration else nominal)
             needed = span <= 0 or any(_point_within(step, t - span, t) for step in steps)
         if needed == skipping:
             skipping = not needed
