@@ -229,20 +229,20 @@ def keypoints(
         return nothing, nothing  # ORB's pyramid fails on slivers (a 1 px wide "photo" is legal)
     picture = np.ascontiguousarray(picture)
     chosen = _chosen(orb, picture, budget)
-    width = picture.shape[1]
+    width, scale_factor = picture.shape[1], orb.getScaleFactor()
     described = []
     for pixels, points in (
         (picture, chosen),
         (
             np.ascontiguousarray(picture[:, ::-1]),
-            [_mirror(k, width, orb.getScaleFactor()) for k in chosen],
+            [_mirror(k, width, scale_factor) for k in chosen],
         ),
     ):
         found, descriptors = orb.compute(pixels, points)
         if descriptors is None or not found:
             described.append(nothing)
         else:
-            described.append((np.array([k.pt for k in found], np.float32), descriptors))
+            described.append((cv2.KeyPoint_convert(found).reshape(-1, 2), descriptors))
     return described[0], described[1]
 
 
@@ -258,7 +258,7 @@ def _chosen(orb: cv2.ORB, picture: np.ndarray, budget: int) -> list[cv2.KeyPoint
     found = orb.detect(picture, None)
     if len(found) <= budget:
         return list(found)
-    points = np.array([k.pt for k in found], dtype=np.float32).reshape(-1, 2)
+    points = cv2.KeyPoint_convert(found).reshape(-1, 2)  # float32, without a Python loop
     strength = np.array([k.response for k in found], dtype=np.float32)
     level = np.array([k.octave for k in found])
     chosen: list[int] = []
