@@ -134,3 +134,17 @@ def test_a_black_silent_file_is_refused_in_one_line(library: Path, tmp_path: Pat
         "in it can be recognised; send a copy that shows the footage"
     ]
     assert "Traceback" not in done.stderr
+
+
+@needs("orb")
+def test_a_bundle_carries_a_file_without_pdq_hashes(
+    library: Path, files: dict[str, Path], tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle.jsonl"
+    exported = run_cli("export", "--publisher", "Desk", bundle, db=library, timeout=120)
+    assert exported.returncode == 0, exported.stderr
+    other = tmp_path / "other.db"
+    imported = run_cli("import-bundle", bundle, db=other, timeout=120)
+    assert imported.returncode == 0, imported.stderr
+    status, answer = check(other, reencoded(files["night"], tmp_path / "night-again.mp4"))
+    assert (status, answer["matches"][0]["title"]) == (CHECK_OLD, "night")
