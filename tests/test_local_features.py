@@ -21,6 +21,7 @@ from media import (
     BRIDGE,
     CHAIR,
     DOORKNOB,
+    PADDED,
     PATTERN,
     blurred_fill,
     off_centre_crop,
@@ -193,6 +194,16 @@ def test_a_shared_logo_does_not_make_unrelated_clips_match(tmp_path):
     assert compare(pattern, doorknob) is None
     # ... while each still matches its own footage, logo or not.
     assert compare(pattern, shared(PATTERN)) is not None
+
+
+def test_a_mirrored_vertical_of_nearly_symmetric_footage_is_found(tmp_path):
+    # The test card draws almost as many descriptor votes upright as mirrored (1.1x, under
+    # MIRROR_MARGIN): the upright pictures are verified first, find nothing, and the mirrored
+    # ones, which drew more votes, are verified too.
+    edit = lambda i: blurred_fill(ImageOps.mirror(i))  # noqa: E731
+    query = extracted(edited_clip(tmp_path, PADDED, edit, "mirrored-vertical", start=0.0))
+    found = compare(query, shared(PADDED))
+    assert found is not None and found.mirrored and found.units >= 2
 
 
 def blank_with_inset(path: Path, level: int, seed: int) -> Path:
