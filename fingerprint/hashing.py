@@ -29,6 +29,7 @@ from . import signal
 from .borders import Box, content_box, is_cut
 from .decode import Header, Limits, Sample, decode
 from .types import (
+    HASH_BYTES,
     PDQ,
     VARIANT_CLOSE,
     VARIANT_DENSE,
@@ -47,6 +48,11 @@ MIN_QUALITY = 40  # PDQ's own quality score: flat or near-black frames carry no 
 ZOOM = 0.8  # share of each side kept by the zoom variant
 CLOSE = 0.7  # ... by the close-up variant of footage that is not wide
 WIDE = 1.2  # width/height above which footage is wide: its close-up is a vertical 9:16 cut
+# The refusal when no signal has anything (no picture detail, no corners, no sound).
+FLAT = (
+    "every frame is flat or black and it has no sound: nothing in it can be recognised; "
+    "send a copy that shows the footage"
+)
 
 
 def fingerprint_file(path: str | Path, limits: Limits | None = None) -> Fingerprint:
@@ -140,7 +146,12 @@ def _fingerprint(
     pdq = PdqExtractor(header, name)
     others = [n for n in signal.PLUGINS if n != PDQ]
     signals = extract_signals(source, name, limits, others, header, _tee(samples, pdq))
-    return replace(pdq.finish(), sha256=sha256, size=size, signals=signals)
+    hashed = pdq.finish()
+    if not len(hashed) and not signals:
+        # Refused only when no signal has anything: a flat picture (every frame below PDQ's
+        # quality) may still have corners for the local features, or a sound track.
+        raise MediaError(name, FLAT)
+    return replace(hashed, sha256=sha256, size=size, signals=signals)
 
 
 def _tee(samples: Iterator[Sample], pdq: PdqExtractor) -> Iterator[Sample]:
@@ -232,15 +243,11 @@ class PdqExtractor:
                 self.out.add_frame(sample, final, self.photo)
 
     def finish(self) -> Fingerprint:
-        """The PDQ columns, as a fingerprint of no file yet (no sha256, size 0); MediaError
-        when no frame had any detail."""
+        """The PDQ columns, as a fingerprint of no file yet (no sha256, size 0); no hashes at
+        all when every frame is flat (the other signals decide whether the file is refused)."""
         if self.shot:
             self._finish_shot()
             self.shot = []
-        if not self.out.hashes:
-            raise MediaError(
-                self.name, "every frame is flat or black: there is no picture detail to fingerprint"
-            )
         return Fingerprint(
             kind="video" if self.count > 1 or self.duration > 0 else "photo",
             sha256="",
@@ -248,7 +255,7 @@ class PdqExtractor:
             duration=max(self.duration, self.last_time),
             width=self.width,
             height=self.height,
-            hashes=np.stack(self.out.hashes),
+            hashes=np.stack(self.out.hashes) if self.out.hashes else np.empty((0, HASH_BYTES)),
             times=np.asarray(self.out.times, dtype=np.float32),
             variants=np.asarray(self.out.variants, dtype=np.uint8),
         )

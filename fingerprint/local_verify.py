@@ -7,7 +7,10 @@ transform (RANSAC/MAGSAC) that is also plausible:
 
 * enough inliers (``MIN_INLIERS``), spread over the part of the pictures that overlaps, not
   bunched in one corner (``MIN_SPREAD``): a shared logo or a line of text is a small area of
-  pictures that are otherwise textured and do not agree;
+  pictures that are otherwise textured and do not agree.  Footage textured in a small part
+  of the picture (a doorknob on a blank door) is held to its texture alone only where two
+  or more pictures agree and the matched part moves between them (``_moving``), as a logo
+  on two blank clips does not;
 * a plausible scale (``MAX_SCALE``) and, for a perspective view (a screen filmed or recorded at
   an angle), a convex, not too skewed outline of the query's picture in the reference;
 * for two videos, two or more kept pictures agreeing on one time offset (``_temporal``), or
@@ -57,7 +60,9 @@ MIN_INLIERS = 12
 STRONG_INLIERS = 20  # a lone picture pair with this many inliers...
 STRONG_SPREAD = 0.25  # ... spread this well is proof enough for a photo or a single still
 MIN_SPREAD = 0.2  # inliers' hull / textured area of the overlap (see _spread)
-TEXTURED_FLOOR = 0.5  # of the overlap, the least area counted as textured
+TEXTURED_FLOOR = 0.5  # of the overlap, the least area counted as textured (see _moving)
+ORB_BORDER = 31  # px: ORB finds no keypoint this close to a picture's edge (edgeThreshold)
+MIN_MOTION = 0.5  # of the matched area's side: how far it must move between pictures
 MIN_OVERLAP = 0.15  # of the reference picture that the query picture must cover
 MAX_SCALE = 4.0  # the query picture may be this much larger or smaller than the reference
 MAX_SKEW = 2.5  # longest / shortest opposite side of the query's outline (perspective)
@@ -77,10 +82,19 @@ class Pair:
     ref_time: float
     inliers: int
     spread: float  # see MIN_SPREAD
+    bare: float = 1.0  # the spread without ``TEXTURED_FLOOR`` (see ``_moving``)
+    centre: tuple[float, float] = (0.0, 0.0)  # of the inliers, in reference pixels
+    extent: float = 0.0  # side of a square of the inliers' hull area, reference pixels
+
+    @property
+    def held(self) -> bool:
+        """Spread enough over the overlap itself, not only over the part with texture."""
+        return self.spread >= MIN_SPREAD
 
     @property
     def quality(self) -> float:
-        return min(1.0, self.inliers / STRONG_INLIERS) * min(1.0, self.spread / STRONG_SPREAD)
+        spread = self.spread if self.held else self.bare
+        return min(1.0, self.inliers / STRONG_INLIERS) * min(1.0, spread / STRONG_SPREAD)
 
     @property
     def strong(self) -> bool:
@@ -94,21 +108,27 @@ _MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
 def compare(query: LocalFeatures, reference: LocalFeatures) -> Evidence | None:
     """Evidence that ``query`` shows ``reference``'s footage, upright or mirrored, or None.
 
-    A fresh query carries its pictures mirrored too (``LocalFeatures.mirrored``).  Only one
-    orientation is verified (``Evidence.mirrored`` says which): the upright one, unless the
-    mirrored pictures draw ``MIRROR_MARGIN`` times its descriptor votes from the reference.
-    A mirrored repost draws 3-30x (bench: the "mirror" edit); footage that is nearly
-    symmetric draws about as many either way, and is found upright.  Verifying both would
-    double the cost of every comparison, most of which are with footage the query does not
-    show.
+    A fresh query carries its pictures mirrored too (``LocalFeatures.mirrored``).  The upright
+    pictures are verified first, unless the mirrored ones draw ``MIRROR_MARGIN`` times their
+    descriptor votes from the reference: a mirrored repost draws 3-30x (bench: the "mirror"
+    edit).  Footage that is nearly symmetric draws about as many either way (a mirrored test
+    card drew 1.2x), so when the first orientation finds nothing, the other is verified too
+    if it drew more votes.  Verifying both always would double the cost of every comparison,
+    most of which are with footage the query does not show.
     """
-    side, (pairs, votes) = query, _shortlist(query, reference)
+    upright = (query, *_shortlist(query, reference))
+    sides = [upright]
     if query.mirrored is not None:
-        mirrored = _shortlist(query.mirrored, reference)
-        if mirrored[1] > MIRROR_MARGIN * votes:
-            side, pairs = query.mirrored, mirrored[0]
-    found = _compare(side, reference, pairs)
-    return replace(found, mirrored=True) if found is not None and side is not query else found
+        mirrored = (query.mirrored, *_shortlist(query.mirrored, reference))
+        if mirrored[2] > MIRROR_MARGIN * upright[2]:
+            sides = [mirrored]
+        elif mirrored[2] > upright[2]:
+            sides.append(mirrored)
+    for side, pairs, _ in sides:
+        found = _compare(side, reference, pairs)
+        if found is not None:
+            return replace(found, mirrored=True) if side is not query else found
+    return None
 
 
 def _compare(
@@ -127,11 +147,14 @@ def _compare(
     pairs = [
         pair for qi, ri in shortlist if (pair := _verify(query, qi, reference, ri)) is not None
     ]
-    if not pairs:
-        return None
+    held = [p for p in pairs if p.held]
     if query.kind == "photo" or reference.kind == "photo" or min(len(query), len(reference)) == 1:
-        return _lone(pairs, 1.0)
-    return _temporal(pairs) or _lone(pairs, 1 / FULL_UNITS)
+        return _lone(held, 1.0)
+    return (
+        _temporal(pairs)
+        or (_temporal(held) if len(held) < len(pairs) else None)
+        or _lone(held, 1 / FULL_UNITS)
+    )
 
 
 def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
@@ -144,6 +167,8 @@ def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
     gives unrelated clips exactly such a pair) are cut out of both sides before any signal
     compares them (``fingerprint.match.without_ignored``).
     """
+    if not pairs:
+        return None
     best = max(pairs, key=lambda p: (p.quality, p.inliers))
     if not best.strong:
         return None
@@ -209,10 +234,19 @@ def _verify(query: LocalFeatures, qi: int, reference: LocalFeatures, ri: int) ->
     if found is None:
         return None
     transform, inliers = found
-    spread = _spread(inliers, src, dst, q_points, r_points, transform, q_size, r_size)
-    if spread < MIN_SPREAD:
+    spread, bare = _spread(inliers, src, dst, q_points, r_points, transform, q_size, r_size)
+    if bare < MIN_SPREAD:
         return None
-    return Pair(float(query.times[qi]), float(reference.times[ri]), int(inliers.sum()), spread)
+    matched = dst[inliers]
+    return Pair(
+        float(query.times[qi]),
+        float(reference.times[ri]),
+        int(inliers.sum()),
+        spread,
+        bare,
+        (float(matched[:, 0].mean()), float(matched[:, 1].mean())),
+        float(np.sqrt(_hull_area(matched))),
+    )
 
 
 def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -290,24 +324,38 @@ def _spread(
     """
     outline = _project(matrix, _corners(q_size))  # the query picture, in reference pixels
     if outline is None:
-        return 0.0
+        return 0.0, 0.0
     r_box = _corners(r_size).astype(np.float32)
     area, overlap = cv2.intersectConvexConvex(outline.astype(np.float32), r_box)
     if overlap is None or area < MIN_OVERLAP * float(np.prod(r_size)):
-        return 0.0
+        return 0.0, 0.0
     overlap = overlap.reshape(-1, 2).astype(np.float64)
     back = _project(np.linalg.inv(matrix), overlap)
     if back is None:
-        return 0.0
-    r_share = _covered(dst[inliers], r_points[_inside(overlap, r_points)], area)
+        return 0.0, 0.0
     q_area = cv2.contourArea(back.astype(np.float32))
-    q_share = _covered(src[inliers], q_points[_inside(back, q_points)], q_area)
-    return min(r_share, q_share)
+    scale = np.sqrt(area / q_area) if q_area > 0 else 1.0  # reference px per query px
+    # Neither side can have a keypoint within ORB's border margin of its own picture's edge,
+    # so the other side's keypoints that close to the overlap's edge have no counterpart: the
+    # corners where an embedded picture meets the player or the room around it are not
+    # texture of the footage (a screen filmed: they spanned 0.7 of the overlap).
+    r_textured = r_points[_inside(overlap, r_points, ORB_BORDER * scale)]
+    q_textured = q_points[_inside(back, q_points, ORB_BORDER / scale)]
+    shares = [
+        _covered(dst[inliers], r_textured, area),
+        _covered(src[inliers], q_textured, q_area),
+    ]
+    return min(s[0] for s in shares), min(s[1] for s in shares)
 
 
-def _covered(inliers: np.ndarray, points: np.ndarray, overlap_area: float) -> float:
-    textured = max(_hull_area(points), TEXTURED_FLOOR * overlap_area)
-    return min(1.0, _hull_area(inliers) / textured) if textured > 0 else 0.0
+def _covered(inliers: np.ndarray, points: np.ndarray, overlap_area: float) -> tuple[float, float]:
+    """The inliers' hull over the textured area, floored and bare (see ``_spread``)."""
+    hull, textured = _hull_area(inliers), _hull_area(points)
+    floored = max(textured, TEXTURED_FLOOR * overlap_area)
+    return (
+        min(1.0, hull / floored) if floored > 0 else 0.0,
+        min(1.0, hull / textured) if textured > 0 else 0.0,
+    )
 
 
 def _hull_area(points: np.ndarray) -> float:
@@ -316,12 +364,16 @@ def _hull_area(points: np.ndarray) -> float:
     return float(cv2.contourArea(cv2.convexHull(points.astype(np.float32))))
 
 
-def _inside(polygon: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Which ``points`` lie in a convex ``polygon`` (either winding): no edge has them outside."""
+def _inside(polygon: np.ndarray, points: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """Which ``points`` lie in a convex ``polygon`` (either winding), at least ``margin``
+    pixels from its edges: no edge has them outside, or closer."""
     edges = np.roll(polygon, -1, axis=0) - polygon
+    length = np.maximum(np.linalg.norm(edges, axis=1), 1e-9)
     to_points = points[:, None, :] - polygon[None, :, :]
     cross = edges[None, :, 0] * to_points[:, :, 1] - edges[None, :, 1] * to_points[:, :, 0]
-    return (cross >= -1e-6).all(axis=1) | (cross <= 1e-6).all(axis=1)
+    away = cross / length[None, :]  # signed distance to each edge's line
+    limit = margin - 1e-6
+    return (away >= limit).all(axis=1) | (away <= -limit).all(axis=1)
 
 
 def _temporal(pairs: list[Pair]) -> Evidence | None:
@@ -352,9 +404,27 @@ def _temporal(pairs: list[Pair]) -> Evidence | None:
     kept = list(chosen.values())
     if len(kept) < 2 or len({p.ref_time for p in kept}) < 2:
         return None
+    if not all(p.held for p in kept) and not _moving(kept):
+        return None
     quality = float(np.mean([p.quality for p in kept]))
     score = min(1.0, len(kept) / FULL_UNITS) * quality
     return _evidence(kept, offset, score)
+
+
+def _moving(pairs: list[Pair]) -> bool:
+    """Whether the matched content sits at different places in the reference's pictures.
+
+    Footage with texture in a small part of the picture (a doorknob on a blank door) cannot
+    cover ``TEXTURED_FLOOR`` of the overlap, so its pairs are held to the spread over their
+    texture alone (``Pair.bare``) when two or more pictures agree on one offset, and the
+    matched content moves between them: a logo, a caption or app chrome shared by two
+    otherwise blank clips (what the floor keeps out) stays put in the picture, its matched
+    keypoints' centre moving by the jitter of which of them match, a fraction of its size.
+    """
+    centres = np.array([p.centre for p in pairs])
+    moved = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
+    sizes = np.array([p.extent for p in pairs])
+    return bool((moved >= MIN_MOTION * np.minimum(sizes[:, None], sizes[None, :])).any())
 
 
 def _evidence(pairs: list[Pair], offset: float, score: float) -> Evidence:

@@ -649,7 +649,7 @@ DAMAGES: list[tuple[str, Callable[[bytes], bytes], str]] = [
     (
         "frames as a string",
         lambda d: rebuild(d, _fingerprint_edit("frames", lambda fp: "225")),
-        r'fingerprint.frames must be a whole number >= 1, got "225"',
+        r'fingerprint.frames must be a whole number >= 0, got "225"',
     ),
     (
         "unknown variant",

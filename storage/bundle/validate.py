@@ -83,13 +83,13 @@ def parse_clip(obj: dict[str, Any]) -> ClipLine:
     if not isinstance(fp, dict):
         raise Problem("fingerprint must be an object with frames, hashes, times and variants")
     frames = fp.get("frames")
-    if not is_int(frames) or frames < 1:
-        raise Problem(f"fingerprint.frames must be a whole number >= 1, got {_brief(frames)}")
+    if not is_int(frames) or frames < 0:
+        raise Problem(f"fingerprint.frames must be a whole number >= 0, got {_brief(frames)}")
     hashes = _bytes(fp, "hashes", frames * HASH_BYTES, f"{frames} frames x {HASH_BYTES}")
     times = _bytes(fp, "times", frames * 4, f"{frames} frames x 4")
     variants = _bytes(fp, "variants", frames, f"{frames} frames x 1")
     t = np.frombuffer(times, dtype=TIMES)
-    if not (t.min() >= 0 and t.max() < np.inf):  # NaN fails both
+    if frames and not (t.min() >= 0 and t.max() < np.inf):  # NaN fails both
         raise Problem("fingerprint.times holds a time that is not a finite number >= 0")
     if unknown := variants.translate(None, _KNOWN_VARIANT_BYTES):
         raise Problem(f"fingerprint.variants holds an unknown variant code {unknown[0]}")
@@ -98,6 +98,8 @@ def parse_clip(obj: dict[str, Any]) -> ClipLine:
         signals = tuple(signals_from_json(obj.get("signals")))
     except ValueError as exc:
         raise Problem(str(exc)) from None
+    if not frames and not signals:  # a flat picture is matched by its other signals only
+        raise Problem("fingerprint.frames is 0 and there are no signals: nothing to match by")
 
     clip = obj.get("clip")
     if not isinstance(clip, dict):
