@@ -293,13 +293,9 @@ class Library:
                 self._read_signal(name)
                 rebuilt = True
                 continue
-            held = set(index.media_ids())
-            # Media without frame hashes are not in the search index, which tells whether an
-            # id now stands for another file: read theirs again (the sync adds them back).
-            for media_id in held - self._indexed.keys():
-                index.remove(media_id)
-                held.discard(media_id)
-            self._signal_indexes[name], self._signal_held[name] = index, held
+            # Kept whole, media without frame hashes (flat pictures) included: an id that
+            # stands for another file since is a 'removed' change the catch-up applies.
+            self._signal_indexes[name], self._signal_held[name] = index, set(index.media_ids())
         return rebuilt
 
     def _save(self) -> None:
