@@ -47,7 +47,7 @@ class LocalIndex:
     """The candidate finder of the "orb" signal (see fingerprint.signal.SignalIndex)."""
 
     # A saved index of another format is rebuilt: every parameter that shapes it is in here.
-    format = f"orb-1 flat<={FLAT_LIMIT} ivf sqrt cells x{TRAIN_PER_CELL} nprobe={NPROBE}"
+    format = f"orb-2 flat<={FLAT_LIMIT} ivf sqrt cells x{TRAIN_PER_CELL} nprobe={NPROBE}"
 
     def __init__(self) -> None:
         # Per media item: the picture index and descriptor of each stored (upright) keypoint.
@@ -72,29 +72,31 @@ class LocalIndex:
         return list(self._items)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The items' keypoints and the built faiss index (an inverted file serialised whole,
-        so that opening it costs neither training nor assigning every descriptor to a cell;
-        an exact scan is rebuilt from the descriptors, which is a copy)."""
+        """The items' keypoints, each descriptor once, and for an inverted file its trained
+        cells and each descriptor's cell: opening it then costs neither training nor assigning
+        every descriptor to a cell, only copying the codes into the cells' lists (format 1
+        also held faiss's serialised index, the descriptors a second time)."""
         index = self._built() if self._items else None
         ivf = index if isinstance(index, faiss.IndexBinaryIVF) else None
-        serialized = np.zeros(0, np.uint8) if ivf is None else faiss.serialize_index_binary(ivf)
         items = list(self._items.values())
+        codes = np.concatenate([np.zeros((0, DESCRIPTOR_BYTES), np.uint8)] + [d for _, d in items])
         return {
             "media": np.fromiter(self._items, np.int64, len(items)),
             "counts": np.array([len(d) for _, d in items], np.int64),
             "frame": np.concatenate([np.zeros(0, np.uint16)] + [f for f, _ in items]),
-            "descriptors": np.concatenate(
-                [np.zeros((0, DESCRIPTOR_BYTES), np.uint8)] + [d for _, d in items]
-            ),
-            "faiss": serialized,
+            "descriptors": codes,
+            "cells": _centroids(ivf)
+            if ivf is not None
+            else np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
+            "cell": _assignments(ivf, len(codes)) if ivf is not None else np.zeros(0, np.int32),
             "trained_for": np.array([0 if ivf is None else self._ivf.ntotal_trained], np.int64),
         }
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         try:
-            media, counts, frame, codes, serialized, trained = (
+            media, counts, frame, codes, cells, cell, trained = (
                 arrays[k]
-                for k in ("media", "counts", "frame", "descriptors", "faiss", "trained_for")
+                for k in ("media", "counts", "frame", "descriptors", "cells", "cell", "trained_for")
             )
         except KeyError as exc:
             raise ValueError(f"no {exc} in a saved orb index") from None
@@ -107,6 +109,10 @@ class LocalIndex:
             or frame.shape != codes.shape[:1]
             or len(np.unique(media)) != len(media)
             or trained.shape != (1,)
+            or cells.ndim != 2
+            or cells.shape[1] != DESCRIPTOR_BYTES
+            or cell.shape != ((len(codes),) if len(cells) else (0,))
+            or (len(cell) and (cell.min() < 0 or cell.max() >= len(cells)))
         ):
             raise ValueError("inconsistent saved orb index")
         starts = ends - counts
@@ -117,16 +123,16 @@ class LocalIndex:
         self._media = np.repeat(np.asarray(media, np.int64), counts)
         self._frame = np.asarray(frame, np.int64)
         self._index = self._ivf = None
-        if len(serialized):
-            try:
-                index = faiss.deserialize_index_binary(np.asarray(serialized))
-            except RuntimeError as exc:
-                raise ValueError(f"unreadable faiss index ({exc})") from None
-            if not isinstance(index, faiss.IndexBinaryIVF) or index.ntotal != len(codes):
-                raise ValueError("the saved faiss index does not hold the saved descriptors")
+        if len(cells):
+            bits = DESCRIPTOR_BYTES * 8
+            quantizer = faiss.IndexBinaryFlat(bits)
+            quantizer.add(np.ascontiguousarray(cells))
+            index = faiss.IndexBinaryIVF(quantizer, bits, len(cells))
+            index.is_trained = True
+            _fill(index, np.asarray(codes), np.asarray(cell))
             index.nprobe = NPROBE
             self._index = index
-            self._ivf = _Trained(index, index.quantizer, int(trained[0]))
+            self._ivf = _Trained(index, quantizer, int(trained[0]))
 
     def candidates(self, query: LocalFeatures, limit: int) -> list[int]:
         """Media ids with the most votes, upright or mirrored, best first (at most ``limit``)."""
@@ -224,6 +230,44 @@ class _Trained:
     index: faiss.IndexBinaryIVF
     quantizer: faiss.IndexBinary  # the IVF holds it by pointer only: keep it alive
     ntotal_trained: int  # descriptors in the library it was trained for
+
+
+def _centroids(ivf: faiss.IndexBinaryIVF) -> np.ndarray:
+    """The trained cells' centres (the quantizer is a flat index of them)."""
+    quantizer = faiss.downcast_IndexBinary(ivf.quantizer)
+    return faiss.vector_to_array(quantizer.xb).reshape(-1, DESCRIPTOR_BYTES)
+
+
+def _assignments(ivf: faiss.IndexBinaryIVF, count: int) -> np.ndarray:
+    """The cell of each of the ``count`` indexed rows (ids are rows: added in order)."""
+    cell = np.full(count, -1, np.int32)
+    lists = ivf.invlists
+    for number in range(ivf.nlist):
+        size = lists.list_size(number)
+        if size:
+            cell[faiss.rev_swig_ptr(lists.get_ids(number), size)] = number
+    if (cell < 0).any():
+        raise ValueError("the inverted file does not hold every descriptor")
+    return cell
+
+
+def _fill(index: faiss.IndexBinaryIVF, codes: np.ndarray, cell: np.ndarray) -> None:
+    """Put each descriptor (its id: its row) straight into its saved cell, without searching
+    the quantizer: one copy of the codes, grouped by cell."""
+    order = np.argsort(cell, kind="stable")
+    sizes = np.bincount(cell, minlength=index.nlist)
+    grouped, ids = np.ascontiguousarray(codes[order]), order.astype(np.int64)
+    first = 0
+    for number in np.flatnonzero(sizes).tolist():
+        size = int(sizes[number])
+        index.invlists.add_entries(
+            number,
+            size,
+            faiss.swig_ptr(ids[first : first + size]),
+            faiss.swig_ptr(grouped[first : first + size]),
+        )
+        first += size
+    index.ntotal = len(codes)
 
 
 def _cells(count: int) -> int:
