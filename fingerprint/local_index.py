@@ -88,15 +88,24 @@ class LocalIndex:
             "cells": _centroids(ivf)
             if ivf is not None
             else np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
-            "cell": _assignments(ivf, len(codes)) if ivf is not None else np.zeros(0, np.int32),
+            **_lists(ivf, len(codes)),
             "trained_for": np.array([0 if ivf is None else self._ivf.ntotal_trained], np.int64),
         }
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         try:
-            media, counts, frame, codes, cells, cell, trained = (
+            media, counts, frame, codes, cells, sizes, rows, trained = (
                 arrays[k]
-                for k in ("media", "counts", "frame", "descriptors", "cells", "cell", "trained_for")
+                for k in (
+                    "media",
+                    "counts",
+                    "frame",
+                    "descriptors",
+                    "cells",
+                    "list_sizes",
+                    "list_rows",
+                    "trained_for",
+                )
             )
         except KeyError as exc:
             raise ValueError(f"no {exc} in a saved orb index") from None
@@ -111,8 +120,10 @@ class LocalIndex:
             or trained.shape != (1,)
             or cells.ndim != 2
             or cells.shape[1] != DESCRIPTOR_BYTES
-            or cell.shape != ((len(codes),) if len(cells) else (0,))
-            or (len(cell) and (cell.min() < 0 or cell.max() >= len(cells)))
+            or sizes.shape != (len(cells),)
+            or rows.shape != ((len(codes),) if len(cells) else (0,))
+            or (len(cells) and int(sizes.sum()) != len(codes))
+            or (len(rows) and (rows.min() < 0 or rows.max() >= len(codes)))
         ):
             raise ValueError("inconsistent saved orb index")
         starts = ends - counts
@@ -129,7 +140,7 @@ class LocalIndex:
             quantizer.add(np.ascontiguousarray(cells))
             index = faiss.IndexBinaryIVF(quantizer, bits, len(cells))
             index.is_trained = True
-            _fill(index, np.asarray(codes), np.asarray(cell))
+            _fill(index, np.asarray(codes), np.asarray(sizes), np.asarray(rows))
             index.nprobe = NPROBE
             self._index = index
             self._ivf = _Trained(index, quantizer, int(trained[0]))
@@ -238,33 +249,40 @@ def _centroids(ivf: faiss.IndexBinaryIVF) -> np.ndarray:
     return faiss.vector_to_array(quantizer.xb).reshape(-1, DESCRIPTOR_BYTES)
 
 
-def _assignments(ivf: faiss.IndexBinaryIVF, count: int) -> np.ndarray:
-    """The cell of each of the ``count`` indexed rows (ids are rows: added in order)."""
-    cell = np.full(count, -1, np.int32)
+def _lists(ivf: faiss.IndexBinaryIVF | None, count: int) -> dict[str, np.ndarray]:
+    """The inverted lists as saved: each cell's size and its rows (faiss ids are rows: the
+    descriptors were added in row order), cell after cell."""
+    if ivf is None:
+        return {"list_sizes": np.zeros(0, np.int64), "list_rows": np.zeros(0, np.int32)}
     lists = ivf.invlists
-    for number in range(ivf.nlist):
-        size = lists.list_size(number)
-        if size:
-            cell[faiss.rev_swig_ptr(lists.get_ids(number), size)] = number
-    if (cell < 0).any():
+    sizes = np.array([lists.list_size(n) for n in range(ivf.nlist)], np.int64)
+    rows = np.zeros(int(sizes.sum()), np.int32)
+    first = 0
+    for number in np.flatnonzero(sizes).tolist():
+        size = int(sizes[number])
+        rows[first : first + size] = faiss.rev_swig_ptr(lists.get_ids(number), size)
+        first += size
+    if first != count:
         raise ValueError("the inverted file does not hold every descriptor")
-    return cell
+    return {"list_sizes": sizes, "list_rows": rows}
 
 
-def _fill(index: faiss.IndexBinaryIVF, codes: np.ndarray, cell: np.ndarray) -> None:
+def _fill(
+    index: faiss.IndexBinaryIVF, codes: np.ndarray, sizes: np.ndarray, rows: np.ndarray
+) -> None:
     """Put each descriptor (its id: its row) straight into its saved cell, without searching
-    the quantizer: one copy of the codes, grouped by cell."""
-    order = np.argsort(cell, kind="stable")
-    sizes = np.bincount(cell, minlength=index.nlist)
-    grouped, ids = np.ascontiguousarray(codes[order]), order.astype(np.int64)
+    the quantizer or sorting: one copy of the codes."""
+    ids = rows.astype(np.int64)
+    rows_of = np.ascontiguousarray(codes).view(np.dtype((np.void, DESCRIPTOR_BYTES))).ravel()
+    grouped = np.ascontiguousarray(rows_of[ids])  # one gather of 32-byte rows: cell order
     first = 0
     for number in np.flatnonzero(sizes).tolist():
         size = int(sizes[number])
         index.invlists.add_entries(
             number,
             size,
-            faiss.swig_ptr(ids[first : first + size]),
-            faiss.swig_ptr(grouped[first : first + size]),
+            faiss.swig_ptr(ids[first:]),
+            faiss.swig_ptr(grouped[first:].view(np.uint8)),
         )
         first += size
     index.ntotal = len(codes)
