@@ -7,8 +7,11 @@ neighbours scatter over the whole library, so an item ranks by the votes of its 
 for each query picture, summed over the query's pictures.
 
 The faiss index is rebuilt from the stored arrays when it is next searched after items were
-added or removed (libraries change in batches, between searches), and saved whole beside the
-library (``to_arrays``), so a command opens it instead of training it again.  Up to
+added or removed (libraries change in batches, between searches), and saved beside the
+library (``to_arrays``), so a command opens it instead of training it again: each descriptor
+once (38 bytes a descriptor with its picture and place in a cell, 75 in format 1, which also held faiss's
+serialised copy), the trained cells, and each cell's rows, which opening copies straight into
+the cells' lists without searching the quantizer.  Up to
 ``FLAT_LIMIT`` descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells,
 searched with ``NPROBE`` probes.  ``SEARCHED`` neighbours are looked up and the NEIGHBOURS
 nearest kept, ties going to the earliest row as in the exact scan: with only NEIGHBOURS looked
@@ -85,9 +88,7 @@ class LocalIndex:
             "counts": np.array([len(d) for _, d in items], np.int64),
             "frame": np.concatenate([np.zeros(0, np.uint16)] + [f for f, _ in items]),
             "descriptors": codes,
-            "cells": _centroids(ivf)
-            if ivf is not None
-            else np.zeros((0, DESCRIPTOR_BYTES), np.uint8),
+            "cells": np.zeros((0, DESCRIPTOR_BYTES), np.uint8) if ivf is None else _centroids(ivf),
             **_lists(ivf, len(codes)),
             "trained_for": np.array([0 if ivf is None else self._ivf.ntotal_trained], np.int64),
         }
