@@ -9,8 +9,8 @@ for each query picture, summed over the query's pictures.
 The faiss index is rebuilt from the stored arrays when it is next searched after items were
 added or removed (libraries change in batches, between searches), and saved beside the
 library (``to_arrays``), so a command opens it instead of training it again: each descriptor
-once (38 bytes a descriptor with its picture and place in a cell, 75 in format 1, which also held faiss's
-serialised copy), the trained cells, and each cell's rows, which opening copies straight into
+once (38 bytes a descriptor with its picture and place in a cell; 75 in format 1, which held
+faiss's serialised copy too), the trained cells, and each cell's rows, which opening copies into
 the cells' lists without searching the quantizer.  Up to
 ``FLAT_LIMIT`` descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells,
 searched with ``NPROBE`` probes.  ``SEARCHED`` neighbours are looked up and the NEIGHBOURS
@@ -110,6 +110,10 @@ class LocalIndex:
             )
         except KeyError as exc:
             raise ValueError(f"no {exc} in a saved orb index") from None
+        # Plain views of the memory maps: np.memmap's slicing costs ~20 us a slice in Python.
+        media, counts, frame, codes, cells, sizes, rows, trained = map(
+            np.asarray, (media, counts, frame, codes, cells, sizes, rows, trained)
+        )
         ends = np.cumsum(counts)
         if (
             media.ndim != 1
@@ -274,8 +278,8 @@ def _fill(
     """Put each descriptor (its id: its row) straight into its saved cell, without searching
     the quantizer or sorting: one copy of the codes."""
     ids = rows.astype(np.int64)
-    rows_of = np.ascontiguousarray(codes).view(np.dtype((np.void, DESCRIPTOR_BYTES))).ravel()
-    grouped = np.ascontiguousarray(rows_of[ids])  # one gather of 32-byte rows: cell order
+    # One gather of the codes into cell order (np.take of 8-byte words: ~2x a void gather).
+    grouped = np.take(np.ascontiguousarray(codes).view(np.uint64), ids, axis=0)
     first = 0
     for number in np.flatnonzero(sizes).tolist():
         size = int(sizes[number])
