@@ -45,6 +45,8 @@ from fingerprint import HashIndex, fingerprint_file  # noqa: E402
 from fingerprint.types import VARIANT_FULL, Fingerprint  # noqa: E402
 
 VIDEOS = ROOT.parent / "shared" / "media" / "videos"
+CHECK_QUERY = VIDEOS / "chair-20-sd-bar.mp4"  # 20 s of the chair footage
+CHECK_ORIGINAL = VIDEOS / "chair-orig-22-sd-bar.mp4"
 RADIUS = 64
 FRAMES = 150  # per synthetic clip
 QUERY_FRAMES = 120  # a 20 s query clip
@@ -253,25 +255,30 @@ def distractor_signals(orb_per_clip: int, clips: int, cache: Path):
     return signals
 
 
-def check_times(runs: int, orb_per_clip: int, cache: Path) -> None:
-    """`oldclip check` wall time against a 1M-hash library, with and without the saved
-    indexes."""
+def check_library(database: Path, orb_per_clip: int, cache: Path) -> None:
+    """The 1M-hash library `check` is timed against, written to ``database``."""
     import storage  # noqa: PLC0415 - only this part needs the project's storage
 
-    videos = sorted(VIDEOS.glob("chair-*.mp4"))
-    query = next(p for p in videos if p.name.startswith("chair-20"))
-    original = next(p for p in videos if p.name.startswith("chair-orig"))
-    with tempfile.TemporaryDirectory(prefix="oldclip-bench-index-") as folder:
-        database = Path(folder) / "library.db"
-        db = storage.open_db(database)
-        signals = distractor_signals(orb_per_clip, 5000, cache) if orb_per_clip else None
-        add_distractors(db, 1_000_000, np.random.default_rng(3), frames=200, signals=signals)
-        with db.atomic():
-            media_id, _ = storage.add_media(db, fingerprint_file(original))
-            storage.add_clip(
-                db, media_id, title="the chair", first_seen="2014-07-17", source="bench"
-            )
-        db.conn.close()
+    db = storage.open_db(database)
+    signals = distractor_signals(orb_per_clip, 5000, cache) if orb_per_clip else None
+    add_distractors(db, 1_000_000, np.random.default_rng(3), frames=200, signals=signals)
+    with db.atomic():
+        media_id, _ = storage.add_media(db, fingerprint_file(CHECK_ORIGINAL))
+        storage.add_clip(db, media_id, title="the chair", first_seen="2014-07-17", source="bench")
+    db.conn.close()
+
+
+def check_times(runs: int, orb_per_clip: int, cache: Path, keep: Path | None) -> None:
+    """`oldclip check` wall time against a 1M-hash library, with and without the saved
+    indexes.  With ``keep``, the library is kept in (and reused from) that folder, e.g. to
+    profile one `check` (``python -m cProfile -m oldclip --db KEEP/library.db check ...``)."""
+    query = CHECK_QUERY
+    with tempfile.TemporaryDirectory(prefix="oldclip-bench-index-") as temporary:
+        folder = keep or Path(temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        database = folder / "library.db"
+        if not database.exists():
+            check_library(database, orb_per_clip, cache)
         command = [sys.executable, "-m", "oldclip", "--db", str(database), "check", str(query)]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -322,11 +329,14 @@ def main() -> None:
         "--orb-per-clip", type=int, default=200, help="ORB descriptors per distractor clip"
     )
     parser.add_argument("--cache", type=Path, default=Path("/tmp/oldclip-bench"))
+    parser.add_argument(
+        "--keep", type=Path, help="folder to keep (and reuse) the check's 1M-hash library in"
+    )
     args = parser.parse_args()
     if not args.skip_recall:
         recall_table(args.sizes, args.clips)
     if not args.skip_check:
-        check_times(args.check_runs, args.orb_per_clip, args.cache)
+        check_times(args.check_runs, args.orb_per_clip, args.cache, args.keep)
 
 
 if __name__ == "__main__":

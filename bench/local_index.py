@@ -105,7 +105,7 @@ def real_descriptors(count: int, cache: Path) -> np.ndarray:
         picture = frame[y : y + ch, x : x + cw]
         scale = rng.uniform(0.6, 1.0)
         picture = cv2.resize(picture, (max(64, int(cw * scale)), max(64, int(ch * scale))))
-        _, descriptors = keypoints(orb, picture)
+        (_, descriptors), _ = keypoints(orb, picture)  # upright only, as stored
         parts.append(descriptors)
         total += len(descriptors)
     codes = np.concatenate(parts)[:count]

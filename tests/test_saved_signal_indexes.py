@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 from media import CHAIR, CHAIR_RECUT, DOORKNOB, PATTERN, VIDEOS, require_media, shared_fingerprint
 
@@ -158,3 +159,29 @@ def test_an_index_of_another_format_is_rebuilt_not_used(config, caplog, monkeypa
         assert len(library.signal_indexes["orb"]) == 2
         library.close()
     assert not built_from_database(caplog)
+
+
+def test_an_orb_index_saved_by_the_previous_format_is_rebuilt_not_misread(config, caplog):
+    """Format 1 of the orb index held faiss's serialised index beside the descriptors (each
+    descriptor twice); format 2 holds them once.  A library saved by the old version is
+    rebuilt from the database on the next command, quietly, and saved in the new format."""
+    from fingerprint.index_file import load_arrays, save_arrays
+
+    path = Library(None, config).signal_index_path("orb")
+    arrays, meta = load_arrays(path)
+    old = {k: np.array(arrays[k]) for k in ("media", "counts", "frame", "descriptors")}
+    old["faiss"] = np.zeros(0, np.uint8)
+    old["trained_for"] = np.zeros(1, np.int64)
+    meta = {**meta, "format": "orb-1 flat<=50000 ivf sqrt cells x39 nprobe=16"}
+    save_arrays(path, old, meta)
+    with pytest.raises(ValueError):  # the old layout is not taken for the new one
+        local_index.LocalIndex().load_arrays(load_arrays(path)[0])
+    with caplog.at_level(logging.INFO, logger="oldclip.library"):
+        library = Library.open(config)
+        assert signal_candidates(library, CHAIR_RECUT)["orb"][:1] == [1]
+        library.close()
+    assert built_from_database(caplog) == ["built the orb index from the database (2 media)"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    arrays, meta = load_arrays(path)
+    assert meta["format"] == local_index.LocalIndex.format and "faiss" not in arrays
+    assert arrays["descriptors"].nbytes > 0.9 * path.stat().st_size  # each descriptor once
