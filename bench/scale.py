@@ -16,6 +16,13 @@ starts from an empty library and the same feed:
 Every process decodes with one worker process ([watch] fingerprint_workers = 1).  Printed:
 wall time from the processes' start (start-up included) and media per minute.
 
+``--db-time`` (run alone) asks whether the storage calls, synchronous on one psycopg
+connection per process, hold up a worker's event loop enough for an asynchronous driver with a
+pool to pay: one worker runs in this process (``oldclip.worker.work``) on the same feed while
+every statement of its database is timed and a ticker measures how late the loop answers.
+Printed per media item: statements, milliseconds spent waiting for PostgreSQL (the loop is
+blocked that long), wall time, and the loop's worst lag.
+
 Then index replicas (``--replicas-only`` runs just these), on each engine: a replica (a
 ``Library`` with its index built) is open on a library of ``--base-hashes`` frame hashes while
 another connection adds clips of ``--hashes-per-clip`` random hashes; printed, for each of
@@ -150,6 +157,69 @@ async def run_postgres(folder: Path, feed_url: str, url: str, workers: int, post
         admin.close()
 
 
+async def run_db_time(folder: Path, feed_url: str, url: str, posts: int) -> None:
+    """One in-process worker on PostgreSQL, its database calls timed (see ``--db-time``)."""
+    from oldclip.jobs import defer_poll, ensure_schema, make_app
+    from oldclip.worker import work
+
+    schema = f"oldclip_bench_{secrets.token_hex(6)}"
+    admin = connect_postgres(url)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        database = with_search_path(url, schema)
+        config_path = write_config(folder, database)
+        add_feed(config_path, feed_url)
+        os.environ["XDG_DATA_HOME"] = str(folder / "data")  # PostgreSQL's saved index
+        (folder / "data" / "oldclip").mkdir(parents=True)
+        config = load_config(config_path)
+        library = Library.open(config)
+        ensure_schema(library.db)
+        timed = {"statements": 0, "seconds": 0.0}
+        for name in ("execute", "executemany"):
+            plain = getattr(library.db, name)
+
+            def measured(*a, _plain=plain, **k):
+                started = time.perf_counter()
+                try:
+                    return _plain(*a, **k)
+                finally:
+                    timed["statements"] += 1
+                    timed["seconds"] += time.perf_counter() - started
+
+            setattr(library.db, name, measured)
+        worst = 0.0
+
+        async def ticker() -> None:
+            nonlocal worst
+            while True:
+                started = time.perf_counter()
+                await asyncio.sleep(0.01)
+                worst = max(worst, time.perf_counter() - started - 0.01)
+
+        app = make_app(database)
+        tick = asyncio.create_task(ticker())
+        started = time.monotonic()
+        async with app.open_async():
+            feed_id = storage.list_feeds(library.db)[0].id
+            await defer_poll(app, feed_id)
+            while _final(library.db) < posts:
+                await work(library, config, app, concurrency=4, wait=False)
+        wall = time.monotonic() - started
+        tick.cancel()
+        print(
+            f"postgresql, 1 worker in process, {posts} media: per media item "
+            f"{timed['statements'] / posts:.0f} statements, "
+            f"{timed['seconds'] / posts * 1000:.1f} ms waiting for PostgreSQL "
+            f"(the loop blocked), {wall / posts * 1000:.0f} ms wall; "
+            f"worst loop lag {worst * 1000:.0f} ms",
+            flush=True,
+        )
+        library.db.close()
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
 def _final(db) -> int:
     row = db.execute(
         "SELECT count(*) FROM post_media WHERE state IN ('notified', 'failed')"
@@ -244,6 +314,7 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--database-url", default=postgres_test_url())
     parser.add_argument("--replicas-only", action="store_true")
+    parser.add_argument("--db-time", action="store_true", help="database time per media job")
     parser.add_argument("--base-hashes", type=int, default=100_000)
     parser.add_argument("--replica-hashes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--hashes-per-clip", type=int, default=100)
@@ -252,6 +323,13 @@ async def main() -> None:
         run_replicas(args)
         return
     runner, feed_url = await serve(args.posts)
+    if args.db_time:
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                await run_db_time(Path(tmp), feed_url, args.database_url, args.posts)
+        finally:
+            await runner.cleanup()
+        return
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{args.posts} photo posts, each a distinct file; {os.cpu_count()} CPUs, load {load}")
     print(f"{'setup':<22} {'seconds':>8} {'media/min':>10}")

@@ -29,6 +29,7 @@ from bot.app import run_bot
 from bot.deps import Deps
 from bot.outgoing import Courier
 from bot.settings import BotSettings
+from oldclip.config import ReplicaSettings
 from oldclip.jobs import defer_poll, ensure_schema, make_app
 from oldclip.library import Library
 from oldclip.scheduler import tick
@@ -212,7 +213,9 @@ async def test_a_worker_whose_connections_are_all_cut_retries_the_job_and_goes_o
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     name = f"oldclip_cut_{secrets.token_hex(4)}"
     url = f"{postgres_schema}&application_name={name}"
-    config = queue_config(url, tmp_path)
+    # The idle catch-up (every [library] refresh_s) would meet the cut first and reconnect
+    # the pipeline's connection before the job runs: kept out of the way here.
+    config = replace(queue_config(url, tmp_path), replica=ReplicaSettings(refresh_s=3600))
     library, admin = Library.open(config), connect_postgres(postgres_schema)
     try:
         feed_id, _ = add_feed(library, "rss", "http://127.0.0.1:1/feed.xml", interval_s=600)
