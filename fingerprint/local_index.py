@@ -18,15 +18,18 @@ nearest kept, ties going to the earliest row as in the exact scan: with only NEI
 up, the order the cells are visited in decided which of several equally near descriptors
 voted (Hamming distances tie often).
 
-Measured by ``bench/local_index.py`` at 1M descriptors of real frames (7 queries: shared clips
-and edits of them, ~20 s, looked up upright and mirrored; one search thread on a machine
-shared with other work), share of the exact scan's top 25 kept, CPU s per query clip:
-exact scan 12.3 s; sqrt(n) cells with 16 probes 0.914, 0.57 s (0.886 before the ties were
-settled); 32 probes 0.954, 1.03 s; 64 probes 0.971, 1.97 s; 128 probes 1.000, 3.9 s;
-4 sqrt(n) cells with 64 probes 0.966, 0.83 s (training 10x longer); binary HNSW (M 16,
-efSearch 128) 0.943, 1.2 s, 184 bytes a descriptor and 506 s to build here.  Only 128 probes
-keep 0.99, at a cost that would double a `check`, so 16 stay: every query kept its exact best
-candidate but one.  At 10M the exact scan alone takes 108 s of CPU a query clip.
+Measured by ``bench/local_index.py`` at 1M descriptors of real frames (26 queries: shared
+clips and edits of them, ~20 s, looked up upright and mirrored; one search thread on a machine
+shared with other work), share of the exact scan's top 25 kept, CPU s per query clip: exact
+scan 6.5 s; sqrt(n) cells with 16 probes 0.959, 0.35 s; 32 probes 0.977, 0.57 s; 48 probes
+0.986, 0.95 s; 64 probes 0.992, 1.11 s; 2 sqrt(n) cells with 32 probes 0.980, 0.42 s; 4 sqrt(n)
+cells with 64 probes 0.979, 0.58 s, with 128 probes 0.994, 1.16 s (training 3x, 7x longer);
+16 probes, then 64 for the query descriptors whose 4th neighbour is 48 bits or farther, 0.971,
+1.07 s.  Earlier, on 7 queries: binary HNSW (M 16, efSearch 128) 0.943, 1.2 s, 184 bytes a
+descriptor and 506 s to build.  The misses are chance neighbours' votes deciding the last places of
+the 25 (every query kept its exact best candidate with 16 probes already), so 64 probes it is.
+At 10M, with the cells growing as sqrt(n), the same 64 probes scan ~3x the rows (~3.5 s a clip)
+and keep less than at 1M; unmeasured here (the exact scan alone takes ~108 s a clip).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor v
 NEIGHBOURS = 4  # stored descriptors that may vote per query descriptor
 SEARCHED = 16  # stored descriptors looked up per query descriptor, the NEIGHBOURS nearest kept
 FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
-NPROBE = 16  # inverted-file cells visited per query descriptor above FLAT_LIMIT
+NPROBE = 64  # inverted-file cells visited per query descriptor above FLAT_LIMIT
 TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
 
 
