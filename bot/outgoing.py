@@ -191,11 +191,11 @@ class Courier:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                if recover_at is not None and loop.time() >= recover_at:
-                    self._recover()
-                    recover_at = loop.time() + RECOVER_EVERY_S if self.shared else None
                 self._wake.clear()
                 try:
+                    if recover_at is not None and loop.time() >= recover_at:
+                        self._recover()
+                        recover_at = loop.time() + RECOVER_EVERY_S if self.shared else None
                     started = self._start_due() if self._paused_s() <= 0 else 0
                     wait = self._seconds_to_next(started)
                 except DatabaseUnavailable as exc:

@@ -168,11 +168,13 @@ async def test_the_scheduler_says_one_line_and_goes_on_after_losing_the_server(
         admin.close()
 
 
+@pytest.mark.parametrize("cut", ["while waiting", "before starting"])
 async def test_the_bot_sends_on_after_its_database_connection_is_cut(
-    postgres_schema: str, caplog: pytest.LogCaptureFixture
+    postgres_schema: str, caplog: pytest.LogCaptureFixture, cut: str
 ) -> None:
     """`oldclip bot` stays up through a server restart: a row queued meanwhile (by another
-    process) still goes out, and the lost connection is one line in the log."""
+    process) still goes out, and the lost connection is one line in the log.  Cut before
+    the sender starts, its first act (settling sends left by dead processes) meets it."""
     db, other, admin = (
         open_db(postgres_schema),
         open_db(postgres_schema),
@@ -184,10 +186,13 @@ async def test_the_bot_sends_on_after_its_database_connection_is_cut(
             bot = Bot(DEFAULT_TOKEN, base_url=f"{tg.base_url}/bot")
             async with bot:
                 courier = Courier(db, bot, shared=True)
+                if cut == "before starting":
+                    terminate(admin, backend_pid(db))
                 sending = asyncio.create_task(courier.run(stop))
                 try:
-                    await asyncio.sleep(0.2)  # started, now waiting for rows
-                    terminate(admin, backend_pid(db))
+                    if cut == "while waiting":
+                        await asyncio.sleep(0.2)  # started, now waiting for rows
+                        terminate(admin, backend_pid(db))
                     with caplog.at_level(logging.WARNING, logger="bot.outgoing"):
                         outgoing.queue(other, 7, "sendMessage", {"text": "still here"})
                         courier.wake()
