@@ -35,10 +35,10 @@ PHOTO_POINTS = 4 * MAX_POINTS
 # than footage's that a quota of a few times the budget went to them almost whole, leaving the
 # footage beside them next to nothing (a captioned frame: 75 keypoints outside the caption out
 # of 1,226, against 799 without it).  A quota far above the budget keeps nearly every corner;
-# only the chosen ones are described.  16 times it keeps 0.994 of the descriptors 32 times did
-# (8 times: 0.963) and costs 8.2 ms a 480 px picture against 10.8 (ORB's CPU is mostly spent
-# sorting and culling its candidates).
-DETECTED = 16
+# only the chosen ones are described.  24 times it keeps 0.997 of the descriptors 32 times did,
+# at 0.92 of ORB's CPU (ORB spends it mostly sorting and culling candidates); 16 times (0.993)
+# lost a combined-edit vertical repost of bench/accuracy.py that 24 and 32 find.
+DETECTED = 24
 # A vertical (portrait) video picture keeps up to this many times MAX_POINTS, in proportion to
 # its height: a landscape clip reposted as a 9:16 vertical fills a third of it.
 PORTRAIT_SHARE = 2.0
