@@ -8,6 +8,7 @@
    is shared, so wall time says little).  ``fingerprint_file`` runs every registered signal.
    Compared with a plain PyAV decode of every frame, and with the peer a plain loop would be:
    every frame decoded and an imagehash pHash a second (``bench/peer.py``).  Target >= 55x.
+   Then the CPU per photo of ``fingerprint_file`` on the shared photos.
 2. Decoder settings (``fingerprint.decode.DECODER_OPTIONS`` and ``SKIP_UNSAMPLED``): FFmpeg's
    whole-stream ``skip_loop_filter`` and ``skip_frame``, and skipping only the non-reference
    frames no sample needs, on the shared videos: CPU against FFmpeg's defaults with every
@@ -49,6 +50,7 @@ from fingerprint import decode as decoding  # noqa: E402
 from fingerprint.types import Fingerprint  # noqa: E402
 
 MEDIA = HERE.parent.parent / "shared" / "media" / "videos"
+PHOTOS = MEDIA.parent / "images"
 FRAMES_PER_CLIP = 40
 # label: (FFmpeg decoder options, whether unsampled non-reference frames are skipped)
 DECODER_TRIALS = {
@@ -94,6 +96,12 @@ def throughput(videos: list[Path], runs: int) -> None:
         f"{'all':38} {length:8.1f} {length / fp_cpu:8.1f} {length / decode_cpu:8.1f} "
         f"{length / peer_cpu:9.1f}   (target >= 55x, and >= the pHash peer)\n"
     )
+    photos = sorted(PHOTOS.glob("*.jpg"))
+    if photos:
+        cpu = sum(
+            min(cpu_of(lambda p=p: fingerprint_file(p))[0] for _ in range(runs)) for p in photos
+        )
+        print(f"photos: {len(photos)} shared photos, {1000 * cpu / len(photos):.1f} ms CPU each\n")
 
 
 def _bits(a: Fingerprint, b: Fingerprint) -> tuple[np.ndarray, np.ndarray]:

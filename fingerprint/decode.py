@@ -28,6 +28,11 @@ WORK_SIDE = 256  # long side of the frames handed to border detection and hashin
 # Long side of the larger grey picture anchors also carry, for signals that look at details
 # (local features need a few hundred pixels to find corners that survive a crop).
 DETAIL_SIDE = 480
+# A photo is one picture, so signals can afford to look at it larger: its ``large`` picture has
+# its short side at most PHOTO_SHORT_SIDE and its long side at most PHOTO_LONG_SIDE (a phone
+# screenshot shows the footage in a strip of it, ~200 px wide at 480 px on the long side).
+PHOTO_SHORT_SIDE = 720
+PHOTO_LONG_SIDE = 1280
 CUT_SIDE = 16  # size of the thumbnails compared to find scene cuts
 
 # Demuxers allowed for video: self-contained files only (no playlists, no concat lists).
@@ -61,6 +66,8 @@ class Sample:
     grey: np.ndarray  # (H, W) uint8, long side <= WORK_SIDE
     anchor: bool  # indexed (see fingerprint.types)
     detail: np.ndarray | None = None  # anchors only: (H, W) uint8, long side <= DETAIL_SIDE
+    # Photos only: (H, W) uint8 within PHOTO_SHORT_SIDE x PHOTO_LONG_SIDE, from the same read.
+    large: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -92,8 +99,9 @@ def decode(
 
     photo = _try_photo(source, name, limits)
     if photo is not None:
-        header, detail = photo
-        return header, iter([Sample(0.0, _shrunk(detail, WORK_SIDE), True, detail)])
+        header, large = photo
+        detail = _shrunk(large, DETAIL_SIDE)
+        return header, iter([Sample(0.0, _shrunk(detail, WORK_SIDE), True, detail, large)])
     return _decode_video(source, name, limits)
 
 
@@ -107,7 +115,11 @@ def _work_size(width: int, height: int, side: int = WORK_SIDE) -> tuple[int, int
 def _try_photo(
     source: str | Path | bytes, name: str, limits: Limits
 ) -> tuple[Header, np.ndarray] | None:
-    """Open still images with Pillow (which honours EXIF orientation); None for anything else."""
+    """Open still images with Pillow (which honours EXIF orientation); None for anything else.
+
+    The photo is read once, at its ``large`` size (``Sample.large``); the smaller pictures are
+    shrunk from it (reading it again at each size cost a second JPEG decode per photo).
+    """
     fp = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
         with warnings.catch_warnings():
@@ -118,10 +130,11 @@ def _try_photo(
                 width, height = img.size
                 if width * height > limits.max_pixels:
                     raise MediaError(name, f"the photo is too large ({width}x{height} pixels)")
-                img.draft("L", _work_size(width, height, DETAIL_SIDE))  # JPEG: decode smaller
+                img.draft("L", (PHOTO_SHORT_SIDE, PHOTO_SHORT_SIDE))  # JPEG: decode smaller
                 img = ImageOps.exif_transpose(img).convert("L")
-                img.thumbnail((DETAIL_SIDE, DETAIL_SIDE), Image.Resampling.BOX)
-                frame = np.asarray(img)
+                scale = min(PHOTO_SHORT_SIDE / min(img.size), PHOTO_LONG_SIDE / max(img.size), 1)
+                size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+                frame = np.asarray(img if scale == 1 else img.resize(size, Image.Resampling.BOX))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None  # not a photo Pillow knows (or damaged): let the video decoder judge
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:

@@ -45,7 +45,7 @@ class LocalSignal:
     def extractor(
         self, source: Path | bytes, name: str, header: Header, limits: Limits
     ) -> LocalExtractor:
-        return LocalExtractor(photo=header.kind == "photo", source=source)
+        return LocalExtractor(photo=header.kind == "photo")
 
     def dumps(self, data: object) -> bytes:
         return local_features.dumps(_features(data))

@@ -14,35 +14,31 @@ textured corner cannot take them all (a crop keeping the other corners would sha
 
 from __future__ import annotations
 
-import io
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
 
 if TYPE_CHECKING:
     from .decode import Sample
 
 DESCRIPTOR_BYTES = 32  # ORB: 256 bits
 MAX_POINTS = 160  # keypoints kept per video picture
-# A photo is one picture, so it can afford more keypoints, read from a larger picture than the
-# decoder's 480 px detail: a phone screenshot shows the footage in a strip of it, which at
-# 480 px on the long side would leave the footage ~200 px wide.
+# A photo is one picture, so it can afford more keypoints, read from the decoder's larger
+# picture of it (``Sample.large``, up to 720 x 1280 px) rather than its 480 px detail.
 PHOTO_POINTS = 4 * MAX_POINTS
-PHOTO_SHORT_SIDE = 720  # px: the photo is read with its short side at most this ...
-PHOTO_LONG_SIDE = 1280  # ... and its long side at most this
 # Keypoints ORB detects per kept one, before the grid picks.  ORB keeps a fixed quota per
 # pyramid level, strongest first: a caption, a logo or app chrome has corners so much stronger
 # than footage's that a quota of a few times the budget went to them almost whole, leaving the
 # footage beside them next to nothing (a captioned frame: 75 keypoints outside the caption out
-# of 1,226, against 799 without it).  A quota far above what a 480 px picture has keeps every
-# corner; only the chosen ones are described.
-DETECTED = 32
+# of 1,226, against 799 without it).  A quota far above the budget keeps nearly every corner;
+# only the chosen ones are described.  24 times it keeps 0.997 of the descriptors 32 times did,
+# at 0.92 of ORB's CPU (ORB spends it mostly sorting and culling candidates); 16 times (0.993)
+# lost a combined-edit vertical repost of bench/accuracy.py that 24 and 32 find.
+DETECTED = 24
 # A vertical (portrait) video picture keeps up to this many times MAX_POINTS, in proportion to
 # its height: a landscape clip reposted as a 9:16 vertical fills a third of it.
 PORTRAIT_SHARE = 2.0
@@ -120,9 +116,8 @@ class LocalFeatures:
 class LocalExtractor:
     """Keeps anchor pictures about once a second and at scene changes, and their keypoints."""
 
-    def __init__(self, photo: bool, source: Path | bytes | None = None) -> None:
+    def __init__(self, photo: bool) -> None:
         self.photo = photo
-        self.source = source
         self.budget = PHOTO_POINTS if photo else MAX_POINTS
         self._orb = cv2.ORB_create(nfeatures=DETECTED * self.budget, fastThreshold=12)
         self._last_time = -1e9
@@ -143,9 +138,7 @@ class LocalExtractor:
             change <= CUT_CHANGE and sample.time - self._last_time < KEEP_GAP
         ):
             return
-        picture = sample.detail
-        if self.photo and self.source is not None:
-            picture = larger_photo(self.source, picture)
+        picture = sample.large if sample.large is not None else sample.detail
         height, width = picture.shape[:2]
         budget = self.budget
         if not self.photo and height > width:  # a vertical repost: the footage is a strip
@@ -187,28 +180,6 @@ def _stack(
         points=np.concatenate(points).astype(np.float32).reshape(-1, 2),
         descriptors=np.concatenate(descriptors).reshape(-1, DESCRIPTOR_BYTES),
     )
-
-
-def larger_photo(source: Path | bytes, detail: np.ndarray) -> np.ndarray:
-    """The photo in grey at ``PHOTO_SHORT_SIDE``/``PHOTO_LONG_SIDE``, or ``detail`` if smaller.
-
-    The decoder has already opened this photo and checked its size, so failing here (a file
-    changed since) only means falling back to the decoder's picture.
-    """
-    try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
-            img.draft("L", (PHOTO_SHORT_SIDE, PHOTO_SHORT_SIDE))
-            img = ImageOps.exif_transpose(img).convert("L")
-            scale = min(PHOTO_SHORT_SIDE / min(img.size), PHOTO_LONG_SIDE / max(img.size), 1.0)
-            size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-            larger = np.asarray(img.resize(size, Image.Resampling.BOX))
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return detail
-    if larger.shape[:2] <= detail.shape[:2] or (larger.shape[0] > larger.shape[1]) != (
-        detail.shape[0] > detail.shape[1]
-    ):
-        return detail
-    return larger
 
 
 Described = tuple[np.ndarray, np.ndarray]  # keypoints' (N, 2) positions, (N, 32) descriptors
