@@ -194,7 +194,15 @@ def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> tuple[list[tup
 
 
 def _nearest(queries: np.ndarray, stored: np.ndarray, radius: int, k: int = 2) -> np.ndarray:
-    """The ``k`` nearest rows of ``stored`` for each query descriptor, -1 beyond ``radius``.
+    """The ``k`` nearest rows of ``stored`` for each query descriptor, -1 beyond ``radius``."""
+    distances, rows = _knn(queries, stored, k)
+    rows[distances > radius] = -1
+    return rows
+
+
+def _knn(queries: np.ndarray, stored: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and rows of the ``min(k, len(stored))`` nearest rows of ``stored`` for each
+    query descriptor, nearest first.
 
     faiss's exact binary scan is ~3x faster than OpenCV's brute-force matcher here, on one
     thread: OpenMP threads for a scan this small only contend with the decoding thread and
@@ -205,11 +213,9 @@ def _nearest(queries: np.ndarray, stored: np.ndarray, radius: int, k: int = 2) -
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
-        distances, rows = index.search(np.ascontiguousarray(queries), min(k, len(stored)))
+        return index.search(np.ascontiguousarray(queries), min(k, len(stored)))
     finally:
         faiss.omp_set_num_threads(threads)
-    rows[distances > radius] = -1
-    return rows
 
 
 def _verify(query: LocalFeatures, qi: int, reference: LocalFeatures, ri: int) -> Pair | None:
@@ -246,21 +252,20 @@ def _matches(q_desc: np.ndarray, r_desc: np.ndarray) -> tuple[np.ndarray, np.nda
     """Rows of the query's and the reference's descriptors that match, in query order: each
     query descriptor's nearest within ``MATCH_RADIUS`` that passes Lowe's ratio test.
 
-    ``cv2.batchDistance`` is what OpenCV's brute-force matcher runs (same neighbours, ties
-    to the earliest row), returned as two arrays instead of a Python object per match, which
-    cost more than the scan: verifying a picture pair is 30% cheaper.
+    The same matches as OpenCV's brute-force ``knnMatch`` (a best neighbour that passes the
+    ratio test is never tied), from faiss's scan as two arrays instead of a Python object per
+    match: matching the ~1,700 picture pairs of one `check` in the 1M-hash bench took 0.16 s
+    CPU against 0.49 s.
     """
     if not len(q_desc) or not len(r_desc):
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    distances, rows = cv2.batchDistance(
-        q_desc, r_desc, cv2.CV_32S, normType=cv2.NORM_HAMMING, K=min(2, len(r_desc))
-    )
+    distances, rows = _knn(q_desc, r_desc, 2)
     best = distances[:, 0]
     good = best <= MATCH_RADIUS
     if rows.shape[1] > 1:  # a lone reference descriptor has no second to compare with
         good &= best < RATIO * distances[:, 1]
     q_rows = np.flatnonzero(good)
-    return q_rows, rows[q_rows, 0].astype(np.int64)
+    return q_rows, rows[q_rows, 0]
 
 
 def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
