@@ -36,6 +36,7 @@ from .config import Config, ConfigError, parse_duration
 from .library import ClipMatch, Library
 from .links import LinkDownloader
 from .render import terminal
+from .replica import keep_fresh
 from .runner import run_until_signalled
 from .watch import add_feed, run_forever, say_if_no_feeds
 from .workers import MediaWorkers, media_workers
@@ -303,6 +304,11 @@ def run(library: Library, config: Config) -> int:
         library: Library, config: Config, stop: asyncio.Event, workers: MediaWorkers
     ) -> None:
         tasks = [asyncio.create_task(run_forever(library, config, stop, workers))]
+        # As on a worker: other processes' changes (`oldclip add`) are caught up when idle,
+        # and the change log is pruned, or every sighting would stay in it for ever.
+        fresh = asyncio.create_task(
+            keep_fresh(library, config.replica.refresh_s, config.replica.changes_keep_h)
+        )
         if settings.token:
             deps = bot_deps(library, config, workers)
             tasks.append(asyncio.create_task(run_bot(deps, stop, _say)))
@@ -313,6 +319,7 @@ def run(library: Library, config: Config) -> int:
                     raise task.exception()
         finally:
             stop.set()  # one part failing stops the others cleanly
-            await asyncio.gather(*tasks, return_exceptions=True)
+            fresh.cancel()
+            await asyncio.gather(fresh, *tasks, return_exceptions=True)
 
     return run_until_signalled(everything, library)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from media import CHAIR, CHAIR_RECUT, DOORKNOB, PATTERN, shared_fingerprint
+from media import CHAIR, CHAIR_RECUT, DOORKNOB, PATTERN, REPO, shared_fingerprint
 
 import storage
 from oldclip.config import load_config
@@ -174,3 +177,44 @@ async def test_a_worker_prunes_the_changes_older_than_it_keeps(open_library) -> 
     assert [c.kind for c in storage.changes_after(writer.db, 0)] == ["added"]
     replica.refresh()
     assert matched_titles(replica, CHAIR_RECUT) == ["Chair"] and replica.replica.full_reads == 0
+
+
+async def test_oldclip_run_prunes_the_change_log_as_a_worker_does(tmp_path: Path) -> None:
+    """`oldclip run` on one host logs every sighting too: without pruning, the log would
+    grow for ever.  Its changes older than ``[library] changes_keep_h`` go while it runs."""
+    database = tmp_path / "library.db"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "{database}"\n[library]\nrefresh_s = 0.1\nchanges_keep_h = 1\n'
+    )
+    library = Library.open(load_config(config))
+    try:
+        add(library, DOORKNOB, "Doorknob")
+        library.db.execute("UPDATE library_changes SET at = '2026-01-01T00:00:00+00:00'")
+        add(library, CHAIR, "Chair")  # logged now: kept
+        assert len(storage.changes_after(library.db, 0)) == 2
+    finally:
+        library.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLDCLIP_")}
+    env |= {"PYTHONPATH": str(REPO), "XDG_DATA_HOME": str(tmp_path / "data")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "oldclip", "--config", str(config), "run",
+        cwd=tmp_path, env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    db = storage.open_db(database)
+    try:
+        deadline = time.monotonic() + 60
+        while len(storage.changes_after(db, 0)) > 1:
+            assert process.returncode is None and time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+    finally:
+        db.close()
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    db = storage.open_db(database)
+    try:
+        assert [c.kind for c in storage.changes_after(db, 0)] == ["added"]  # the recent one
+    finally:
+        db.close()
