@@ -25,6 +25,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 
 import storage
 from storage.engine import Database
+from storage.threads import run_step
 from storage.txn import to_datetime
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,8 @@ async def _poll_feed(context: procrastinate.JobContext, feed_id: int) -> None:
     pipeline = _pipeline(context)
     await pipeline.poll_feed(feed_id)
     # Only this feed's: with thousands of feeds the backlog of others' would fill any limit.
-    due = storage.due_media(pipeline.library.db, states=("new",), limit=10_000, feed_id=feed_id)
+    db = pipeline.library.db
+    due = await run_step(db, storage.due_media, db, states=("new",), limit=10_000, feed_id=feed_id)
     new = [item.id for item in due]
     await defer_media(context.app, new)
 
@@ -116,10 +118,12 @@ async def process_media(context: procrastinate.JobContext, post_media_id: int) -
 
 async def _process_media(context: procrastinate.JobContext, post_media_id: int) -> None:
     pipeline = _pipeline(context)
-    pipeline.library.refresh()  # clips added or removed by other processes
+    library = pipeline.library
+    # Clips added or removed by other processes (in a storage thread, see storage.threads).
+    await run_step(library.db, library.locked, library.refresh)
     outcome = await pipeline.process(post_media_id)
     if outcome in ("failed", "later"):
-        item = storage.get_post_media(pipeline.library.db, post_media_id)
+        item = await run_step(library.db, storage.get_post_media, library.db, post_media_id)
         if item is not None and item.state in storage.ACTIVE_STATES:
             at = to_datetime(item.next_attempt_at) if item.next_attempt_at else None
             await defer_media(context.app, [post_media_id], at=at or _soon())

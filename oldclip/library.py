@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -60,6 +62,7 @@ CACHE_SIZE = 256  # fingerprints of candidate media kept in memory between check
 CATCH_UP_LIMIT = 256
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,14 @@ class Library:
         self.replica = ReplicaState()
         self._cache: OrderedDict[int, Fingerprint] = OrderedDict()
         self._unsaved = False  # an index changed since it was last read or saved
+        # Held by whoever uses the indexes from a storage thread (a worker's, see
+        # storage.threads): the indexes and the cache are never changed by two at once.
+        self.lock = threading.Lock()
+
+    def locked(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` holding the library's lock."""
+        with self.lock:
+            return fn(*args)
 
     @classmethod
     def open(cls, config: Config) -> Library:

@@ -8,6 +8,11 @@ attempts, next retry) and never holds up the others.
 Fingerprinting is CPU work on untrusted files: it runs in isolated worker processes
 (``oldclip.workers``), a bounded number at a time, so the event loop keeps polling while videos
 are decoded and nothing a file does can stop the service.
+
+Storage steps go through ``_db`` and steps on the in-memory index through ``_index``: on a
+worker's PostgreSQL (``storage.threads``) they run in storage threads, so a statement waiting
+for a lock holds up its own item only; the index steps also hold the library's lock, so the
+index is never changed by two threads at once.  On SQLite both run right here, on the loop.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -25,11 +31,12 @@ import storage
 from fingerprint import MediaError, sha256_file
 from storage.bundle.importer import ImportReport, import_bundle
 from storage.bundle.spec import BundleError
+from storage.threads import run_step
 from storage.urls import shown
 from watchers import bundle
 from watchers.errors import FeedError
 from watchers.http import FetchError, fetch
-from watchers.poll import FeedState, poll
+from watchers.poll import FeedState, PollResult, poll
 from watchers.post import Post, Provenance
 
 from .config import Config
@@ -39,6 +46,7 @@ from .pageimport import record_provenance
 from .workers import MediaWorkers, WorkersStopped
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_IN_FLIGHT = 64  # media items in hand at once (downloading, waiting for a worker, matching)
 QUEUE_SCAN = 2000  # due items looked at for one whose host has a free download slot
@@ -99,6 +107,14 @@ class Pipeline:
         self._inflight: dict[int, asyncio.Task[str]] = {}
         self.skipped_items = 0  # items refused at the door since this pipeline started
 
+    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A storage step: in a storage thread when the database has them, else here."""
+        return await run_step(self.library.db, fn, *args, **kwargs)
+
+    async def _index(self, fn: Callable[..., T], *args: Any) -> T:
+        """A step on the library's in-memory index: a storage step under the library's lock."""
+        return await self._db(self.library.locked, fn, *args)
+
     # --- polling ------------------------------------------------------------------------------
 
     async def poll_feed(self, feed_id: int) -> int | None:
@@ -106,7 +122,7 @@ class Pipeline:
 
         Returns how many new posts were queued, or None when the poll failed.
         """
-        feed = storage.get_feed(self.library.db, feed_id)
+        feed = await self._db(storage.get_feed, self.library.db, feed_id)
         if feed is None:
             return 0  # removed since it was scheduled
         if feed.kind == bundle.KIND:
@@ -117,7 +133,8 @@ class Pipeline:
             raise  # the server's trouble, not the feed's: the poll is tried again as it is
         except Exception as exc:  # a bug or an unforeseen answer: recorded, never a silent crash
             log.exception("poll of feed %s (%s)", feed.id, feed.url)
-            self._poll_failed(feed, f"the poll failed unexpectedly ({type(exc).__name__}: {exc})")
+            why = f"the poll failed unexpectedly ({type(exc).__name__}: {exc})"
+            await self._db(self._poll_failed, feed, why)
             return None
 
     async def _poll(self, feed: storage.Feed) -> int | None:
@@ -133,8 +150,12 @@ class Pipeline:
         try:
             result = await poll(self.session, state, timeout_s=self.watch.feed_timeout_s)
         except (FetchError, FeedError) as exc:
-            self._poll_failed(feed, str(exc))
+            await self._db(self._poll_failed, feed, str(exc))
             return None
+        return await self._db(self._record_poll, feed, result)
+
+    def _record_poll(self, feed: storage.Feed, result: PollResult) -> int:
+        """Store a poll's posts and the feed's new state; how many posts were new."""
         new = 0
         for post in result.posts:
             try:
@@ -219,9 +240,9 @@ class Pipeline:
                     )
                     log.info("feed %s (%s): %s", feed.id, feed.url, report.summary())
             except (FetchError, BundleError) as exc:
-                self._poll_failed(feed, str(exc))
+                await self._db(self._poll_failed, feed, str(exc))
                 return None
-        self._polled(feed, result.etag, result.last_modified)
+        await self._db(self._polled, feed, result.etag, result.last_modified)
         return 0 if result.not_modified else report.new
 
     # --- the queue ----------------------------------------------------------------------------
@@ -299,7 +320,7 @@ class Pipeline:
         finds the work done, or resumes it from the stored state: every step is
         compare-and-set.
         """
-        item = storage.get_post_media(self.library.db, post_media_id)
+        item = await self._db(storage.get_post_media, self.library.db, post_media_id)
         if item is None or item.state not in storage.ACTIVE_STATES:
             return None
         return await self._advance(item)
@@ -317,34 +338,50 @@ class Pipeline:
             if item.state == "fetched":
                 item = await self._fingerprint(item)
             if item.state in ("fingerprinted", "matched"):
-                return self._decide(item)
+                return await self._decide(item)
         except WorkersStopped:
             return "later"  # shutting down: not the file's fault, it is resumed at the next start
         except (FetchError, MediaError, OSError) as exc:
-            return self._failed(item, exc)
+            return await self._failed(item, exc)
         except storage.DatabaseUnavailable:
             raise  # the server's trouble, not the file's: no failure to record against it
         except Exception as exc:  # an unforeseen bug must cost one item, not the service
             log.exception("media %s of %s", item.url, item.post_url)
-            return self._failed(item, exc)
+            return await self._failed(item, exc)
         return "later"
 
     async def _download(self, item: storage.PostMedia) -> storage.PostMedia:
         folder = self.config.media_dir / f"{item.post_id % 1000:03d}"
         path = await self.downloads.download(item.url, folder, str(item.id))
-        storage.advance(self.library.db, item.id, "fetched", expect="new", file_path=str(path))
+        return await self._db(self._moved, item, "fetched", "new", file_path=str(path))
+
+    def _moved(
+        self, item: storage.PostMedia, state: str, expect: str, **fields: Any
+    ) -> storage.PostMedia:
+        """The item moved on to ``state`` (compare-and-set), as it is stored now."""
+        storage.advance(self.library.db, item.id, state, expect=expect, **fields)
         return storage.get_post_media(self.library.db, item.id)
 
     async def _fingerprint(self, item: storage.PostMedia) -> storage.PostMedia:
         db = self.library.db
         path = Path(item.file_path or "")
-        known = storage.media_by_sha256(db, await asyncio.to_thread(sha256_file, path))
-        if known is not None:
-            media_id = known.id  # seen before: the same file is not fingerprinted again
-        else:
+        sha256 = await asyncio.to_thread(sha256_file, path)
+        known = await self._db(storage.media_by_sha256, db, sha256)
+        fp = None
+        if known is None:  # seen before: the same file is not fingerprinted again
             async with self._slots:
                 fp = await self.workers.fingerprint(path)
-            media_id = self.library.add_fingerprint(fp)
+        media_id = await self._db(self._sighted, item, known.id if known else None, fp, path)
+        # Sighted now: searchable, even if someone sent it.
+        await self._index(self.library.index_media, media_id, fp)
+        return await self._db(self._moved, item, "fingerprinted", "fetched", media_id=media_id)
+
+    def _sighted(self, item: storage.PostMedia, media_id, fp, path: Path) -> int:
+        """Store the item's media (``fp``, when not already known as ``media_id``) and its
+        sighting; returns the media id."""
+        db = self.library.db
+        if media_id is None:
+            media_id, _ = storage.add_media(db, fp)
             storage.set_media_path(db, media_id, str(path))  # the archived download
         storage.add_sighting(
             db,
@@ -354,20 +391,27 @@ class Pipeline:
             seen_at=item.published or item.first_seen_at,
             post_url=item.post_url,
         )
-        self.library.index_media(media_id)  # sighted now: searchable, even if someone sent it
-        storage.advance(db, item.id, "fingerprinted", expect="fetched", media_id=media_id)
-        return storage.get_post_media(db, item.id)
+        return media_id
 
-    def _decide(self, item: storage.PostMedia) -> str:
+    async def _decide(self, item: storage.PostMedia) -> str:
         """Repost of a clip or an older sighting → alert; otherwise archive.
 
         Media of a fact-check (a post with provenance) are library material, not reposts:
         they become a clip, or a source of the clip they show, and alert nobody.
         """
-        db = self.library.db
         if item.provenance is not None:
-            return self._to_library(item)
-        best = self._earlier(item)
+            return await self._index(self._to_library, item)
+        best = await self._index(self._earlier, item)
+        outcome = await self._db(self._record_decision, item, best)
+        if best is not None:
+            self._tell_repost(item, best)
+        return outcome
+
+    def _record_decision(
+        self, item: storage.PostMedia, best: tuple[ClipMatch, str, str] | None
+    ) -> str:
+        """Archive the item, or record it as a repost of ``best`` and alert it."""
+        db = self.library.db
         if item.state == "fingerprinted":
             storage.advance(db, item.id, "matched", expect="fingerprinted")
         if best is None:
@@ -393,7 +437,11 @@ class Pipeline:
             },
             window_s=self.watch.group_window_s,
         )
-        clip = found.clip
+        return "repost"
+
+    def _tell_repost(self, item: storage.PostMedia, best: tuple[ClipMatch, str, str]) -> None:
+        found, first_seen, first_source = best
+        m, clip = found.match, found.clip
         what = (
             f"clip {clip.id} ({clip.title}), first published {first_seen}"
             if clip is not None
@@ -402,7 +450,6 @@ class Pipeline:
         line = f"repost found: {item.post_url or item.url} reuses {what} (score {m.score:.2f})"
         log.info("%s", line)
         self.tell(line)
-        return "repost"
 
     def _to_library(self, item: storage.PostMedia) -> str:
         fp = self.library.load(item.media_id)
@@ -433,12 +480,13 @@ class Pipeline:
                 return found, *evidence
         return None
 
-    def _failed(self, item: storage.PostMedia, exc: Exception) -> str:
+    async def _failed(self, item: storage.PostMedia, exc: Exception) -> str:
         permanent = isinstance(exc, MediaError) or (isinstance(exc, FetchError) and exc.permanent)
         if not isinstance(exc, (FetchError, MediaError, OSError)):
             permanent = item.attempts + 1 >= 2  # an unexpected error: one more try, then give up
         retry = None if permanent else self.watch.retry_base_s * 2**item.attempts
-        storage.fail(
+        await self._db(
+            storage.fail,
             self.library.db,
             item.id,
             str(exc),

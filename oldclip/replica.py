@@ -26,6 +26,7 @@ import numpy as np
 
 import storage
 from fingerprint.types import INDEXED_VARIANTS
+from storage.threads import run_step
 
 if TYPE_CHECKING:
     from fingerprint.types import Fingerprint
@@ -144,17 +145,19 @@ def _apply_benign(library: Library, media_id: int, benign: bool, reused: bool) -
 async def keep_fresh(library: Library, every_s: float, keep_h: float | None = None) -> None:
     """Catch up with the library every ``every_s`` seconds until cancelled, even when no job
     comes (a worker's first match after a quiet night must not wait for a long catch-up), and
-    report staleness above twice that.  Runs on the event loop, like the jobs using the same
-    connection.  With ``keep_h``, changes logged longer ago are pruned once an hour (every
-    worker does it: the delete is idempotent and cheap)."""
+    report staleness above twice that.  Runs where the jobs' storage steps run: on the event
+    loop, or in a storage thread on a worker's PostgreSQL.  With ``keep_h``, changes logged
+    longer ago are pruned once an hour (every worker does it: idempotent and cheap)."""
     pruned_at = -PRUNE_EVERY_S
     while True:
         await asyncio.sleep(every_s)
         try:
-            library.refresh()
+            # In a storage thread on a worker's PostgreSQL (storage.threads), else right here.
+            await run_step(library.db, library.locked, library.refresh)
             if keep_h is not None and time.monotonic() - pruned_at >= PRUNE_EVERY_S:
                 before = datetime.now(UTC) - timedelta(hours=keep_h)
-                storage.prune_library_changes(library.db, before.isoformat(timespec="seconds"))
+                cutoff = before.isoformat(timespec="seconds")
+                await run_step(library.db, storage.prune_library_changes, library.db, cutoff)
                 pruned_at = time.monotonic()
         except Exception as exc:  # the database gone for a moment: try again next time
             log.warning("could not catch up with the library (%s): trying again", exc)

@@ -9,12 +9,15 @@ the outbox, which `oldclip bot` delivers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+from collections.abc import AsyncIterator
 
 import procrastinate
 
 from storage.db import POSTGRES_SCHEMES
+from storage.threads import ThreadedPostgres
 
 from .config import Config, ConfigError
 from .http import http_session
@@ -36,6 +39,20 @@ def require_postgres(config: Config, command: str) -> str:
             "on one host use `oldclip run`"
         )
     return url
+
+
+@contextlib.asynccontextmanager
+async def storage_threads(library: Library, url: str, size: int) -> AsyncIterator[None]:
+    """``library.db`` with ``size`` storage threads while inside (``ThreadedPostgres``)."""
+    main = library.db
+    threaded = ThreadedPostgres(main, url, size)
+    library.db = threaded
+    try:
+        yield
+    finally:
+        library.db = main
+        # The steps in hand finish first (each bounded by lock_wait_s), off the loop.
+        await asyncio.to_thread(threaded.close_threads)
 
 
 def run_worker(
@@ -78,8 +95,17 @@ async def work(
     stalled_after_s: float = STALLED_AFTER_S,
     wait: bool = True,
 ) -> None:
-    """Run ``app``'s jobs here (opened by the caller); ``wait=False`` returns once none is left."""
-    async with media_workers(config) as workers, http_session(config) as session:
+    """Run ``app``'s jobs here (opened by the caller); ``wait=False`` returns once none is left.
+
+    The jobs' storage steps run in storage threads, one per job at once and one for keeping
+    the index fresh, each on its own connection (``storage.threads``): a statement waiting
+    for a lock then holds up its own job, not the others nor procrastinate's heartbeat.
+    """
+    async with (
+        media_workers(config) as workers,
+        http_session(config) as session,
+        storage_threads(library, require_postgres(config, "worker"), concurrency + 1),
+    ):
         pipeline = Pipeline(library, config, session, workers)
         # The index follows the library between jobs too: staleness stays bounded when idle.
         settings = config.replica
