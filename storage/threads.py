@@ -51,7 +51,11 @@ class ThreadedPostgres(Database):
             url,
             min_size=1,
             max_size=size,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": CONNECT_TIMEOUT_S,
+                "application_name": "oldclip-storage",  # told apart in pg_stat_activity
+            },
             timeout=CONNECT_TIMEOUT_S,
             name="oldclip-storage",
             open=True,
