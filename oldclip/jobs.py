@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
+from procrastinate.jobs import Status
 
 import storage
 from storage.engine import Database
@@ -133,12 +134,29 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
     """Run again the jobs of workers that stopped sending heartbeats (killed, host lost).
 
     Without it they would stay "doing" for ever; running one twice is harmless (see above).
+    A stalled job whose item was queued again meanwhile (the scheduler's rescan, the job's
+    own retry) cannot be: the waiting job holds its queueing lock.  It is ended as aborted
+    and the waiting job does the work; retrying it would fail here every tick, for ever, with
+    both jobs stuck behind the dead one's lock.
     """
     after = context.additional_context.get("stalled_after_s", STALLED_AFTER_S)
     manager = context.app.job_manager
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=after):
-        log.warning("job %s (%s) of a worker gone silent: running it again", job.id, job.task_name)
-        await manager.retry_job(job)
+        try:
+            await manager.retry_job(job)
+        except UniqueViolation as exc:
+            if "queueing_lock" not in (exc.constraint_name or ""):
+                raise
+            log.warning(
+                "job %s (%s) of a worker gone silent: queued again meanwhile, ending it",
+                job.id,
+                job.task_name,
+            )
+            await manager.finish_job(job, status=Status.ABORTED, delete_job=False)
+        else:
+            log.warning(
+                "job %s (%s) of a worker gone silent: running it again", job.id, job.task_name
+            )
 
 
 async def forget_finished_jobs(context: procrastinate.JobContext, timestamp: int) -> None:

@@ -1,0 +1,65 @@
+"""A killed worker's job whose item was queued again meanwhile, on a real PostgreSQL.
+
+A worker killed in the middle of a media job leaves that job "doing".  Before
+``retry_stalled_jobs`` notices, the item may be queued again: the scheduler's rescan queues
+media left 'new', and a job that failed queues the item's next try itself.  Running the
+stalled job again would then need the queueing lock the waiting job already has.  What an
+operator would notice: the item is processed once, by the waiting job, and the clean-up job
+does not fail every 10 seconds for ever (leaving both jobs stuck behind the dead one's lock).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from feed_server import FeedServer
+from test_queue import UNFINISHED_JOBS, count, drain, queue_config
+from test_worker_db_wait import record_photo
+
+import storage
+from oldclip.jobs import MEDIA_JOB, STALLED, defer_media, ensure_schema, make_app
+from oldclip.library import Library
+
+
+async def test_a_stalled_job_whose_item_was_queued_again_ends_and_the_item_is_done_once(
+    postgres_schema: str,
+    feed_server: FeedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    config = queue_config(postgres_schema, tmp_path)
+    library = Library.open(config)
+    try:
+        item = record_photo(library, feed_server, "bridge-1-original.jpg")
+        ensure_schema(library.db)
+        app = make_app(postgres_schema)
+        async with app.open_async():
+            manager = app.job_manager
+            # A worker takes the item's job, then dies (its heartbeat stops, an hour ago).
+            await defer_media(app, [item])
+            dead = await manager.register_worker()
+            taken = await manager.fetch_job(queues=None, worker_id=dead)
+            assert taken is not None and taken.task_name == MEDIA_JOB
+            library.db.execute(
+                "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' "
+                "WHERE id = ?",
+                [dead],
+            )
+            # The scheduler's rescan queues the item, still 'new', once more.
+            assert await defer_media(app, [item]) == 1
+
+            await app.tasks[STALLED].defer_async(timestamp=0)
+            await drain(library, config, app)
+
+            assert storage.get_post_media(library.db, item).state == "notified"
+            statuses = library.db.execute(
+                "SELECT task_name, status::text FROM procrastinate_jobs ORDER BY id"
+            ).fetchall()
+            media_jobs = [status for task, status in statuses if task == MEDIA_JOB]
+            assert media_jobs == ["aborted", "succeeded"]  # the dead one's ended, not run
+            assert {status for task, status in statuses if task == STALLED} == {"succeeded"}
+            assert count(library, UNFINISHED_JOBS) == 0
+    finally:
+        library.close()
