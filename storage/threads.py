@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from .db import CONNECT_TIMEOUT_S
 from .engine import Database, Params, PostgresDatabase, first_line
 from .errors import DatabaseLost
 
 T = TypeVar("T")
-CONNECT_TIMEOUT_S = 10  # as storage.db's: how long a thread waits for a connection
 
 
 class ThreadedPostgres(Database):
@@ -51,11 +51,7 @@ class ThreadedPostgres(Database):
             url,
             min_size=1,
             max_size=size,
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": CONNECT_TIMEOUT_S,
-                "application_name": "oldclip-storage",  # told apart in pg_stat_activity
-            },
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             timeout=CONNECT_TIMEOUT_S,
             name="oldclip-storage",
             open=True,
