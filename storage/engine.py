@@ -231,10 +231,7 @@ class PostgresDatabase(Database):
         except psycopg.OperationalError as exc:
             if not self.conn.closed:
                 raise  # the statement, not the connection, failed (e.g. statement timeout)
-            raise DatabaseLost(
-                f"the database at {self.name} stopped answering: {first_line(exc)}; "
-                "check that PostgreSQL is running and try again"
-            ) from None
+            raise lost(self.name, exc) from None
 
     def atomic(self) -> contextlib.AbstractContextManager[Database]:
         return self._transaction(lock=False)
@@ -275,6 +272,14 @@ class PostgresDatabase(Database):
             "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
         )
         return [name for (name,) in rows]
+
+
+def lost(name: str, exc: Exception) -> DatabaseLost:
+    """The one-line error for the server at ``name`` gone or unreachable."""
+    return DatabaseLost(
+        f"the database at {name} stopped answering: {first_line(exc)}; "
+        "check that PostgreSQL is running and try again"
+    )
 
 
 def first_line(exc: Exception) -> str:

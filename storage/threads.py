@@ -25,8 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .db import CONNECT_TIMEOUT_S
-from .engine import Database, Params, PostgresDatabase, first_line
-from .errors import DatabaseLost
+from .engine import Database, Params, PostgresDatabase, lost
 
 T = TypeVar("T")
 
@@ -68,10 +67,7 @@ class ThreadedPostgres(Database):
         try:
             conn = self._pool.getconn()
         except PoolTimeout as exc:  # every connection attempt failed for CONNECT_TIMEOUT_S
-            raise DatabaseLost(
-                f"the database at {self.name} stopped answering: {first_line(exc)}; "
-                "check that PostgreSQL is running and try again"
-            ) from None
+            raise lost(self.name, exc) from None
         db = PostgresDatabase(conn, self.name)
         db.lock_wait_s = self.main.lock_wait_s
         self._local.db = db
