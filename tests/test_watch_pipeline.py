@@ -180,7 +180,7 @@ async def test_restart_in_the_middle_of_processing_reports_once(
             # A crash after the repost was committed but before this worker saw the state
             # change: deciding again, from whatever state it last read, records nothing more.
             for stale in ("notified", "matched", "fingerprinted"):
-                pipeline._decide(replace(done, state=stale))
+                await pipeline._decide(replace(done, state=stale))
             assert_chair_reported_once(library)
             sightings = storage.sightings_for_media(library.db, done.media_id)
             assert [s.post_url for s in sightings] == [CHAIR_POST]
