@@ -152,7 +152,6 @@ async def keep_fresh(library: Library, every_s: float, keep_h: float | None = No
     while True:
         await asyncio.sleep(every_s)
         try:
-            # In a storage thread on a worker's PostgreSQL (storage.threads), else right here.
             await run_step(library.db, library.locked, library.refresh)
             if keep_h is not None and time.monotonic() - pruned_at >= PRUNE_EVERY_S:
                 before = datetime.now(UTC) - timedelta(hours=keep_h)

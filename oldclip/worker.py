@@ -51,7 +51,7 @@ async def storage_threads(library: Library, url: str, size: int) -> AsyncIterato
         yield
     finally:
         library.db = main
-        # The steps in hand finish first (each bounded by lock_wait_s), off the loop.
+        # The steps in hand finish first (waited for off the loop), then their connections go.
         await asyncio.to_thread(threaded.close_threads)
 
 
