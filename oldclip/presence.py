@@ -1,11 +1,12 @@
 """A matching process says in the database how its index replica follows the library.
 
 ``keep_fresh`` (``oldclip.replica``) reports through a ``Presence`` after every catch-up and at
-least every ``HEARTBEAT_S`` between them (a ``refresh_s`` may be up to an hour), so ``oldclip status`` on any host sees every replica
-with its lag, and sees one that stopped reporting (killed, hung, cut off) as behind and then
-gone.  A process that stops cleanly takes its row away; rows silent for ``KEEP_S`` are pruned
-by the processes still running.  Reporting never stops the process: a database away for a
-moment costs one warning, and the next report tries again.
+least every ``HEARTBEAT_S`` between them (a ``refresh_s`` may be up to an hour), so
+``oldclip status`` on any host sees every replica with its lag, and sees one that stopped
+reporting (killed, hung, cut off) as behind and then gone.  A process that stops cleanly
+takes its row away; rows silent for ``KEEP_S`` are pruned by the processes still running.
+Reporting never stops the process: a database away for a moment costs one warning, and the
+next report tries again.
 """
 
 from __future__ import annotations

@@ -317,9 +317,7 @@ def run(library: Library, config: Config) -> int:
         # As on a worker: other processes' changes (`oldclip add`) are caught up when idle,
         # and the change log is pruned, or every sighting would stay in it for ever.
         fresh = asyncio.create_task(
-            keep_fresh(
-                library, config.replica.refresh_s, config.replica.changes_keep_h, role="run"
-            )
+            keep_fresh(library, config.replica.refresh_s, config.replica.changes_keep_h, role="run")
         )
         if settings.token:
             deps = bot_deps(library, config, workers)
