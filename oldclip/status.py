@@ -38,7 +38,7 @@ def _seconds_since(then: str | None, now: datetime) -> float | None:
 def span(seconds: float) -> str:
     """A duration for people: "0.4 s", "45 s", "15 min", "2.5 h", "3 d"."""
     if seconds < 10:
-        return f"{seconds:.1f} s"
+        return f"{round(seconds, 1):g} s"
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
             return f"{seconds / size:.3g} {unit}"
