@@ -35,6 +35,7 @@ from .commands.library import (
 )
 from .commands.maintenance import cmd_migrate_db, cmd_refingerprint
 from .commands.services import cmd_bot, cmd_run, cmd_scheduler, cmd_worker
+from .commands.status import cmd_status
 from .commands.watch import cmd_feeds_add, cmd_feeds_list, cmd_feeds_remove, cmd_reposts, cmd_watch
 from .config import DEFAULT_DATABASE, ConfigError, load_config
 from .render import log_to_terminal
@@ -230,6 +231,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--every", type=float, default=5.0, metavar="SECONDS", help="how often to look (default 5)"
     )
     scheduler.set_defaults(run=cmd_scheduler)
+
+    status = commands.add_parser(
+        "status",
+        help="is the deployment healthy? replicas' lag, backlogs, alerts, feeds",
+        description="Read the database every process shares and say how the deployment is: "
+        "each index replica's lag (every `oldclip worker`, `run` and `bot`, on any host), "
+        "what waits in the pipeline, the job queue, undelivered alerts and messages, and the "
+        "feeds failing. Exit status: 0 healthy, 2 unhealthy (one line per problem on "
+        "stderr), 1 the database cannot be read.",
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--stuck-after",
+        default="15m",
+        metavar="DURATION",
+        help="media, alerts or messages due this long are stuck: 90s, 15m, 2h (default 15m)",
+    )
+    status.set_defaults(run=cmd_status)
 
     reposts = commands.add_parser("reposts", help="reposts of old footage found, newest first")
     reposts.add_argument("--json", action="store_true")

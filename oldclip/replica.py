@@ -142,15 +142,22 @@ def _apply_benign(library: Library, media_id: int, benign: bool, reused: bool) -
             library._benign_ids = library._benign_ids | {media_id}
 
 
-async def keep_fresh(library: Library, every_s: float, keep_h: float | None = None) -> None:
+async def keep_fresh(
+    library: Library, every_s: float, keep_h: float | None = None, role: str | None = None
+) -> None:
     """Catch up with the library every ``every_s`` seconds until cancelled, even when no job
     comes (a worker's first match after a quiet night must not wait for a long catch-up), and
     report staleness above twice that.  Runs where the jobs' storage steps run: on the event
     loop, or in a storage thread on a worker's PostgreSQL.  With ``keep_h``, changes logged
-    longer ago are pruned once an hour (every worker does it: idempotent and cheap)."""
+    longer ago are pruned once an hour (every worker does it: idempotent and cheap).  With
+    ``role`` ('worker', 'run', 'bot') the replica's state also goes into the database after
+    every catch-up, for ``oldclip status`` (``oldclip.presence``)."""
+    from .presence import Presence
+
+    presence = Presence(library, role, every_s) if role else None
     pruned_at = -PRUNE_EVERY_S
     while True:
-        await asyncio.sleep(every_s)
+        await (presence.wait(every_s) if presence else asyncio.sleep(every_s))
         try:
             await run_step(library.db, library.locked, library.refresh)
             if keep_h is not None and time.monotonic() - pruned_at >= PRUNE_EVERY_S:

@@ -273,7 +273,17 @@ def run_bot_alone(library: Library, config: Config, webhook_url: str | None = No
         nonlocal started
         async with media_workers(config, stop) as workers:
             deps = bot_deps(library, config, workers)
-            started = await run_bot(deps, stop, _say, webhook_url=webhook_url, meanwhile="")
+            # Its index follows the library when idle too, and says so (`oldclip status`).
+            fresh = asyncio.create_task(
+                keep_fresh(
+                    library, config.replica.refresh_s, config.replica.changes_keep_h, role="bot"
+                )
+            )
+            try:
+                started = await run_bot(deps, stop, _say, webhook_url=webhook_url, meanwhile="")
+            finally:
+                fresh.cancel()
+                await asyncio.gather(fresh, return_exceptions=True)
 
     run_until_signalled(serve, library)
     return 0 if started else 1
@@ -307,7 +317,7 @@ def run(library: Library, config: Config) -> int:
         # As on a worker: other processes' changes (`oldclip add`) are caught up when idle,
         # and the change log is pruned, or every sighting would stay in it for ever.
         fresh = asyncio.create_task(
-            keep_fresh(library, config.replica.refresh_s, config.replica.changes_keep_h)
+            keep_fresh(library, config.replica.refresh_s, config.replica.changes_keep_h, role="run")
         )
         if settings.token:
             deps = bot_deps(library, config, workers)

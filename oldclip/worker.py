@@ -110,7 +110,7 @@ async def work(
         # The index follows the library between jobs too: staleness stays bounded when idle.
         settings = config.replica
         fresh = asyncio.create_task(
-            keep_fresh(library, settings.refresh_s, settings.changes_keep_h)
+            keep_fresh(library, settings.refresh_s, settings.changes_keep_h, role="worker")
         )
         try:
             await app.run_worker_async(

@@ -110,6 +110,13 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "prune_library_changes",
         ],
         "migrations": ["CURRENT_VERSION"],
+        "replicas": [
+            "ReplicaRow",
+            "forget_replica",
+            "list_replicas",
+            "prune_replicas",
+            "record_replica",
+        ],
         "schema": ["migrate"],
         "signals": [
             "iter_signal_rows",

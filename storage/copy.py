@@ -22,6 +22,9 @@ BATCH = 1000
 # the change log the target's triggers fill while clips are copied: replaced by the source's.
 STATE_TABLES = ("library_state", "id_watermarks", "library_changes")
 OWN_TABLES = ("oldclip_schema",)
+# Which processes follow the source library (``storage.replicas``): not the library itself, so
+# never copied, and a target's (its processes started early) does not make it "not empty".
+LIVE_TABLES = ("replicas",)
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def copy_library(source: Database, target: Database) -> CopyReport:
         version = schema_version(db)
         if version != CURRENT_VERSION:
             raise StorageError(f"database {db.name} is at schema {version}, not {CURRENT_VERSION}")
-    tables = tables_in_order(source)
+    tables = [t for t in tables_in_order(source) if t not in LIVE_TABLES]
     rows: dict[str, int] = {}
     with source.atomic(), target.immediate():  # one snapshot read, one write
         filled = [t for t in tables if t not in STATE_TABLES and _count(target, t)]

@@ -649,6 +649,39 @@ def _014_library_changes(db: Database) -> None:
                 db.execute(statement)
 
 
+def _015_replicas(db: Database) -> None:
+    """Each process holding an index replica (``oldclip worker``, ``run``, ``bot``) says here
+    how it follows the library, so ``oldclip status`` can tell, from any host, whether every
+    one is in step (``storage.replicas``).
+
+    One row per process (host and pid), written at every catch-up and at least every 15 s:
+    the library version its indexes applied, how far behind it was, its ``refresh_s`` (its
+    own bound is twice that), when it last caught up and when it last reported (ISO 8601 UTC
+    to the millisecond, from the host's clock).  A process that stops cleanly deletes its
+    row; rows not heard from for long are pruned by the others.
+    """
+    sql = """
+        CREATE TABLE replicas (
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            refresh_s REAL NOT NULL,
+            version INTEGER,
+            behind_s REAL NOT NULL,
+            applied INTEGER NOT NULL DEFAULT 0,
+            full_reads INTEGER NOT NULL DEFAULT 0,
+            caught_up_at TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (host, pid)
+        )
+        """
+    from .pgschema import translate
+
+    for statement in [sql] if db.dialect == "sqlite" else translate("table", sql):
+        db.execute(statement)
+
+
 # Position i holds the migration that produces schema version i + 1.
 MIGRATIONS: tuple[Migration, ...] = (
     _001_initial,
@@ -665,6 +698,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _012_shared_bot_state,
     _013_send_pauses,
     _014_library_changes,
+    _015_replicas,
 )
 CURRENT_VERSION = len(MIGRATIONS)
 # PostgreSQL starts at the schema the SQLite steps leave here; later steps run on both.

@@ -1,0 +1,92 @@
+"""A matching process says in the database how its index replica follows the library.
+
+``keep_fresh`` (``oldclip.replica``) reports through a ``Presence`` after every catch-up and at
+least every ``HEARTBEAT_S`` between them (a ``refresh_s`` may be up to an hour), so
+``oldclip status`` on any host sees every replica with its lag, and sees one that stopped
+reporting (killed, hung, cut off) as behind and then gone.  A process that stops cleanly
+takes its row away; rows silent for ``KEEP_S`` are pruned by the processes still running.
+Reporting never stops the process: a database away for a moment costs one warning, and the
+next report tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import storage
+from storage.txn import utc_iso_ms
+
+if TYPE_CHECKING:
+    from .library import Library
+
+log = logging.getLogger(__name__)
+HEARTBEAT_S = 15.0  # longest time between two reports, even with a long refresh_s
+KEEP_S = 3600.0  # rows of processes silent this long are deleted
+
+
+class Presence:
+    """This process's row in ``replicas``: who it is, and how its indexes follow the library."""
+
+    def __init__(self, library: Library, role: str, refresh_s: float):
+        self.library, self.role, self.refresh_s = library, role, refresh_s
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.started_at = utc_iso_ms()
+        self._failing = False  # a warning was logged; said again only after a success
+
+    def report(self) -> None:
+        """Write this process's row now (and prune the long-silent ones)."""
+        state = self.library.replica
+        behind = state.behind_s()
+        now = datetime.now(UTC)
+        row = storage.ReplicaRow(
+            host=self.host,
+            pid=self.pid,
+            role=self.role,
+            started_at=self.started_at,
+            refresh_s=self.refresh_s,
+            # The version the indexes applied (None until they are first built).
+            version=self.library._version if self.library._index is not None else None,
+            behind_s=round(behind, 3),
+            applied=state.applied,
+            full_reads=state.full_reads,
+            caught_up_at=utc_iso_ms(now - timedelta(seconds=behind)),
+            seen_at=utc_iso_ms(now),
+        )
+        try:
+            db = self.library.db
+            storage.record_replica(db, row)
+            storage.prune_replicas(db, now - timedelta(seconds=KEEP_S))
+        except Exception as exc:  # the database away for a moment: say so once, go on
+            if not self._failing:
+                log.warning("could not report this replica's state (%s): trying again", exc)
+            self._failing = True
+            return
+        self._failing = False
+
+    async def wait(self, seconds: float) -> None:
+        """Report (``keep_fresh`` calls this right after each catch-up), then sleep
+        ``seconds``, reporting every ``HEARTBEAT_S`` on the way.  Cancelled (the process
+        stops), it takes the row away: the loop is cancelled here, where it sleeps."""
+        self.report()
+        until = time.monotonic() + seconds
+        try:
+            while (left := until - time.monotonic()) > HEARTBEAT_S:
+                await asyncio.sleep(HEARTBEAT_S)
+                self.report()
+            await asyncio.sleep(max(left, 0.0))
+        except asyncio.CancelledError:
+            self.leave()
+            raise
+
+    def leave(self) -> None:
+        """Take this process's row away: it stops cleanly, nobody should wait for it."""
+        try:
+            storage.forget_replica(self.library.db, self.host, self.pid)
+        except Exception as exc:  # stopping anyway; the row is pruned in time
+            log.warning("could not remove this replica's row (%s)", exc)
