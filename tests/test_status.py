@@ -234,3 +234,19 @@ def test_the_report_names_the_database_without_its_password(
         code, report = status(secret, capsys)
         assert "hunter2" not in json.dumps(report)
         assert report["database"]["url"].startswith("postgresql://postgres:***@")
+
+
+def test_a_process_frozen_holding_the_write_lock_does_not_hold_up_status(
+    library: Library, db_url: str, capsys: pytest.CaptureFixture
+) -> None:
+    """The moment a health check matters most: another process stuck inside a write."""
+    holder = storage.open_db(db_url)
+    try:
+        with holder.immediate():
+            holder.execute("UPDATE feeds SET label = label")
+            started = time.monotonic()
+            code, report = status(db_url, capsys)
+            assert code == 0 and report["healthy"]
+            assert time.monotonic() - started < 3  # not the lock waits (5 s, 30 s)
+    finally:
+        holder.close()
