@@ -76,8 +76,8 @@ def _replica_problem(r: dict[str, Any]) -> str | None:
     if r["state"] == "gone":
         return (
             f"replica {who} not heard from for {span(r['silent_s'])} (since "
-            f"{r['last_seen_at']}): hung, cut off from the database, or stopped without "
-            f"saying so (its row goes after {span(KEEP_S)})"
+            f"{r['last_seen_at']}): hung, busy re-reading the whole library, cut off from the "
+            f"database, or stopped without saying so (its row goes after {span(KEEP_S)})"
         )
     if r["state"] == "behind":
         return (
