@@ -11,11 +11,12 @@ the source's trouble, not the deployment's: shown, not a problem.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import storage
 from storage import health
+from storage.schema import schema_version
 
 from .presence import HEARTBEAT_S, KEEP_S
 
@@ -75,8 +76,8 @@ def _replica_problem(r: dict[str, Any]) -> str | None:
     if r["state"] == "gone":
         return (
             f"replica {who} not heard from for {span(r['silent_s'])} (since "
-            f"{r['last_seen_at']}): hung, cut off from the database, or stopped without "
-            f"saying so (its row goes after {span(KEEP_S)})"
+            f"{r['last_seen_at']}): hung, busy re-reading the whole library, cut off from the "
+            f"database, or stopped without saying so (its row goes after {span(KEEP_S)})"
         )
     if r["state"] == "behind":
         return (
@@ -86,32 +87,19 @@ def _replica_problem(r: dict[str, Any]) -> str | None:
     return None
 
 
-def gather(
-    library: Library, *, stuck_after_s: float = STUCK_AFTER_S, now: datetime | None = None
-) -> dict[str, Any]:
-    """The whole report, as ``oldclip status --json`` prints it."""
-    db, config = library.db, library.config
-    now = now or datetime.now(UTC)
-    before = now.timestamp() - stuck_after_s
-    before_dt = datetime.fromtimestamp(before, UTC)
-    version = storage.library_version(db)
-    clips, media, hashes = db.execute(
-        "SELECT (SELECT count(*) FROM clips), (SELECT count(*) FROM media), "
-        "(SELECT coalesce(sum(frame_count), 0) FROM fingerprints)"
-    ).fetchone()
-    replicas = [_replica(row, version, now) for row in storage.list_replicas(db)]
-    states = health.media_states(db)
-    media_wait = health.media_backlog(db, before_dt, now)
-    alerts = health.alert_backlog(db, before_dt)
-    messages, message_states, message_error = health.message_backlog(db, before_dt)
-    jobs = health.job_queue(db)
-    watched, failing = health.feed_health(db)
-    stuck = span(stuck_after_s)
-    problems = [p for r in replicas if (p := _replica_problem(r))]
-    if media_wait.stuck:
+def _backlog_problems(
+    stuck: str,
+    media: health.Backlog,
+    alerts: health.Backlog,
+    messages: health.Backlog,
+    message_error: str | None,
+) -> list[str]:
+    """A line for each backlog with items stuck (``stuck``: how long, for people)."""
+    problems = []
+    if media.stuck:
         problems.append(
-            f"pipeline: {media_wait.stuck} media due but untouched for over {stuck} (the "
-            f"oldest since {media_wait.stuck_since}): is `oldclip run`, or `oldclip worker` "
+            f"pipeline: {media.stuck} media due but untouched for over {stuck} (the "
+            f"oldest since {media.stuck_since}): is `oldclip run`, or `oldclip worker` "
             "with `oldclip scheduler`, running?"
         )
     if alerts.stuck:
@@ -126,8 +114,30 @@ def gather(
             f"queued {messages.stuck_since}"
             + (f"; last error: {message_error})" if message_error else ")")
         )
-    from storage.schema import schema_version
+    return problems
 
+
+def gather(
+    library: Library, *, stuck_after_s: float = STUCK_AFTER_S, now: datetime | None = None
+) -> dict[str, Any]:
+    """The whole report, as ``oldclip status --json`` prints it."""
+    db, config = library.db, library.config
+    now = now or datetime.now(UTC)
+    before = now - timedelta(seconds=stuck_after_s)
+    version = storage.library_version(db)
+    clips, media, hashes = db.execute(
+        "SELECT (SELECT count(*) FROM clips), (SELECT count(*) FROM media), "
+        "(SELECT coalesce(sum(frame_count), 0) FROM fingerprints)"
+    ).fetchone()
+    replicas = [_replica(row, version, now) for row in storage.list_replicas(db)]
+    states = health.media_states(db)
+    media_wait = health.media_backlog(db, before, now)
+    alerts = health.alert_backlog(db, before)
+    messages, message_states, message_error = health.message_backlog(db, before)
+    jobs = health.job_queue(db)
+    watched, failing = health.feed_health(db)
+    problems = [p for r in replicas if (p := _replica_problem(r))]
+    problems += _backlog_problems(span(stuck_after_s), media_wait, alerts, messages, message_error)
     return {
         "healthy": not problems,
         "problems": problems,
@@ -168,8 +178,13 @@ def gather(
         "feeds": {
             "watched": watched,
             "failing": [
-                {"id": f.id, "name": f.name, "failures": f.failures, "down": f.down}
-                | {"error": f.error}
+                {
+                    "id": f.id,
+                    "name": f.name,
+                    "failures": f.failures,
+                    "down": f.down,
+                    "error": f.error,
+                }
                 for f in failing
             ],
         },

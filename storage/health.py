@@ -18,7 +18,8 @@ from .txn import When, utc_iso, utc_iso_ms
 
 @dataclass(frozen=True)
 class Backlog:
-    """How many wait, how many of them are stuck, and since when the oldest stuck one."""
+    """How many wait, how many of them are stuck, and since when the oldest waits (the
+    oldest stuck one for media and messages, the oldest of all for alerts)."""
 
     waiting: int
     stuck: int

@@ -76,6 +76,11 @@ def migrate(db: Database, target: int | None = None, name: str = "") -> int:
     if not 0 <= target <= CURRENT_VERSION:
         raise ValueError(f"target schema version must be 0..{CURRENT_VERSION}, got {target}")
     label = name or "(unnamed)"
+    # Up to date already (every open but the first after an upgrade): no lock to wait for, so
+    # a process frozen while holding the write lock does not hold up `oldclip status` (nor any
+    # command that only reads).
+    if schema_version(db) == target == CURRENT_VERSION:
+        return target
     while True:
         # The lock is taken before reading the version, so a concurrent opener waits and then
         # sees our bump instead of re-running the same step.

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from media import REPO
 
 import storage
@@ -109,6 +110,40 @@ async def test_a_running_process_is_shown_with_its_lag_and_named_when_it_stops_r
     assert process.returncode == 0, (tmp_path / "process.log").read_text()
     code, report = status(db_url, capsys)
     assert code == 0 and mine(report) is None  # a clean stop takes its row away
+
+
+async def test_oldclip_bot_alone_reports_its_replica_too(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`oldclip bot` (here long-polling a fake Telegram) matches with its own replica: it is
+    kept fresh when idle and shown like a worker's."""
+    async with FakeTelegram() as tg:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[database]\nurl = "{db_url}"\n[library]\nrefresh_s = 0.5\n'
+            f'[bot]\napi_base_url = "{tg.base_url}"\n'
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OLDCLIP_")}
+        env |= {"PYTHONPATH": str(REPO), "XDG_DATA_HOME": str(tmp_path / "data")}
+        env["OLDCLIP_BOT_TOKEN"] = DEFAULT_TOKEN
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "oldclip", "--config", str(config), "bot",
+            cwd=tmp_path, env=env, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not (replicas := status(db_url, capsys)[1]["replicas"]):
+                assert process.returncode is None and time.monotonic() < deadline
+                await asyncio.sleep(0.2)
+            assert [(r["role"], r["pid"], r["state"]) for r in replicas] == [
+                ("bot", process.pid, "ok")
+            ]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 60)
+    assert process.returncode == 0
+    assert status(db_url, capsys)[1]["replicas"] == []
 
 
 async def test_a_long_refresh_still_reports_every_heartbeat(
@@ -234,3 +269,19 @@ def test_the_report_names_the_database_without_its_password(
         code, report = status(secret, capsys)
         assert "hunter2" not in json.dumps(report)
         assert report["database"]["url"].startswith("postgresql://postgres:***@")
+
+
+def test_a_process_frozen_holding_the_write_lock_does_not_hold_up_status(
+    library: Library, db_url: str, capsys: pytest.CaptureFixture
+) -> None:
+    """The moment a health check matters most: another process stuck inside a write."""
+    holder = storage.open_db(db_url)
+    try:
+        with holder.immediate():
+            holder.execute("UPDATE feeds SET label = label")
+            started = time.monotonic()
+            code, report = status(db_url, capsys)
+            assert code == 0 and report["healthy"]
+            assert time.monotonic() - started < 3  # not the lock waits (5 s, 30 s)
+    finally:
+        holder.close()

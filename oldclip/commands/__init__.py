@@ -2,9 +2,10 @@
 
 ``library``: add, import, import-page, list, show, remove, benign, export, import-bundle;
 ``check``: check; ``watch``: feeds, watch, reposts; ``services``: run, bot, worker, scheduler;
-``maintenance``: refingerprint, migrate-db.  Each command imports what it needs when it runs:
-the bot, the watchers, page import and the fingerprinting engine cost ~1 s of CPU to import,
-more than `list` or `show` take to run, so these modules import only what `--help` loads anyway.
+``maintenance``: refingerprint, migrate-db; ``status``: status.  Each command imports what it
+needs when it runs: the bot, the watchers, page import and the fingerprinting engine cost ~1 s
+of CPU to import, more than `list` or `show` take to run, so these modules import only what
+`--help` loads anyway.
 """
 
 from __future__ import annotations
