@@ -28,12 +28,15 @@ STUCK_AFTER_S = 900.0  # due and untouched this long: stuck
 GONE_AFTER_S = 4 * HEARTBEAT_S
 
 
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _seconds_since(then: str | None, now: datetime) -> float | None:
     if not then:
         return None
-    moment = datetime.fromisoformat(then)
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return round(max(0.0, (now - moment).total_seconds()), 3)
+    return round(max(0.0, (now - _moment(then)).total_seconds()), 3)
 
 
 def span(seconds: float) -> str:
@@ -69,6 +72,21 @@ def _replica(row: storage.ReplicaRow, version: int, now: datetime) -> dict[str, 
         "changes_applied": row.applied,
         "full_reads": row.full_reads,
     }
+
+
+def _restarts_replaced(replicas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark 'replaced' each gone replica whose host runs a live one of the same role started
+    after it went silent: a process killed and restarted (systemd, a deploy) is not a problem,
+    while its row stays listed until pruned."""
+    for gone in (r for r in replicas if r["state"] == "gone"):
+        if any(
+            r["state"] in ("ok", "behind")
+            and (r["host"], r["role"]) == (gone["host"], gone["role"])
+            and _moment(r["started_at"]) >= _moment(gone["last_seen_at"])
+            for r in replicas
+        ):
+            gone["state"] = "replaced"
+    return replicas
 
 
 def _replica_problem(r: dict[str, Any]) -> str | None:
@@ -129,7 +147,7 @@ def gather(
         "SELECT (SELECT count(*) FROM clips), (SELECT count(*) FROM media), "
         "(SELECT coalesce(sum(frame_count), 0) FROM fingerprints)"
     ).fetchone()
-    replicas = [_replica(row, version, now) for row in storage.list_replicas(db)]
+    replicas = _restarts_replaced([_replica(r, version, now) for r in storage.list_replicas(db)])
     states = health.media_states(db)
     media_wait = health.media_backlog(db, before, now)
     alerts = health.alert_backlog(db, before)

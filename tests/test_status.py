@@ -201,6 +201,28 @@ def test_a_silent_replica_is_gone_and_pruned_after_an_hour(
     assert {r.pid for r in storage.list_replicas(library.db)} == {4242}
 
 
+def test_a_killed_replica_restarted_on_its_host_is_not_a_problem(
+    library: Library, db_url: str, capsys: pytest.CaptureFixture
+) -> None:
+    """kill -9 then a restart (systemd, a deploy): the dead process's row stays until pruned,
+    but the deployment is healthy again as soon as its successor reports."""
+    here = Presence(library, "worker", 5.0)
+    dead_seen = (datetime.now(UTC) - timedelta(minutes=5)).isoformat(timespec="milliseconds")
+    storage.record_replica(
+        library.db,
+        storage.ReplicaRow(
+            here.host, 999_999, "worker", LONG_AGO, 5.0, 0, 0.0, 0, 0, dead_seen, dead_seen
+        ),
+    )
+    code, report = status(db_url, capsys)
+    assert code == 2 and report["replicas"][0]["state"] == "gone"
+    here.report()  # the successor, started after the dead one went silent
+    code, report = status(db_url, capsys)
+    states = {r["pid"]: r["state"] for r in report["replicas"]}
+    assert code == 0 and states == {999_999: "replaced", here.pid: "ok"}
+    here.leave()
+
+
 def test_stuck_media_alerts_and_messages_are_problems_failing_feeds_are_shown(
     library: Library, db_url: str, capsys: pytest.CaptureFixture
 ) -> None:
