@@ -381,8 +381,20 @@ def _small_grey(
     small = np.asarray(image.resize((w, h), Image.Resampling.BOX))
     full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
     if not full_range:  # video black is 16, white 235: make 0..255
-        return np.take(_EXPAND_LIMITED_RANGE, small)  # (Image.point re-rounds its table)
+        return _expand_limited_range(small)
     return small
+
+
+def _expand_limited_range(grey: np.ndarray) -> np.ndarray:
+    """Video-range grey (16..235) stretched to 0..255 by table look-up.
+
+    OpenCV's LUT: a third of ``np.take``'s CPU on the work and detail pictures, the same
+    bytes (Image.point re-rounds its table).  Imported here, not with the module: commands
+    that never decode import this module too, and the "orb" signal loads OpenCV anyway.
+    """
+    import cv2
+
+    return cv2.LUT(grey, _EXPAND_LIMITED_RANGE)
 
 
 _EXPAND_LIMITED_RANGE = np.array(
