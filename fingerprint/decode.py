@@ -54,9 +54,11 @@ NO_DECODER = "none-while-probing"
 # frames no sample needs (``SKIP_UNSAMPLED``): 4476 of the 5872 frames are decoded, the
 # samples are the same frames at the same times (a scene cut on a skipped frame is seen on
 # the next decoded one, or not at all: 1 sample of 43 in 3 of the 14 videos), 1.14x alone and
-# no verdict changed.  Decoding threads (AUTO, SLICE, FRAME, one) made no difference in CPU
-# seconds that the shared, loaded machine could measure.  Figures: bench/speed.py, decoder
-# section, and bench/accuracy.py --compare.
+# no verdict changed.  Decoding is single-threaded: FFmpeg's threads cost CPU seconds for
+# the same frames (every frame of the shared videos: one thread 4.80 s, SLICE 5.00, AUTO
+# 5.44), and decoding already runs beside the hashing (``_in_background``); with one thread,
+# ``skip_frame`` also applies to exactly the packets it is set for.  Figures: bench/speed.py,
+# decoder section, bench/stages.py, and bench/accuracy.py --compare.
 DECODER_OPTIONS: dict[str, str] = {"skip_loop_filter": "all"}
 
 
@@ -175,7 +177,7 @@ def open_video(
             **DECODER_OPTIONS,
             "max_pixels": str(limits.max_pixels),
         }
-        stream.thread_type = "AUTO"
+        ctx.thread_count = 1  # one decoding thread: see DECODER_OPTIONS
     except BaseException:
         container.close()
         raise
@@ -341,25 +343,58 @@ def _luma_thumb(frame: av.VideoFrame, luma: np.ndarray | None) -> np.ndarray:
     return luma[::step_y, ::step_x][:CUT_SIDE, :CUT_SIDE].astype(np.int16)
 
 
-def _small_grey(frame: av.VideoFrame, luma: np.ndarray | None, side: int = WORK_SIDE) -> np.ndarray:
+def _luma_image(frame: av.VideoFrame) -> Image.Image:
+    """The frame's luma plane as a Pillow image over the frame's own memory (``_luma`` said
+    the format is planar): ``Image.fromarray`` of the strided plane copied it, twice for an
+    anchor."""
+    plane = frame.planes[0]
+    size = (frame.width, frame.height)
+    return Image.frombuffer("L", size, plane, "raw", "L", plane.line_size, 1)
+
+
+def _mean_change(thumb: np.ndarray, previous: np.ndarray) -> float:
+    """Mean absolute grey change between two int16 thumbnails, for every decoded frame.
+
+    The integer sum over the count: the same float as ``.mean()`` (exact sums of small
+    integers), without its Python-level bookkeeping, which cost more than the arithmetic.
+    """
+    change = np.abs(thumb - previous)
+    return int(change.sum()) / change.size
+
+
+def _small_grey(
+    frame: av.VideoFrame, image: Image.Image | None, side: int = WORK_SIDE
+) -> np.ndarray:
     """The frame in grey at work size, area-averaged so that small details do not alias.
 
-    Pillow's whole-factor ``reduce`` then a box resize: OpenCV's INTER_AREA took 3.5x its CPU
+    ``image`` is its luma plane (``_luma_image``), None for other pixel formats.  Pillow's
+    whole-factor ``reduce`` then a box resize: OpenCV's INTER_AREA took 3.5x its CPU
     for 1080p to 256 px (a factor of 7.5 takes its slow general path), and changed PDQ by a
     median 4 bits (max 36) on the shared videos.
     """
     w, h = _work_size(frame.width, frame.height, side)
-    if luma is None:
+    if image is None:
         return frame.reformat(width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
-    image = Image.fromarray(luma)
-    factor = min(luma.shape[1] // w, luma.shape[0] // h)
+    factor = min(image.width // w, image.height // h)
     if factor >= 2:
         image = image.reduce(factor)  # fast box filter by a whole factor, then the remainder
-    image = image.resize((w, h), Image.Resampling.BOX)
+    small = np.asarray(image.resize((w, h), Image.Resampling.BOX))
     full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
     if not full_range:  # video black is 16, white 235: make 0..255
-        return _EXPAND_LIMITED_RANGE[np.asarray(image)]  # (Image.point re-rounds its table)
-    return np.asarray(image)
+        return _expand_limited_range(small)
+    return small
+
+
+def _expand_limited_range(grey: np.ndarray) -> np.ndarray:
+    """Video-range grey (16..235) stretched to 0..255 by table look-up.
+
+    OpenCV's LUT: a third of ``np.take``'s CPU on the work and detail pictures, the same
+    bytes (Image.point re-rounds its table).  Imported here, not with the module: commands
+    that never decode import this module too, and the "orb" signal loads OpenCV anyway.
+    """
+    import cv2
+
+    return cv2.LUT(grey, _EXPAND_LIMITED_RANGE)
 
 
 _EXPAND_LIMITED_RANGE = np.array(
@@ -390,7 +425,7 @@ def _sample(
         thumb = _luma_thumb(frame, luma)
         cut = (
             previous_thumb is not None
-            and np.abs(thumb - previous_thumb).mean() > limits.cut_threshold
+            and _mean_change(thumb, previous_thumb) > limits.cut_threshold
             and t - last_cut >= limits.min_cut_gap
         )
         previous_thumb = thumb
@@ -399,8 +434,9 @@ def _sample(
         is_anchor = anchor.due(t) or cut
         if not (dense.due(t) or is_anchor):
             continue
-        grey = _small_grey(frame, luma)
-        detail = _small_grey(frame, luma, DETAIL_SIDE) if is_anchor else None
+        image = _luma_image(frame) if luma is not None else None
+        grey = _small_grey(frame, image)
+        detail = _small_grey(frame, image, DETAIL_SIDE) if is_anchor else None
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360
         if rotation:
             grey = np.ascontiguousarray(np.rot90(grey, k=rotation // 90))
