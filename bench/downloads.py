@@ -33,7 +33,8 @@ import storage  # noqa: E402
 from oldclip.config import Config, NetworkSettings, WatchSettings  # noqa: E402
 from oldclip.library import Library  # noqa: E402
 from oldclip.pipeline import Pipeline  # noqa: E402
-from oldclip.watch import _session, add_feed  # noqa: E402
+from oldclip.feeds import add_feed  # noqa: E402
+from oldclip.watch import _session  # noqa: E402
 
 CHAIR = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos" / "chair-20-sd-bar.mp4"
 CHUNK = bytes(64 * 1024)

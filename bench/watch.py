@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from oldclip.config import load_config  # noqa: E402
 from oldclip.library import Library  # noqa: E402
-from oldclip.watch import add_feed, run_once  # noqa: E402
+from oldclip.feeds import add_feed  # noqa: E402
+from oldclip.watch import run_once  # noqa: E402
 
 IMAGES = Path(__file__).resolve().parents[2] / "shared" / "media" / "images"
 PHOTOS = ["aaa-orig.jpg", "square-256x256.jpg", "high-contrast.jpg"]

@@ -38,7 +38,8 @@ from .links import LinkDownloader
 from .render import terminal
 from .replica import keep_fresh
 from .runner import run_until_signalled
-from .watch import add_feed, run_forever, say_if_no_feeds
+from .feeds import add_feed
+from .watch import run_forever, say_if_no_feeds
 from .workers import MediaWorkers, media_workers
 
 log = logging.getLogger(__name__)

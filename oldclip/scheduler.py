@@ -35,7 +35,7 @@ from .jobs import defer_media, defer_poll, ensure_schema, make_app
 from .library import Library
 from .pipeline import QUEUE_SCAN
 from .runner import run_until_signalled
-from .watch import sync_config_feeds
+from .feeds import sync_config_feeds
 from .worker import require_postgres
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,10 @@ import logging
 import sys
 
 import storage
-from watchers.errors import FeedError
-from watchers.registry import KINDS
 from watchers.schedule import PollSchedule
 
-from .config import Config, ConfigError
+from .config import Config
+from .feeds import sync_config_feeds
 from .http import http_session
 from .library import Library
 from .pipeline import PassReport, Pipeline, Tell, silent
@@ -25,39 +24,6 @@ from .workers import MediaWorkers, media_workers
 log = logging.getLogger(__name__)
 
 RESCHEDULE_S = 5.0  # how often feeds added or removed by others are taken into account
-
-
-def add_feed(library: Library, kind: str, target: str, **options) -> tuple[int, bool]:
-    """Register a feed by kind and target (a URL, or a channel name, handle or hashtag).
-
-    Every way of adding a feed comes here (`feeds add`, the config's [[feeds]], the bot's
-    /addfeed): a target that is a link of another kind than http(s) is refused, and so is a
-    target the kind turns into anything but a web link (storage.add_feed).
-    """
-    if kind not in KINDS:
-        raise ValueError(f"unknown feed kind {kind!r}: use one of {', '.join(sorted(KINDS))}")
-    storage.reference(target, "feed target")
-    url = KINDS[kind].feed_url(target)
-    return storage.add_feed(library.db, kind=kind, target=target, url=url, **options)
-
-
-def sync_config_feeds(library: Library, config: Config) -> None:
-    """Add or update the config's [[feeds]]; a feed that cannot be watched is a config error."""
-    for number, spec in enumerate(config.feeds, start=1):
-        try:
-            add_feed(
-                library,
-                spec.kind,
-                spec.target,
-                interval_s=spec.every_s or config.watch.poll_interval_s,
-                label=spec.label,
-                language=spec.language,
-                include=spec.include,
-                exclude=spec.exclude,
-                source="config",
-            )
-        except (FeedError, ValueError) as exc:
-            raise ConfigError(f"{config.source or 'config'}: feed {number}: {exc}") from None
 
 
 async def run_once(

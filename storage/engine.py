@@ -25,8 +25,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
-import sqlite_utils
-
 from .errors import DatabaseLost, WriteLockTimeout
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -94,9 +92,9 @@ class SQLiteDatabase(Database):
 
     def __init__(self, conn: sqlite3.Connection, name: str):
         self.conn, self.name = conn, name
-        # sqlite-utils over the same connection, for what it already knows how to do on
-        # SQLite (WAL, introspection); every query goes through ``execute`` like PostgreSQL's.
-        self.utils = sqlite_utils.Database(conn)
+        # A trigger's own writes fire triggers too, as they always have here (sqlite-utils,
+        # which wrapped this connection before, turned it on).
+        self.execute("PRAGMA recursive_triggers = ON")
 
     def execute(self, sql: str, params: Params = None) -> sqlite3.Cursor:
         return self.conn.execute(sql, params or ())
@@ -161,7 +159,13 @@ class SQLiteDatabase(Database):
         return self.conn.total_changes
 
     def table_names(self) -> list[str]:
-        return self.utils.table_names()
+        rows = self.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return [name for (name,) in rows]
+
+    def enable_wal(self) -> None:
+        """Write-ahead logging: readers (other processes too) never wait for the writer."""
+        if self.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.execute("PRAGMA journal_mode = WAL")
 
 
 class PostgresDatabase(Database):

@@ -1,7 +1,7 @@
 """The exceptions storage/ raises for problems a person must fix (wrong file, old oldclip,
 server gone).
 
-Kept separate so callers can catch them without importing sqlite3, sqlite-utils or psycopg.
+Kept separate so callers can catch them without importing sqlite3 or psycopg.
 """
 
 from __future__ import annotations

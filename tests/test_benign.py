@@ -43,7 +43,8 @@ from fingerprint import Fingerprint, HashIndex, MatchSettings, fingerprint_file
 from fingerprint.match import without_ignored
 from oldclip.config import Config, NetworkSettings, load_config
 from oldclip.library import Library
-from oldclip.watch import add_feed, run_once
+from oldclip.feeds import add_feed
+from oldclip.watch import run_once
 from storage.engine import Database
 
 CHAIR_TITLE = "Folding chair in a hallway"

@@ -33,7 +33,7 @@ from oldclip.config import ReplicaSettings
 from oldclip.jobs import defer_poll, ensure_schema, make_app
 from oldclip.library import Library
 from oldclip.scheduler import tick
-from oldclip.watch import add_feed
+from oldclip.feeds import add_feed
 from oldclip.worker import work
 from storage import outgoing
 from storage.db import connect_postgres, open_db

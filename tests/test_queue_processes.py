@@ -23,7 +23,7 @@ from test_queue import UNFINISHED_JOBS, add_chair, alerted_posts, count, queue_c
 
 import storage
 from oldclip.library import Library
-from oldclip.watch import add_feed
+from oldclip.feeds import add_feed
 
 POSTS = 50
 CHAIR_CUTS = ("videos/chair-19-sd-bar.mp4", "videos/chair-20-sd-bar.mp4")

@@ -25,7 +25,8 @@ from PIL import Image
 
 from oldclip.config import Config, NetworkSettings, WatchSettings
 from oldclip.library import Library
-from oldclip.watch import add_feed, run_once
+from oldclip.feeds import add_feed
+from oldclip.watch import run_once
 from oldclip.workers import media_workers
 
 PHOTO = "/media/images/aaa-orig.jpg"

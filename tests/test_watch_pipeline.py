@@ -35,7 +35,8 @@ from oldclip.http import http_session
 from oldclip.library import Library
 from oldclip.pipeline import Pipeline
 from oldclip.render import feed_line
-from oldclip.watch import add_feed, run_once, sync_config_feeds
+from oldclip.feeds import add_feed, sync_config_feeds
+from oldclip.watch import run_once
 from oldclip.workers import media_workers
 from watchers.schedule import PollSchedule
 

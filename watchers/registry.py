@@ -8,11 +8,10 @@ the fetched bytes into Posts, so adding a source kind is one module and its name
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from typing import Protocol
 
-from watchers.kinds import KIND_NAMES
+from watchers.kinds import KIND_NAMES, source_kind
 from watchers.post import Post
 
 
@@ -26,9 +25,7 @@ class SourceKind(Protocol):
     def parse(self, body: bytes, feed_url: str) -> list[Post]: ...
 
 
-KINDS: dict[str, SourceKind] = {
-    name: importlib.import_module(f"watchers.{name}") for name in KIND_NAMES
-}
+KINDS: dict[str, SourceKind] = {name: source_kind(name) for name in KIND_NAMES}
 
 
 def _words(words: Iterable[str]) -> list[str]:

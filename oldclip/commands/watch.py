@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import storage
 
 from ..config import parse_duration
+from ..feeds import add_feed, sync_config_feeds
 from ..render import feed_line, plural, repost_line
 from . import UsageError, say
 
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
 
 
 def cmd_feeds_add(library: Library, args: argparse.Namespace) -> int:
-    from ..watch import add_feed
-
     every = parse_duration(args.every) if args.every else library.config.watch.poll_interval_s
     feed_id, created = add_feed(
         library,
@@ -39,8 +38,6 @@ def cmd_feeds_add(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_list(library: Library, args: argparse.Namespace) -> int:
-    from ..watch import sync_config_feeds
-
     sync_config_feeds(library, library.config)  # feeds declared in the config show at once
     feeds = storage.list_feeds(library.db)
     if args.json:
