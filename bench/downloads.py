@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import storage  # noqa: E402
 from oldclip.config import Config, NetworkSettings, WatchSettings  # noqa: E402
+from oldclip.feeds import add_feed  # noqa: E402
 from oldclip.library import Library  # noqa: E402
 from oldclip.pipeline import Pipeline  # noqa: E402
-from oldclip.feeds import add_feed  # noqa: E402
 from oldclip.watch import _session  # noqa: E402
 
 CHAIR = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos" / "chair-20-sd-bar.mp4"

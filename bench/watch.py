@@ -27,8 +27,8 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from oldclip.config import load_config  # noqa: E402
-from oldclip.library import Library  # noqa: E402
 from oldclip.feeds import add_feed  # noqa: E402
+from oldclip.library import Library  # noqa: E402
 from oldclip.watch import run_once  # noqa: E402
 
 IMAGES = Path(__file__).resolve().parents[2] / "shared" / "media" / "images"

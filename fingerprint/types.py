@@ -7,8 +7,10 @@ fingerprint or a match without importing the decoder.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from .errors import MediaError  # noqa: F401  (re-exported: fingerprint.types.MediaError)
 
@@ -60,6 +62,8 @@ class Fingerprint:
     signals: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        import numpy as np  # here: `oldclip list` imports this module, and reads no hashes
+
         self.hashes = np.ascontiguousarray(self.hashes, dtype=np.uint8).reshape(-1, HASH_BYTES)
         self.times = np.ascontiguousarray(self.times, dtype=np.float32).reshape(-1)
         self.variants = np.ascontiguousarray(self.variants, dtype=np.uint8).reshape(-1)

@@ -27,9 +27,7 @@ def add_feed(library: Library, kind: str, target: str, **options) -> tuple[int, 
     target the kind turns into anything but a web link (storage.add_feed).
     """
     if kind not in KIND_NAMES:
-        raise ValueError(
-            f"unknown feed kind {kind!r}: use one of {', '.join(sorted(KIND_NAMES))}"
-        )
+        raise ValueError(f"unknown feed kind {kind!r}: use one of {', '.join(sorted(KIND_NAMES))}")
     storage.reference(target, "feed target")
     url = source_kind(kind).feed_url(target)
     return storage.add_feed(library.db, kind=kind, target=target, url=url, **options)

@@ -39,8 +39,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-
 import storage
 from fingerprint.types import ALGORITHM, INDEXED_VARIANTS, Fingerprint, Match
 
@@ -50,10 +48,12 @@ from .replica import searchable as _searchable
 from .replica import signature as _signature
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from fingerprint import HashIndex
     from fingerprint.signal import SignalIndex
 
-# The index (faiss), decoding (FFmpeg) and matching load where they are first needed, so that
+# numpy, the index (faiss), decoding (FFmpeg) and matching load where they are first needed, so that
 # `oldclip list` or `show` does not pay for them (see bench/startup.py).
 
 CACHE_SIZE = 256  # fingerprints of candidate media kept in memory between checks
@@ -326,6 +326,8 @@ class Library:
 
     def _read_all(self) -> None:
         """Both indexes from every stored fingerprint."""
+        import numpy as np
+
         evidence = storage.evidence_media_ids(self.db)
         benign = storage.benign_media_ids(self.db)
         benign_rows: list[tuple[int, np.ndarray]] = []

@@ -14,6 +14,7 @@ that.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -22,20 +23,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 import storage
 from fingerprint.types import INDEXED_VARIANTS
 from storage.threads import run_step
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from fingerprint.types import Fingerprint
 
     from .library import Library
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 3600.0
-_INDEXED = np.isin(np.arange(256), INDEXED_VARIANTS)  # by variant code: indexed or not
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _searchable_rows(
             yield media_id, searchable(known[media_id])
     rest = [m for m in media_ids if m not in known]
     for media_id, hashes, variants in storage.iter_index_rows(library.db, rest):
-        yield media_id, hashes[_INDEXED[variants]]
+        yield media_id, hashes[_indexed()[variants]]
 
 
 def _add_signals(library: Library, media_ids: list[int], known: dict[int, Fingerprint]) -> bool:
@@ -188,7 +188,16 @@ def report_staleness(state: ReplicaState, bound_s: float) -> bool:
 
 def searchable(fp: Fingerprint) -> np.ndarray:
     """The hashes of a media item that go into an index."""
-    return fp.hashes[_INDEXED[fp.variants]]
+    return fp.hashes[_indexed()[fp.variants]]
+
+
+@functools.cache
+def _indexed() -> np.ndarray:
+    """By variant code: whether its hashes are indexed (built on first use: numpy loads only
+    with the first fingerprint, not with every `oldclip` command)."""
+    import numpy as np
+
+    return np.isin(np.arange(256), INDEXED_VARIANTS)
 
 
 def signature(hashes: np.ndarray) -> int:

@@ -33,12 +33,12 @@ from fingerprint import (
 from watchers.errors import FeedError
 
 from .config import Config, ConfigError, parse_duration
+from .feeds import add_feed
 from .library import ClipMatch, Library
 from .links import LinkDownloader
 from .render import terminal
 from .replica import keep_fresh
 from .runner import run_until_signalled
-from .feeds import add_feed
 from .watch import run_forever, say_if_no_feeds
 from .workers import MediaWorkers, media_workers
 

@@ -31,11 +31,11 @@ from storage.txn import to_datetime
 from watchers.schedule import next_poll_in_s
 
 from .config import Config
+from .feeds import sync_config_feeds
 from .jobs import defer_media, defer_poll, ensure_schema, make_app
 from .library import Library
 from .pipeline import QUEUE_SCAN
 from .runner import run_until_signalled
-from .feeds import sync_config_feeds
 from .worker import require_postgres
 
 log = logging.getLogger(__name__)

@@ -12,17 +12,20 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from fingerprint.types import Fingerprint
 
-from . import blobs
 from .engine import Database
 from .models import Clip, ClipSource, Media, Sighting
 from .signals import load_signals, store_signals
 from .urls import optional_web_url, reference
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# The fingerprint columns' codec (storage.blobs, numpy) is imported by the functions that read
+# or write them: `oldclip list` and `show` read none (see bench/startup.py).
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # The id of a new clip: one past the highest ever given, so a removed clip's id is never reused
@@ -57,6 +60,8 @@ def add_media(db: Database, fp: Fingerprint) -> tuple[int, bool]:
     first fingerprint.  A media row left without a fingerprint gets this one.  The other
     signals' data (``fp.signals``) are stored too (``storage.signals``).
     """
+    from . import blobs
+
     sha = fp.sha256.lower()
     with db.atomic():
         cursor = db.execute(
@@ -121,6 +126,8 @@ def load_fingerprint(db: Database, media_id: int) -> Fingerprint | None:
     )
     if row is None:
         return None
+    from . import blobs
+
     n = row["frame_count"]
     return Fingerprint(
         kind=row["kind"],
@@ -158,6 +165,8 @@ def iter_index_rows(
 def _index_rows(
     db: Database, where: str, params: list[int]
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    from . import blobs
+
     cursor = db.execute(
         f"SELECT media_id, frame_count, hashes, variants FROM fingerprints {where}"
         "ORDER BY media_id",

@@ -42,8 +42,8 @@ from bot.settings import BotSettings
 from fingerprint import Fingerprint, HashIndex, MatchSettings, fingerprint_file
 from fingerprint.match import without_ignored
 from oldclip.config import Config, NetworkSettings, load_config
-from oldclip.library import Library
 from oldclip.feeds import add_feed
+from oldclip.library import Library
 from oldclip.watch import run_once
 from storage.engine import Database
 

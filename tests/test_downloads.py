@@ -24,8 +24,8 @@ from test_watch_pipeline import (
 )
 
 import storage
-from oldclip.library import Library
 from oldclip.feeds import add_feed
+from oldclip.library import Library
 from oldclip.watch import run_forever
 
 MiB = 1024 * 1024

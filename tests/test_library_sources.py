@@ -14,8 +14,8 @@ from test_watch_pipeline import alerts, make_config, pipeline_for
 
 import storage
 from oldclip.config import FeedSpec
-from oldclip.library import Library
 from oldclip.feeds import add_feed, sync_config_feeds
+from oldclip.library import Library
 from oldclip.watch import run_once
 from storage.bundle.export import export_bundle
 

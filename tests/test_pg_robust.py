@@ -30,10 +30,10 @@ from bot.deps import Deps
 from bot.outgoing import Courier
 from bot.settings import BotSettings
 from oldclip.config import ReplicaSettings
+from oldclip.feeds import add_feed
 from oldclip.jobs import defer_poll, ensure_schema, make_app
 from oldclip.library import Library
 from oldclip.scheduler import tick
-from oldclip.feeds import add_feed
 from oldclip.worker import work
 from storage import outgoing
 from storage.db import connect_postgres, open_db

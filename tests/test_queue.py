@@ -20,10 +20,10 @@ from media import CHAIR, REPO, shared_fingerprint
 
 import storage
 from oldclip.config import Config, NetworkSettings, WatchSettings
+from oldclip.feeds import add_feed
 from oldclip.jobs import FORGET, MEDIA_JOB, POLL, defer_media, defer_poll, ensure_schema, make_app
 from oldclip.library import Library
 from oldclip.scheduler import schedule_once
-from oldclip.feeds import add_feed
 from oldclip.worker import work
 
 LOOPBACK = ("127.0.0.0/8",)

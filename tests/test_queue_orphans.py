@@ -27,10 +27,10 @@ from test_queue import (
     queue_config,
 )
 
+from oldclip.feeds import add_feed
 from oldclip.jobs import ensure_schema, make_app
 from oldclip.library import Library
 from oldclip.scheduler import LEFT_AFTER_S, schedule_once
-from oldclip.feeds import add_feed
 from storage.txn import utc_iso_after
 
 # A worker's poll job up to the moment its post is committed, then killed with SIGKILL.

@@ -22,8 +22,8 @@ from media import REPO
 from test_queue import UNFINISHED_JOBS, add_chair, alerted_posts, count, queue_config
 
 import storage
-from oldclip.library import Library
 from oldclip.feeds import add_feed
+from oldclip.library import Library
 
 POSTS = 50
 CHAIR_CUTS = ("videos/chair-19-sd-bar.mp4", "videos/chair-20-sd-bar.mp4")

@@ -24,8 +24,8 @@ from feed_server import FeedServer
 from PIL import Image
 
 from oldclip.config import Config, NetworkSettings, WatchSettings
-from oldclip.library import Library
 from oldclip.feeds import add_feed
+from oldclip.library import Library
 from oldclip.watch import run_once
 from oldclip.workers import media_workers
 

@@ -31,11 +31,11 @@ from oldclip.config import (
     WatchSettings,
     load_config,
 )
+from oldclip.feeds import add_feed, sync_config_feeds
 from oldclip.http import http_session
 from oldclip.library import Library
 from oldclip.pipeline import Pipeline
 from oldclip.render import feed_line
-from oldclip.feeds import add_feed, sync_config_feeds
 from oldclip.watch import run_once
 from oldclip.workers import media_workers
 from watchers.schedule import PollSchedule
