@@ -30,13 +30,12 @@ try:
     code = main(sys.argv[1:])
 except SystemExit as exc:  # --help
     code = exc.code
-print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}),
-      file=sys.stderr)
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
 """
 
 
-def loaded_by(*args: str, db: Path) -> set[str]:
-    """Top-level packages a fresh process has imported after running ``oldclip ARGS``."""
+def loaded_modules(*args: str, db: Path) -> set[str]:
+    """Modules a fresh process has imported after running ``oldclip ARGS``."""
     done = subprocess.run(
         [sys.executable, "-c", LOADED, "--db", str(db), *args],
         cwd=REPO,
@@ -49,6 +48,11 @@ def loaded_by(*args: str, db: Path) -> set[str]:
     return set(report["modules"])
 
 
+def loaded_by(*args: str, db: Path) -> set[str]:
+    """Top-level packages a fresh process has imported after running ``oldclip ARGS``."""
+    return {name.split(".")[0] for name in loaded_modules(*args, db=db)}
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
     from media import run_cli
@@ -59,11 +63,37 @@ def library(tmp_path_factory) -> Path:
     return db
 
 
+# What the commands that only read or write rows of the library must not load: the above, and
+# numpy (~0.1 s: fingerprints), the page parsers and HTML trees of the watchers, OpenCV.
+NOT_FOR_ROWS = HEAVY | {"numpy", "bs4", "lxml", "cv2", "sqlite_utils"}
+
+
 @pytest.mark.parametrize(
-    "args", [("--help",), ("list",), ("show", "1"), ("list", "--json"), ("reposts",)]
+    "args",
+    [
+        ("--help",),
+        ("list",),
+        ("show", "1"),
+        ("list", "--json"),
+        ("reposts",),
+        ("feeds", "list"),
+        ("feeds", "add", "telegram", "@startup_news"),
+        ("benign", "list"),
+        ("status",),
+    ],
 )
-def test_reading_commands_load_no_decoder_bot_or_watchers(library, args):
-    assert loaded_by(*args, db=library) & HEAVY == set()
+def test_commands_on_rows_load_no_numpy_decoder_bot_or_watchers(library, args):
+    assert loaded_by(*args, db=library) & NOT_FOR_ROWS == set()
+
+
+def test_feeds_list_loads_the_kinds_of_the_configs_feeds_only(library, tmp_path):
+    """`feeds list` shows the config's [[feeds]] (added on the way), loading their kinds only."""
+    config = tmp_path / "config.toml"
+    config.write_text('[[feeds]]\nkind = "bluesky"\ntarget = "news.bsky.social"\n')
+    modules = loaded_modules("--config", str(config), "feeds", "list", db=library)
+    assert {name.split(".")[0] for name in modules} & NOT_FOR_ROWS == set()
+    assert "watchers.bluesky" in modules
+    assert not {"watchers.factcheck", "watchers.pages", "watchers.rss"} & modules
 
 
 def test_help_loads_no_numpy_or_sqlite(library):
