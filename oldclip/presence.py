@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import storage
+from storage.threads import run_step
 from storage.txn import utc_iso_ms
 
 if TYPE_CHECKING:
@@ -71,18 +72,18 @@ class Presence:
 
     async def wait(self, seconds: float) -> None:
         """Report (``keep_fresh`` calls this right after each catch-up), then sleep
-        ``seconds``, reporting every ``HEARTBEAT_S`` on the way.  Cancelled (the process
-        stops), it takes the row away: the loop is cancelled here, where it sleeps."""
-        self.report()
+        ``seconds``, reporting every ``HEARTBEAT_S`` on the way."""
+        await self.report_off_loop()
         until = time.monotonic() + seconds
-        try:
-            while (left := until - time.monotonic()) > HEARTBEAT_S:
-                await asyncio.sleep(HEARTBEAT_S)
-                self.report()
-            await asyncio.sleep(max(left, 0.0))
-        except asyncio.CancelledError:
-            self.leave()
-            raise
+        while (left := until - time.monotonic()) > HEARTBEAT_S:
+            await asyncio.sleep(HEARTBEAT_S)
+            await self.report_off_loop()
+        await asyncio.sleep(max(left, 0.0))
+
+    async def report_off_loop(self) -> None:
+        """``report`` where the storage steps run: in a worker's storage thread, on its own
+        connection, so a write waiting for the table holds up no job nor the heartbeat."""
+        await run_step(self.library.db, self.report)
 
     def leave(self) -> None:
         """Take this process's row away: it stops cleanly, nobody should wait for it."""
