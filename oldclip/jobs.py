@@ -160,10 +160,12 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
 
 
 async def forget_finished_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Delete jobs that succeeded over ``KEEP_DONE_H`` hours ago, failed over ``KEEP_FAILED_H``."""
+    """Delete jobs that succeeded over ``KEEP_DONE_H`` hours ago, failed or aborted over
+    ``KEEP_FAILED_H``."""
     manager = context.app.job_manager
     await manager.delete_old_jobs(nb_hours=KEEP_DONE_H)
-    await manager.delete_old_jobs(nb_hours=KEEP_FAILED_H, include_failed=True)
+    # Aborted ones too: a dead worker's job ended by ``retry_stalled_jobs``.
+    await manager.delete_old_jobs(nb_hours=KEEP_FAILED_H, include_failed=True, include_aborted=True)
 
 
 async def defer_media(

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 from feed_server import FeedServer
+from procrastinate.jobs import Status
 from test_queue import UNFINISHED_JOBS, count, drain, queue_config
 from test_worker_db_wait import record_photo
 
 import storage
-from oldclip.jobs import MEDIA_JOB, STALLED, defer_media, ensure_schema, make_app
+from oldclip.jobs import FORGET, MEDIA_JOB, STALLED, defer_media, ensure_schema, make_app
 from oldclip.library import Library
 
 
@@ -61,5 +62,34 @@ async def test_a_stalled_job_whose_item_was_queued_again_ends_and_the_item_is_do
             assert media_jobs == ["aborted", "succeeded"]  # the dead one's ended, not run
             assert {status for task, status in statuses if task == STALLED} == {"succeeded"}
             assert count(library, UNFINISHED_JOBS) == 0
+    finally:
+        library.close()
+
+
+async def test_a_dead_workers_ended_job_is_forgotten_after_a_week_like_a_failed_one(
+    postgres_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jobs ended as aborted (above) are deleted with the failed ones, or every killed
+    worker's would stay in procrastinate's tables for ever."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    config = queue_config(postgres_schema, tmp_path)
+    library = Library.open(config)
+    try:
+        ensure_schema(library.db)
+        app = make_app(postgres_schema)
+        async with app.open_async():
+            manager = app.job_manager
+            await defer_media(app, [1, 2])
+            dead = await manager.register_worker()
+            for status in (Status.ABORTED, Status.FAILED):
+                job = await manager.fetch_job(queues=None, worker_id=dead)
+                await manager.finish_job(job, status=status, delete_job=False)
+            library.db.execute("UPDATE procrastinate_events SET at = at - interval '8 days'")
+            await app.tasks[FORGET].defer_async(timestamp=0)
+            await drain(library, config, app)
+            left = library.db.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE task_name = ?", [MEDIA_JOB]
+            ).fetchone()[0]
+            assert left == 0
     finally:
         library.close()
