@@ -172,7 +172,7 @@ async def keep_fresh(
     finally:
         # Stopped (cancelled) wherever it was, asleep or catching up: the row goes.
         if presence is not None:
-            await run_step(library.db, presence.leave)
+            await presence.leave_off_loop()
 
 
 def report_staleness(state: ReplicaState, bound_s: float) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import threading
 import time
 from pathlib import Path
@@ -19,13 +20,16 @@ from pathlib import Path
 import psycopg
 import pytest
 from feed_server import FeedServer
+from test_bot_webhook import free_port
 from test_queue import queue_config
 from test_worker_db_wait import record_photo, until_final
 
 import storage
 from oldclip.jobs import defer_media, ensure_schema, make_app
 from oldclip.library import Library
-from oldclip.worker import work
+from oldclip.replica import keep_fresh
+from oldclip.worker import storage_threads, work
+from storage import threads
 
 HOLD_S = 3.0  # how long the other session holds its table
 
@@ -121,4 +125,32 @@ async def test_a_worker_stopped_while_catching_up_takes_its_row_away(
     finally:
         if holder is not None:
             holder.release()
+        library.close()
+
+
+async def test_the_catch_up_goes_on_while_no_pooled_connection_can_be_had(
+    postgres_schema: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The server unreachable from the storage threads (here: their pool points at a port
+    nobody listens on) costs a warning, not the catch-up loop for the rest of the process."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(threads, "CONNECT_TIMEOUT_S", 0.3)
+    library = Library.open(queue_config(postgres_schema, tmp_path))
+    try:
+        nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
+        with caplog.at_level(logging.WARNING, logger="oldclip"):
+            async with storage_threads(library, nowhere, 2):
+                fresh = asyncio.create_task(keep_fresh(library, 0.1, role="worker"))
+                await asyncio.sleep(2.0)
+                alive = not fresh.done()
+                fresh.cancel()
+                await asyncio.gather(fresh, return_exceptions=True)
+        assert alive, f"the catch-up loop ended: {fresh.exception()!r}"
+        said = [r.getMessage() for r in caplog.records if r.name == "oldclip.presence"]
+        assert said[0].startswith("could not report this replica's state (the database at")
+        assert len([m for m in said if m.startswith("could not report")]) == 1  # said once
+    finally:
         library.close()
