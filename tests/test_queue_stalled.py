@@ -10,7 +10,10 @@ does not fail every 10 seconds for ever (leaving both jobs stuck behind the dead
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from feed_server import FeedServer
@@ -19,7 +22,15 @@ from test_queue import UNFINISHED_JOBS, count, drain, queue_config
 from test_worker_db_wait import record_photo
 
 import storage
-from oldclip.jobs import FORGET, MEDIA_JOB, STALLED, defer_media, ensure_schema, make_app
+from oldclip.jobs import (
+    FORGET,
+    MEDIA_JOB,
+    STALLED,
+    defer_media,
+    ensure_schema,
+    make_app,
+    retry_stalled_jobs,
+)
 from oldclip.library import Library
 
 
@@ -91,5 +102,46 @@ async def test_a_dead_workers_ended_job_is_forgotten_after_a_week_like_a_failed_
                 "SELECT count(*) FROM procrastinate_jobs WHERE task_name = ?", [MEDIA_JOB]
             ).fetchone()[0]
             assert left == 0
+    finally:
+        library.close()
+
+
+async def test_two_clean_up_jobs_at_once_end_each_stalled_job_once_without_an_error(
+    postgres_schema: str,
+    feed_server: FeedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two workers (or one with several jobs at once) may run the clean-up side by side, one
+    started by a tick while the last is still running: the second finds the dead worker's
+    jobs already retried or ended, which is no error (it used to fail, with a traceback)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    config = queue_config(postgres_schema, tmp_path)
+    library = Library.open(config)
+    try:
+        alone = record_photo(library, feed_server, "bridge-1-original.jpg")
+        again = record_photo(library, feed_server, "aaa-orig.jpg")
+        ensure_schema(library.db)
+        app = make_app(postgres_schema)
+        async with app.open_async():
+            manager = app.job_manager
+            await defer_media(app, [alone, again])
+            dead = await manager.register_worker()
+            for _ in range(2):
+                assert await manager.fetch_job(queues=None, worker_id=dead) is not None
+            library.db.execute(
+                "UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour'"
+            )
+            assert await defer_media(app, [again]) == 1
+            # What the two jobs are given (the app, the worker's context): run here, at once.
+            context = SimpleNamespace(app=app, additional_context={"stalled_after_s": 60.0})
+            with caplog.at_level(logging.WARNING):
+                await asyncio.gather(*(retry_stalled_jobs(context, 0) for _ in range(2)))
+            rows = library.db.execute(
+                "SELECT args->>'post_media_id', status::text FROM procrastinate_jobs ORDER BY id"
+            ).fetchall()
+        assert sorted(rows) == [(str(alone), "todo"), (str(again), "aborted"), (str(again), "todo")]
+        assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     finally:
         library.close()
