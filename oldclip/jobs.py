@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
-from procrastinate.jobs import Status
+import procrastinate.manager
+import psycopg
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException, UniqueViolation
+from procrastinate.jobs import Job, Status
 
 import storage
 from storage.engine import Database
@@ -143,27 +145,35 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
     manager = context.app.job_manager
     for job in await manager.get_stalled_jobs(seconds_since_heartbeat=after):
         try:
-            await manager.retry_job(job)
-        except UniqueViolation as exc:
-            if "queueing_lock" not in (exc.constraint_name or ""):
+            await _end_stalled(manager, job)
+        except ConnectorException as exc:
+            # Not 'doing' any more: another clean-up job running alongside (two workers, one
+            # tick while the last still runs) retried or ended it first.  Nothing to do.
+            if not isinstance(exc.__cause__, psycopg.errors.RaiseException):
                 raise
-            log.warning(
-                "job %s (%s) of a worker gone silent: queued again meanwhile, ending it",
-                job.id,
-                job.task_name,
-            )
-            await manager.finish_job(job, status=Status.ABORTED, delete_job=False)
-        else:
-            log.warning(
-                "job %s (%s) of a worker gone silent: running it again", job.id, job.task_name
-            )
+
+
+async def _end_stalled(manager: procrastinate.manager.JobManager, job: Job) -> None:
+    """Run a dead worker's job again, or end it when its item was queued again meanwhile."""
+    try:
+        await manager.retry_job(job)
+    except UniqueViolation as exc:
+        if "queueing_lock" not in (exc.constraint_name or ""):
+            raise
+        await manager.finish_job(job, status=Status.ABORTED, delete_job=False)
+        what = "queued again meanwhile, ending it"
+    else:
+        what = "running it again"
+    log.warning("job %s (%s) of a worker gone silent: %s", job.id, job.task_name, what)
 
 
 async def forget_finished_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
-    """Delete jobs that succeeded over ``KEEP_DONE_H`` hours ago, failed over ``KEEP_FAILED_H``."""
+    """Delete jobs that succeeded over ``KEEP_DONE_H`` hours ago, failed or aborted over
+    ``KEEP_FAILED_H``."""
     manager = context.app.job_manager
     await manager.delete_old_jobs(nb_hours=KEEP_DONE_H)
-    await manager.delete_old_jobs(nb_hours=KEEP_FAILED_H, include_failed=True)
+    # Aborted ones too: a dead worker's job ended by ``retry_stalled_jobs``.
+    await manager.delete_old_jobs(nb_hours=KEEP_FAILED_H, include_failed=True, include_aborted=True)
 
 
 async def defer_media(

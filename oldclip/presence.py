@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import storage
+from storage.threads import run_step
 from storage.txn import utc_iso_ms
 
 if TYPE_CHECKING:
@@ -58,35 +59,41 @@ class Presence:
             caught_up_at=utc_iso_ms(now - timedelta(seconds=behind)),
             seen_at=utc_iso_ms(now),
         )
+        db = self.library.db
+        storage.record_replica(db, row)
+        storage.prune_replicas(db, now - timedelta(seconds=KEEP_S))
+
+    async def wait(self, seconds: float) -> None:
+        """Report (``keep_fresh`` calls this right after each catch-up), then sleep
+        ``seconds``, reporting every ``HEARTBEAT_S`` on the way."""
+        await self.report_off_loop()
+        until = time.monotonic() + seconds
+        while (left := until - time.monotonic()) > HEARTBEAT_S:
+            await asyncio.sleep(HEARTBEAT_S)
+            await self.report_off_loop()
+        await asyncio.sleep(max(left, 0.0))
+
+    async def report_off_loop(self) -> None:
+        """``report`` where the storage steps run: in a worker's storage thread, on its own
+        connection, so a write waiting for the table holds up no job nor the heartbeat.
+        Never raises: the database away for a moment (no pooled connection to be had
+        included) is said once, and the next report tries again."""
         try:
-            db = self.library.db
-            storage.record_replica(db, row)
-            storage.prune_replicas(db, now - timedelta(seconds=KEEP_S))
-        except Exception as exc:  # the database away for a moment: say so once, go on
+            await run_step(self.library.db, self.report)
+        except Exception as exc:
             if not self._failing:
                 log.warning("could not report this replica's state (%s): trying again", exc)
             self._failing = True
             return
         self._failing = False
 
-    async def wait(self, seconds: float) -> None:
-        """Report (``keep_fresh`` calls this right after each catch-up), then sleep
-        ``seconds``, reporting every ``HEARTBEAT_S`` on the way.  Cancelled (the process
-        stops), it takes the row away: the loop is cancelled here, where it sleeps."""
-        self.report()
-        until = time.monotonic() + seconds
-        try:
-            while (left := until - time.monotonic()) > HEARTBEAT_S:
-                await asyncio.sleep(HEARTBEAT_S)
-                self.report()
-            await asyncio.sleep(max(left, 0.0))
-        except asyncio.CancelledError:
-            self.leave()
-            raise
-
     def leave(self) -> None:
         """Take this process's row away: it stops cleanly, nobody should wait for it."""
+        storage.forget_replica(self.library.db, self.host, self.pid)
+
+    async def leave_off_loop(self) -> None:
+        """``leave`` where the storage steps run; never raises (the row is pruned in time)."""
         try:
-            storage.forget_replica(self.library.db, self.host, self.pid)
-        except Exception as exc:  # stopping anyway; the row is pruned in time
+            await run_step(self.library.db, self.leave)
+        except Exception as exc:
             log.warning("could not remove this replica's row (%s)", exc)

@@ -156,18 +156,23 @@ async def keep_fresh(
 
     presence = Presence(library, role, every_s) if role else None
     pruned_at = -PRUNE_EVERY_S
-    while True:
-        await (presence.wait(every_s) if presence else asyncio.sleep(every_s))
-        try:
-            await run_step(library.db, library.locked, library.refresh)
-            if keep_h is not None and time.monotonic() - pruned_at >= PRUNE_EVERY_S:
-                before = datetime.now(UTC) - timedelta(hours=keep_h)
-                cutoff = before.isoformat(timespec="seconds")
-                await run_step(library.db, storage.prune_library_changes, library.db, cutoff)
-                pruned_at = time.monotonic()
-        except Exception as exc:  # the database gone for a moment: try again next time
-            log.warning("could not catch up with the library (%s): trying again", exc)
-        report_staleness(library.replica, every_s * 2)
+    try:
+        while True:
+            await (presence.wait(every_s) if presence else asyncio.sleep(every_s))
+            try:
+                await run_step(library.db, library.locked, library.refresh)
+                if keep_h is not None and time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                    before = datetime.now(UTC) - timedelta(hours=keep_h)
+                    cutoff = before.isoformat(timespec="seconds")
+                    await run_step(library.db, storage.prune_library_changes, library.db, cutoff)
+                    pruned_at = time.monotonic()
+            except Exception as exc:  # the database gone for a moment: try again next time
+                log.warning("could not catch up with the library (%s): trying again", exc)
+            report_staleness(library.replica, every_s * 2)
+    finally:
+        # Stopped (cancelled) wherever it was, asleep or catching up: the row goes.
+        if presence is not None:
+            await presence.leave_off_loop()
 
 
 def report_staleness(state: ReplicaState, bound_s: float) -> bool:

@@ -50,9 +50,10 @@ async def storage_threads(library: Library, url: str, size: int) -> AsyncIterato
     try:
         yield
     finally:
-        library.db = main
-        # The steps in hand finish first (waited for off the loop), then their connections go.
+        # The steps in hand finish first (waited for off the loop), then their connections go;
+        # only then the library's own: a step still running must not switch to it midway.
         await asyncio.to_thread(threaded.close_threads)
+        library.db = main
 
 
 def run_worker(
@@ -122,4 +123,6 @@ async def work(
                 stalled_worker_timeout=stalled_after_s,
             )
         finally:
+            # Waited for while the storage threads are there: it takes its row away in one.
             fresh.cancel()
+            await asyncio.gather(fresh, return_exceptions=True)

@@ -52,6 +52,9 @@ class ThreadedPostgres(Database):
             max_size=size,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             timeout=CONNECT_TIMEOUT_S,
+            # Tried before each step (one round trip): a connection that died while idle in
+            # the pool (a server restart) is replaced, not given to a job to fail on.
+            check=ConnectionPool.check_connection,
             name="oldclip-storage",
             open=True,
         )

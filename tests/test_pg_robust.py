@@ -213,8 +213,9 @@ async def test_a_worker_whose_connections_are_all_cut_retries_the_job_and_goes_o
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A server restart under `oldclip worker`: the job that met it fails, is said in one line
-    and retried; the worker's own connections (the pipeline's, procrastinate's) come back."""
+    """A server restart under an idle `oldclip worker`: its connections (the storage threads',
+    procrastinate's) come back, and the next job runs once: none is given a connection that
+    died while idle (a statement cut mid-way is one line, see above)."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     name = f"oldclip_cut_{secrets.token_hex(4)}"
     url = f"{postgres_schema}&application_name={name}"
@@ -239,15 +240,14 @@ async def test_a_worker_whose_connections_are_all_cut_retries_the_job_and_goes_o
                 with caplog.at_level(logging.WARNING, logger="oldclip.jobs"):
                     await defer_poll(other, feed_id)
                     deadline = time.monotonic() + 60
-                    while (status := job_status(admin)) != ("succeeded", 2):
+                    while (status := job_status(admin)) != ("succeeded", 1):
                         assert time.monotonic() < deadline, f"the poll job is {status}"
                         await asyncio.sleep(0.5)
             finally:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
-        [record] = [r for r in caplog.records if r.name == "oldclip.jobs"]
-        assert "stopped answering" in record.getMessage() and record.exc_info is None
+        assert not [r for r in caplog.records if r.name == "oldclip.jobs"]  # nothing failed
         assert not [r for r in caplog.records if r.exc_info]  # no traceback anywhere
         # Polled once.  (Read over admin's: the library's own connection, cut too, is not
         # the jobs' any more, they take theirs from the storage threads' pool.)
