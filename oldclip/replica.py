@@ -72,6 +72,7 @@ def apply_changes(
     states = storage.media_states(library.db, kinds)
     changed = False
     look: list[int] = []  # wanted media that may have signal data the indexes lack
+    benign_ids, benign_reread = set(library._benign_ids), False
     for media_id in sorted(kinds):
         evidence, benign = states.get(media_id, (False, False))
         wanted = evidence and not benign
@@ -88,7 +89,12 @@ def apply_changes(
                 changed = True
         if wanted and (media_id not in library._indexed or "signals" in kinds[media_id]):
             look.append(media_id)
-        _apply_benign(library, media_id, benign, reused)
+        benign_reread |= (media_id in benign_ids) != benign or (benign and reused)
+        (benign_ids.add if benign else benign_ids.discard)(media_id)
+    if benign_reread:
+        # A new benign index, never the one in use changed in place: a bot's matching thread
+        # may be searching it right now (``Matcher.askers_of``).  It is small.
+        library._read_benign(frozenset(benign_ids))
     adding = [m for m in look if m not in library._indexed]
     rows = list(_searchable_rows(library, adding, known))
     library._index.add_many(rows)
@@ -127,19 +133,6 @@ def _add_signals(library: Library, media_ids: list[int], known: dict[int, Finger
                 held.add(media_id)
                 changed = True
     return changed
-
-
-def _apply_benign(library: Library, media_id: int, benign: bool, reused: bool) -> None:
-    """The benign index for one media item (it is small, and never saved)."""
-    was = media_id in library._benign_ids
-    if was and (not benign or reused):
-        library._benign.remove(media_id)
-        library._benign_ids = library._benign_ids - {media_id}
-    if benign and media_id not in library._benign_ids:
-        fp = library.load(media_id)
-        if fp is not None:
-            library._benign.add(media_id, searchable(fp))
-            library._benign_ids = library._benign_ids | {media_id}
 
 
 async def keep_fresh(
