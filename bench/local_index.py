@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -262,8 +263,8 @@ def run(size: int, options: list[str], args, library, queries) -> None:
 def saved(folder: Path, probes: list[int], args) -> None:
     """Recall and latency of the orb index saved beside a library (``bench/index.py``'s check
     library: 25M descriptors at 1M frame hashes), against the exact scan of its own rows, for
-    each number of probes; queries: the shared videos of the chair and edits of it (the one real
-    clip that library holds) and others (chance neighbours only)."""
+    each number of probes; queries: the shared videos of the chair (the one real clip that
+    library holds), then the others (chance neighbours only)."""
     from fingerprint.index_file import load_arrays  # noqa: PLC0415
 
     loaded, _ = load_arrays(folder / "library.orb.index")
@@ -271,18 +272,19 @@ def saved(folder: Path, probes: list[int], args) -> None:
     index.load_arrays(loaded)
     ivf = index._index
     rows = local_index._row_order(ivf, ivf.ntotal)
-    _, queries = real_media(args.cache)
-    queries = sorted(queries, key=lambda q: not q[0].startswith("chair"))[: args.queries]
+    asked = [p for p in sorted(SHARED.glob("*.mp4")) if p.stem not in ORIGINALS]
+    asked = sorted(asked, key=lambda p: (not p.stem.startswith("chair"), p.stem))
+    queries = [(p.stem, fingerprint_file(p).signal_data("orb")) for p in asked[: args.queries]]
     print(f"saved index {folder}: {ivf.ntotal:,} descriptors, {ivf.nlist} cells")
     print(f"queries: {', '.join(name for name, _ in queries)}")
     exact_index = faiss.IndexBinaryFlat(BITS)
     exact_index.add(rows)
     del rows
     index._index = exact_index
-    local_index.SEARCH_THREADS = faiss.omp_get_num_procs()
+    local_index.SEARCH_THREADS = os.cpu_count() or 1
     exact, walls, cpus = candidates(index, queries)
     _row("exact scan", exact, exact, walls, cpus, 0.0, None)
-    local_index.SEARCH_THREADS = min(2, faiss.omp_get_num_procs())
+    local_index.SEARCH_THREADS = min(2, os.cpu_count() or 1)
     index._index = ivf
     del exact_index
     for probe in probes:
