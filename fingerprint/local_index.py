@@ -14,7 +14,7 @@ lies in the memory-mapped file (faiss's zero-copy reader): no training, no assig
 Format 2 copied every descriptor into the cells' lists on opening, ~1 GB at 1M frame hashes,
 whose library holds ~25M descriptors (a 20 s clip stores ~5,000).  A change to an opened index
 takes the descriptors back out of it, to build anew.  The upright and mirrored descriptors of a
-query are looked up in one search on ``SEARCH_THREADS`` threads.  Up to
+query are looked up in one search (on ``SEARCH_THREADS`` threads).  Up to
 ``FLAT_LIMIT`` descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells,
 searched with ``NPROBE`` probes.  ``SEARCHED`` neighbours are looked up and the NEIGHBOURS
 nearest kept, ties going to the earliest row as in the exact scan: with only NEIGHBOURS looked
@@ -37,7 +37,6 @@ and keep less than at 1M; unmeasured here (the exact scan alone takes ~108 s a c
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import faiss
@@ -51,9 +50,11 @@ SEARCHED = 16  # stored descriptors looked up per query descriptor, the NEIGHBOU
 FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
 NPROBE = 64  # inverted-file cells visited per query descriptor above FLAT_LIMIT
 TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
-# faiss threads of one search (a query clip's ~10,000 descriptors, upright and mirrored):
-# the search is most of a `check`, and two threads nearly halve its wall time.
-SEARCH_THREADS = min(2, os.cpu_count() or 1)
+# faiss threads of one search (a query clip's ~10,000 descriptors, upright and mirrored).  One:
+# on the 2-core machine measured, shared with other work (load ~4), two threads took 55% more
+# CPU (5.8 against 3.7 s a clip at 1M descriptors, OpenMP's waiting threads spin) and more wall
+# time too (16-17 s against 12-13 s); an idle machine may differ (unmeasured).
+SEARCH_THREADS = 1
 
 
 class LocalIndex:
@@ -141,8 +142,8 @@ class LocalIndex:
     def candidates(self, query: LocalFeatures, limit: int) -> list[int]:
         """Media ids with the most votes, upright or mirrored, best first (at most ``limit``).
 
-        Both sides of the query are looked up in one search, on up to SEARCH_THREADS threads:
-        at ~5,000 descriptors a side for a 20 s clip it is the largest part of a `check`."""
+        Both sides of the query are looked up in one search: at ~5,000 descriptors a side for
+        a 20 s clip it is the largest part of a `check`."""
         if not len(self) or not len(query.descriptors) or limit <= 0:
             return []
         index = self._built()
