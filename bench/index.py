@@ -1,6 +1,7 @@
 """Search index at scale: recall against an exact scan, latency, memory, and `oldclip check`.
 
     python bench/index.py [--sizes 1000000 10000000] [--clips 3] [--skip-check|--skip-recall]
+    nice -n 5 python bench/index.py --skip-recall --saved-only [--orb-per-clip 5000]
 
 1. Recall of ``HashIndex.search`` against faiss's plain exact scan (``IndexBinaryFlat``) at
    radius 64 (``MatchSettings.index_radius``), on two kinds of synthetic library:
@@ -18,7 +19,12 @@
    cache) and 20 s of sound codes.  Wall time with the saved indexes beside the database
    (every signal's: PDQ, local features, sound), and with them deleted (rebuilt from the
    database).  Real footage has ~10 PDQ hashes, ~250-400 ORB descriptors and ~8 sound codes
-   a second, so a library of 1M PDQ hashes in proportion would hold ~25M descriptors.
+   a second, so a library of 1M PDQ hashes in proportion holds ~25M descriptors: the default
+   (5,000 a clip, as the shared chair video's 20 s store).  Writing that library and building
+   its indexes takes ~15 min: ``--saved-only`` keeps it in ``--cache`` and times only checks
+   with saved indexes.  Then one check in this process, stage by stage
+   (``bench/check_stages.py``: opening the indexes, fingerprinting, each signal's search and
+   verification, the database), wall and CPU seconds.
 """
 
 from __future__ import annotations
@@ -50,6 +56,10 @@ CHECK_ORIGINAL = VIDEOS / "chair-orig-22-sd-bar.mp4"
 RADIUS = 64
 FRAMES = 150  # per synthetic clip
 QUERY_FRAMES = 120  # a 20 s query clip
+CHECK_CLIPS, CHECK_FRAMES = 5000, 200  # the check's library: 1M PDQ hashes
+# ORB descriptors a distractor clip of CHECK_FRAMES hashes holds: the shared chair video's
+# 20 s store 5,006 (21 pictures), so 1M hashes in proportion bring ~25M descriptors.
+ORB_PER_CLIP = 5000
 
 
 def walks(count: int, rng: np.random.Generator, frames: int = FRAMES) -> np.ndarray:
@@ -260,25 +270,39 @@ def check_library(database: Path, orb_per_clip: int, cache: Path) -> None:
     import storage  # noqa: PLC0415 - only this part needs the project's storage
 
     db = storage.open_db(database)
-    signals = distractor_signals(orb_per_clip, 5000, cache) if orb_per_clip else None
-    add_distractors(db, 1_000_000, np.random.default_rng(3), frames=200, signals=signals)
+    signals = distractor_signals(orb_per_clip, CHECK_CLIPS, cache) if orb_per_clip else None
+    add_distractors(
+        db,
+        CHECK_CLIPS * CHECK_FRAMES,
+        np.random.default_rng(3),
+        frames=CHECK_FRAMES,
+        signals=signals,
+    )
     with db.atomic():
         media_id, _ = storage.add_media(db, fingerprint_file(CHECK_ORIGINAL))
         storage.add_clip(db, media_id, title="the chair", first_seen="2014-07-17", source="bench")
     db.conn.close()
 
 
-def check_times(runs: int, orb_per_clip: int, cache: Path, keep: Path | None) -> None:
-    """`oldclip check` wall time against a 1M-hash library, with and without the saved
-    indexes.  With ``keep``, the library is kept in (and reused from) that folder, e.g. to
-    profile one `check` (``python -m cProfile -m oldclip --db KEEP/library.db check ...``)."""
+def check_times(
+    runs: int, orb_per_clip: int, cache: Path, keep: Path | None, saved_only: bool
+) -> None:
+    """`oldclip check` wall time against a 1M-hash library, with the saved indexes and (unless
+    ``saved_only``) with them deleted, then where one check's time goes.  With ``keep``, the
+    library is kept in (and reused from) that folder; ``saved_only`` keeps it in ``cache`` by
+    default (building the library at the real proportion of descriptors takes most of an
+    hour: build it once, then time changes against it)."""
     query = CHECK_QUERY
+    if saved_only and keep is None:
+        keep = cache / f"check-{CHECK_CLIPS}x{CHECK_FRAMES}-orb{orb_per_clip}"
     with tempfile.TemporaryDirectory(prefix="oldclip-bench-index-") as temporary:
         folder = keep or Path(temporary)
         folder.mkdir(parents=True, exist_ok=True)
         database = folder / "library.db"
         if not database.exists():
+            started = time.perf_counter()
             check_library(database, orb_per_clip, cache)
+            print(f"  wrote the library in {time.perf_counter() - started:.0f} s")
         command = [sys.executable, "-m", "oldclip", "--db", str(database), "check", str(query)]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -292,30 +316,49 @@ def check_times(runs: int, orb_per_clip: int, cache: Path, keep: Path | None) ->
             cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
             return wall, cpu, out.stdout + out.stderr
 
-        run()  # warm the page cache and write the saved indexes
+        started = time.perf_counter()
+        run()  # warm the page cache and write the saved indexes (when there are none)
+        print(f"  first check (saves missing indexes) {time.perf_counter() - started:.0f} s")
         with_index, without = [], []
         for _ in range(runs):
-            for path in Path(folder).glob("library*.index"):
-                path.unlink()
-            *times, out = run()
-            without.append(times)
+            if not saved_only:
+                for path in Path(folder).glob("library*.index"):
+                    path.unlink()
+                *times, out = run()
+                without.append(times)
             *times, out = run()
             with_index.append(times)
         print(
-            f"\n`oldclip check {query.name}` against {5000 * 200:,} synthetic + 1 real clip's "
-            f"stored hashes, {5000 * orb_per_clip:,} ORB descriptors and sound codes, "
+            f"\n`{' '.join(command[1:3])} --db {database} check {query}` against "
+            f"{CHECK_CLIPS * CHECK_FRAMES:,} synthetic + 1 real clip's stored hashes, "
+            f"{CHECK_CLIPS * orb_per_clip:,} ORB descriptors and sound codes, "
             f"median of {runs} (wall s / CPU s):"
         )
         for label, samples in (
             ("indexes rebuilt from the database", without),
             ("saved indexes beside the database", with_index),
         ):
-            wall = statistics.median(s[0] for s in samples)
-            cpu = statistics.median(s[1] for s in samples)
-            print(f"  {label:34} {wall:6.2f} {cpu:6.2f}")
+            if samples:
+                wall = statistics.median(s[0] for s in samples)
+                cpu = statistics.median(s[1] for s in samples)
+                print(f"  {label:34} {wall:6.2f} {cpu:6.2f}")
         for path in Path(folder).glob("library*.index"):
             print(f"  saved {path.name}: {path.stat().st_size / 1e6:.0f} MB")
         print("found the chair clip" if "the chair" in out else f"MISSED the match:\n{out}")
+        check_breakdown(database, query)
+
+
+def check_breakdown(database: Path, query: Path) -> None:
+    """Where the time of one `check` goes (wall and CPU s per stage), in this process: the
+    stages are timed by wrapping the functions that do them (``bench/check_stages.py``)."""
+    import check_stages  # noqa: PLC0415 - bench/check_stages.py
+
+    stages, total = check_stages.timed_check(database, query)
+    print(
+        f"\none check in process, by stage (wall s / CPU s), total {total[0]:.2f} / {total[1]:.2f}:"
+    )
+    for name, (wall, cpu) in stages.items():
+        print(f"  {name:34} {wall:6.2f} {cpu:6.2f}")
 
 
 def main() -> None:
@@ -326,17 +369,25 @@ def main() -> None:
     parser.add_argument("--skip-check", action="store_true")
     parser.add_argument("--skip-recall", action="store_true")
     parser.add_argument(
-        "--orb-per-clip", type=int, default=200, help="ORB descriptors per distractor clip"
+        "--orb-per-clip",
+        type=int,
+        default=ORB_PER_CLIP,
+        help="ORB descriptors per distractor clip (real 20 s clips: ~5,000)",
     )
     parser.add_argument("--cache", type=Path, default=Path("/tmp/oldclip-bench"))
     parser.add_argument(
         "--keep", type=Path, help="folder to keep (and reuse) the check's 1M-hash library in"
     )
+    parser.add_argument(
+        "--saved-only",
+        action="store_true",
+        help="time only checks with saved indexes, on a library kept in --cache (or --keep)",
+    )
     args = parser.parse_args()
     if not args.skip_recall:
         recall_table(args.sizes, args.clips)
     if not args.skip_check:
-        check_times(args.check_runs, args.orb_per_clip, args.cache, args.keep)
+        check_times(args.check_runs, args.orb_per_clip, args.cache, args.keep, args.saved_only)
 
 
 if __name__ == "__main__":

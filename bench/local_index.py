@@ -3,6 +3,7 @@ candidates, at what latency and memory.
 
     python bench/local_index.py [--sizes 1000000 10000000] [--options ivf16 ivf64 hnsw ...]
                                 [--queries 30] [--cache /tmp/oldclip-bench]
+    python bench/local_index.py --saved FOLDER [--probes 64 96 128] [--queries 4]
 
 The "orb" signal's candidates (``LocalIndex.candidates``: votes of the NEIGHBOURS nearest
 stored descriptors within VOTE_RADIUS, best picture per query picture, top
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -258,6 +260,39 @@ def run(size: int, options: list[str], args, library, queries) -> None:
     local_index.FLAT_LIMIT = 50_000
 
 
+def saved(folder: Path, probes: list[int], args) -> None:
+    """Recall and latency of the orb index saved beside a library (``bench/index.py``'s check
+    library: 25M descriptors at 1M frame hashes), against the exact scan of its own rows, for
+    each number of probes; queries: the shared videos of the chair (the one real clip that
+    library holds), then the others (chance neighbours only)."""
+    from fingerprint.index_file import load_arrays  # noqa: PLC0415
+
+    loaded, _ = load_arrays(folder / "library.orb.index")
+    index = LocalIndex()
+    index.load_arrays(loaded)
+    ivf = index._index
+    rows = local_index._row_order(ivf, ivf.ntotal)
+    asked = [p for p in sorted(SHARED.glob("*.mp4")) if p.stem not in ORIGINALS]
+    asked = sorted(asked, key=lambda p: (not p.stem.startswith("chair"), p.stem))
+    queries = [(p.stem, fingerprint_file(p).signal_data("orb")) for p in asked[: args.queries]]
+    print(f"saved index {folder}: {ivf.ntotal:,} descriptors, {ivf.nlist} cells")
+    print(f"queries: {', '.join(name for name, _ in queries)}")
+    exact_index = faiss.IndexBinaryFlat(BITS)
+    exact_index.add(rows)
+    del rows
+    index._index = exact_index
+    shipped, local_index.SEARCH_THREADS = local_index.SEARCH_THREADS, os.cpu_count() or 1
+    exact, walls, cpus = candidates(index, queries)  # on every core: ~100x the work
+    _row("exact scan", exact, exact, walls, cpus, 0.0, None)
+    local_index.SEARCH_THREADS = shipped
+    index._index = ivf
+    del exact_index
+    for probe in probes:
+        ivf.nprobe = probe
+        found, walls, cpus = candidates(index, queries)
+        _row(f"ivf{probe}", exact, found, walls, cpus, 0.0, None)
+
+
 def _row(label, exact, found, walls, cpus, build, per) -> None:
     def recall(top: int) -> float:
         shares = [
@@ -291,8 +326,18 @@ def main() -> None:
     parser.add_argument("--real-limit", type=int, default=2_000_000)
     parser.add_argument("--hnsw-limit", type=int, default=2_000_000)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/oldclip-bench"))
+    parser.add_argument(
+        "--saved",
+        type=Path,
+        help="folder of a library with a saved orb index (bench/index.py --saved-only keeps "
+        "one in the cache): recall and latency of it, per --probes",
+    )
+    parser.add_argument("--probes", type=int, nargs="+", default=[64, 96, 128])
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
+    if args.saved:
+        saved(args.saved, args.probes, args)
+        return
     library, queries = real_media(args.cache)
     queries = queries[:: max(1, -(-len(queries) // args.queries))]
     print(f"library: {len(library)} real clips; queries: {len(queries)}")

@@ -8,10 +8,13 @@ for each query picture, summed over the query's pictures.
 
 The faiss index is rebuilt from the stored arrays when it is next searched after items were
 added or removed (libraries change in batches, between searches), and saved beside the
-library (``to_arrays``), so a command opens it instead of training it again: each descriptor
-once (38 bytes a descriptor with its picture and place in a cell; 75 in format 1, which held
-faiss's serialised copy too), the trained cells, and each cell's rows, which opening copies into
-the cells' lists without searching the quantizer.  Up to
+library (``to_arrays``) as faiss's own serialised index (each descriptor once, in its cell,
+with its row: 42 bytes a descriptor with its picture index), which a command reads where it
+lies in the memory-mapped file (faiss's zero-copy reader): no training, no assigning, no copy.
+Format 2 copied every descriptor into the cells' lists on opening, ~1 GB at 1M frame hashes,
+whose library holds ~25M descriptors (a 20 s clip stores ~5,000).  A change to an opened index
+takes the descriptors back out of it, to build anew.  The upright and mirrored descriptors of a
+query are looked up in one search (on ``SEARCH_THREADS`` threads).  Up to
 ``FLAT_LIMIT`` descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells,
 searched with ``NPROBE`` probes.  ``SEARCHED`` neighbours are looked up and the NEIGHBOURS
 nearest kept, ties going to the earliest row as in the exact scan: with only NEIGHBOURS looked
@@ -47,135 +50,127 @@ SEARCHED = 16  # stored descriptors looked up per query descriptor, the NEIGHBOU
 FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
 NPROBE = 64  # inverted-file cells visited per query descriptor above FLAT_LIMIT
 TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
+# faiss threads of one search (a query clip's ~10,000 descriptors, upright and mirrored).  One:
+# on the 2-core machine measured, shared with other work (load ~4), two threads took 55% more
+# CPU (5.8 against 3.7 s a clip at 1M descriptors, OpenMP's waiting threads spin) and more wall
+# time too (16-17 s against 12-13 s); an idle machine may differ (unmeasured).
+SEARCH_THREADS = 1
 
 
 class LocalIndex:
     """The candidate finder of the "orb" signal (see fingerprint.signal.SignalIndex)."""
 
     # A saved index of another format is rebuilt: every parameter that shapes it is in here.
-    format = f"orb-2 flat<={FLAT_LIMIT} ivf sqrt cells x{TRAIN_PER_CELL} nprobe={NPROBE}"
+    format = f"orb-3 flat<={FLAT_LIMIT} ivf sqrt cells x{TRAIN_PER_CELL} nprobe={NPROBE}"
 
     def __init__(self) -> None:
-        # Per media item: the picture index and descriptor of each stored (upright) keypoint.
-        self._items: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # Per media item: the picture index and descriptor of each stored (upright) keypoint;
+        # None while an opened saved index is unchanged (its descriptors are in ``_index``).
+        self._items: dict[int, tuple[np.ndarray, np.ndarray]] | None = {}
         self._index: faiss.IndexBinary | None = None
-        self._media = np.empty(0, np.int64)  # media id of each indexed descriptor
-        self._frame = np.empty(0, np.int64)  # that media item's picture index
+        # Rows of the faiss index: item ``_ids[i]`` holds rows ``_starts[i]`` up to the next.
+        self._ids = np.empty(0, np.int64)
+        self._starts = np.empty(0, np.int64)
+        self._frame = np.empty(0, np.uint16)  # each row's picture index in its item
         self._ivf: _Trained | None = None
+        self._saved: dict[str, np.ndarray] | None = None  # the opened file's arrays
 
     def add(self, media_id: int, data: LocalFeatures) -> None:
-        self._items[media_id] = (data.frame, data.descriptors)  # upright only, as stored
+        self._editable()[media_id] = (data.frame, data.descriptors)  # upright only, as stored
         self._index = None
 
     def remove(self, media_id: int) -> None:
-        if self._items.pop(media_id, None) is not None:
+        if media_id in self and self._editable().pop(media_id, None) is not None:
             self._index = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._ids) if self._items is None else len(self._items)
+
+    def __contains__(self, media_id: int) -> bool:
+        if self._items is None:
+            return bool(np.isin(media_id, self._ids))
+        return media_id in self._items
 
     def media_ids(self) -> list[int]:
-        return list(self._items)
+        return self._ids.tolist() if self._items is None else list(self._items)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The items' keypoints, each descriptor once, and for an inverted file its trained
-        cells and each descriptor's cell: opening it then costs neither training nor assigning
-        every descriptor to a cell, only copying the codes into the cells' lists (format 1
-        also held faiss's serialised index, the descriptors a second time)."""
-        index = self._built() if self._items else None
+        """Each item's picture index per descriptor, and faiss's serialised index, which holds
+        each descriptor once (in its cell, for an inverted file): opening it is reading it in
+        place (``load_arrays``), with neither training, assigning nor copying."""
+        if self._saved is not None and self._items is None:
+            return dict(self._saved)  # opened and unchanged: the file as it was
+        index = self._built()
         ivf = index if isinstance(index, faiss.IndexBinaryIVF) else None
-        items = list(self._items.values())
-        codes = np.concatenate([np.zeros((0, DESCRIPTOR_BYTES), np.uint8)] + [d for _, d in items])
         return {
-            "media": np.fromiter(self._items, np.int64, len(items)),
-            "counts": np.array([len(d) for _, d in items], np.int64),
-            "frame": np.concatenate([np.zeros(0, np.uint16)] + [f for f, _ in items]),
-            "descriptors": codes,
-            "cells": np.zeros((0, DESCRIPTOR_BYTES), np.uint8) if ivf is None else _centroids(ivf),
-            **_lists(ivf, len(codes)),
+            "media": self._ids,
+            "counts": np.diff(np.append(self._starts, len(self._frame))),
+            "frame": self._frame.astype(np.uint16),
+            "faiss": faiss.serialize_index_binary(index),
             "trained_for": np.array([0 if ivf is None else self._ivf.ntotal_trained], np.int64),
         }
 
     def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         try:
-            media, counts, frame, codes, cells, sizes, rows, trained = (
-                arrays[k]
-                for k in (
-                    "media",
-                    "counts",
-                    "frame",
-                    "descriptors",
-                    "cells",
-                    "list_sizes",
-                    "list_rows",
-                    "trained_for",
-                )
+            media, counts, frame, blob, trained = (
+                np.asarray(arrays[k]) for k in ("media", "counts", "frame", "faiss", "trained_for")
             )
         except KeyError as exc:
             raise ValueError(f"no {exc} in a saved orb index") from None
-        # Plain views of the memory maps: np.memmap's slicing costs ~20 us a slice in Python.
-        media, counts, frame, codes, cells, sizes, rows, trained = map(
-            np.asarray, (media, counts, frame, codes, cells, sizes, rows, trained)
-        )
-        ends = np.cumsum(counts)
         if (
             media.ndim != 1
             or counts.shape != media.shape
             or (counts < 0).any()
-            or codes.shape != (int(ends[-1]) if len(ends) else 0, DESCRIPTOR_BYTES)
-            or frame.shape != codes.shape[:1]
+            or frame.shape != (int(counts.sum()),)
             or len(np.unique(media)) != len(media)
             or trained.shape != (1,)
-            or cells.ndim != 2
-            or cells.shape[1] != DESCRIPTOR_BYTES
-            or sizes.shape != (len(cells),)
-            or rows.shape != ((len(codes),) if len(cells) else (0,))
-            or (len(cells) and int(sizes.sum()) != len(codes))
-            or (len(rows) and (rows.min() < 0 or rows.max() >= len(codes)))
+            or blob.ndim != 1
+            or blob.dtype != np.uint8
         ):
             raise ValueError("inconsistent saved orb index")
-        starts = ends - counts
-        self._items = {
-            int(m): (frame[a:b], codes[a:b])
-            for m, a, b in zip(media.tolist(), starts.tolist(), ends.tolist(), strict=True)
-        }
-        self._media = np.repeat(np.asarray(media, np.int64), counts)
-        self._frame = np.asarray(frame, np.int64)
-        self._index = self._ivf = None
-        if len(cells):
-            bits = DESCRIPTOR_BYTES * 8
-            quantizer = faiss.IndexBinaryFlat(bits)
-            quantizer.add(np.ascontiguousarray(cells))
-            index = faiss.IndexBinaryIVF(quantizer, bits, len(cells))
-            index.is_trained = True
-            _fill(index, np.asarray(codes), np.asarray(sizes), np.asarray(rows))
+        index = _read(blob)
+        if index.d != DESCRIPTOR_BYTES * 8 or index.ntotal != len(frame):
+            raise ValueError("the saved orb index does not hold the saved descriptors")
+        self._ids, self._frame = media.astype(np.int64), frame
+        self._starts = np.cumsum(counts) - counts
+        self._items, self._index, self._ivf = None, index, None
+        self._saved = dict(arrays)
+        if isinstance(index, faiss.IndexBinaryIVF):
             index.nprobe = NPROBE
-            self._index = index
-            self._ivf = _Trained(index, quantizer, int(trained[0]))
+            self._ivf = _Trained(index, index.quantizer, int(trained[0]))
 
     def candidates(self, query: LocalFeatures, limit: int) -> list[int]:
-        """Media ids with the most votes, upright or mirrored, best first (at most ``limit``)."""
-        if not self._items or not len(query.descriptors) or limit <= 0:
+        """Media ids with the most votes, upright or mirrored, best first (at most ``limit``).
+
+        Both sides of the query are looked up in one search: at ~5,000 descriptors a side for
+        a 20 s clip it is the largest part of a `check`."""
+        if not len(self) or not len(query.descriptors) or limit <= 0:
             return []
+        index = self._built()
+        if not index.ntotal:
+            return []
+        sides = [s for s in (query, query.mirrored) if s is not None and len(s.descriptors)]
+        codes = np.ascontiguousarray(np.concatenate([s.descriptors for s in sides]))
+        distances, rows = self._nearest(index, codes)
         scores: dict[int, float] = {}
-        for side in (query, query.mirrored):
-            if side is None or not len(side.descriptors):
-                continue
-            for media_id, score in self._votes(side).items():
+        first = 0
+        for side in sides:
+            last = first + len(side.descriptors)
+            for media_id, score in self._votes(side, distances[first:last], rows[first:last]):
                 scores[media_id] = max(score, scores.get(media_id, 0.0))
+            first = last
         return sorted(scores, key=lambda m: (-scores[m], m))[:limit]
 
-    def _votes(self, query: LocalFeatures) -> dict[int, float]:
-        """Per media item: the votes of its best picture for each query picture, summed."""
-        index = self._built()
-        distances, rows = self._nearest(index, np.ascontiguousarray(query.descriptors))
+    def _votes(self, query: LocalFeatures, distances: np.ndarray, rows: np.ndarray):
+        """Per media item: (id, the votes of its best picture for each query picture, summed)."""
         k = rows.shape[1]
         hit = (rows >= 0) & (distances <= VOTE_RADIUS)
         q_frame = np.repeat(query.frame.astype(np.int64), k).reshape(rows.shape)[hit]
         rows = rows[hit]
         if not len(rows):
-            return {}
-        media, frame = self._media[rows], self._frame[rows]
+            return []
+        media = self._ids[np.searchsorted(self._starts, rows, side="right") - 1]
+        frame = self._frame[rows].astype(np.int64)
         # Votes per (query picture, stored picture), counting each query keypoint once.
         q_key = np.flatnonzero(hit) // k
         triples = np.unique(np.stack([q_frame, media, frame, q_key]), axis=1)
@@ -187,29 +182,55 @@ class LocalIndex:
         ids, totals = pairs[1, first], votes[order][first]
         unique, inverse = np.unique(ids, return_inverse=True)
         score = np.bincount(inverse, weights=totals)
-        return dict(zip(unique.tolist(), score.tolist(), strict=True))
+        return zip(unique.tolist(), score.tolist(), strict=True)
 
     def _nearest(self, index: faiss.IndexBinary, codes: np.ndarray) -> tuple[np.ndarray, ...]:
         """(distances, rows) of the NEIGHBOURS nearest stored descriptors of each query one,
         ties going to the earliest row, as in an exact scan: SEARCHED are looked up and the
         nearest kept, so that the order an inverted file visits its cells in does not decide
         which of several equally near descriptors vote (Hamming distances tie often)."""
-        distances, rows = index.search(codes, min(SEARCHED, index.ntotal))
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(SEARCH_THREADS)
+        try:
+            distances, rows = index.search(codes, min(SEARCHED, index.ntotal))
+        finally:
+            faiss.omp_set_num_threads(threads)
         if rows.shape[1] <= NEIGHBOURS:
             return distances, rows
         order = np.lexsort((np.where(rows < 0, np.iinfo(np.int64).max, rows), distances))
         keep = order[:, :NEIGHBOURS]
         return np.take_along_axis(distances, keep, 1), np.take_along_axis(rows, keep, 1)
 
+    def _editable(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """The items, taken out of an opened saved index the first time it changes (its
+        descriptors back in row order; its trained cells kept for the next build)."""
+        if self._items is not None:
+            return self._items
+        codes = _row_order(self._index, len(self._frame))
+        ends = np.append(self._starts[1:], len(self._frame))
+        self._items = {
+            int(m): (self._frame[a:b], codes[a:b])
+            for m, a, b in zip(
+                self._ids.tolist(), self._starts.tolist(), ends.tolist(), strict=True
+            )
+        }
+        if self._ivf is not None:  # cells to fill again, not the read-only lists in the file
+            self._ivf = _trained_like(self._ivf)
+        self._saved = None
+        return self._items
+
     def _built(self) -> faiss.IndexBinary:
         if self._index is not None:
             return self._index
         ids = list(self._items)
         items = [self._items[i] for i in ids]
-        codes = np.ascontiguousarray(np.concatenate([d for _, d in items]))
-        counts = [len(d) for _, d in items]
-        self._media = np.repeat(np.asarray(ids, dtype=np.int64), counts)
-        self._frame = np.concatenate([f.astype(np.int64) for f, _ in items])
+        codes = np.ascontiguousarray(
+            np.concatenate([np.zeros((0, DESCRIPTOR_BYTES), np.uint8)] + [d for _, d in items])
+        )
+        counts = np.array([len(d) for _, d in items], np.int64)
+        self._ids = np.asarray(ids, dtype=np.int64)
+        self._starts = np.cumsum(counts) - counts
+        self._frame = np.concatenate([np.zeros(0, np.uint16)] + [f for f, _ in items])
         if len(codes) <= FLAT_LIMIT:
             index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
         else:
@@ -251,49 +272,47 @@ class _Trained:
     ntotal_trained: int  # descriptors in the library it was trained for
 
 
-def _centroids(ivf: faiss.IndexBinaryIVF) -> np.ndarray:
-    """The trained cells' centres (the quantizer is a flat index of them)."""
-    quantizer = faiss.downcast_IndexBinary(ivf.quantizer)
-    return faiss.vector_to_array(quantizer.xb).reshape(-1, DESCRIPTOR_BYTES)
+def _read(blob: np.ndarray) -> faiss.IndexBinary:
+    """faiss's index serialised in ``blob`` (a memory map of the saved file), read in place:
+    its descriptors and inverted lists stay views of the file, so opening costs no copy and
+    several processes share the page cache (``blob`` must outlive the index)."""
+    if not len(blob):
+        raise ValueError("no faiss index in a saved orb index")
+    reader = faiss.ZeroCopyIOReader(faiss.swig_ptr(blob), len(blob))
+    try:
+        index = faiss.read_index_binary(reader, faiss.IO_FLAG_MMAP_IFC)
+    except RuntimeError as exc:
+        raise ValueError(f"unreadable faiss index ({str(exc).strip().splitlines()[-1]})") from None
+    if not isinstance(index, faiss.IndexBinaryFlat | faiss.IndexBinaryIVF):
+        raise ValueError(f"unexpected faiss index {type(index).__name__}")
+    index.blob = blob  # the memory the index reads from lives as long as the index
+    return index
 
 
-def _lists(ivf: faiss.IndexBinaryIVF | None, count: int) -> dict[str, np.ndarray]:
-    """The inverted lists as saved: each cell's size and its rows (faiss ids are rows: the
-    descriptors were added in row order), cell after cell."""
-    if ivf is None:
-        return {"list_sizes": np.zeros(0, np.int64), "list_rows": np.zeros(0, np.int32)}
-    lists = ivf.invlists
-    sizes = np.array([lists.list_size(n) for n in range(ivf.nlist)], np.int64)
-    rows = np.zeros(int(sizes.sum()), np.int32)
-    first = 0
-    for number in np.flatnonzero(sizes).tolist():
-        size = int(sizes[number])
-        rows[first : first + size] = faiss.rev_swig_ptr(lists.get_ids(number), size)
-        first += size
-    if first != count:
-        raise ValueError("the inverted file does not hold every descriptor")
-    return {"list_sizes": sizes, "list_rows": rows}
+def _row_order(index: faiss.IndexBinary, count: int) -> np.ndarray:
+    """The descriptors of ``index`` (its ids are rows) back in row order."""
+    codes = np.zeros((count, DESCRIPTOR_BYTES), np.uint8)
+    if isinstance(index, faiss.IndexBinaryIVF):
+        lists = index.invlists
+        for number in range(index.nlist):
+            size = lists.list_size(number)
+            if size:
+                ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
+                cell = faiss.rev_swig_ptr(lists.get_codes(number), size * DESCRIPTOR_BYTES)
+                codes[ids] = cell.reshape(size, DESCRIPTOR_BYTES)
+    elif count:
+        codes[:] = index.reconstruct_n(0, count)
+    return codes
 
 
-def _fill(
-    index: faiss.IndexBinaryIVF, codes: np.ndarray, sizes: np.ndarray, rows: np.ndarray
-) -> None:
-    """Put each descriptor (its id: its row) straight into its saved cell, without searching
-    the quantizer or sorting: one copy of the codes."""
-    ids = rows.astype(np.int64)
-    # One gather of the codes into cell order (np.take of 8-byte words: ~2x a void gather).
-    grouped = np.take(np.ascontiguousarray(codes).view(np.uint64), ids, axis=0)
-    first = 0
-    for number in np.flatnonzero(sizes).tolist():
-        size = int(sizes[number])
-        index.invlists.add_entries(
-            number,
-            size,
-            faiss.swig_ptr(ids[first:]),
-            faiss.swig_ptr(grouped[first:].view(np.uint8)),
-        )
-        first += size
-    index.ntotal = len(codes)
+def _trained_like(trained: _Trained) -> _Trained:
+    """An empty inverted file with the cells of ``trained`` (to add descriptors to)."""
+    bits = DESCRIPTOR_BYTES * 8
+    quantizer = faiss.IndexBinaryFlat(bits)
+    quantizer.add(trained.quantizer.reconstruct_n(0, trained.index.nlist))
+    index = faiss.IndexBinaryIVF(quantizer, bits, trained.index.nlist)
+    index.is_trained = True
+    return _Trained(index, quantizer, trained.ntotal_trained)
 
 
 def _cells(count: int) -> int:

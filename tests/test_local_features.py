@@ -348,6 +348,52 @@ def test_a_saved_inverted_file_is_opened_without_training_again(tmp_path, monkey
         LOCAL.new_index().load_arrays(arrays)
 
 
+def _anonymous_memory() -> int:
+    """Bytes of this process's memory not backed by a file (what a copy would take)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    pytest.skip("no /proc/self/status")
+
+
+def test_a_saved_index_is_searched_where_it_lies_in_the_file(tmp_path, monkeypatch):
+    """Opening the saved descriptor index copies none of it: at 1M frame hashes a library
+    holds ~25M descriptors (~1 GB), which every `check` would otherwise read into memory."""
+    monkeypatch.setattr(local_index, "FLAT_LIMIT", 1000)
+    codes = np.random.default_rng(3).integers(0, 256, (400_000, 32), dtype=np.uint8)
+    index = LOCAL.new_index()
+    for media_id, block in enumerate(np.split(codes, 100)):
+        index.add(
+            media_id,
+            LocalFeatures(
+                kind="photo",
+                times=np.zeros(1, np.float32),
+                sizes=np.full((1, 2), 480, np.uint16),
+                frame=np.zeros(len(block), np.uint16),
+                points=np.zeros((len(block), 2), np.float32),
+                descriptors=block,
+            ),
+        )
+    save_arrays(tmp_path / "orb.index", index.to_arrays(), {})
+    arrays, _ = load_arrays(tmp_path / "orb.index")
+    del index
+    loaded, before = LOCAL.new_index(), _anonymous_memory()
+    loaded.load_arrays(arrays)
+    assert _anonymous_memory() - before < codes.nbytes / 8  # 12.8 MB of descriptors
+    assert isinstance(loaded._index, faiss.IndexBinaryIVF)
+    query = LocalFeatures(
+        kind="photo",
+        times=np.zeros(1, np.float32),
+        sizes=np.full((1, 2), 480, np.uint16),
+        frame=np.zeros(200, np.uint16),
+        points=np.zeros((200, 2), np.float32),
+        descriptors=codes[37 * 4000 : 37 * 4000 + 200],
+    )
+    assert loaded.candidates(query, limit=1) == [37]
+    loaded.remove(37)  # a change takes the descriptors out of the file, to build anew
+    assert 37 not in loaded.candidates(query, limit=5) and len(loaded) == 99
+
+
 @pytest.mark.parametrize("size", [(20, 3000), (3000, 20), (300, 200)])
 def test_slivers_and_flat_photos_have_nothing_to_say(tmp_path, size):
     """A legal but degenerate photo: no crash, no data (a flat or 20 px wide picture)."""

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import storage
-from fingerprint.index_file import load_index
+from fingerprint.index_file import MAGIC, load_index
 from fingerprint.types import HASH_BYTES, VARIANT_FULL, Fingerprint
 from oldclip.config import load_config
 from oldclip.library import Library
@@ -167,6 +167,19 @@ def test_a_damaged_index_file_is_rebuilt_with_one_log_line(config, caplog, damag
     with caplog.at_level(logging.WARNING):
         assert check(config, 40) == [40]
     assert not caplog.records
+
+
+def test_an_index_file_of_the_previous_format_is_rebuilt_quietly(config, caplog) -> None:
+    """Files of format 2 (CRC-32 checksums) are an earlier version's caches, not damage."""
+    assert check(config, 9) == [9]
+    path = config.database.with_name("library.index")
+    data = bytearray(path.read_bytes())
+    data[:8] = b"OCHIDX\x00\x02"
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        assert check(config, 40) == [40]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert path.read_bytes()[:8] == MAGIC and saved_media(config) == set(range(1, 41))
 
 
 def test_an_index_saved_from_a_newer_library_state_is_not_used(config, tmp_path) -> None:
