@@ -59,6 +59,15 @@ async def until_final(library: Library, item_ids: list[int], timeout_s: float) -
     pytest.fail(f"items not final after {timeout_s:g} s")
 
 
+async def note_loop_lags(lags: list[float]) -> None:
+    """Until cancelled, append how late each 20 ms sleep wakes: the event loop's lag, which
+    a statement waiting on the loop's own thread makes seconds long."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(0.02)
+        lags.append(time.perf_counter() - started - 0.02)
+
+
 class RowHolder:
     """Another session holding ``post_media`` row ``item_id`` locked (SELECT ... FOR UPDATE)
     until ``release_at``, from a thread: a worker that blocks its own event loop cannot
@@ -112,18 +121,12 @@ async def test_a_job_waiting_on_a_locked_row_holds_up_neither_other_jobs_nor_the
         app = make_app(postgres_schema)
         lags: list[float] = []
 
-        async def ticker() -> None:
-            while True:
-                started = time.perf_counter()
-                await asyncio.sleep(0.02)
-                lags.append(time.perf_counter() - started - 0.02)
-
         async with app.open_async():
             await defer_media(app, [waiting, other])
             # Its download done, the waiting item's move to 'fetched' waits for the row.
             holder = RowHolder(postgres_schema, waiting, other)
             holder.release_after(HOLD_S)
-            tick = asyncio.create_task(ticker())
+            tick = asyncio.create_task(note_loop_lags(lags))
             # wait=True: a worker told to stop (wait=False does once the queue is empty)
             # stops its heartbeat first, then waits for the jobs in hand.
             worker = asyncio.create_task(

@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import logging
 import threading
-import time
 from pathlib import Path
 
 import psycopg
@@ -22,7 +21,7 @@ import pytest
 from feed_server import FeedServer
 from test_bot_webhook import free_port
 from test_queue import queue_config
-from test_worker_db_wait import record_photo, until_final
+from test_worker_db_wait import note_loop_lags, record_photo, until_final
 
 import storage
 from oldclip.jobs import defer_media, ensure_schema, make_app
@@ -65,17 +64,11 @@ async def test_writing_the_replica_row_holds_up_neither_the_loop_nor_the_jobs(
         app = make_app(postgres_schema)
         lags: list[float] = []
 
-        async def ticker() -> None:
-            while True:
-                started = time.perf_counter()
-                await asyncio.sleep(0.02)
-                lags.append(time.perf_counter() - started - 0.02)
-
         async with app.open_async():
             await defer_media(app, [item])
             holder = TableHolder(postgres_schema, "replicas")
             holder.release_after(HOLD_S)
-            tick = asyncio.create_task(ticker())
+            tick = asyncio.create_task(note_loop_lags(lags))
             worker = asyncio.create_task(work(library, config, app, concurrency=2))
             try:
                 await until_final(library, [item], timeout_s=HOLD_S + 60)
