@@ -1,0 +1,71 @@
+"""Saved index files opened while another process replaces them, or holding a hostile header:
+opening gives the old file or the new one whole, or ``IndexFileError`` (the caller rebuilds
+with one log line), never another exception (a traceback for `oldclip check`).
+
+The other process is a real one saving real files in a loop, as `oldclip run` saves its
+indexes while a `check` opens them.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fingerprint.index_file import MAGIC, IndexFileError, load_arrays, save_arrays
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Saves, in turn, a large file (arrays of 16 MB: their sums take a while to check) and a small
+# one, whose meta says which it is.
+WRITER = """
+import sys, numpy as np
+from fingerprint.index_file import save_arrays
+big = {"a": np.arange(2_000_000, dtype=np.int64), "b": np.full(4_000_000, 7, np.uint8)}
+small = {"a": np.arange(10, dtype=np.int64), "b": np.full(10, 7, np.uint8)}
+i = 0
+while True:
+    save_arrays(sys.argv[1], big if i % 2 else small, {"big": bool(i % 2)})
+    i += 1
+"""
+
+
+def test_a_file_replaced_while_it_is_opened_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "library.orb.index"
+    save_arrays(path, {"a": np.arange(10, dtype=np.int64), "b": np.full(10, 7, np.uint8)}, {})
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT)
+    failures: dict[str, int] = {}
+    opened = 0
+    try:
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            try:
+                arrays, meta = load_arrays(path)
+            except Exception as exc:  # noqa: BLE001 (any is a failure; counted by kind)
+                kind = f"{type(exc).__name__}: {exc}"
+                failures[kind] = failures.get(kind, 0) + 1
+                continue
+            opened += 1
+            length = 2_000_000 if meta.get("big") else 10
+            assert len(arrays["a"]) == length and arrays["a"][-1] == length - 1
+    finally:
+        writer.kill()
+        writer.wait()
+    assert opened > 100
+    assert not failures  # was ~1% "mmap length is greater than file size", ~1% checksums
+
+
+@pytest.mark.parametrize("shape", [[2**62, 4], [2**64]])
+def test_a_header_promising_a_huge_array_is_an_index_file_error(tmp_path, shape) -> None:
+    header = json.dumps({"arrays": [["codes", "|u1", shape, 0]], "meta": {}}).encode()
+    path = tmp_path / "library.index"
+    head = MAGIC + struct.pack("<I", len(header)) + header
+    path.write_bytes(head + b"\0" * (-len(head) % 64))  # what the overflowed size would say
+    with pytest.raises(IndexFileError):
+        load_arrays(path)
