@@ -22,6 +22,7 @@ rename costs one rebuild, and a file that did not reach the disk whole fails its
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from pathlib import Path
@@ -76,19 +77,28 @@ def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict] | None:
 
     Raises ``IndexFileError`` saying what is wrong when the file cannot be trusted.
     """
-    path = Path(path)
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as fh:
-            start = fh.read(len(MAGIC) + 4)
-            if start[: len(MAGIC)] in OLDER:
-                return None
-            if len(start) < len(MAGIC) + 4 or start[: len(MAGIC)] != MAGIC:
-                raise IndexFileError("not an oldclip index file of this version")
-            (length,) = struct.unpack("<I", start[len(MAGIC) :])
-            raw = fh.read(length)
+        fh = open(path, "rb")  # noqa: SIM115 (closed below; the map outlives it)
     except FileNotFoundError:
         return None
+    with fh:
+        # Header, size and arrays all from this one open file: another process may rename a
+        # new file over ``path`` meanwhile, and arrays mapped by path could come from it.
+        size = os.fstat(fh.fileno()).st_size
+        start = fh.read(len(MAGIC) + 4)
+        if start[: len(MAGIC)] in OLDER:
+            return None
+        if len(start) < len(MAGIC) + 4 or start[: len(MAGIC)] != MAGIC:
+            raise IndexFileError("not an oldclip index file of this version")
+        (length,) = struct.unpack("<I", start[len(MAGIC) :])
+        raw = fh.read(length)
+        arrays, meta = _checked(fh, size, raw, len(MAGIC) + 4 + length)
+    return arrays, meta
+
+
+def _checked(fh, size: int, raw: bytes, offset: int) -> tuple[dict[str, np.ndarray], dict]:
+    """The arrays the header ``raw`` describes, mapped from the open file ``fh`` (``size``
+    bytes; the arrays start at ``offset``), each checked against its sum."""
     try:
         header = json.loads(raw)
         meta = dict(header["meta"])
@@ -98,21 +108,20 @@ def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict] | None:
         ]
     except (ValueError, KeyError, TypeError) as exc:
         raise IndexFileError(f"unreadable header ({exc})") from None
-    offset = len(MAGIC) + 4 + length
     places = []
     for name, dtype, shape, _ in layout:
         if dtype.str not in DTYPES or any(n < 0 for n in shape):
             raise IndexFileError(f"array {name} of an unknown type or shape")
         offset += -offset % ALIGN
         places.append(offset)
-        offset += dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+        offset += dtype.itemsize * math.prod(shape)  # Python ints: a huge shape cannot wrap
     if size != offset:
         raise IndexFileError(f"{size} bytes where the header promises {offset}")
     arrays = {}
     for (name, dtype, shape, checksum), at in zip(layout, places, strict=True):
         array = (
-            np.memmap(path, dtype=dtype, mode="r", offset=at, shape=shape)
-            if np.prod(shape, dtype=np.int64)
+            np.memmap(fh, dtype=dtype, mode="r", offset=at, shape=shape)
+            if math.prod(shape)
             else np.zeros(shape, dtype)
         )
         if _sum(array) != checksum:
