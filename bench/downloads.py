@@ -32,9 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import storage  # noqa: E402
 from oldclip.config import Config, NetworkSettings, WatchSettings  # noqa: E402
 from oldclip.feeds import add_feed  # noqa: E402
+from oldclip.http import http_session  # noqa: E402
 from oldclip.library import Library  # noqa: E402
 from oldclip.pipeline import Pipeline  # noqa: E402
-from oldclip.watch import _session  # noqa: E402
+from oldclip.workers import media_workers  # noqa: E402
 
 CHAIR = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos" / "chair-20-sd-bar.mp4"
 CHUNK = bytes(64 * 1024)
@@ -173,13 +174,10 @@ async def main() -> None:
         )
         library = Library.open(config)
         try:
-            async with _session(config) as session:
-                pipeline = Pipeline(library, config, session)
-                try:
-                    await memory(pipeline, library, bases[0])
-                    await delay(pipeline, library, server, bases)
-                finally:
-                    pipeline.close()
+            async with http_session(config) as session, media_workers(config) as workers:
+                pipeline = Pipeline(library, config, session, workers)
+                await memory(pipeline, library, bases[0])
+                await delay(pipeline, library, server, bases)
         finally:
             library.close()
             await server.stop()
