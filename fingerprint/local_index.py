@@ -211,7 +211,8 @@ class LocalIndex:
         if self._items is not None:
             return self._items
         codes = _row_order(self._index, len(self._frame))
-        ends = np.append(self._starts[1:], len(self._frame))
+        # Each item ends where the next starts, the last at the end (an empty index: none).
+        ends = np.append(self._starts[1:], len(self._frame))[: len(self._starts)]
         self._items = {
             int(m): (self._frame[a:b], codes[a:b])
             for m, a, b in zip(
