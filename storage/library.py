@@ -1,195 +1,34 @@
-"""The queries the rest of oldclip uses: media and fingerprints, clips, sightings.
+"""Clips and their sources: the fact-checked footage the library answers with.
 
-All SQL lives here so the schema can change behind these functions.  Writes that touch more
-than one row run in one transaction, and the "add if absent" writes are single statements, so
-two processes adding the same file or clip at once still store it only once.
+All SQL for clips lives here so the schema can change behind these functions; the media and
+fingerprints they point at are in ``storage.media``, sightings in ``storage.sightings``.
+Writes that touch more than one row run in one transaction, and the "add if absent" writes are
+single statements, so two processes adding the same clip at once still store it only once.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from fingerprint.types import Fingerprint
+from typing import Any
 
 from .engine import Database
-from .models import Clip, ClipSource, Media, Sighting
-from .signals import load_signals, store_signals
+from .media import media_exists
+from .models import Clip, ClipSource
+from .rows import now, one
 from .urls import optional_web_url, reference
-
-if TYPE_CHECKING:
-    import numpy as np
-
-# The fingerprint columns' codec (storage.blobs, numpy) is imported by the functions that read
-# or write them: `oldclip list` and `show` read none (see bench/startup.py).
 
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # The id of a new clip: one past the highest ever given, so a removed clip's id is never reused
 # (migration 7 keeps that high-water mark).
 NEXT_CLIP_ID = "(SELECT last_id + 1 FROM id_watermarks WHERE name = 'clips')"
 
-_MEDIA_COLUMNS = "id, sha256, kind, duration, width, height, size, created_at, path"
 _CLIP_COLUMNS = (
     "id, media_id, title, description, first_seen, source, verdict_url, language, tags, "
     "added_by, added_at, claim, rating, benign"
 )
-_SIGHTING_COLUMNS = "id, media_id, url, source, post_url, seen_at"
-
-
-def _now() -> str:
-    """The current time as ISO 8601 UTC, to the second: what every *_at column stores."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _one(db: Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
-    """The first row of a query as a dict, or None."""
-    return next(iter(db.query(sql, list(params))), None)
-
-
-# --- media and fingerprints -------------------------------------------------------------------
-
-
-def add_media(db: Database, fp: Fingerprint) -> tuple[int, bool]:
-    """Store a media item and its fingerprint; return (media id, whether it was new).
-
-    Media are deduplicated by sha256, so importing the same file twice keeps one row and the
-    first fingerprint.  A media row left without a fingerprint gets this one.  The other
-    signals' data (``fp.signals``) are stored too (``storage.signals``).
-    """
-    from . import blobs
-
-    sha = fp.sha256.lower()
-    with db.atomic():
-        cursor = db.execute(
-            "INSERT INTO media (sha256, kind, duration, width, height, size, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING",
-            [sha, fp.kind, float(fp.duration), fp.width, fp.height, fp.size, _now()],
-        )
-        created = cursor.rowcount == 1
-        media_id = int(db.execute("SELECT id FROM media WHERE sha256 = ?", [sha]).fetchone()[0])
-        db.execute(
-            "INSERT INTO fingerprints "
-            "(media_id, algorithm, frame_count, hashes, times, variants) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [
-                media_id,
-                fp.algorithm,
-                len(fp),
-                blobs.encode_hashes(fp.hashes),
-                blobs.encode_times(fp.times),
-                blobs.encode_variants(fp.variants),
-            ],
-        )
-        store_signals(db, media_id, fp.signals)
-    return media_id, created
-
-
-def _media_exists(db: Database, media_id: int) -> bool:
-    """Whether the media row exists (reads no columns, so it works at every schema version)."""
-    return db.execute("SELECT 1 FROM media WHERE id = ?", [media_id]).fetchone() is not None
-
-
-def get_media(db: Database, media_id: int) -> Media | None:
-    """The media row with this id, or None."""
-    row = _one(db, f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = ?", [media_id])
-    return Media(**row) if row else None
-
-
-def media_by_sha256(db: Database, sha: str) -> Media | None:
-    """The media whose file has this sha256 (hex, any case), or None."""
-    row = _one(db, f"SELECT {_MEDIA_COLUMNS} FROM media WHERE sha256 = ?", [sha.lower()])
-    return Media(**row) if row else None
-
-
-def set_media_path(db: Database, media_id: int, path: str | os.PathLike[str]) -> bool:
-    """Record where a copy of the media file is kept; return False if there is no such media."""
-    path = os.fspath(path)
-    if not isinstance(path, str) or not path.strip():
-        raise ValueError("path must not be empty")
-    cursor = db.execute("UPDATE media SET path = ? WHERE id = ?", [path, media_id])
-    return cursor.rowcount == 1
-
-
-def load_fingerprint(db: Database, media_id: int) -> Fingerprint | None:
-    """Rebuild the stored Fingerprint of a media item, or None if it has none (with the
-    signals' data that can be used: see ``storage.signals``)."""
-    row = _one(
-        db,
-        "SELECT m.kind, m.sha256, m.size, m.duration, m.width, m.height, "
-        "f.algorithm, f.frame_count, f.hashes, f.times, f.variants "
-        "FROM fingerprints f JOIN media m ON m.id = f.media_id WHERE f.media_id = ?",
-        [media_id],
-    )
-    if row is None:
-        return None
-    from . import blobs
-
-    n = row["frame_count"]
-    return Fingerprint(
-        kind=row["kind"],
-        sha256=row["sha256"],
-        size=row["size"],
-        duration=row["duration"],
-        width=row["width"],
-        height=row["height"],
-        hashes=blobs.decode_hashes(row["hashes"], n, media_id),
-        times=blobs.decode_times(row["times"], n, media_id),
-        variants=blobs.decode_variants(row["variants"], n, media_id),
-        algorithm=row["algorithm"],
-        signals=load_signals(db, media_id),
-    )
-
-
-def iter_index_rows(
-    db: Database, media_ids: list[int] | None = None
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield (media id, (N, 32) uint8 hashes, (N,) uint8 variants) for every fingerprint, or
-    those of ``media_ids`` (read in batches: a replica catching up).
-
-    Ordered by media id and read row by row from the cursor, so building the search index at
-    start-up never holds the whole library twice in memory.
-    """
-    if media_ids is not None:
-        for start in range(0, len(media_ids), 500):
-            chunk = media_ids[start : start + 500]
-            where = f"WHERE media_id IN ({', '.join('?' for _ in chunk)}) "
-            yield from _index_rows(db, where, chunk)
-        return
-    yield from _index_rows(db, "", [])
-
-
-def _index_rows(
-    db: Database, where: str, params: list[int]
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    from . import blobs
-
-    cursor = db.execute(
-        f"SELECT media_id, frame_count, hashes, variants FROM fingerprints {where}"
-        "ORDER BY media_id",
-        params,
-    )
-    try:
-        for media_id, n, hashes, variants in cursor:
-            yield (
-                int(media_id),
-                blobs.decode_hashes(hashes, n, media_id),
-                blobs.decode_variants(variants, n, media_id),
-            )
-    finally:
-        cursor.close()
-
-
-def evidence_media_ids(db: Database) -> set[int]:
-    """Media that are a clip or were sighted: what a match can point at."""
-    rows = db.execute("SELECT media_id FROM clips UNION SELECT media_id FROM sightings")
-    return {int(media_id) for (media_id,) in rows}
-
-
-# --- clips ------------------------------------------------------------------------------------
 
 
 def _check_first_seen(first_seen: str) -> None:
@@ -263,9 +102,9 @@ def add_clip(
     if source_kind not in SOURCE_KINDS:
         raise ValueError(f"source_kind must be one of {', '.join(SOURCE_KINDS)}")
     tag_list = [str(t) for t in tags]
-    if not _media_exists(db, media_id):
+    if not media_exists(db, media_id):
         raise ValueError(f"no media with id {media_id}; add the media first")
-    now = _now()
+    added_at = now()
     with db.atomic():
         cursor = db.execute(
             "INSERT INTO clips (id, media_id, title, description, first_seen, source, "
@@ -282,7 +121,7 @@ def add_clip(
                 language,
                 json.dumps(tag_list, ensure_ascii=False),
                 added_by,
-                now,
+                added_at,
                 claim,
                 rating,
                 int(benign),
@@ -378,7 +217,7 @@ def add_clip_source(
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (clip_id, url) DO UPDATE SET "
             "first_seen = excluded.first_seen, date_from = excluded.date_from "
             "WHERE excluded.first_seen < clip_sources.first_seen",
-            [clip_id, url, first_seen, kind, title, via, _now(), date_from],
+            [clip_id, url, first_seen, kind, title, via, now(), date_from],
         )
         db.execute(
             "UPDATE clips SET first_seen = s.first_seen, source = s.url FROM ("
@@ -428,13 +267,13 @@ def library_version(db: Database) -> int:
 
 def get_clip(db: Database, clip_id: int) -> Clip | None:
     """The clip with this id, or None."""
-    row = _one(db, f"SELECT {_CLIP_COLUMNS} FROM clips WHERE id = ?", [clip_id])
+    row = one(db, f"SELECT {_CLIP_COLUMNS} FROM clips WHERE id = ?", [clip_id])
     return _clip(row) if row else None
 
 
 def clip_for_media(db: Database, media_id: int) -> Clip | None:
     """The clip attached to a media item (what a match is reported as), or None."""
-    row = _one(
+    row = one(
         db,
         f"SELECT {_CLIP_COLUMNS} FROM clips WHERE media_id = ? ORDER BY id LIMIT 1",
         [media_id],
@@ -473,52 +312,3 @@ def remove_clip(db: Database, clip_id: int) -> bool:
             [media_id, media_id, media_id],
         )
     return True
-
-
-# --- sightings --------------------------------------------------------------------------------
-
-
-def add_sighting(
-    db: Database,
-    media_id: int,
-    *,
-    url: str,
-    source: str,
-    seen_at: str,
-    post_url: str | None = None,
-) -> int:
-    """Record that stored media was seen reposted; return the sighting id."""
-    try:
-        datetime.fromisoformat(seen_at)
-    except (TypeError, ValueError):
-        raise ValueError(f"seen_at must be an ISO 8601 date-time, got {seen_at!r}") from None
-    if not _media_exists(db, media_id):
-        raise ValueError(f"no media with id {media_id}")
-    cursor = db.execute(
-        "INSERT INTO sightings (media_id, url, source, post_url, seen_at) "
-        "VALUES (?, ?, ?, ?, ?) RETURNING id",
-        [media_id, url, source, post_url, seen_at],
-    )
-    return int(cursor.fetchone()[0])
-
-
-def sightings_for_media(db: Database, media_id: int) -> list[Sighting]:
-    """Every sighting of a media item, earliest first (ties by insertion order)."""
-    return [
-        Sighting(**row)
-        for row in db.query(
-            f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE media_id = ? ORDER BY seen_at, id",
-            [media_id],
-        )
-    ]
-
-
-def earliest_sighting(db: Database, media_id: int) -> Sighting | None:
-    """The first recorded sighting of a media item (what a repost is dated against), or None."""
-    row = _one(
-        db,
-        f"SELECT {_SIGHTING_COLUMNS} FROM sightings WHERE media_id = ? "
-        "ORDER BY seen_at, id LIMIT 1",
-        [media_id],
-    )
-    return Sighting(**row) if row else None

@@ -1,7 +1,8 @@
 """Plain records read back from the database.
 
 They are frozen so that nobody mistakes changing a field for saving it: writes go through
-storage.library, which is the only place that knows the SQL.
+the query modules (storage.library, storage.media, storage.sightings...), the only places
+that know the SQL.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .engine import Database
-from .library import clip_for_media, earliest_sighting, get_clip
+from .library import clip_for_media, get_clip
+from .sightings import earliest_sighting
 from .txn import When, immediate, to_datetime, utc_iso, utc_iso_after
 from .urls import is_web_url, shown, web_url
 
