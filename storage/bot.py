@@ -26,6 +26,7 @@ from typing import Any
 
 from . import outgoing
 from .engine import Database
+from .rows import one
 from .txn import When, immediate, utc_iso, utc_iso_ms
 
 DELIVERY_STATES = outgoing.STATES
@@ -99,10 +100,6 @@ class Question:
     language: str | None = None  # the language the asker was answered in, if known
 
 
-def _one(db: Database, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
-    return next(iter(db.query(sql, list(params))), None)
-
-
 def _telegram_id(name: str, value: Any) -> int:
     """Telegram ids are ints (chat ids of groups are negative); refuse anything else."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -151,14 +148,14 @@ def touch_user(db: Database, user_id: int) -> BotUser:
             "first_seen_at = COALESCE(bot_users.first_seen_at, excluded.first_seen_at)",
             [user_id, now, now],
         )
-        row = _one(db, f"SELECT {_USER_COLUMNS} FROM bot_users WHERE user_id = ?", [user_id])
+        row = one(db, f"SELECT {_USER_COLUMNS} FROM bot_users WHERE user_id = ?", [user_id])
     assert row is not None
     return _user(row)
 
 
 def get_user(db: Database, user_id: int) -> BotUser | None:
     """The user with this Telegram id, or None."""
-    row = _one(db, f"SELECT {_USER_COLUMNS} FROM bot_users WHERE user_id = ?", [user_id])
+    row = one(db, f"SELECT {_USER_COLUMNS} FROM bot_users WHERE user_id = ?", [user_id])
     return _user(row) if row else None
 
 
@@ -623,7 +620,7 @@ def start_dialogue(
 
 def get_dialogue(db: Database, chat_id: int, user_id: int) -> Dialogue | None:
     """The person's dialogue in this chat, or None."""
-    row = _one(
+    row = one(
         db,
         "SELECT chat_id, user_id, kind, data, step, started_at FROM bot_dialogues "
         "WHERE chat_id = ? AND user_id = ?",

@@ -1,4 +1,4 @@
-"""Row helpers shared by the library's query modules (clips, media, sightings).
+"""Row helpers shared by the query modules (clips, media, sightings, the bot's tables).
 
 Kept apart so that those modules, split by the tables they own, write timestamps and read
 single rows the same way.
