@@ -20,11 +20,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
-from media import CHAIR, CHAIR_RECUT, DOORKNOB, require_media, shared_fingerprint
+from media import CHAIR_RECUT, shared_fingerprint
+from test_saved_signal_indexes import saved_library
 
 from fingerprint import local_index
 from fingerprint.index_file import MAGIC, IndexFileError, load_arrays, save_arrays
-from oldclip.config import load_config
 from oldclip.library import Library
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,18 +81,9 @@ def test_a_header_promising_a_huge_array_is_an_index_file_error(tmp_path, shape)
 def test_an_orb_index_whose_rows_are_out_of_range_is_rebuilt(tmp_path, monkeypatch, caplog):
     """An inverted file whose sums match but whose ids are no rows (written so: the sums are
     no signature) is rebuilt with one log line, not an IndexError in every `check`."""
-    require_media()
     monkeypatch.setattr(local_index, "FLAT_LIMIT", 100)  # the two clips' ~4,000 descriptors
-    config = load_config(None, tmp_path / "library.db")
-    library = Library.open(config)
-    for path in (CHAIR, DOORKNOB):
-        library.add_clip(
-            path, fp=shared_fingerprint(path), title=path.stem, first_seen="2015-03-01",
-            source="https://example.org/old",
-        )  # fmt: skip
-    library.match(shared_fingerprint(CHAIR_RECUT))
-    library.close()  # saves every index: orb's an inverted file
-    path = library.signal_index_path("orb")
+    config = saved_library(tmp_path)  # orb's saved index an inverted file
+    path = Library(None, config).signal_index_path("orb")
     arrays, meta = load_arrays(path)
     index = local_index._read(arrays["faiss"])
     assert isinstance(index, faiss.IndexBinaryIVF)

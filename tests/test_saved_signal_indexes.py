@@ -23,11 +23,10 @@ SIGNALS = storage.stored_signal_names()
 PATTERN_COPY = VIDEOS / "pattern-sd-with-small-logo-bar.mp4"
 
 
-@pytest.fixture
-def config(tmp_path: Path):
+def saved_library(folder: Path):
     """A library of the chair and the doorknob, checked once (which saves every index)."""
     require_media()
-    config = load_config(None, tmp_path / "library.db")
+    config = load_config(None, folder / "library.db")
     library = Library.open(config)
     for path in (CHAIR, DOORKNOB):
         library.add_clip(
@@ -37,6 +36,11 @@ def config(tmp_path: Path):
     library.match(shared_fingerprint(CHAIR_RECUT))
     library.close()
     return config
+
+
+@pytest.fixture
+def config(tmp_path: Path):
+    return saved_library(tmp_path)
 
 
 def answer(library: Library, path: Path) -> list[tuple[int, tuple[str, ...]]]:

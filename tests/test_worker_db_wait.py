@@ -68,17 +68,15 @@ async def note_loop_lags(lags: list[float]) -> None:
         lags.append(time.perf_counter() - started - 0.02)
 
 
-class RowHolder:
-    """Another session holding ``post_media`` row ``item_id`` locked (SELECT ... FOR UPDATE)
-    until ``release_at``, from a thread: a worker that blocks its own event loop cannot
-    release it.  Just before releasing it notes what the rest of the world looked like."""
+class LockHolder:
+    """Another session holding a lock (taken by ``sql``) until ``release``, released from a
+    thread: a worker that blocks its own event loop cannot release it."""
 
-    def __init__(self, url: str, item_id: int, other_id: int):
-        self.url, self.item_id, self.other_id = url, item_id, other_id
+    def __init__(self, url: str, sql: str, params: list[object] | None = None):
+        self.url = url
         self.conn = psycopg.connect(url)
-        self.conn.execute("SELECT id FROM post_media WHERE id = %s FOR UPDATE", [item_id])
+        self.conn.execute(sql, params)
         self.released = threading.Event()
-        self.seen: dict[str, object] = {}
 
     def release_after(self, seconds: float) -> None:
         threading.Timer(seconds, self.release).start()
@@ -87,21 +85,37 @@ class RowHolder:
         if self.released.is_set():
             return
         try:
-            with psycopg.connect(self.url, autocommit=True) as look:
-                self.seen["heartbeat_age_s"] = look.execute(
-                    "SELECT extract(epoch FROM clock_timestamp() - max(last_heartbeat)) "
-                    "FROM procrastinate_workers"
-                ).fetchone()[0]
-                self.seen["states"] = dict(
-                    look.execute(
-                        "SELECT id, state FROM post_media WHERE id IN (%s, %s)",
-                        [self.item_id, self.other_id],
-                    ).fetchall()
-                )
+            self.before_release()
         finally:
             self.conn.rollback()
             self.conn.close()
             self.released.set()
+
+    def before_release(self) -> None:
+        """What to note while the lock is still held (nothing, here)."""
+
+
+class RowHolder(LockHolder):
+    """``post_media`` row ``item_id`` locked (SELECT ... FOR UPDATE); just before releasing
+    it, what the rest of the world looked like: the worker's heartbeat and both items."""
+
+    def __init__(self, url: str, item_id: int, other_id: int):
+        super().__init__(url, "SELECT id FROM post_media WHERE id = %s FOR UPDATE", [item_id])
+        self.item_id, self.other_id = item_id, other_id
+        self.seen: dict[str, object] = {}
+
+    def before_release(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as look:
+            self.seen["heartbeat_age_s"] = look.execute(
+                "SELECT extract(epoch FROM clock_timestamp() - max(last_heartbeat)) "
+                "FROM procrastinate_workers"
+            ).fetchone()[0]
+            self.seen["states"] = dict(
+                look.execute(
+                    "SELECT id, state FROM post_media WHERE id IN (%s, %s)",
+                    [self.item_id, self.other_id],
+                ).fetchall()
+            )
 
 
 async def test_a_job_waiting_on_a_locked_row_holds_up_neither_other_jobs_nor_the_heartbeat(

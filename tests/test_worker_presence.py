@@ -13,15 +13,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import threading
 from pathlib import Path
 
-import psycopg
 import pytest
 from feed_server import FeedServer
 from test_bot_webhook import free_port
 from test_queue import queue_config
-from test_worker_db_wait import note_loop_lags, record_photo, until_final
+from test_worker_db_wait import LockHolder, note_loop_lags, record_photo, until_final
 
 import storage
 from oldclip.jobs import defer_media, ensure_schema, make_app
@@ -33,22 +31,9 @@ from storage import threads
 HOLD_S = 3.0  # how long the other session holds its table
 
 
-class TableHolder:
+def table_holder(url: str, table: str) -> LockHolder:
     """Another session holding ``table`` in ACCESS EXCLUSIVE mode until ``release``."""
-
-    def __init__(self, url: str, table: str):
-        self.conn = psycopg.connect(url)
-        self.conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
-        self.released = threading.Event()
-
-    def release_after(self, seconds: float) -> None:
-        threading.Timer(seconds, self.release).start()
-
-    def release(self) -> None:
-        if not self.released.is_set():
-            self.conn.rollback()
-            self.conn.close()
-            self.released.set()
+    return LockHolder(url, f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
 
 
 async def test_writing_the_replica_row_holds_up_neither_the_loop_nor_the_jobs(
@@ -66,7 +51,7 @@ async def test_writing_the_replica_row_holds_up_neither_the_loop_nor_the_jobs(
 
         async with app.open_async():
             await defer_media(app, [item])
-            holder = TableHolder(postgres_schema, "replicas")
+            holder = table_holder(postgres_schema, "replicas")
             holder.release_after(HOLD_S)
             tick = asyncio.create_task(note_loop_lags(lags))
             worker = asyncio.create_task(work(library, config, app, concurrency=2))
@@ -100,7 +85,7 @@ async def test_a_worker_stopped_while_catching_up_takes_its_row_away(
         app = make_app(postgres_schema)
         async with app.open_async():
             # The catch-up's query waits for the table; the worker is stopped meanwhile.
-            holder = TableHolder(postgres_schema, "library_state")
+            holder = table_holder(postgres_schema, "library_state")
             holder.release_after(HOLD_S)
             worker = asyncio.create_task(work(library, config, app, concurrency=1))
             for _ in range(100):
