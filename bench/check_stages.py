@@ -16,13 +16,13 @@ from pathlib import Path
 
 # Stage name -> (object, attribute) of the function doing it, innermost stages last.
 STAGES = {
-    "open the saved indexes (and DB reads)": ("oldclip.library:Library", "_build"),
+    "open the saved indexes (and DB reads)": ("oldclip.indexset:IndexSet", "build"),
     "fingerprint the query": ("oldclip.library:Library", "fingerprint"),
     "match: refresh and provenance (DB)": ("oldclip.library:Library", "match"),
     "PDQ search": ("fingerprint.index:HashIndex", "candidates"),
     "ORB search": ("fingerprint.local_index:LocalIndex", "candidates"),
     "sound search": ("fingerprint.audio_index:SoundIndex", "candidates"),
-    "load candidates (DB)": ("oldclip.library:Library", "load"),
+    "load candidates (DB)": ("oldclip.indexset:IndexSet", "load"),
     "verify PDQ": ("fingerprint.pdq:PdqSignal", "compare"),
     "verify ORB": ("fingerprint.local:LocalSignal", "compare"),
     "verify sound": ("fingerprint.audio:Audio", "compare"),

@@ -42,7 +42,8 @@ class Presence:
 
     def report(self) -> None:
         """Write this process's row now (and prune the long-silent ones)."""
-        state = self.library.replica
+        indexes = self.library.indexes
+        state = indexes.state
         behind = state.behind_s()
         now = datetime.now(UTC)
         row = storage.ReplicaRow(
@@ -52,7 +53,7 @@ class Presence:
             started_at=self.started_at,
             refresh_s=self.refresh_s,
             # The version the indexes applied (None until they are first built).
-            version=self.library._version if self.library._index is not None else None,
+            version=indexes.version if indexes.built else None,
             behind_s=round(behind, 3),
             applied=state.applied,
             full_reads=state.full_reads,

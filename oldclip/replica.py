@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from fingerprint.types import Fingerprint
+    from storage.engine import Database
 
+    from .indexset import IndexSet
     from .library import Library
 
 log = logging.getLogger(__name__)
@@ -51,11 +53,103 @@ class ReplicaState:
         return time.monotonic() - self.caught_up_at
 
 
-def apply_changes(
-    library: Library, changes: list[storage.Change], known: dict[int, Fingerprint]
+def follow(
+    indexes: IndexSet,
+    db: Database,
+    version: int,
+    known: dict[int, Fingerprint] | None = None,
+    since: int | None = None,
 ) -> bool:
-    """Bring ``library``'s indexes in step with these changes only; returns whether a saved
-    index (the search index, another signal's) changed.
+    """Apply the changes logged after ``since`` (default: the last applied), or re-read the
+    library (``resync``) when they are no longer all kept; returns whether a saved index
+    changed."""
+    since = indexes.version if since is None else since
+    changes = storage.changes_after(db, since) if since is not None else []
+    if not changes and since == version:
+        return False
+    if not changes or changes[0].id != since + 1:
+        log.info("library changes after %s are no longer kept: re-reading the whole library", since)
+        indexes.state.full_reads += 1
+        return resync(indexes, db, version, known)
+    indexes.version = changes[-1].id
+    indexes.state.applied += len(changes)
+    return apply_changes(indexes, db, changes, known or {})
+
+
+def resync(
+    indexes: IndexSet, db: Database, version: int, known: dict[int, Fingerprint] | None = None
+) -> bool:
+    """Bring every index in step with the whole library; returns whether a saved one (the
+    search index, another signal's) changed."""
+    known = known or {}
+    indexes.version = version
+    indexes.forget()  # a media id may now stand for another file
+    for media_id, fp in known.items():
+        indexes.remember(media_id, fp)
+    benign = frozenset(storage.benign_media_ids(db))
+    wanted = storage.evidence_media_ids(db) - benign
+    before = indexes.indexed()
+    for media_id in before.keys() - wanted:
+        indexes.drop(media_id)
+    replaced = _replaced(indexes, db, before, wanted)
+    for media_id in replaced:
+        indexes.drop(media_id)  # re-added below, with its new hashes
+    for media_id in sorted(wanted - indexes.indexed().keys()):
+        indexes.add_media(db, media_id)
+    signals_changed = _resync_signals(indexes, db, wanted, set(replaced), known)
+    if benign != indexes.benign_ids:
+        indexes.read_benign(db, benign)
+    return indexes.indexed() != before or signals_changed
+
+
+def _resync_signals(
+    indexes: IndexSet,
+    db: Database,
+    wanted: set[int],
+    replaced: set[int],
+    known: dict[int, Fingerprint],
+) -> bool:
+    """The other signals' indexes in step: what stopped being searchable or stands for
+    another file goes, what is searchable and has the signal's data comes in (media given
+    a signal later, by ``refingerprint``, included).  Returns whether any changed."""
+    changed = False
+    for name in list(indexes.signals):
+        held = indexes.held(name)
+        for media_id in (held - wanted) | (held & replaced):
+            changed |= indexes.drop_signals(media_id, [name])
+        for media_id in sorted((wanted & storage.signal_media_ids(db, name)) - indexes.held(name)):
+            fp = known.get(media_id)
+            data = (fp.signals if fp is not None else {}).get(name)
+            if data is None:
+                data = storage.load_signals(db, media_id).get(name)
+            if data is not None:
+                changed |= indexes.add_signal(name, media_id, data)
+    return changed
+
+
+def _replaced(
+    indexes: IndexSet, db: Database, indexed: dict[int, int], wanted: set[int]
+) -> list[int]:
+    """Indexed media ids that now stand for another file (deleted, then the id reused).
+
+    SQLite gives a new row the highest id + 1, so an id is only reused once every id above it
+    was deleted too: checking from the highest id down, the first one still holding what was
+    indexed clears all those below it.  Usually one fingerprint read.
+    """
+    replaced = []
+    for media_id in sorted(indexed.keys() & wanted, reverse=True):
+        fp = indexes.load(db, media_id)
+        if fp is not None and signature(searchable(fp)) == indexed[media_id]:
+            break
+        replaced.append(media_id)
+    return replaced
+
+
+def apply_changes(
+    indexes: IndexSet, db: Database, changes: list[storage.Change], known: dict[int, Fingerprint]
+) -> bool:
+    """Bring the indexes in step with these changes only; returns whether a saved index (the
+    search index, another signal's) changed.
 
     Each touched media item is looked at as it is now (evidence? benign?), so the order of its
     changes does not matter; a removal may have freed its id for another file (SQLite reuses
@@ -66,72 +160,59 @@ def apply_changes(
     for change in changes:
         kinds[change.media_id].add(change.kind)
     for media_id in kinds:
-        library._cache.pop(media_id, None)  # perhaps another file now, or new signal data
+        indexes.forget(media_id)  # perhaps another file now, or new signal data
     for media_id, fp in known.items():
-        library._remember(media_id, fp)
-    states = storage.media_states(library.db, kinds)
+        indexes.remember(media_id, fp)
+    states = storage.media_states(db, kinds)
     changed = False
     look: list[int] = []  # wanted media that may have signal data the indexes lack
-    benign_ids, benign_reread = set(library._benign_ids), False
+    benign_ids, benign_reread = set(indexes.benign_ids), False
+    indexed = indexes.indexed()
     for media_id in sorted(kinds):
         evidence, benign = states.get(media_id, (False, False))
         wanted = evidence and not benign
         reused = "removed" in kinds[media_id]
-        if media_id in library._indexed and (not wanted or reused):
-            library._index.remove(media_id)
-            del library._indexed[media_id]
-            changed = True
-        for name, index in library._signal_indexes.items():
-            held = library._signal_held[name]
-            if media_id in held and (not wanted or reused):
-                index.remove(media_id)
-                held.discard(media_id)
-                changed = True
-        if wanted and (media_id not in library._indexed or "signals" in kinds[media_id]):
+        if not wanted or reused:
+            changed |= indexes.drop(media_id)
+            changed |= indexes.drop_signals(media_id)
+            indexed.pop(media_id, None)
+        if wanted and (media_id not in indexed or "signals" in kinds[media_id]):
             look.append(media_id)
         benign_reread |= (media_id in benign_ids) != benign or (benign and reused)
         (benign_ids.add if benign else benign_ids.discard)(media_id)
     if benign_reread:
-        # A new benign index, never the one in use changed in place: a bot's matching thread
-        # may be searching it right now (``Matcher.askers_of``).  It is small.
-        library._read_benign(frozenset(benign_ids))
-    adding = [m for m in look if m not in library._indexed]
-    rows = list(_searchable_rows(library, adding, known))
-    library._index.add_many(rows)
-    for media_id, hashes in rows:
-        if len(hashes):
-            library._indexed[media_id] = signature(hashes)
-            changed = True
-    return _add_signals(library, look, known) or changed
+        indexes.read_benign(db, frozenset(benign_ids))
+    adding = [m for m in look if m not in indexed]
+    changed |= indexes.add_rows(list(_searchable_rows(db, adding, known)))
+    return _add_signals(indexes, db, look, known) or changed
 
 
 def _searchable_rows(
-    library: Library, media_ids: list[int], known: dict[int, Fingerprint]
+    db: Database, media_ids: list[int], known: dict[int, Fingerprint]
 ) -> Iterator[tuple[int, np.ndarray]]:
     """(media id, indexed hashes) of these media: from ``known`` or read in batches."""
     for media_id in media_ids:
         if media_id in known:
             yield media_id, searchable(known[media_id])
     rest = [m for m in media_ids if m not in known]
-    for media_id, hashes, variants in storage.iter_index_rows(library.db, rest):
+    for media_id, hashes, variants in storage.iter_index_rows(db, rest):
         yield media_id, hashes[_indexed()[variants]]
 
 
-def _add_signals(library: Library, media_ids: list[int], known: dict[int, Fingerprint]) -> bool:
+def _add_signals(
+    indexes: IndexSet, db: Database, media_ids: list[int], known: dict[int, Fingerprint]
+) -> bool:
     """Put these (searchable) media in the signal indexes that lack them and have their data."""
-    if not library._signal_indexes or not media_ids:
+    if not indexes.signals or not media_ids:
         return False
     data = {m: fp.signals for m, fp in known.items()}
-    data.update(storage.signals_of(library.db, [m for m in media_ids if m not in known]))
+    data.update(storage.signals_of(db, [m for m in media_ids if m not in known]))
     changed = False
-    for name, index in library._signal_indexes.items():
-        held = library._signal_held[name]
+    for name in indexes.signals:
         for media_id in media_ids:
             value = data.get(media_id, {}).get(name)
-            if media_id not in held and value is not None:
-                index.add(media_id, value)
-                held.add(media_id)
-                changed = True
+            if value is not None:
+                changed |= indexes.add_signal(name, media_id, value)
     return changed
 
 

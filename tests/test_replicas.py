@@ -111,7 +111,7 @@ def test_a_replica_behind_the_pruned_changes_reads_the_library_again(
     assert matched_titles(replica, CHAIR_RECUT) == []
     add(writer, CHAIR, "Chair")
     assert storage.prune_library_changes(writer.db, "9999-01-01") == 2  # every change so far
-    with caplog.at_level(logging.INFO, logger="oldclip.library"):
+    with caplog.at_level(logging.INFO, logger="oldclip"):
         replica.refresh()
     assert "no longer kept: re-reading the whole library" in caplog.text
     assert replica.replica.full_reads == 1

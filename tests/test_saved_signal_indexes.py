@@ -68,7 +68,7 @@ def built_from_database(caplog) -> list[str]:
 
 def test_the_next_command_uses_the_saved_indexes(config, caplog) -> None:
     before = stamps(config)
-    with caplog.at_level(logging.INFO, logger="oldclip.library"):
+    with caplog.at_level(logging.INFO, logger="oldclip"):
         library = Library.open(config)
         found = answer(library, CHAIR_RECUT)
         held = {name: len(index) for name, index in library.signal_indexes.items()}
@@ -95,7 +95,7 @@ def test_a_clip_added_by_another_process_is_matched_by_every_signal(config, capl
     media_id, _ = storage.add_media(other, shared_fingerprint(PATTERN))
     storage.add_clip(other, media_id, title="pattern", first_seen="2016-01-01", source="x")
     other.close()
-    with caplog.at_level(logging.INFO, logger="oldclip.library"):
+    with caplog.at_level(logging.INFO, logger="oldclip"):
         library = Library.open(config)
         candidates = signal_candidates(library, PATTERN_COPY)
         found = answer(library, PATTERN_COPY)
@@ -105,7 +105,7 @@ def test_a_clip_added_by_another_process_is_matched_by_every_signal(config, capl
     assert [m for m, _ in found] == [media_id] and "audio" in found[0][1]
     # Saved again with the new clip: the next command finds it straight from the files.
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="oldclip.library"):
+    with caplog.at_level(logging.INFO, logger="oldclip"):
         library = Library.open(config)
         assert signal_candidates(library, PATTERN_COPY) == candidates
         library.close()
@@ -140,7 +140,7 @@ def test_a_damaged_signal_index_is_rebuilt_with_one_log_line(config, caplog, dam
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "orb index" in warnings[0] and "rebuilding" in warnings[0]
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="oldclip.library"):
+    with caplog.at_level(logging.INFO, logger="oldclip"):
         library = Library.open(config)
         assert signal_candidates(library, CHAIR_RECUT)["orb"][:1] == [1]
         library.close()
@@ -151,14 +151,14 @@ def test_an_index_of_another_format_is_rebuilt_not_used(config, caplog, monkeypa
     """New parameters (more probes, other cells...) change the format: the old file is not
     used, with no warning (nothing is wrong), and is saved again in the new format."""
     monkeypatch.setattr(local_index.LocalIndex, "format", "orb-test another layout")
-    with caplog.at_level(logging.INFO, logger="oldclip.library"):
+    with caplog.at_level(logging.INFO, logger="oldclip"):
         library = Library.open(config)
         assert signal_candidates(library, CHAIR_RECUT)["orb"][:1] == [1]
         library.close()
     assert built_from_database(caplog) == ["built the orb index from the database (2 media)"]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="oldclip.library"):
+    with caplog.at_level(logging.INFO, logger="oldclip"):
         library = Library.open(config)
         assert len(library.signal_indexes["orb"]) == 2
         library.close()
@@ -182,7 +182,7 @@ def test_an_orb_index_saved_by_the_previous_format_is_rebuilt_not_misread(config
     save_arrays(path, old, meta)
     with pytest.raises(ValueError):  # the old layout is not taken for the new one
         local_index.LocalIndex().load_arrays(load_arrays(path)[0])
-    with caplog.at_level(logging.INFO, logger="oldclip.library"):
+    with caplog.at_level(logging.INFO, logger="oldclip"):
         library = Library.open(config)
         assert signal_candidates(library, CHAIR_RECUT)["orb"][:1] == [1]
         library.close()
