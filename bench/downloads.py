@@ -119,7 +119,7 @@ async def memory(pipeline: Pipeline, library: Library, base: str) -> None:
     items = storage.due_media(library.db)
     before = peak_rss_mb()
     started = time.monotonic()
-    await asyncio.gather(*(pipeline._download(item) for item in items))
+    await asyncio.gather(*(pipeline.media.download(item) for item in items))
     elapsed = time.monotonic() - started
     after = peak_rss_mb()
     print(

@@ -133,7 +133,7 @@ async def test_a_big_enclosure_is_streamed_to_disk_and_an_oversized_one_refused(
             big = queue(library, feed_server.url(f"/zeros/{size}.mp4"))
             tracemalloc.start()
             try:
-                fetched = await pipeline._download(big)
+                fetched = await pipeline.media.download(big)
                 _, peak = tracemalloc.get_traced_memory()
             finally:
                 tracemalloc.stop()
@@ -151,7 +151,7 @@ async def test_a_big_enclosure_is_streamed_to_disk_and_an_oversized_one_refused(
         small = make_config(tmp_path / "library.db", max_media_mb=1)
         async with pipeline_for(library, small) as pipeline:
             huge = queue(library, feed_server.url("/huge"))  # 1 GB, no Content-Length
-            assert await pipeline._advance(huge) == "failed"
+            assert await pipeline.media.advance(huge) == "failed"
         failed = storage.get_post_media(library.db, huge.id)
         assert failed.state == "failed"
         assert f"over the limit of {MiB} bytes" in failed.error

@@ -161,9 +161,9 @@ async def test_restart_in_the_middle_of_processing_reports_once(
             assert await pipeline.poll_feed(feed_id) == 1
             (item,) = storage.due_media(library.db)
             assert (item.post_url, item.state) == (CHAIR_POST, "new")
-            item = await pipeline._download(item)
+            item = await pipeline.media.download(item)
             if stop_after == "fingerprinted":
-                item = await pipeline._fingerprint(item)
+                item = await pipeline.media.fingerprint(item)
             assert item.state == stop_after
     finally:
         library.close()
@@ -181,7 +181,7 @@ async def test_restart_in_the_middle_of_processing_reports_once(
             # A crash after the repost was committed but before this worker saw the state
             # change: deciding again, from whatever state it last read, records nothing more.
             for stale in ("notified", "matched", "fingerprinted"):
-                await pipeline._decide(replace(done, state=stale))
+                await pipeline.media.decide(replace(done, state=stale))
             assert_chair_reported_once(library)
             sightings = storage.sightings_for_media(library.db, done.media_id)
             assert [s.post_url for s in sightings] == [CHAIR_POST]
