@@ -73,7 +73,10 @@ class MediaSteps:
         return await self.advance(item)
 
     async def advance(self, item: storage.PostMedia, reserved: bool = False) -> str:
-        """Move one media item through its remaining states; return how it ended."""
+        """Move one media item through its remaining states; return how it ended.
+
+        ``reserved``: the queue reserved a download slot of the item's host for it, given back
+        as soon as the download ends (not when the item does)."""
         try:
             if item.state == "new":
                 url = item.url

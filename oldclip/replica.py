@@ -4,7 +4,8 @@ Every matching process (each `oldclip worker`, `oldclip run`, the bot) holds the
 in memory.  When another process changes the library, re-reading every evidence id would cost
 O(library) per change; instead the process applies the changes logged since the last one it
 saw (``storage.changes``), each touching one media item.  A replica that fell behind the
-oldest kept change (they are pruned) re-reads the library once, and says so.
+oldest kept change (they are pruned) re-reads the library once, and says so.  Both ways change
+the process's ``IndexSet`` (``oldclip.indexset``) only through its methods.
 
 Staleness is bounded: a worker catches up at least every ``[library] refresh_s`` even when
 idle (``keep_fresh``), and says in a log line how far behind it is when it goes over twice
