@@ -224,24 +224,30 @@ def _chosen(orb: cv2.ORB, picture: np.ndarray, budget: int) -> list[cv2.KeyPoint
     repost shown smaller (a screenshot, a vertical) matches the source's coarse keypoints
     with its fine ones, and the strongest corners alone would be nearly all fine ones (the
     bridge photo in a phone screenshot: 31 matches instead of 68).  Within a level the cells
-    take turns (``_round_robin``).
+    take turns (``_round_robin``).  How many each level gets is worked out first (a level
+    hands its unused share to the next finer one), then every level is ordered at once: one
+    sort for all levels, where a loop of sorts per level cost more than ORB's detection.
     """
     found = orb.detect(picture, None)
     if len(found) <= budget:
         return list(found)
+    count = len(found)
     points = cv2.KeyPoint_convert(found).reshape(-1, 2)  # float32, without a Python loop
-    strength = np.array([k.response for k in found], dtype=np.float32)
-    level = np.array([k.octave for k in found])
-    chosen: list[int] = []
-    spare = 0.0  # a level's unused share, handed to the next finer one
+    strength = np.fromiter((k.response for k in found), np.float32, count)
+    level = np.fromiter((k.octave for k in found), np.int64, count)
     shares = _level_shares(orb, budget)
+    present = np.bincount(level, minlength=len(shares))
+    wanted = np.zeros(len(present), np.int64)  # levels past ORB's own (none) get nothing
+    spare = 0.0  # a level's unused share, handed to the next finer one
     for octave in reversed(range(len(shares))):  # coarse levels have the fewest corners
-        mine = np.flatnonzero(level == octave)
-        wanted = int(np.floor(shares[octave] + spare + 0.5))
-        taken = mine[_round_robin(points[mine], strength[mine], picture.shape, wanted)]
-        chosen += taken.tolist()
-        spare += shares[octave] - len(taken)
-    return [found[i] for i in chosen[:budget]]
+        wanted[octave] = min(max(int(np.floor(shares[octave] + spare + 0.5)), 0), present[octave])
+        spare += shares[octave] - wanted[octave]
+    order = _round_robin(points, strength, level, picture.shape)
+    # Coarse levels first, each in its round-robin order, cut to the level's number.
+    levels = level[order]
+    first = np.searchsorted(-levels, -levels)  # where each level's run starts in ``order``
+    kept = order[np.arange(count) - first < wanted[levels]]
+    return [found[i] for i in kept[:budget].tolist()]
 
 
 def _mirror(point: cv2.KeyPoint, width: int, scale_factor: float) -> cv2.KeyPoint:
@@ -265,27 +271,27 @@ def _level_shares(orb: cv2.ORB, budget: int) -> np.ndarray:
 
 
 def _round_robin(
-    points: np.ndarray, strength: np.ndarray, shape: tuple[int, ...], wanted: int
+    points: np.ndarray, strength: np.ndarray, level: np.ndarray, shape: tuple[int, ...]
 ) -> np.ndarray:
-    """Indexes of at most ``wanted`` keypoints, the cells of a ``GRID`` taking turns.
+    """Indexes of all keypoints, coarsest level first, and within a level the cells of a
+    ``GRID`` taking turns.
 
     Every cell's strongest, then every cell's second strongest, and so on.  Cells with
     little texture (sky, a blurred fill) run out early and leave the budget to the others in
     equal parts, not to the strongest corners anywhere, which would be a caption's or an
-    app's text: the footage keeps its share beside them.
+    app's text: the footage keeps its share beside them.  Ties keep the detection order.
     """
-    if wanted <= 0 or not len(points):
-        return np.empty(0, np.int64)
     height, width = shape[:2]
     cell = (np.minimum(points[:, 1] * GRID // height, GRID - 1) * GRID) + np.minimum(
         points[:, 0] * GRID // width, GRID - 1
     )
-    order = np.lexsort((-strength, cell))  # by cell, strongest first
-    sorted_cells = cell[order]
-    first = np.searchsorted(sorted_cells, sorted_cells)  # first position of each cell
+    group = level * (GRID * GRID) + cell.astype(np.int64)  # a cell of one level
+    order = np.lexsort((-strength, group))  # by level and cell, strongest first
+    sorted_groups = group[order]
+    first = np.searchsorted(sorted_groups, sorted_groups)  # first position of each group
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order)) - first  # rank of each keypoint within its cell
-    return np.lexsort((-strength, rank))[:wanted]  # round by round over the cells
+    return np.lexsort((-strength, rank, -level))  # level by level, round by round
 
 
 def dumps(data: LocalFeatures) -> bytes:
