@@ -51,8 +51,9 @@ class Box:
 def content_box(grey: np.ndarray) -> Box:
     """The box common to a stack of grey frames (T, H, W, float32) of one shot."""
     height, width = grey.shape[1:]
-    top, bottom = _flat_edges(grey, axis=2)
-    left, right = _flat_edges(grey, axis=1)
+    dark = grey < DARK  # (T, H, W), shared by rows and columns
+    top, bottom = _flat_edges(dark, axis=2)
+    left, right = _flat_edges(dark, axis=1)
     (t2, b2), (l2, r2) = _soft_edges(grey[:, top:bottom, left:right])
     top, bottom, left, right = top + t2, top + b2, left + l2, left + r2
     if len(grey) >= 3:
@@ -83,14 +84,17 @@ def _trim(is_border: np.ndarray) -> tuple[int, int]:
     return int(keep[0]), int(keep[-1]) + 1
 
 
-def _flat_edges(grey: np.ndarray, axis: int) -> tuple[int, int]:
-    """Lines (rows for axis=2, columns for axis=1) that are dark bars in most frames.
+def _flat_edges(dark: np.ndarray, axis: int) -> tuple[int, int]:
+    """Lines (rows for axis=2, columns for axis=1) that are dark bars in most frames, from
+    the (T, H, W) mask of dark pixels.
 
     Only dark lines count: a plain wall or sky in the footage is as plain as a grey bar, and
     trimming it would make the box, and so the hashes, depend on how plain the wall looks.
+    The share of dark pixels is counted, not averaged: the same fraction (exact counts over
+    the same length) without converting the mask to floats.
     """
-    dark = (grey < DARK).mean(axis=axis) >= DARK_SHARE  # (T, lines)
-    return _trim(dark.mean(axis=0) >= 0.8)
+    bar = np.count_nonzero(dark, axis=axis) / dark.shape[axis] >= DARK_SHARE  # (T, lines)
+    return _trim(bar.mean(axis=0) >= 0.8)
 
 
 def _still_edges(grey: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
