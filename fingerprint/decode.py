@@ -59,6 +59,8 @@ NO_DECODER = "none-while-probing"
 # 5.44), and decoding already runs beside the hashing (``_in_background``); with one thread,
 # ``skip_frame`` also applies to exactly the packets it is set for.  Figures: bench/speed.py,
 # decoder section, bench/stages.py, and bench/accuracy.py --compare.
+# ``skip_idct=all``, ``flags2=+fast`` and ``flags=+gray`` are no use: H.264 decodes every frame
+# of a shared video to the same pixels with each, so they save none of its work.
 DECODER_OPTIONS: dict[str, str] = {"skip_loop_filter": "all"}
 
 
