@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import statistics
 import sys
@@ -193,6 +194,14 @@ def rss() -> int:
 def build_option(option: str, codes: np.ndarray) -> faiss.IndexBinary:
     """One candidate index over ``codes`` (the rows in LocalIndex's order)."""
     n = len(codes)
+    if option.startswith("cells"):  # cells<nprobe>c<cell size>: as LocalIndex builds it
+        probes, _, size = option[5:].partition("c")
+        cells = max(1, n // int(size)) if size else local_index._cells(n)
+        sample = np.random.default_rng(0).choice(n, cells, replace=False)
+        index = local_index._empty_inverted(codes[np.sort(sample)], n).index
+        index.add(codes)
+        set_probes(index, int(probes))
+        return index
     if option.startswith("ivf"):  # ivf<nprobe>[x<cells per sqrt n>]
         probes, _, factor = option[3:].partition("x")
         cells = max(1, int(float(factor or 1) * np.sqrt(n)))
@@ -219,6 +228,26 @@ def build_option(option: str, codes: np.ndarray) -> faiss.IndexBinary:
     raise SystemExit(f"unknown option {option}")
 
 
+def set_probes(index: faiss.IndexBinary, probes: int) -> None:
+    index.nprobe = probes
+    quantizer = faiss.downcast_IndexBinary(index.quantizer)
+    if isinstance(quantizer, faiss.IndexBinaryHNSW):
+        quantizer.hnsw.efSearch = 2 * probes
+
+
+def exact_candidates(index: LocalIndex, queries, path: Path):
+    """The exact scan's candidates and CPU s per query clip, on every core (cached in
+    ``path``: at 25M descriptors it takes ~160 CPU s a clip)."""
+    if path.exists():
+        cached = json.loads(path.read_text())
+        return cached["found"], cached["walls"], cached["cpus"]
+    shipped, local_index.SEARCH_THREADS = local_index.SEARCH_THREADS, os.cpu_count() or 1
+    found, walls, cpus = candidates(index, queries)
+    local_index.SEARCH_THREADS = shipped
+    path.write_text(json.dumps({"found": found, "walls": walls, "cpus": cpus}))
+    return found, walls, cpus
+
+
 def run(size: int, options: list[str], args, library, queries) -> None:
     codes = distractors(size, args.real_limit, args.cache)
     items = dict(library)
@@ -231,7 +260,9 @@ def run(size: int, options: list[str], args, library, queries) -> None:
     started = time.perf_counter()
     exact_index = index._built()
     build = time.perf_counter() - started
-    exact, walls, cpus = candidates(index, queries)
+    exact, walls, cpus = exact_candidates(
+        index, queries, args.cache / f"exact-{size}-{args.real_limit}-{len(queries)}q.json"
+    )
     print(f"\n{total:,} descriptors ({len(items):,} items), {len(queries)} query clips")
     print(
         f"{'index':>16} {'recall@25':>9} {'recall@5':>8} {'best':>6} {'wall s/q':>8} "
@@ -240,11 +271,13 @@ def run(size: int, options: list[str], args, library, queries) -> None:
     _row("exact scan", exact, exact, walls, cpus, build, None)
     rows = np.ascontiguousarray(np.concatenate([f.descriptors for f in items.values()]))
     del exact_index
-    built, builds, shipped = {}, {}, local_index.SEARCHED
+    built, builds = {}, {}
+    shipped = local_index.SEARCHED, local_index.QUERY_STRIDE
     for option in options:
         if option.startswith("hnsw") and size > args.hnsw_limit:
             continue
-        structure, _, searched = option.partition("/s")
+        structure, *suffixes = option.split("/")
+        tuned = {x[0]: int(x[1:]) for x in suffixes}  # s<SEARCHED>, q<QUERY_STRIDE>
         index._index = None
         gc.collect()
         if structure not in built:
@@ -252,9 +285,10 @@ def run(size: int, options: list[str], args, library, queries) -> None:
             built[structure] = build_option(structure, rows)
             builds[structure] = (time.perf_counter() - started, (rss() - before) / total)
         index._index = built[structure]
-        local_index.SEARCHED = int(searched or shipped)
+        local_index.SEARCHED = tuned.get("s", shipped[0])
+        local_index.QUERY_STRIDE = tuned.get("q", shipped[1])
         found, walls, cpus = candidates(index, queries)
-        local_index.SEARCHED = shipped
+        local_index.SEARCHED, local_index.QUERY_STRIDE = shipped
         _row(option, exact, found, walls, cpus, *builds[structure])
         index._index = None
     local_index.FLAT_LIMIT = 50_000
@@ -319,8 +353,10 @@ def main() -> None:
         "--options",
         nargs="+",
         default=["ivf16", "ivf64", "ivf128", "ivf64x4", "hnsw16e128", "hnsw32e256", "mih16f2"],
-        help="ivf<nprobe>[x<cells per sqrt n>], hnsw<M>e<efSearch>, mih<nhash>f<nflip>, each "
-        "optionally /s<SEARCHED> (neighbours looked up before the NEIGHBOURS nearest are kept)",
+        help="ivf<nprobe>[x<cells per sqrt n>] (k-means cells), cells<nprobe>[c<cell size>] "
+        "(LocalIndex's own: sampled centres, HNSW-found), hnsw<M>e<efSearch>, "
+        "mih<nhash>f<nflip>, each optionally /s<SEARCHED> (neighbours looked up before the "
+        "NEIGHBOURS nearest are kept) and /q<QUERY_STRIDE> (every n-th query descriptor)",
     )
     parser.add_argument("--queries", type=int, default=30, help="query clips at most")
     parser.add_argument("--real-limit", type=int, default=2_000_000)
