@@ -33,6 +33,18 @@ descriptor and 506 s to build.  The misses are chance neighbours' votes deciding
 the 25 (every query kept its exact best candidate with 16 probes already), so 64 probes it is.
 At 10M, with the cells growing as sqrt(n), the same 64 probes scan ~3x the rows (~3.5 s a clip)
 and keep less than at 1M; unmeasured here (the exact scan alone takes ~108 s a clip).
+
+Measured again at 1M (same bench and queries, a loaded machine): 64 probes 0.991, every query
+its exact best, 1.15 CPU s a clip, built in 5 s.  Towards 1M frame hashes (~25M descriptors,
+where a `check`'s 64 probes of ~5,000-descriptor cells took ~23 s), two ideas lost candidates
+already at 1M, so neither is shipped.  Cells of ~1,000 descriptors whatever n (so a probe costs
+the same at any size), centred on sampled descriptors instead of k-means (which 25,000 cells
+would make take hours) and found by a binary HNSW graph (16 links): 64 probes 0.982 at 1.73 s
+(uneven cells, and the graph costs more than scanning 1,000 centres), 32 probes 0.963 at 0.71
+s, 16 probes 0.943 at 0.57 s, every query its exact best; 45-63 s to build.  Looking up every
+2nd query descriptor (all kept for verification): 0.786 at 0.78 s; every 3rd 0.703, one query
+losing its best; every 4th 0.623, three losing it: a query picture's votes are few already.
+Neither was measured at 25M (an exact scan there did not finish on the machine at hand).
 """
 
 from __future__ import annotations
@@ -48,10 +60,8 @@ VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor v
 NEIGHBOURS = 4  # stored descriptors that may vote per query descriptor
 SEARCHED = 16  # stored descriptors looked up per query descriptor, the NEIGHBOURS nearest kept
 FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
-CELL_SIZE = 1_000  # descriptors an inverted-file cell holds on average (cells grow with n)
 NPROBE = 64  # inverted-file cells visited per query descriptor above FLAT_LIMIT
-QUERY_STRIDE = 1  # above FLAT_LIMIT, every QUERY_STRIDE-th query descriptor is looked up
-HNSW_LINKS = 16  # links per cell centre in the graph that finds a descriptor's nearest cells
+TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
 # faiss threads of one search (a query clip's ~10,000 descriptors, upright and mirrored).  One:
 # on the 2-core machine measured, shared with other work (load ~4), two threads took 55% more
 # CPU (5.8 against 3.7 s a clip at 1M descriptors, OpenMP's waiting threads spin) and more wall
@@ -63,7 +73,7 @@ class LocalIndex:
     """The candidate finder of the "orb" signal (see fingerprint.signal.SignalIndex)."""
 
     # A saved index of another format is rebuilt: every parameter that shapes it is in here.
-    format = f"orb-4 flat<={FLAT_LIMIT} ivf n/{CELL_SIZE} sampled cells hnsw{HNSW_LINKS}"
+    format = f"orb-3 flat<={FLAT_LIMIT} ivf sqrt cells x{TRAIN_PER_CELL} nprobe={NPROBE}"
 
     def __init__(self) -> None:
         # Per media item: the picture index and descriptor of each stored (upright) keypoint;
@@ -143,9 +153,7 @@ class LocalIndex:
         self._saved = dict(arrays)
         if isinstance(index, faiss.IndexBinaryIVF):
             index.nprobe = NPROBE
-            quantizer = faiss.downcast_IndexBinary(index.quantizer)
-            quantizer.hnsw.efSearch = 2 * NPROBE
-            self._ivf = _Trained(index, quantizer, int(trained[0]))
+            self._ivf = _Trained(index, index.quantizer, int(trained[0]))
 
     def candidates(self, query: LocalFeatures, limit: int) -> list[int]:
         """Media ids with the most votes, upright or mirrored, best first (at most ``limit``).
@@ -157,29 +165,23 @@ class LocalIndex:
         index = self._built()
         if not index.ntotal:
             return []
-        step = QUERY_STRIDE if isinstance(index, faiss.IndexBinaryIVF) else 1
-        sides = [
-            (s.frame[::step], s.descriptors[::step])
-            for s in (query, query.mirrored)
-            if s is not None and len(s.descriptors)
-        ]
-        codes = np.ascontiguousarray(np.concatenate([d for _, d in sides]))
+        sides = [s for s in (query, query.mirrored) if s is not None and len(s.descriptors)]
+        codes = np.ascontiguousarray(np.concatenate([s.descriptors for s in sides]))
         distances, rows = self._nearest(index, codes)
         scores: dict[int, float] = {}
         first = 0
-        for frame, descriptors in sides:
-            last = first + len(descriptors)
-            for media_id, score in self._votes(frame, distances[first:last], rows[first:last]):
+        for side in sides:
+            last = first + len(side.descriptors)
+            for media_id, score in self._votes(side, distances[first:last], rows[first:last]):
                 scores[media_id] = max(score, scores.get(media_id, 0.0))
             first = last
         return sorted(scores, key=lambda m: (-scores[m], m))[:limit]
 
-    def _votes(self, query_frame: np.ndarray, distances: np.ndarray, rows: np.ndarray):
-        """Per media item: (id, the votes of its best picture for each query picture, summed);
-        ``query_frame``: the picture of each query descriptor looked up."""
+    def _votes(self, query: LocalFeatures, distances: np.ndarray, rows: np.ndarray):
+        """Per media item: (id, the votes of its best picture for each query picture, summed)."""
         k = rows.shape[1]
         hit = (rows >= 0) & (distances <= VOTE_RADIUS)
-        q_frame = np.repeat(query_frame.astype(np.int64), k).reshape(rows.shape)[hit]
+        q_frame = np.repeat(query.frame.astype(np.int64), k).reshape(rows.shape)[hit]
         rows = rows[hit]
         if not len(rows):
             return []
@@ -251,26 +253,33 @@ class LocalIndex:
         else:
             index = self._inverted(codes)
             index.reset()  # keeps the trained cells, drops the descriptors of the last build
+            index.nprobe = NPROBE
         index.add(codes)
         self._index = index
         return index
 
     def _inverted(self, codes: np.ndarray) -> faiss.IndexBinaryIVF:
-        """The inverted file, its cells chosen again only when the library has grown or
-        shrunk 2x (past that its cells hold 2x the descriptors, and a search scans 2x).
+        """The inverted file, trained again only when the library has grown or shrunk 4x.
 
-        Cell centres are descriptors sampled from the library, not k-means centres: k-means
-        of 25,000 cells (25M descriptors) would take hours, and sampled centres follow where
-        descriptors crowd.  Assigning every descriptor to its cell is what the build costs.
+        Training (k-means of the cells) is what costs: ~10 s at 1M descriptors, against ~1 s
+        to assign them all to trained cells.  Cells trained on a library of a quarter or
+        four times the size still split it well enough (the probes are what keep recall).
         """
         trained = self._ivf
-        if trained is not None and trained.ntotal_trained / 2 <= len(codes) <= 2 * (
+        if trained is not None and trained.ntotal_trained / 4 <= len(codes) <= 4 * (
             trained.ntotal_trained
         ):
             return trained.index
-        sample = np.random.default_rng(0).choice(len(codes), _cells(len(codes)), replace=False)
-        self._ivf = _empty_inverted(codes[np.sort(sample)], len(codes))
-        return self._ivf.index
+        bits = DESCRIPTOR_BYTES * 8
+        cells = _cells(len(codes))
+        quantizer = faiss.IndexBinaryFlat(bits)
+        index = faiss.IndexBinaryIVF(quantizer, bits, cells)
+        sample = np.random.default_rng(0).choice(
+            len(codes), min(len(codes), cells * TRAIN_PER_CELL), replace=False
+        )
+        index.train(codes[np.sort(sample)])
+        self._ivf = _Trained(index, quantizer, len(codes))
+        return index
 
 
 @dataclass(frozen=True)
@@ -293,8 +302,6 @@ def _read(blob: np.ndarray) -> faiss.IndexBinary:
         raise ValueError(f"unreadable faiss index ({str(exc).strip().splitlines()[-1]})") from None
     if not isinstance(index, faiss.IndexBinaryFlat | faiss.IndexBinaryIVF):
         raise ValueError(f"unexpected faiss index {type(index).__name__}")
-    if isinstance(index, faiss.IndexBinaryIVF) and not _cells_found(index):
-        raise ValueError("the saved orb index's cells are not found as built")
     index.blob = blob  # the memory the index reads from lives as long as the index
     return index
 
@@ -326,14 +333,6 @@ def _rows_sound(index: faiss.IndexBinary, count: int) -> bool:
     return held == count
 
 
-def _cells_found(index: faiss.IndexBinaryIVF) -> bool:
-    """Whether an inverted file's cells are found by a graph of one centre per cell, as
-    built (faiss checks the graph's links when reading it): a centre more or fewer and a
-    search would ask for cells that do not exist."""
-    quantizer = faiss.downcast_IndexBinary(index.quantizer)
-    return isinstance(quantizer, faiss.IndexBinaryHNSW) and quantizer.ntotal == index.nlist
-
-
 def _row_order(index: faiss.IndexBinary, count: int) -> np.ndarray:
     """The descriptors of ``index`` (its ids are rows) back in row order."""
     codes = np.zeros((count, DESCRIPTOR_BYTES), np.uint8)
@@ -347,25 +346,18 @@ def _row_order(index: faiss.IndexBinary, count: int) -> np.ndarray:
 
 def _trained_like(trained: _Trained) -> _Trained:
     """An empty inverted file with the cells of ``trained`` (to add descriptors to)."""
-    centres = trained.quantizer.reconstruct_n(0, trained.index.nlist)
-    return _empty_inverted(centres, trained.ntotal_trained)
-
-
-def _empty_inverted(centres: np.ndarray, ntotal: int) -> _Trained:
-    """An inverted file of one cell per centre, found by a graph (HNSW) of the centres: an
-    exact scan of 25,000 centres would cost more than scanning the cells it picks."""
     bits = DESCRIPTOR_BYTES * 8
-    quantizer = faiss.IndexBinaryHNSW(bits, HNSW_LINKS)
-    quantizer.add(np.ascontiguousarray(centres))
-    quantizer.hnsw.efSearch = 2 * NPROBE
-    index = faiss.IndexBinaryIVF(quantizer, bits, len(centres))
+    quantizer = faiss.IndexBinaryFlat(bits)
+    quantizer.add(trained.quantizer.reconstruct_n(0, trained.index.nlist))
+    index = faiss.IndexBinaryIVF(quantizer, bits, trained.index.nlist)
     index.is_trained = True
-    index.nprobe = NPROBE
-    return _Trained(index, quantizer, ntotal)
+    return _Trained(index, quantizer, trained.ntotal_trained)
 
 
 def _cells(count: int) -> int:
-    """Inverted-file cells for ``count`` descriptors: ``CELL_SIZE`` descriptors a cell, so a
-    probe costs the same at any size (with sqrt(n) cells, 25M descriptors made cells of
-    5,000, and 64 probes scanned 320,000 descriptors for each query descriptor)."""
-    return max(1, count // CELL_SIZE)
+    """Inverted-file cells for ``count`` descriptors: about sqrt(count).
+
+    faiss suggests 4-16 sqrt(n) for float vectors; binary k-means on 256 bits costs ~10x more
+    per cell, and sqrt(n) cells already give the measured recall at ``NPROBE``.
+    """
+    return max(1, int(np.sqrt(count)))

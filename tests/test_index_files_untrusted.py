@@ -102,28 +102,3 @@ def test_an_orb_index_whose_rows_are_out_of_range_is_rebuilt(tmp_path, monkeypat
     assert found == [1]
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "orb index" in warnings[0] and "rebuilding" in warnings[0]
-
-
-def test_an_orb_index_whose_cell_graph_links_no_cell_is_rebuilt(tmp_path, monkeypatch, caplog):
-    """A search follows the links of the graph that finds an inverted file's cells: a file
-    whose links point past the cells (written so, the sums matching) is rebuilt with one log
-    line (faiss checks the links as it reads them), not read out of bounds in every `check`."""
-    monkeypatch.setattr(local_index, "FLAT_LIMIT", 100)  # the two clips' ~4,000 descriptors
-    monkeypatch.setattr(local_index, "CELL_SIZE", 500)  # cells enough for a graph of links
-    config = saved_library(tmp_path)
-    path = Library(None, config).signal_index_path("orb")
-    arrays, meta = load_arrays(path)
-    index = faiss.deserialize_index_binary(np.array(arrays["faiss"]))
-    graph = faiss.downcast_IndexBinary(index.quantizer).hnsw
-    links = faiss.vector_to_array(graph.neighbors)
-    assert (links >= 0).any()
-    links[np.flatnonzero(links >= 0)[0]] = 10**6  # one link to a cell that does not exist
-    faiss.copy_array_to_vector(links, graph.neighbors)
-    save_arrays(path, {**arrays, "faiss": faiss.serialize_index_binary(index)}, meta)
-    with caplog.at_level(logging.WARNING):
-        library = Library.open(config)
-        found = [m.match.media_id for m in library.match(shared_fingerprint(CHAIR_RECUT))]
-        library.close()
-    assert found == [1]
-    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(warnings) == 1 and "orb index" in warnings[0] and "rebuilding" in warnings[0]
