@@ -44,7 +44,9 @@ would make take hours) and found by a binary HNSW graph (16 links): 64 probes 0.
 s, 16 probes 0.943 at 0.57 s, every query its exact best; 45-63 s to build.  Looking up every
 2nd query descriptor (all kept for verification): 0.786 at 0.78 s; every 3rd 0.703, one query
 losing its best; every 4th 0.623, three losing it: a query picture's votes are few already.
-Neither was measured at 25M (an exact scan there did not finish on the machine at hand).
+Neither was measured at 25M (an exact scan there did not finish on the machine at hand).  At
+5M descriptors (4 queries), as shipped (2,236 cells): 64 probes 0.990, 2.4 CPU s a clip, built
+in 41 s; 16 probes 0.960, 0.56 s; every query its exact best with either.
 """
 
 from __future__ import annotations
