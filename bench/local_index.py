@@ -32,10 +32,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
+import re
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -175,9 +178,26 @@ def real_media(cache: Path) -> tuple[dict[int, LocalFeatures], list[tuple[str, L
     return library, queries
 
 
-def candidates(index: LocalIndex, queries) -> tuple[list[list[int]], list[float], list[float]]:
+def every(query: LocalFeatures, stride: int) -> LocalFeatures:
+    """The query with every ``stride``-th descriptor of each side (candidates only)."""
+    if stride == 1:
+        return query
+    mirrored = None if query.mirrored is None else every(query.mirrored, stride)
+    return replace(
+        query,
+        frame=query.frame[::stride],
+        points=query.points[::stride],
+        descriptors=query.descriptors[::stride],
+        mirrored=mirrored,
+    )
+
+
+def candidates(
+    index: LocalIndex, queries, stride: int = 1
+) -> tuple[list[list[int]], list[float], list[float]]:
     found, walls, cpus = [], [], []
     for _, query in queries:
+        query = every(query, stride)
         wall, cpu = time.perf_counter(), time.process_time()
         found.append(index.candidates(query, LIMIT))
         walls.append(time.perf_counter() - wall)
@@ -193,6 +213,18 @@ def rss() -> int:
 def build_option(option: str, codes: np.ndarray) -> faiss.IndexBinary:
     """One candidate index over ``codes`` (the rows in LocalIndex's order)."""
     n = len(codes)
+    if option.startswith("cells"):  # cells<nprobe>[c<cell size>]: sampled centres, HNSW-found
+        probes, _, size = option[5:].partition("c")
+        cells = max(1, n // int(size or 1000))  # cells growing with n, not sqrt(n)
+        sample = np.random.default_rng(0).choice(n, cells, replace=False)
+        quantizer = faiss.IndexBinaryHNSW(BITS, 16)
+        quantizer.add(codes[np.sort(sample)])  # no k-means: centres sampled from the rows
+        index = faiss.IndexBinaryIVF(quantizer, BITS, cells)
+        index.is_trained = True
+        index.keep = quantizer  # the IVF holds its quantizer by pointer only
+        index.add(codes)
+        set_probes(index, int(probes))
+        return index
     if option.startswith("ivf"):  # ivf<nprobe>[x<cells per sqrt n>]
         probes, _, factor = option[3:].partition("x")
         cells = max(1, int(float(factor or 1) * np.sqrt(n)))
@@ -219,6 +251,26 @@ def build_option(option: str, codes: np.ndarray) -> faiss.IndexBinary:
     raise SystemExit(f"unknown option {option}")
 
 
+def set_probes(index: faiss.IndexBinary, probes: int) -> None:
+    index.nprobe = probes
+    quantizer = faiss.downcast_IndexBinary(index.quantizer)
+    if isinstance(quantizer, faiss.IndexBinaryHNSW):
+        quantizer.hnsw.efSearch = 2 * probes
+
+
+def exact_candidates(index: LocalIndex, queries, path: Path):
+    """The exact scan's candidates and CPU s per query clip, on every core (cached in
+    ``path``: at 25M descriptors it takes ~160 CPU s a clip)."""
+    if path.exists():
+        cached = json.loads(path.read_text())
+        return cached["found"], cached["walls"], cached["cpus"]
+    shipped, local_index.SEARCH_THREADS = local_index.SEARCH_THREADS, os.cpu_count() or 1
+    found, walls, cpus = candidates(index, queries)
+    local_index.SEARCH_THREADS = shipped
+    path.write_text(json.dumps({"found": found, "walls": walls, "cpus": cpus}))
+    return found, walls, cpus
+
+
 def run(size: int, options: list[str], args, library, queries) -> None:
     codes = distractors(size, args.real_limit, args.cache)
     items = dict(library)
@@ -231,7 +283,9 @@ def run(size: int, options: list[str], args, library, queries) -> None:
     started = time.perf_counter()
     exact_index = index._built()
     build = time.perf_counter() - started
-    exact, walls, cpus = candidates(index, queries)
+    exact, walls, cpus = exact_candidates(
+        index, queries, args.cache / f"exact-{size}-{args.real_limit}-{len(queries)}q.json"
+    )
     print(f"\n{total:,} descriptors ({len(items):,} items), {len(queries)} query clips")
     print(
         f"{'index':>16} {'recall@25':>9} {'recall@5':>8} {'best':>6} {'wall s/q':>8} "
@@ -240,24 +294,59 @@ def run(size: int, options: list[str], args, library, queries) -> None:
     _row("exact scan", exact, exact, walls, cpus, build, None)
     rows = np.ascontiguousarray(np.concatenate([f.descriptors for f in items.values()]))
     del exact_index
-    built, builds, shipped = {}, {}, local_index.SEARCHED
+    built, builds = {}, {}
+    shipped = local_index.SEARCHED
     for option in options:
         if option.startswith("hnsw") and size > args.hnsw_limit:
             continue
-        structure, _, searched = option.partition("/s")
+        structure, *suffixes = option.split("/")
+        tuned = {x[0]: int(x[1:]) for x in suffixes}  # s<SEARCHED>, q<query stride>
         index._index = None
         gc.collect()
-        if structure not in built:
+        # Options differing only in probes share one build (at 25M a build takes minutes).
+        probes = re.match(r"(?:ivf|cells)(\d+)", structure)
+        key = structure if probes is None else structure.replace(probes[1], "", 1)
+        if key not in built:
             before, started = rss(), time.perf_counter()
-            built[structure] = build_option(structure, rows)
-            builds[structure] = (time.perf_counter() - started, (rss() - before) / total)
-        index._index = built[structure]
-        local_index.SEARCHED = int(searched or shipped)
-        found, walls, cpus = candidates(index, queries)
+            built[key] = build_option(structure, rows)
+            builds[key] = (time.perf_counter() - started, (rss() - before) / total)
+        if probes is not None:
+            set_probes(built[key], int(probes[1]))
+        index._index = built[key]
+        local_index.SEARCHED = tuned.get("s", shipped)
+        found, walls, cpus = candidates(index, queries, tuned.get("q", 1))
         local_index.SEARCHED = shipped
-        _row(option, exact, found, walls, cpus, *builds[structure])
+        _row(option, exact, found, walls, cpus, *builds[key])
         index._index = None
     local_index.FLAT_LIMIT = 50_000
+    del built
+    if args.shipped:
+        shipped_row(index, exact, queries, total, args.cache / f"orb-{size}.index")
+
+
+def shipped_row(index: LocalIndex, exact, queries, total: int, path: Path) -> None:
+    """LocalIndex as shipped: built (its own cells), saved, opened from the file as a `check`
+    opens it, and searched; build and open times, the file's bytes per descriptor."""
+    from fingerprint.index_file import load_arrays, save_arrays  # noqa: PLC0415
+
+    index._index, index._ivf = None, None
+    gc.collect()
+    started = time.perf_counter()
+    index._built()
+    build = time.perf_counter() - started
+    save_arrays(path, index.to_arrays(), {})
+    del index._index
+    index._index, index._ivf = None, None
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    opened = LocalIndex()
+    opened.load_arrays(load_arrays(path)[0])
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    per = path.stat().st_size / total
+    print(f"{'':>16} shipped: build {build:.0f} s, open {wall:.2f} s wall {cpu:.2f} s CPU")
+    found, walls, cpus = candidates(opened, queries)
+    _row("shipped, opened", exact, found, walls, cpus, build, per)
+    path.unlink()
 
 
 def saved(folder: Path, probes: list[int], args) -> None:
@@ -319,8 +408,10 @@ def main() -> None:
         "--options",
         nargs="+",
         default=["ivf16", "ivf64", "ivf128", "ivf64x4", "hnsw16e128", "hnsw32e256", "mih16f2"],
-        help="ivf<nprobe>[x<cells per sqrt n>], hnsw<M>e<efSearch>, mih<nhash>f<nflip>, each "
-        "optionally /s<SEARCHED> (neighbours looked up before the NEIGHBOURS nearest are kept)",
+        help="ivf<nprobe>[x<cells per sqrt n>] (k-means cells), cells<nprobe>[c<cell size>] "
+        "(cells of that many descriptors, sampled centres found by HNSW), hnsw<M>e<efSearch>, "
+        "mih<nhash>f<nflip>, each optionally /s<SEARCHED> (neighbours looked up before the "
+        "NEIGHBOURS nearest are kept) and /q<stride> (every stride-th query descriptor)",
     )
     parser.add_argument("--queries", type=int, default=30, help="query clips at most")
     parser.add_argument("--real-limit", type=int, default=2_000_000)
@@ -333,6 +424,11 @@ def main() -> None:
         "one in the cache): recall and latency of it, per --probes",
     )
     parser.add_argument("--probes", type=int, nargs="+", default=[64, 96, 128])
+    parser.add_argument(
+        "--shipped",
+        action="store_true",
+        help="also build LocalIndex as shipped, save it, open the file and search it",
+    )
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     if args.saved:
