@@ -77,32 +77,70 @@ def find_matches(
     ``ignore`` holds the hashes of benign media: query and candidate frames that look like
     them are left out (see ``without_ignored``); ``load`` must fetch benign media too.  Benign
     media must not be in any index, or they would be candidates themselves.
+
+    A cascade: the PDQ candidates are judged first, and the other picture signals look up
+    only the query pictures that no match found so far explains (``unexplained``).  Local
+    features exist for what a global hash cannot survive; looking up the descriptors of
+    pictures PDQ already placed would cost most of a check at scale (~23 of 27 CPU s at 1M
+    hashes, ``bench/index.py``) to find candidates for footage already found.
     """
     if ignore is not None and not len(ignore):
         ignore = None  # nothing benign: skip the per-candidate filtering
     if ignore is not None:
         query = without_ignored(query, ignore, load, settings)
-    ranked = dict.fromkeys(
+    seen: set[int] = set()
+
+    def judged(candidates: list[int]) -> list[Match]:
+        found = []
+        for media_id in dict.fromkeys(int(m) for m in candidates if int(m) not in seen):
+            seen.add(media_id)
+            reference = load(media_id)
+            if reference is not None and ignore is not None:
+                reference = without_ignored(reference, ignore, load, settings)
+            if reference is None:
+                continue
+            match = combine(query, reference, media_id, settings)
+            if match is not None:
+                found.append(match)
+        return found
+
+    matches = judged(
         index.candidates(query, settings.max_candidates, settings.index_radius)
         if len(query)
         else []
     )
     for name, signal_index in (indexes or {}).items():
         data = query.signals.get(name)
+        if data is not None and signal.get(name).picture:
+            data = unexplained(query, data, matches, settings)
         if data is not None and len(signal_index):
-            ranked.update(dict.fromkeys(signal_index.candidates(data, settings.max_candidates)))
-    matches = []
-    for media_id in ranked:
-        reference = load(int(media_id))
-        if reference is not None and ignore is not None:
-            reference = without_ignored(reference, ignore, load, settings)
-        if reference is None:
-            continue
-        match = combine(query, reference, int(media_id), settings)
-        if match is not None:
-            matches.append(match)
+            matches += judged(signal_index.candidates(data, settings.max_candidates))
     matches.sort(key=lambda m: (m.sound_only, -m.score, -m.frames_matched, m.media_id))
     return matches
+
+
+def unexplained(
+    query: Fingerprint, data: object, matches: list[Match], settings: MatchSettings
+) -> object | None:
+    """A picture signal's query ``data`` without the pictures that ``matches`` explain (None
+    when they explain them all, or when data with no ``without_times`` is explained at all).
+
+    A picture is explained when a match with picture evidence covers its time (within
+    ``time_tolerance``); a photo or a still, which has no time, by any such match.
+    """
+    placed = [m for m in matches if not m.sound_only]
+    if not placed:
+        return data
+    drop = getattr(data, "without_times", None)
+    times = getattr(data, "times", None)
+    if query.kind != "video" or _still(query) or drop is None or times is None:
+        return None
+    times = np.asarray(times)
+    tolerance = settings.time_tolerance
+    covered = np.zeros(len(times), dtype=bool)
+    for m in placed:
+        covered |= (times >= m.query_start - tolerance) & (times <= m.query_end + tolerance)
+    return drop(times[covered]) if covered.any() else data
 
 
 def combine(

@@ -424,3 +424,26 @@ def test_loads_rejects_truncated_data():
         LOCAL.loads(blob[:-5])
     with pytest.raises(ValueError):
         LOCAL.loads(blob + b"x")
+
+
+def test_pictures_a_match_explains_are_not_looked_up_again(tmp_path):
+    """The cascade of ``find_matches``: local features look up only the query pictures no
+    picture match places (a plain repost's are all placed: nothing is looked up)."""
+    from fingerprint import fingerprint_file
+    from fingerprint.match import unexplained
+    from fingerprint.types import Match
+
+    require_media()
+    query = fingerprint_file(CHAIR)
+    data = query.signals["orb"]
+    settings = MatchSettings()
+    assert unexplained(query, data, [], settings) is data
+    whole = Match(1, 0.9, 0.0, query.duration, 0.0, query.duration, 100)
+    assert unexplained(query, data, [whole], settings) is None
+    first_half = Match(1, 0.9, 0.0, 10.0, 0.0, 10.0, 60)
+    rest = unexplained(query, data, [first_half], settings)
+    assert len(rest) and rest.times.min() > 10.0 + settings.time_tolerance
+    assert set(rest.times.tolist()) == {t for t in data.times.tolist() if t > 11.0}
+    assert rest.mirrored is not None and len(rest.mirrored) == len(rest)
+    sound_only = Match(1, 0.9, 0.0, query.duration, 0.0, query.duration, 10, sound_only=True)
+    assert unexplained(query, data, [sound_only], settings) is data

@@ -17,6 +17,7 @@ import pytest
 from media import (
     CHAIR,
     DOORKNOB,
+    PATTERN,
     blurred_fill,
     off_centre_crop,
     phone_screenshot,
@@ -146,3 +147,27 @@ def test_the_sound_over_other_footage_is_sound_only_never_old(
     text = run_cli("check", repost, db=library, timeout=120)
     assert text.returncode == CHECK_NOT_OLD
     assert "sound only, the picture differs" in text.stdout and "OLD FOOTAGE" not in text.stdout
+
+
+@needs("orb")
+def test_a_compilation_of_a_plain_clip_and_a_cropped_one_finds_both(tmp_path: Path) -> None:
+    """PDQ places the plain part; the cropped part, which only local features can place, is
+    still looked up (the cascade leaves out only the pictures a match already explains)."""
+    db = tmp_path / "library.db"
+    for path, title in ((CHAIR, "Chair"), (PATTERN, "Pattern")):
+        added = run_cli(
+            "add", path, "--title", title, "--first-seen", "2015-03-01", "--source",
+            f"https://archive.org/{title.lower()}", db=db, timeout=120,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+    plain, _, fps = read_frames(PATTERN, end=5.0, scale=0.5)
+    chair, _, _ = read_frames(CHAIR, start=2.0, end=PIECE_S, scale=0.5)
+    cropped = each(off_centre_crop, chair)
+    height, width = cropped[0].shape[:2]  # the pattern squeezed to it: PDQ does not mind
+    squeezed = [np.asarray(Image.fromarray(f).resize((width, height))) for f in plain]
+    repost = write_video(tmp_path / "compilation.mp4", squeezed + cropped, fps)
+    status, answer = check(db, repost)
+    assert status == CHECK_OLD
+    found = {m["title"]: m for m in answer["matches"] if not m["sound_only"]}
+    assert set(found) == {"Chair", "Pattern"}
+    assert found["Pattern"]["query_end"] < 5.5 < found["Chair"]["query_start"] + 1.0
