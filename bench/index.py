@@ -285,14 +285,20 @@ def check_library(database: Path, orb_per_clip: int, cache: Path) -> None:
 
 
 def check_times(
-    runs: int, orb_per_clip: int, cache: Path, keep: Path | None, saved_only: bool
+    runs: int,
+    orb_per_clip: int,
+    cache: Path,
+    keep: Path | None,
+    saved_only: bool,
+    query: Path = CHECK_QUERY,
 ) -> None:
     """`oldclip check` wall time against a 1M-hash library, with the saved indexes and (unless
     ``saved_only``) with them deleted, then where one check's time goes.  With ``keep``, the
     library is kept in (and reused from) that folder; ``saved_only`` keeps it in ``cache`` by
     default (building the library at the real proportion of descriptors takes most of an
-    hour: build it once, then time changes against it)."""
-    query = CHECK_QUERY
+    hour: build it once, then time changes against it).  ``query`` is a re-cut of the stored
+    chair clip by default, which PDQ places; an edit only local features place (a crop) costs
+    their whole lookup (``fingerprint.match.find_matches``)."""
     if saved_only and keep is None:
         keep = cache / f"check-{CHECK_CLIPS}x{CHECK_FRAMES}-orb{orb_per_clip}"
     with tempfile.TemporaryDirectory(prefix="oldclip-bench-index-") as temporary:
@@ -383,11 +389,16 @@ def main() -> None:
         action="store_true",
         help="time only checks with saved indexes, on a library kept in --cache (or --keep)",
     )
+    parser.add_argument(
+        "--query", type=Path, default=CHECK_QUERY, help="the file `check` is timed on"
+    )
     args = parser.parse_args()
     if not args.skip_recall:
         recall_table(args.sizes, args.clips)
     if not args.skip_check:
-        check_times(args.check_runs, args.orb_per_clip, args.cache, args.keep, args.saved_only)
+        check_times(
+            args.check_runs, args.orb_per_clip, args.cache, args.keep, args.saved_only, args.query
+        )
 
 
 if __name__ == "__main__":
