@@ -57,6 +57,7 @@ NEGATIVE_EDITS = [
     "still_video", "gif", "embedded", "photo_screenshot", "photo_caption", "photo_padded",
 ]  # fmt: skip
 FIRST_SEEN = "2015-03-01"
+CACHE = Path("/tmp/oldclip-bench")  # real ORB descriptors for --pad-orb (bench/index.py's)
 DISTRACTOR = "distractor"
 
 
@@ -123,8 +124,11 @@ def _config(folder: Path, database: Path, min_score: float | None = None):
     return config
 
 
-def build_library(folder: Path, references: list[Item], pad: int) -> tuple[Path, Path | None]:
-    """The library database of the references (and a copy padded with ``pad`` hashes)."""
+def build_library(
+    folder: Path, references: list[Item], pad: int, pad_orb: int = 0
+) -> tuple[Path, Path | None]:
+    """The library database of the references (and a copy padded with ``pad`` hashes, each
+    distractor clip with ``pad_orb`` real ORB descriptors and random sound codes)."""
     import shutil
 
     from oldclip.library import Library
@@ -141,7 +145,7 @@ def build_library(folder: Path, references: list[Item], pad: int) -> tuple[Path,
     library.close()
     if not pad:
         return database, None
-    from index import add_distractors
+    from index import FRAMES, add_distractors, distractor_signals
 
     import storage
 
@@ -150,12 +154,17 @@ def build_library(folder: Path, references: list[Item], pad: int) -> tuple[Path,
     shutil.copyfile(database, padded)
     db = storage.open_db(padded)
     started = time.perf_counter()
-    added = add_distractors(db, pad, np.random.default_rng(5), title=DISTRACTOR)
+    clips = -(-pad // FRAMES)
+    signals = distractor_signals(pad_orb, clips, CACHE) if pad_orb else None
+    added = add_distractors(db, pad, np.random.default_rng(5), title=DISTRACTOR, signals=signals)
     db.conn.close()
     library = Library.open(_config(padded.parent, padded))
     library.index  # noqa: B018 - built and saved now, not in every worker
     library.close()
-    print(f"padded library: {added:,} distractor hashes in {time.perf_counter() - started:.0f} s")
+    print(
+        f"padded library: {added:,} distractor hashes, {clips * pad_orb:,} ORB descriptors "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
     return database, padded
 
 
@@ -328,6 +337,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--pad", type=int, default=0, help="distractor hashes (e.g. 1000000)")
+    parser.add_argument(
+        "--pad-orb",
+        type=int,
+        default=0,
+        help="ORB descriptors per distractor clip of --pad (a real 20 s clip stores ~5,000)",
+    )
     parser.add_argument("--sweep", action="store_true", help="recall per min_score")
     parser.add_argument("--no-peer", action="store_true", help="skip the pHash peer")
     parser.add_argument("--peer-distance", type=int, default=PEER_MAX_DISTANCE)
@@ -361,7 +376,7 @@ def main() -> None:
     print(f"{len(queries)} queries ready in {time.perf_counter() - started:.0f} s")
 
     with tempfile.TemporaryDirectory(prefix="oldclip-bench-") as folder:
-        database, padded = build_library(Path(folder), references, args.pad)
+        database, padded = build_library(Path(folder), references, args.pad, args.pad_orb)
         peer_refs = {} if args.no_peer else {i.name: phashes(i.path) for i in references}
         init = (str(database), str(padded) if padded else None, args.sweep, peer_refs)
         with ProcessPoolExecutor(args.jobs, initializer=_start_worker, initargs=init) as pool:
