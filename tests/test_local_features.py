@@ -447,3 +447,22 @@ def test_pictures_a_match_explains_are_not_looked_up_again(tmp_path):
     assert rest.mirrored is not None and len(rest.mirrored) == len(rest)
     sound_only = Match(1, 0.9, 0.0, query.duration, 0.0, query.duration, 10, sound_only=True)
     assert unexplained(query, data, [sound_only], settings) is data
+
+
+def test_a_reference_keypoint_answers_for_one_query_keypoint_only():
+    """Matches are one to one: query keypoints piling onto one reference keypoint (repeated
+    texture, or descriptors of the footage at random places) would let a transform that folds
+    them together count each as an inlier."""
+    from fingerprint.local_verify import _matches
+
+    stored = shared(CHAIR)
+    _, reference = stored.picture(3)
+    rng = np.random.default_rng(1)
+    near = reference[:40].copy()
+    near[:, 0] ^= 1  # one bit off each: these are the nearest to their originals
+    copies = np.repeat(reference[:40], 3, axis=0)
+    copies[:, 1] ^= rng.choice(np.array([3, 5, 6, 7], np.uint8), len(copies))  # 2-3 bits off
+    q_rows, r_rows = _matches(np.concatenate([copies, near]), reference)
+    assert len(r_rows) == len(np.unique(r_rows)) >= 30
+    assert (q_rows >= len(copies)).all()  # the nearest query keypoint kept, not a far copy
+    assert (np.diff(q_rows) > 0).all()  # still in query order
