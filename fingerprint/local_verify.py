@@ -229,7 +229,7 @@ def _verify(query: LocalFeatures, qi: int, reference: LocalFeatures, ri: int) ->
     dst = r_points[r_rows]
     q_size = query.sizes[qi].astype(np.float64)
     r_size = reference.sizes[ri].astype(np.float64)
-    found = _similarity(src, dst) or _perspective(src, dst, q_size)
+    found = _similarity(src, dst) or _perspective(src, dst, q_size, r_rows)
     if found is None:
         return None
     transform, inliers = found
@@ -250,10 +250,9 @@ def _verify(query: LocalFeatures, qi: int, reference: LocalFeatures, ri: int) ->
 
 def _matches(q_desc: np.ndarray, r_desc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows of the query's and the reference's descriptors that match, in query order: each
-    query descriptor's nearest within ``MATCH_RADIUS`` that passes Lowe's ratio test, and
-    of the query descriptors whose nearest is one reference descriptor, the nearest only.
+    query descriptor's nearest within ``MATCH_RADIUS`` that passes Lowe's ratio test.
 
-    The neighbours are OpenCV's brute-force ``knnMatch``'s (a best neighbour that passes the
+    The same matches as OpenCV's brute-force ``knnMatch`` (a best neighbour that passes the
     ratio test is never tied), from faiss's scan as two arrays instead of a Python object per
     match: matching the ~1,700 picture pairs of one `check` in the 1M-hash bench took 0.16 s
     CPU against 0.49 s.
@@ -266,16 +265,7 @@ def _matches(q_desc: np.ndarray, r_desc: np.ndarray) -> tuple[np.ndarray, np.nda
     if rows.shape[1] > 1:  # a lone reference descriptor has no second to compare with
         good &= best < RATIO * distances[:, 1]
     q_rows = np.flatnonzero(good)
-    r_rows = rows[q_rows, 0]
-    # One to one: a reference keypoint answers for its nearest query keypoint only.  Several
-    # query keypoints on one reference keypoint let a transform that folds them together
-    # count each as an inlier: a homography fitted 24 such "inliers" between a frame and
-    # descriptors of that footage at random places (bench/accuracy.py --pad-orb).
-    order = np.lexsort((q_rows, best[q_rows], r_rows))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = r_rows[order][1:] != r_rows[order][:-1]
-    keep = np.sort(order[first])
-    return q_rows[keep], r_rows[keep]
+    return q_rows, rows[q_rows, 0]
 
 
 def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -292,17 +282,22 @@ def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _perspective(
-    src: np.ndarray, dst: np.ndarray, q_size: np.ndarray
+    src: np.ndarray, dst: np.ndarray, q_size: np.ndarray, r_rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """A homography (screen filmed or recorded at an angle) and its inlier mask, if plausible.
 
-    Eight degrees of freedom fit chance matches more easily, so it needs more inliers, and the
-    query's picture must map to a convex, not too skewed outline of plausible size.
+    Eight degrees of freedom fit chance matches more easily, so it needs more inliers, counted
+    as distinct reference keypoints (``r_rows``: whose keypoint each match is): a homography
+    can fold several query keypoints matched to one reference keypoint together, and counted
+    each, 24 "inliers" made a frame match a distractor holding its own descriptors at random
+    places (bench/accuracy.py --pad-orb).  (A similarity within ``MAX_SCALE`` cannot fold
+    distant keypoints.)  The query's picture must map to a convex, not too skewed outline of
+    plausible size.
     """
-    if len(src) < MIN_INLIERS + 4:
+    if len(np.unique(r_rows)) < MIN_INLIERS + 4:
         return None
     matrix, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, REPROJECTION)
-    if matrix is None or int(mask.sum()) < MIN_INLIERS + 4:
+    if matrix is None or len(np.unique(r_rows[mask.ravel().astype(bool)])) < MIN_INLIERS + 4:
         return None
     outline = _project(matrix, _corners(q_size))
     if outline is None or not cv2.isContourConvex(outline.astype(np.float32)):
