@@ -76,6 +76,20 @@ def edited_clip(tmp_path: Path, source: Path, edit, name: str, start: float = ST
     return write_video(tmp_path / f"{name}.mp4", out, fps=rate)
 
 
+def one_picture(descriptors: np.ndarray, points: np.ndarray | None = None) -> LocalFeatures:
+    """A photo of one 480 px picture holding these keypoints (at the origin unless given)."""
+    if points is None:
+        points = np.zeros((len(descriptors), 2))
+    return LocalFeatures(
+        kind="photo",
+        times=np.zeros(1, np.float32),
+        sizes=np.full((1, 2), 480, np.uint16),
+        frame=np.zeros(len(descriptors), np.uint16),
+        points=points.astype(np.float32),
+        descriptors=descriptors,
+    )
+
+
 def _even(pixels: np.ndarray) -> np.ndarray:
     h, w = pixels.shape[:2]
     return np.ascontiguousarray(pixels[: h // 2 * 2, : w // 2 * 2])
@@ -295,25 +309,16 @@ def test_the_inverted_file_keeps_the_exact_scans_candidates_when_neighbours_tie(
     rng = np.random.default_rng(4)
     base = rng.integers(0, 256, (300, 32), dtype=np.uint8)
 
-    def item(codes: np.ndarray) -> LocalFeatures:
-        return LocalFeatures(
-            kind="photo",
-            times=np.zeros(1, np.float32),
-            sizes=np.full((1, 2), 480, np.uint16),
-            frame=np.zeros(len(codes), np.uint16),
-            points=np.zeros((len(codes), 2), np.float32),
-            descriptors=codes,
-        )
-
     def flipped(bits: int) -> np.ndarray:
         masks = np.zeros((len(base), 256), bool)
         for row in masks:
             row[rng.choice(256, bits, replace=False)] = True
         return base ^ np.packbits(masks, axis=1)
 
-    items = {media_id: item(flipped(3)) for media_id in range(10)}
-    items.update({10 + n: item(rng.integers(0, 256, (300, 32), np.uint8)) for n in range(10)})
-    query = item(base)
+    items = {media_id: one_picture(flipped(3)) for media_id in range(10)}
+    others = (rng.integers(0, 256, (300, 32), np.uint8) for _ in range(10))
+    items.update({10 + n: one_picture(codes) for n, codes in enumerate(others)})
+    query = one_picture(base)
     found = {}
     for limit in (10**9, 1000):  # an exact scan, then an inverted file
         monkeypatch.setattr(local_index, "FLAT_LIMIT", limit)
@@ -363,17 +368,7 @@ def test_a_saved_index_is_searched_where_it_lies_in_the_file(tmp_path, monkeypat
     codes = np.random.default_rng(3).integers(0, 256, (400_000, 32), dtype=np.uint8)
     index = LOCAL.new_index()
     for media_id, block in enumerate(np.split(codes, 100)):
-        index.add(
-            media_id,
-            LocalFeatures(
-                kind="photo",
-                times=np.zeros(1, np.float32),
-                sizes=np.full((1, 2), 480, np.uint16),
-                frame=np.zeros(len(block), np.uint16),
-                points=np.zeros((len(block), 2), np.float32),
-                descriptors=block,
-            ),
-        )
+        index.add(media_id, one_picture(block))
     save_arrays(tmp_path / "orb.index", index.to_arrays(), {})
     arrays, _ = load_arrays(tmp_path / "orb.index")
     del index
@@ -381,14 +376,7 @@ def test_a_saved_index_is_searched_where_it_lies_in_the_file(tmp_path, monkeypat
     loaded.load_arrays(arrays)
     assert _anonymous_memory() - before < codes.nbytes / 8  # 12.8 MB of descriptors
     assert isinstance(loaded._index, faiss.IndexBinaryIVF)
-    query = LocalFeatures(
-        kind="photo",
-        times=np.zeros(1, np.float32),
-        sizes=np.full((1, 2), 480, np.uint16),
-        frame=np.zeros(200, np.uint16),
-        points=np.zeros((200, 2), np.float32),
-        descriptors=codes[37 * 4000 : 37 * 4000 + 200],
-    )
+    query = one_picture(codes[37 * 4000 : 37 * 4000 + 200])
     assert loaded.candidates(query, limit=1) == [37]
     loaded.remove(37)  # a change takes the descriptors out of the file, to build anew
     assert 37 not in loaded.candidates(query, limit=5) and len(loaded) == 99
@@ -462,17 +450,7 @@ def _tilted(distinct: int, copies: int) -> tuple[LocalFeatures, LocalFeatures]:
     near = np.repeat(codes, copies, axis=0)
     near[:, 0] ^= 1 << rng.integers(0, 8, len(near)).astype(np.uint8)  # a bit off each
 
-    def picture(points: np.ndarray, descriptors: np.ndarray) -> LocalFeatures:
-        return LocalFeatures(
-            kind="photo",
-            times=np.zeros(1, np.float32),
-            sizes=np.array([[480, 480]], np.uint16),
-            frame=np.zeros(len(points), np.uint16),
-            points=points.astype(np.float32),
-            descriptors=descriptors,
-        )
-
-    return picture(np.repeat(places, copies, axis=0), near), picture(seen, codes)
+    return one_picture(near, np.repeat(places, copies, axis=0)), one_picture(codes, seen)
 
 
 def test_a_homography_counts_each_reference_keypoint_once():
