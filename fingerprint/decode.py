@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import av
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .pixels import luma, luma_image, luma_thumb, sample_aspect, small_grey
 from .settings import Limits
 from .types import MediaError
 
@@ -33,7 +34,6 @@ DETAIL_SIDE = 480
 # screenshot shows the footage in a strip of it, ~200 px wide at 480 px on the long side).
 PHOTO_SHORT_SIDE = 720
 PHOTO_LONG_SIDE = 1280
-CUT_SIDE = 16  # size of the thumbnails compared to find scene cuts
 
 # Demuxers allowed for video: self-contained files only (no playlists, no concat lists).
 CONTAINER_FORMATS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,gif,avi,flv,mpegts,mpeg,asf"
@@ -109,13 +109,6 @@ def decode(
     return _decode_video(source, name, limits)
 
 
-def _work_size(width: int, height: int, side: int = WORK_SIDE) -> tuple[int, int]:
-    scale = side / max(width, height)
-    if scale >= 1:
-        return width, height
-    return max(2, round(width * scale)), max(2, round(height * scale))
-
-
 def _try_photo(
     source: str | Path | bytes, name: str, limits: Limits
 ) -> tuple[Header, np.ndarray] | None:
@@ -165,7 +158,7 @@ def open_video(
     try:
         if not container.streams.video:
             raise MediaError(name, "the file has no video or picture in it")
-        stream = container.streams.video[0]
+        stream = main_video_stream(container.streams.video)
         ctx = stream.codec_context
         if ctx is None:
             raise MediaError(name, "not a photo or video oldclip can read (unknown codec)")
@@ -184,6 +177,26 @@ def open_video(
         container.close()
         raise
     return container, stream
+
+
+def main_video_stream(streams: Sequence[av.VideoStream]) -> av.VideoStream:
+    """The footage among a file's video streams, chosen as FFmpeg's command line chooses.
+
+    A file may hold more than one: a cover picture (the thumbnail an MP4 or MKV carries as an
+    attached picture), a small inset or preview beside the main picture.  Taking the first one
+    fingerprinted a 160x96 inset instead of the 1280x720 footage of the same MKV.  So: the most
+    pixels, a stream marked default counting 5 million more, an attached picture only if there
+    is nothing else (``ffmpeg_mux_init.c``, ``map_auto_video``); the first of equals.
+    """
+
+    def score(stream: av.VideoStream) -> int:
+        if stream.disposition & av.stream.Disposition.attached_pic:
+            return -1
+        ctx = stream.codec_context
+        area = (ctx.width or 0) * (ctx.height or 0) if ctx is not None else 0
+        return area + 5_000_000 * bool(stream.disposition & av.stream.Disposition.default)
+
+    return max(streams, key=score)
 
 
 def _open_container(source: str | Path | bytes, name: str) -> av.container.InputContainer:
@@ -315,43 +328,11 @@ def _declared_duration(container: av.container.InputContainer, stream: av.VideoS
     return 0.0
 
 
-def _luma(frame: av.VideoFrame) -> np.ndarray | None:
-    """The frame's luma plane as a (height, width) view, for planar YUV (nearly every video).
-
-    Asking FFmpeg to convert and scale a frame costs more than decoding it; the Y plane is
-    already the grey picture PDQ hashes.  None for other pixel formats.
-    """
-    if not frame.format.name.startswith(("yuv", "yuvj", "nv12", "nv21", "gray")):
-        return None
-    plane = frame.planes[0]
-    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[
-        : frame.height, : frame.width
-    ]
-
-
 def _shrunk(grey: np.ndarray, side: int) -> np.ndarray:
     """``grey`` with its long side at most ``side``, area-averaged."""
     image = Image.fromarray(grey)
     image.thumbnail((side, side), Image.Resampling.BOX)
     return np.asarray(image)
-
-
-def _luma_thumb(frame: av.VideoFrame, luma: np.ndarray | None) -> np.ndarray:
-    """A coarse grey thumbnail for cut detection."""
-    if luma is None:
-        return frame.to_ndarray(format="gray", width=CUT_SIDE, height=CUT_SIDE).astype(np.int16)
-    step_y = max(1, luma.shape[0] // CUT_SIDE)
-    step_x = max(1, luma.shape[1] // CUT_SIDE)
-    return luma[::step_y, ::step_x][:CUT_SIDE, :CUT_SIDE].astype(np.int16)
-
-
-def _luma_image(frame: av.VideoFrame) -> Image.Image:
-    """The frame's luma plane as a Pillow image over the frame's own memory (``_luma`` said
-    the format is planar): ``Image.fromarray`` of the strided plane copied it, twice for an
-    anchor."""
-    plane = frame.planes[0]
-    size = (frame.width, frame.height)
-    return Image.frombuffer("L", size, plane, "raw", "L", plane.line_size, 1)
 
 
 def _mean_change(thumb: np.ndarray, previous: np.ndarray) -> float:
@@ -362,46 +343,6 @@ def _mean_change(thumb: np.ndarray, previous: np.ndarray) -> float:
     """
     change = np.abs(thumb - previous)
     return int(change.sum()) / change.size
-
-
-def _small_grey(
-    frame: av.VideoFrame, image: Image.Image | None, side: int = WORK_SIDE
-) -> np.ndarray:
-    """The frame in grey at work size, area-averaged so that small details do not alias.
-
-    ``image`` is its luma plane (``_luma_image``), None for other pixel formats.  Pillow's
-    whole-factor ``reduce`` then a box resize: OpenCV's INTER_AREA took 3.5x its CPU
-    for 1080p to 256 px (a factor of 7.5 takes its slow general path), and changed PDQ by a
-    median 4 bits (max 36) on the shared videos.
-    """
-    w, h = _work_size(frame.width, frame.height, side)
-    if image is None:
-        return frame.reformat(width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
-    factor = min(image.width // w, image.height // h)
-    if factor >= 2:
-        image = image.reduce(factor)  # fast box filter by a whole factor, then the remainder
-    small = np.asarray(image.resize((w, h), Image.Resampling.BOX))
-    full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
-    if not full_range:  # video black is 16, white 235: make 0..255
-        return _expand_limited_range(small)
-    return small
-
-
-def _expand_limited_range(grey: np.ndarray) -> np.ndarray:
-    """Video-range grey (16..235) stretched to 0..255 by table look-up.
-
-    OpenCV's LUT: a third of ``np.take``'s CPU on the work and detail pictures, the same
-    bytes (Image.point re-rounds its table).  Imported here, not with the module: commands
-    that never decode import this module too, and the "orb" signal loads OpenCV anyway.
-    """
-    import cv2
-
-    return cv2.LUT(grey, _EXPAND_LIMITED_RANGE)
-
-
-_EXPAND_LIMITED_RANGE = np.array(
-    [min(255, max(0, round((v - 16) * 255 / 219))) for v in range(256)], np.uint8
-)
 
 
 def _sample(
@@ -423,8 +364,8 @@ def _sample(
             raise MediaError(name, "the video runs longer than the duration limit")
         if frame.width * frame.height > limits.max_pixels:  # a stream may change size mid-way
             raise MediaError(name, f"a frame is too large ({frame.width}x{frame.height} pixels)")
-        luma = _luma(frame)
-        thumb = _luma_thumb(frame, luma)
+        plane = luma(frame)
+        thumb = luma_thumb(frame, plane)
         cut = (
             previous_thumb is not None
             and _mean_change(thumb, previous_thumb) > limits.cut_threshold
@@ -436,9 +377,10 @@ def _sample(
         is_anchor = anchor.due(t) or cut
         if not (dense.due(t) or is_anchor):
             continue
-        image = _luma_image(frame) if luma is not None else None
-        grey = _small_grey(frame, image)
-        detail = _small_grey(frame, image, DETAIL_SIDE) if is_anchor else None
+        image = luma_image(frame, plane) if plane is not None else None
+        sar = sample_aspect(stream)
+        grey = small_grey(frame, image, WORK_SIDE, sar)
+        detail = small_grey(frame, image, DETAIL_SIDE, sar) if is_anchor else None
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360
         if rotation:
             grey = np.ascontiguousarray(np.rot90(grey, k=rotation // 90))
