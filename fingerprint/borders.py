@@ -120,6 +120,8 @@ def _soft_edges(grey: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
     run of detailed lines (a caption written on the fill is a shorter run of its own).
     """
     mean = grey.mean(axis=0)
+    if min(mean.shape) < 2:  # a line of pixels (a 1x1 or 1-pixel-wide video) has no detail
+        return (0, mean.shape[0]), (0, mean.shape[1])
     by_row = np.median(np.abs(np.diff(mean, axis=1)), axis=1)
     by_col = np.median(np.abs(np.diff(mean, axis=0)), axis=0)
     return _soft_pair(by_row), _soft_pair(by_col)

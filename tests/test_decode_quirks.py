@@ -19,7 +19,7 @@ import pytest
 from media import DOORKNOB, read_frames, run_cli, single
 from PIL import Image
 
-from fingerprint import find_matches, fingerprint_file
+from fingerprint import MediaError, find_matches, fingerprint_file
 from fingerprint.decode import decode
 
 SECONDS = 4.0
@@ -173,3 +173,14 @@ def test_check_recognises_the_quirky_reposts(tmp_path: Path, footage: list[np.nd
         assert report["verdict"] == "old", (path.name, result.stderr)
         [match] = report["matches"]
         assert {"pdq", "orb"} <= set(match["signals"]), path.name
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_one_pixel_video_is_refused_in_plain_words(
+    tmp_path: Path, footage: list[np.ndarray]
+) -> None:
+    # A 1x1 picture holds no footage; it used to be refused after numpy warned of the mean of
+    # an empty slice (the detail across a line one pixel wide) on the way.
+    path = encode(tmp_path / "dot.mkv", squeezed(footage[:30], (1, 1)), pix_fmt="yuv444p")
+    with pytest.raises(MediaError, match="every frame is flat"):
+        fingerprint_file(path)
