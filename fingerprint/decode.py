@@ -104,6 +104,8 @@ def decode(
     photo = _try_photo(source, name, limits)
     if photo is not None:
         header, large = photo
+        if large is None:
+            return header, _in_background(_animation_samples(source, name, limits))
         detail = _shrunk(large, DETAIL_SIDE)
         return header, iter([Sample(0.0, _shrunk(detail, WORK_SIDE), True, detail, large)])
     return _decode_video(source, name, limits)
@@ -111,11 +113,13 @@ def decode(
 
 def _try_photo(
     source: str | Path | bytes, name: str, limits: Limits
-) -> tuple[Header, np.ndarray] | None:
+) -> tuple[Header, np.ndarray | None] | None:
     """Open still images with Pillow (which honours EXIF orientation); None for anything else.
 
     The photo is read once, at its ``large`` size (``Sample.large``); the smaller pictures are
-    shrunk from it (reading it again at each size cost a second JPEG decode per photo).
+    shrunk from it (reading it again at each size cost a second JPEG decode per photo).  An
+    animated WebP or PNG comes back as a video header without a picture: ``decode`` reads its
+    frames with ``_animation_samples``.
     """
     fp = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
@@ -127,6 +131,8 @@ def _try_photo(
                 width, height = img.size
                 if width * height > limits.max_pixels:
                     raise MediaError(name, f"the photo is too large ({width}x{height} pixels)")
+                if getattr(img, "is_animated", False):
+                    return Header("video", width, height, 0.0), None
                 img.draft("L", (PHOTO_SHORT_SIDE, PHOTO_SHORT_SIDE))  # JPEG: decode smaller
                 img = ImageOps.exif_transpose(img).convert("L")
                 scale = min(PHOTO_SHORT_SIDE / min(img.size), PHOTO_LONG_SIDE / max(img.size), 1)
@@ -140,6 +146,34 @@ def _try_photo(
     if (oriented_w > oriented_h) != (width > height):
         width, height = height, width
     return Header("photo", width, height, 0.0), frame
+
+
+def _animation_samples(source: str | Path | bytes, name: str, limits: Limits) -> Iterator[Sample]:
+    """The sampled frames of an animated WebP or PNG, read by Pillow.
+
+    Sites serve "GIFs" as animated WebP, and FFmpeg's WebP decoder reads no animation: such a
+    file used to be fingerprinted as a photo of its first frame, which matched nothing when
+    that frame was a title card.  Pillow composites each frame (disposal, blending) into a
+    whole picture; its duration, in milliseconds, places the next one.  A damaged file
+    yields what was read before the damage.
+    """
+    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+
+    def timed() -> Iterator[tuple[float, av.VideoFrame]]:
+        with Image.open(fp) as img:
+            t = 0.0
+            for index in range(img.n_frames):
+                try:
+                    img.seek(index)
+                    frame = av.VideoFrame.from_image(img.convert("RGB"))
+                except (OSError, ValueError, EOFError):
+                    if not index:
+                        raise MediaError(name, "the animation could not be decoded") from None
+                    return
+                yield t, frame
+                t += (img.info.get("duration") or 100) / 1000
+
+    return _sample_frames(timed(), name, limits, None)
 
 
 def open_video(
@@ -351,13 +385,25 @@ def _sample(
     name: str,
     limits: Limits,
 ) -> Iterator[Sample]:
-    """Yield samples on a fixed time grid and at scene cuts (anchors with a detail picture)."""
+    """The samples of a video stream (``_sample_frames``)."""
+    steps = (1.0 / limits.sample_fps, 1.0 / limits.anchor_fps)
+    return _sample_frames(_frames(container, stream, steps), name, limits, stream)
+
+
+def _sample_frames(
+    frames: Iterator[tuple[float, av.VideoFrame]],
+    name: str,
+    limits: Limits,
+    stream: av.VideoStream | None,
+) -> Iterator[Sample]:
+    """Yield samples on a fixed time grid and at scene cuts (anchors with a detail picture),
+    from frames with their times; ``stream`` says their sample aspect ratio, if any."""
     dense = _Grid(1.0 / limits.sample_fps)
     anchor = _Grid(1.0 / limits.anchor_fps)
     last_cut = -1e9
     previous_thumb: np.ndarray | None = None
     deadline = time.monotonic() + limits.max_seconds
-    for t, frame in _frames(container, stream, (dense.step, anchor.step)):
+    for t, frame in frames:
         if time.monotonic() > deadline:
             raise MediaError(name, f"decoding took longer than {limits.max_seconds:.0f} s")
         if t > limits.max_duration:
@@ -378,7 +424,7 @@ def _sample(
         if not (dense.due(t) or is_anchor):
             continue
         image = luma_image(frame, plane) if plane is not None else None
-        sar = sample_aspect(stream)
+        sar = sample_aspect(stream) if stream is not None else None
         grey = small_grey(frame, image, WORK_SIDE, sar)
         detail = small_grey(frame, image, DETAIL_SIDE, sar) if is_anchor else None
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360

@@ -17,7 +17,7 @@ import av
 import numpy as np
 import pytest
 from media import DOORKNOB, read_frames, run_cli, single
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from fingerprint import MediaError, find_matches, fingerprint_file
 from fingerprint.decode import decode
@@ -184,3 +184,20 @@ def test_a_one_pixel_video_is_refused_in_plain_words(
     path = encode(tmp_path / "dot.mkv", squeezed(footage[:30], (1, 1)), pix_fmt="yuv444p")
     with pytest.raises(MediaError, match="every frame is flat"):
         fingerprint_file(path)
+
+
+@pytest.mark.parametrize("suffix", ["webp", "png"])
+def test_an_animated_webp_or_png_is_read_as_an_animation(
+    tmp_path: Path, footage: list[np.ndarray], suffix: str
+) -> None:
+    # Sites serve "GIFs" as animated WebP (and APNG); FFmpeg reads neither animation, so such
+    # a file was a photo of its first frame: here a channel's title card, matching nothing.
+    card = Image.new("RGB", (640, 360), (20, 30, 90))
+    ImageDraw.Draw(card).text((200, 160), "BREAKING: TODAY", fill=(255, 255, 255))
+    pictures = [card] * 10 + [Image.fromarray(f) for f in footage[::3]]  # 10 fps
+    path = tmp_path / f"repost.{suffix}"
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=100, loop=0)
+    lib = single(DOORKNOB)
+    [match] = find_matches(fingerprint_file(path), lib.index, lib.load)
+    assert match.score >= 0.8
+    assert abs(match.query_start - 1.0 - match.ref_start) < 0.5  # after the 1 s title card
