@@ -27,7 +27,7 @@ SECONDS = 4.0
 
 @pytest.fixture(scope="module")
 def footage() -> list[np.ndarray]:
-    """The original's first seconds, RGB at 640x360."""
+    """The original (its 4 s: fewer let border detection crop a still shot), RGB at 640x360."""
     frames, _, _ = read_frames(DOORKNOB, end=SECONDS, scale=0.5)
     return frames
 
