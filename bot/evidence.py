@@ -21,6 +21,7 @@ import io
 import time
 import unicodedata
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -29,6 +30,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from fingerprint import Limits, MediaError
 from fingerprint.decode import PHOTO_FORMATS, decode, ffmpeg_reason, open_video
+from fingerprint.pixels import display_size, sample_aspect, work_size
 
 from .i18n import RTL, t
 
@@ -374,7 +376,7 @@ def _video_frame(path: Path, name: str, seconds: float, side: int, limits: Limit
             except av.FFmpegError:
                 container.seek(0)  # unseekable: decode from the start
         frame = _decode_to(container, stream, name, seconds, origin, limits)
-        return _rgb(frame, side)
+        return _rgb(frame, side, sample_aspect(stream))
 
 
 def _decode_to(
@@ -414,10 +416,11 @@ def _decode_to(
     return last[1]
 
 
-def _rgb(frame: av.VideoFrame, side: int) -> np.ndarray:
-    scale = min(1.0, side / max(frame.width, frame.height))
-    width = max(2, round(frame.width * scale))
-    height = max(2, round(frame.height * scale))
+def _rgb(frame: av.VideoFrame, side: int, sar: Fraction | None) -> np.ndarray:
+    """The frame as people see it: at its display aspect ratio (a TV capture's 720x576 at
+    64:45 is a 16:9 picture) and turned by its rotation metadata, as the fingerprint sees it."""
+    width, height = work_size(*display_size(frame.width, frame.height, sar), side)
+    width, height = max(2, width), max(2, height)
     pixels = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
     rotation = int(getattr(frame, "rotation", 0) or 0) % 360
     if rotation:

@@ -63,6 +63,21 @@ def test_frame_at_is_bounded_and_clamped() -> None:
     assert last.shape == frame_at(CHAIR, 0.0).shape
 
 
+def test_frame_at_shows_an_anamorphic_video_at_its_display_aspect(tmp_path: Path) -> None:
+    """A TV capture stores its 16:9 picture squeezed into 720x576 pixels 64:45 wide: the
+    evidence picture shows it 16:9, as a player does, not squeezed to 5:4."""
+    from fractions import Fraction
+
+    from test_decode_quirks import encode, squeezed
+
+    frames = [reference_frame(DOORKNOB, s) for s in (0.5, 1.0)]  # 16:9 footage
+    dvb = encode(tmp_path / "dvb.mkv", squeezed(frames, (720, 576)), sar=Fraction(64, 45))
+    shown = frame_at(dvb, 0.0, side=640)
+    assert shown.shape[1] == 640 and abs(shown.shape[1] / shown.shape[0] - 16 / 9) < 0.02
+    unsqueezed = np.asarray(Image.fromarray(frames[0]).resize(shown.shape[1::-1]))
+    assert np.abs(small(shown) - small(unsqueezed)).mean() < 6
+
+
 def test_frame_at_photo_is_upright() -> None:
     photo = frame_at(BRIDGE, 0.0, side=400)
     assert photo.dtype == np.uint8 and photo.shape[2] == 3 and max(photo.shape[:2]) == 400
