@@ -20,6 +20,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -82,7 +83,15 @@ def find_matches(
     only the query pictures that no match found so far explains (``unexplained``).  Local
     features exist for what a global hash cannot survive; looking up the descriptors of
     pictures PDQ already placed would cost most of a check at scale (~23 of 27 CPU s at 1M
-    hashes, ``bench/index.py``) to find candidates for footage already found.
+    hashes, ``bench/index.py``) to find candidates for footage already found.  For the same
+    reason a picture signal's candidates, judged best first, are left at the first one that
+    matches nothing once the matches found explain every picture of the query: verifying a
+    candidate's local features costs two exact scans of its descriptors (query upright and
+    mirrored) and RANSAC on up to 80 picture pairs, ~80 ms CPU for a 20 s clip, and for an
+    off-centre crop at 1M hashes (``bench/index.py --saved-only``) the 24 candidates after
+    its source took 1.8 of the 2.0 CPU s of verification (0.17 s now).  Other copies of the
+    footage (other cuts, the watchers' sightings) share its descriptors and rank beside it,
+    so they are still judged (``tests/test_local_candidates.py``).
     """
     if ignore is not None and not len(ignore):
         ignore = None  # nothing benign: skip the per-candidate filtering
@@ -90,8 +99,12 @@ def find_matches(
         query = without_ignored(query, ignore, load, settings)
     seen: set[int] = set()
 
-    def judged(candidates: list[int]) -> list[Match]:
-        found = []
+    def judged(
+        candidates: list[int], settled: Callable[[list[Match]], bool] | None = None
+    ) -> list[Match]:
+        """Matches among ``candidates``, judged best first; with ``settled``, the rest are
+        left at the first candidate that matches nothing once ``settled(found)`` holds."""
+        found: list[Match] = []
         for media_id in dict.fromkeys(int(m) for m in candidates if int(m) not in seen):
             seen.add(media_id)
             reference = load(media_id)
@@ -102,6 +115,8 @@ def find_matches(
             match = combine(query, reference, media_id, settings)
             if match is not None:
                 found.append(match)
+            elif settled is not None and settled(found):
+                break
         return found
 
     matches = judged(
@@ -110,13 +125,26 @@ def find_matches(
         else []
     )
     for name, signal_index in (indexes or {}).items():
-        data = query.signals.get(name)
-        if data is not None and signal.get(name).picture:
+        data = whole = query.signals.get(name)
+        picture = data is not None and signal.get(name).picture
+        if picture:
             data = unexplained(query, data, matches, settings)
         if data is not None and len(signal_index):
-            matches += judged(signal_index.candidates(data, settings.max_candidates))
+            placed = partial(_all_placed, query, whole, matches, settings) if picture else None
+            matches += judged(signal_index.candidates(data, settings.max_candidates), placed)
     matches.sort(key=lambda m: (m.sound_only, -m.score, -m.frames_matched, m.media_id))
     return matches
+
+
+def _all_placed(
+    query: Fingerprint,
+    data: object,
+    matches: list[Match],
+    settings: MatchSettings,
+    found: list[Match],
+) -> bool:
+    """Whether ``matches`` and ``found`` together explain every picture of ``data``."""
+    return unexplained(query, data, matches + found, settings) is None
 
 
 def unexplained(
