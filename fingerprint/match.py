@@ -56,6 +56,12 @@ SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes repost
 # moves its PDQ by a few bits; two moments of real footage are dozens apart.
 STILL_RADIUS = 16
 MAX_BENIGN_REPEATS = 4  # times one benign clip is looked for in a video (intro, outro, ...)
+# Candidates in a row matching nothing after which a picture signal's candidates are left, once
+# the matches found place every picture of a video query (``find_matches``).  Copies of the
+# footage can rank behind chance candidates: stopping at the first miss (photos included),
+# 9 of the 475 queries of bench/accuracy.py, photos in a screenshot or padded, lost the video
+# filmed from the photo, ranked after 1-2 unrelated items; no video query lost a copy.
+MISSES_ONCE_PLACED = 3
 
 
 Loader = Callable[[int], Fingerprint | None]
@@ -84,14 +90,15 @@ def find_matches(
     features exist for what a global hash cannot survive; looking up the descriptors of
     pictures PDQ already placed would cost most of a check at scale (~23 of 27 CPU s at 1M
     hashes, ``bench/index.py``) to find candidates for footage already found.  For the same
-    reason a picture signal's candidates, judged best first, are left at the first one that
-    matches nothing once the matches found explain every picture of the query: verifying a
-    candidate's local features costs two exact scans of its descriptors (query upright and
-    mirrored) and RANSAC on up to 80 picture pairs, ~80 ms CPU for a 20 s clip, and for an
-    off-centre crop at 1M hashes (``bench/index.py --saved-only``) the 24 candidates after
-    its source took 1.8 of the 2.0 CPU s of verification (0.17 s now).  Other copies of the
-    footage (other cuts, the watchers' sightings) share its descriptors and rank beside it,
-    so they are still judged (``tests/test_local_candidates.py``).
+    reason, once the matches found place every picture of a video, a picture signal's
+    candidates (judged best first) are left after ``MISSES_ONCE_PLACED`` in a row match
+    nothing: verifying a candidate's local features costs two exact scans of its descriptors
+    (query upright and mirrored) and RANSAC on up to 80 picture pairs, ~80 ms CPU for a 20 s
+    clip, and for an off-centre crop at 1M hashes (``bench/index.py --saved-only``) the 24
+    candidates after its source took 1.8 of the 2.0 CPU s of verification.  Other copies of
+    the footage (other cuts, the watchers' sightings) share its descriptors and rank beside
+    it, so they are still judged (``tests/test_local_candidates.py``).  A photo or a still
+    is one picture, cheap to compare, whose copies ranked less well: all are judged.
     """
     if ignore is not None and not len(ignore):
         ignore = None  # nothing benign: skip the per-candidate filtering
@@ -103,8 +110,9 @@ def find_matches(
         candidates: list[int], settled: Callable[[list[Match]], bool] | None = None
     ) -> list[Match]:
         """Matches among ``candidates``, judged best first; with ``settled``, the rest are
-        left at the first candidate that matches nothing once ``settled(found)`` holds."""
+        left after ``MISSES_ONCE_PLACED`` in a row match nothing once ``settled(found)``."""
         found: list[Match] = []
+        misses = 0
         for media_id in dict.fromkeys(int(m) for m in candidates if int(m) not in seen):
             seen.add(media_id)
             reference = load(media_id)
@@ -113,9 +121,10 @@ def find_matches(
             if reference is None:
                 continue
             match = combine(query, reference, media_id, settings)
+            misses = 0 if match is not None else misses + 1
             if match is not None:
                 found.append(match)
-            elif settled is not None and settled(found):
+            elif settled is not None and misses >= MISSES_ONCE_PLACED and settled(found):
                 break
         return found
 
@@ -130,7 +139,8 @@ def find_matches(
         if picture:
             data = unexplained(query, data, matches, settings)
         if data is not None and len(signal_index):
-            placed = partial(_all_placed, query, whole, matches, settings) if picture else None
+            timed = picture and query.kind == "video" and not _still(query)
+            placed = partial(_all_placed, query, whole, matches, settings) if timed else None
             matches += judged(signal_index.candidates(data, settings.max_candidates), placed)
     matches.sort(key=lambda m: (m.sound_only, -m.score, -m.frames_matched, m.media_id))
     return matches

@@ -11,13 +11,14 @@ from PIL import Image
 
 from fingerprint import HashIndex, fingerprint_file
 from fingerprint.local_index import LocalIndex
-from fingerprint.match import find_matches
+from fingerprint.match import MISSES_ONCE_PLACED, find_matches
 
 # Three cuts of the chair footage, and footage of other scenes.
 COPIES = ["chair-orig-22-sd-bar.mp4", "chair-20-sd-bar.mp4", "chair-19-sd-bar.mp4"]
 OTHERS = [
     "pattern-hd-no-bar.mp4",
     "pattern-longer-no-bar.mp4",
+    "pattern-sd-grey-bar.mp4",
     "doorknob-hd-no-bar.mp4",
     "test-padded-dimensions.mp4",
 ]
@@ -46,6 +47,6 @@ def test_a_crop_finds_every_copy_of_its_footage_and_stops_verifying_after(tmp_pa
     names = [(COPIES + OTHERS)[m.media_id] for m in matches]
     assert sorted(names) == sorted(COPIES)
     assert all("orb" in m.signals for m in matches)
-    # Placed by the copies, the query is not verified against every other candidate: the
-    # first that shows none of it ends the search.
-    assert len(loaded) <= len(COPIES) + 1 < len(stored)
+    # Placed by the copies, the query is not verified against every other candidate: a few
+    # in a row that show none of it end the search.
+    assert len(loaded) <= len(COPIES) + MISSES_ONCE_PLACED < len(stored)
