@@ -14,7 +14,7 @@ from collections import defaultdict
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-# Stage name -> (object, attribute) of the function doing it, innermost stages last.
+# Stage name -> (class or module, attribute) of the function doing it, innermost stages last.
 STAGES = {
     "open the saved indexes (and DB reads)": ("oldclip.indexset:IndexSet", "build"),
     "fingerprint the query": ("oldclip.library:Library", "fingerprint"),
@@ -25,6 +25,9 @@ STAGES = {
     "load candidates (DB)": ("oldclip.indexset:IndexSet", "load"),
     "verify PDQ": ("fingerprint.pdq:PdqSignal", "compare"),
     "verify ORB": ("fingerprint.local:LocalSignal", "compare"),
+    # Within it, the two exact scans of the candidate's descriptors that pick picture pairs
+    # (query upright and mirrored): the rest is matching the pairs and RANSAC.
+    "verify ORB: descriptor votes": ("fingerprint.local_verify:", "_shortlist"),
     "verify sound": ("fingerprint.audio:Audio", "compare"),
 }
 
@@ -75,10 +78,12 @@ def timed_check(database: Path, query: Path) -> tuple[dict[str, tuple[float, flo
 
 
 def _resolve(where: str):
+    """The class ``module:Name`` names, or the module itself for ``module:``."""
     import importlib
 
     module, _, name = where.partition(":")
-    return getattr(importlib.import_module(module), name)
+    module = importlib.import_module(module)
+    return getattr(module, name) if name else module
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -55,6 +56,12 @@ SPEEDS = (0.5, 2 / 3, 0.8, 1.0, 1.25, 1.5, 2.0)  # playback-speed changes repost
 # moves its PDQ by a few bits; two moments of real footage are dozens apart.
 STILL_RADIUS = 16
 MAX_BENIGN_REPEATS = 4  # times one benign clip is looked for in a video (intro, outro, ...)
+# Candidates in a row matching nothing after which a picture signal's candidates are left, once
+# the matches found place every picture of a video query (``find_matches``).  Copies of the
+# footage can rank behind chance candidates: stopping at the first miss (photos included),
+# 9 of the 475 queries of bench/accuracy.py, photos in a screenshot or padded, lost the video
+# filmed from the photo, ranked after 1-2 unrelated items; no video query lost a copy.
+MISSES_ONCE_PLACED = 3
 
 
 Loader = Callable[[int], Fingerprint | None]
@@ -82,7 +89,16 @@ def find_matches(
     only the query pictures that no match found so far explains (``unexplained``).  Local
     features exist for what a global hash cannot survive; looking up the descriptors of
     pictures PDQ already placed would cost most of a check at scale (~23 of 27 CPU s at 1M
-    hashes, ``bench/index.py``) to find candidates for footage already found.
+    hashes, ``bench/index.py``) to find candidates for footage already found.  For the same
+    reason, once the matches found place every picture of a video, a picture signal's
+    candidates (judged best first) are left after ``MISSES_ONCE_PLACED`` in a row match
+    nothing: verifying a candidate's local features costs two exact scans of its descriptors
+    (query upright and mirrored) and RANSAC on up to 80 picture pairs, ~80 ms CPU for a 20 s
+    clip, and for an off-centre crop at 1M hashes (``bench/index.py --saved-only``) the 24
+    candidates after its source took 1.8 of the 2.0 CPU s of verification.  Other copies of
+    the footage (other cuts, the watchers' sightings) share its descriptors and rank beside
+    it, so they are still judged (``tests/test_local_candidates.py``).  A photo or a still
+    is one picture, cheap to compare, whose copies ranked less well: all are judged.
     """
     if ignore is not None and not len(ignore):
         ignore = None  # nothing benign: skip the per-candidate filtering
@@ -90,8 +106,13 @@ def find_matches(
         query = without_ignored(query, ignore, load, settings)
     seen: set[int] = set()
 
-    def judged(candidates: list[int]) -> list[Match]:
-        found = []
+    def judged(
+        candidates: list[int], settled: Callable[[list[Match]], bool] | None = None
+    ) -> list[Match]:
+        """Matches among ``candidates``, judged best first; with ``settled``, the rest are
+        left after ``MISSES_ONCE_PLACED`` in a row match nothing once ``settled(found)``."""
+        found: list[Match] = []
+        misses = 0
         for media_id in dict.fromkeys(int(m) for m in candidates if int(m) not in seen):
             seen.add(media_id)
             reference = load(media_id)
@@ -100,8 +121,11 @@ def find_matches(
             if reference is None:
                 continue
             match = combine(query, reference, media_id, settings)
+            misses = 0 if match is not None else misses + 1
             if match is not None:
                 found.append(match)
+            elif settled is not None and misses >= MISSES_ONCE_PLACED and settled(found):
+                break
         return found
 
     matches = judged(
@@ -110,13 +134,27 @@ def find_matches(
         else []
     )
     for name, signal_index in (indexes or {}).items():
-        data = query.signals.get(name)
-        if data is not None and signal.get(name).picture:
+        data = whole = query.signals.get(name)
+        picture = data is not None and signal.get(name).picture
+        if picture:
             data = unexplained(query, data, matches, settings)
         if data is not None and len(signal_index):
-            matches += judged(signal_index.candidates(data, settings.max_candidates))
+            timed = picture and query.kind == "video" and not _still(query)
+            placed = partial(_all_placed, query, whole, matches, settings) if timed else None
+            matches += judged(signal_index.candidates(data, settings.max_candidates), placed)
     matches.sort(key=lambda m: (m.sound_only, -m.score, -m.frames_matched, m.media_id))
     return matches
+
+
+def _all_placed(
+    query: Fingerprint,
+    data: object,
+    matches: list[Match],
+    settings: MatchSettings,
+    found: list[Match],
+) -> bool:
+    """Whether ``matches`` and ``found`` together explain every picture of ``data``."""
+    return unexplained(query, data, matches + found, settings) is None
 
 
 def unexplained(
