@@ -360,7 +360,7 @@ def saved(folder: Path, probes: list[int], args) -> None:
     index = LocalIndex()
     index.load_arrays(loaded)
     ivf = index._index
-    rows = local_index._row_order(ivf, ivf.ntotal)
+    rows = local_index._row_order([ivf], ivf.ntotal)
     asked = [p for p in sorted(SHARED.glob("*.mp4")) if p.stem not in ORIGINALS]
     asked = sorted(asked, key=lambda p: (not p.stem.startswith("chair"), p.stem))
     queries = [(p.stem, fingerprint_file(p).signal_data("orb")) for p in asked[: args.queries]]

@@ -78,47 +78,62 @@ class LocalIndex:
     format = f"orb-3 flat<={FLAT_LIMIT} ivf sqrt cells x{TRAIN_PER_CELL} nprobe={NPROBE}"
 
     def __init__(self) -> None:
-        # Per media item: the picture index and descriptor of each stored (upright) keypoint;
-        # None while an opened saved index is unchanged (its descriptors are in ``_index``).
-        self._items: dict[int, tuple[np.ndarray, np.ndarray]] | None = {}
+        # The indexed rows: ``_index`` (built, or opened from a saved file) holds rows 0 up to
+        # its size, ``_extra`` (items indexed since, in the same cells) the rest.  Item
+        # position ``p`` is media ``_ids[p]``, rows ``_starts[p]`` up to the next; a removed
+        # item stays in the cells until the next save, masked (``_live``).
         self._index: faiss.IndexBinary | None = None
-        # Rows of the faiss index: item ``_ids[i]`` holds rows ``_starts[i]`` up to the next.
+        self._extra: faiss.IndexBinaryIVF | None = None
         self._ids = np.empty(0, np.int64)
         self._starts = np.empty(0, np.int64)
         self._frame = np.empty(0, np.uint16)  # each row's picture index in its item
+        self._live = np.empty(0, bool)
+        self._where: dict[int, int] = {}  # media id -> position of its live item
+        # Added, not indexed yet (the picture index and descriptor of each stored keypoint):
+        # libraries change in batches, between searches.
+        self._pending: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._ivf: _Trained | None = None
-        self._saved: dict[str, np.ndarray] | None = None  # the opened file's arrays
+        self._saved: dict[str, np.ndarray] | None = None  # the opened file's, while unchanged
 
     def add(self, media_id: int, data: LocalFeatures) -> None:
-        self._editable()[media_id] = (data.frame, data.descriptors)  # upright only, as stored
-        self._index = None
+        self.remove(media_id)
+        self._pending[media_id] = (data.frame, data.descriptors)  # upright only, as stored
+        self._saved = None
 
     def remove(self, media_id: int) -> None:
-        if media_id in self and self._editable().pop(media_id, None) is not None:
-            self._index = None
+        if self._pending.pop(media_id, None) is not None:
+            return
+        position = self._where.pop(media_id, None)
+        if position is not None:
+            self._live[position] = False
+            self._saved = None
 
     def __len__(self) -> int:
-        return len(self._ids) if self._items is None else len(self._items)
+        return len(self._where) + len(self._pending)
 
     def __contains__(self, media_id: int) -> bool:
-        if self._items is None:
-            return bool(np.isin(media_id, self._ids))
-        return media_id in self._items
+        return media_id in self._where or media_id in self._pending
 
     def media_ids(self) -> list[int]:
-        return self._ids.tolist() if self._items is None else list(self._items)
+        return list(self._where) + list(self._pending)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Each item's picture index per descriptor, and faiss's serialised index, which holds
         each descriptor once (in its cell, for an inverted file): opening it is reading it in
-        place (``load_arrays``), with neither training, assigning nor copying."""
-        if self._saved is not None and self._items is None:
+        place (``load_arrays``), with neither training, assigning nor copying.  Items added or
+        removed since it was built or opened are merged in: cells copied, not assigned again."""
+        if self._saved is not None:
             return dict(self._saved)  # opened and unchanged: the file as it was
         index = self._built()
+        if self._extra is not None or not self._live.all():
+            ivf = isinstance(index, faiss.IndexBinaryIVF)
+            live = self._live_count()
+            fits = ivf and live > FLAT_LIMIT and self._fits(live)
+            index = self._compacted() if fits else self._rebuilt()
         ivf = index if isinstance(index, faiss.IndexBinaryIVF) else None
         return {
             "media": self._ids,
-            "counts": np.diff(np.append(self._starts, len(self._frame))),
+            "counts": self._counts(),
             "frame": self._frame.astype(np.uint16),
             "faiss": faiss.serialize_index_binary(index),
             "trained_for": np.array([0 if ivf is None else self._ivf.ntotal_trained], np.int64),
@@ -149,12 +164,11 @@ class LocalIndex:
             or not _rows_sound(index, len(frame))
         ):
             raise ValueError("the saved orb index does not hold the saved descriptors")
-        self._ids, self._frame = media.astype(np.int64), frame
-        self._starts = np.cumsum(counts) - counts
-        self._items, self._index, self._ivf = None, index, None
+        self._rows(media.astype(np.int64), counts, frame)
+        self._index, self._extra, self._ivf, self._pending = index, None, None, {}
         self._saved = dict(arrays)
         if isinstance(index, faiss.IndexBinaryIVF):
-            index.nprobe = NPROBE
+            _searching(index)
             self._ivf = _Trained(index, index.quantizer, int(trained[0]))
 
     def candidates(self, query: LocalFeatures, limit: int) -> list[int]:
@@ -164,12 +178,12 @@ class LocalIndex:
         a 20 s clip it is the largest part of a `check`."""
         if not len(self) or not len(query.descriptors) or limit <= 0:
             return []
-        index = self._built()
-        if not index.ntotal:
+        self._built()
+        if not len(self._where):
             return []
         sides = [s for s in (query, query.mirrored) if s is not None and len(s.descriptors)]
         codes = np.ascontiguousarray(np.concatenate([s.descriptors for s in sides]))
-        distances, rows = self._nearest(index, codes)
+        distances, rows = self._nearest(codes)
         scores: dict[int, float] = {}
         first = 0
         for side in sides:
@@ -187,7 +201,7 @@ class LocalIndex:
         rows = rows[hit]
         if not len(rows):
             return []
-        media = self._ids[np.searchsorted(self._starts, rows, side="right") - 1]
+        media = self._ids[self._positions(rows)]
         frame = self._frame[rows].astype(np.int64)
         # Votes per (query picture, stored picture), counting each query keypoint once.
         q_key = np.flatnonzero(hit) // k
@@ -202,76 +216,117 @@ class LocalIndex:
         score = np.bincount(inverse, weights=totals)
         return zip(unique.tolist(), score.tolist(), strict=True)
 
-    def _nearest(self, index: faiss.IndexBinary, codes: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(distances, rows) of the NEIGHBOURS nearest stored descriptors of each query one,
-        ties going to the earliest row, as in an exact scan: SEARCHED are looked up and the
-        nearest kept, so that the order an inverted file visits its cells in does not decide
-        which of several equally near descriptors vote (Hamming distances tie often)."""
+    def _nearest(self, codes: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(distances, rows) of the NEIGHBOURS nearest live stored descriptors of each query
+        one, ties going to the earliest row, as in an exact scan: SEARCHED are looked up (in
+        each part) and the nearest kept, so that the order an inverted file visits its cells in
+        does not decide which of several equally near descriptors vote (Hamming distances tie
+        often).  Removed items' rows are dropped before."""
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(SEARCH_THREADS)
         try:
-            distances, rows = index.search(codes, min(SEARCHED, index.ntotal))
+            found = [
+                _search(part, codes, min(SEARCHED, part.ntotal))
+                for part in (self._index, self._extra)
+                if part is not None and part.ntotal
+            ]
         finally:
             faiss.omp_set_num_threads(threads)
+        distances = np.concatenate([d for d, _ in found], axis=1)
+        rows = np.concatenate([r for _, r in found], axis=1)
+        if not self._live.all():
+            dead = rows >= 0
+            dead[dead] = ~self._live[self._positions(rows[dead])]
+            rows[dead] = -1
+        unfound = rows < 0
+        distances[unfound] = np.iinfo(distances.dtype).max
         if rows.shape[1] <= NEIGHBOURS:
             return distances, rows
-        order = np.lexsort((np.where(rows < 0, np.iinfo(np.int64).max, rows), distances))
+        order = np.lexsort((np.where(unfound, np.iinfo(np.int64).max, rows), distances))
         keep = order[:, :NEIGHBOURS]
         return np.take_along_axis(distances, keep, 1), np.take_along_axis(rows, keep, 1)
 
-    def _editable(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """The items, taken out of an opened saved index the first time it changes (its
-        descriptors back in row order; its trained cells kept for the next build)."""
-        if self._items is not None:
-            return self._items
-        codes = _row_order(self._index, len(self._frame))
-        # Each item ends where the next starts, the last at the end (an empty index: none).
-        ends = np.append(self._starts[1:], len(self._frame))[: len(self._starts)]
-        self._items = {
-            int(m): (self._frame[a:b], codes[a:b])
-            for m, a, b in zip(
-                self._ids.tolist(), self._starts.tolist(), ends.tolist(), strict=True
-            )
-        }
-        if self._ivf is not None:  # cells to fill again, not the read-only lists in the file
-            self._ivf = _trained_like(self._ivf)
-        self._saved = None
-        return self._items
+    def _positions(self, rows: np.ndarray) -> np.ndarray:
+        """The item position of each row."""
+        return np.searchsorted(self._starts, rows, side="right") - 1
+
+    def _live_count(self) -> int:
+        """Descriptors of the indexed live items."""
+        return int(self._counts()[self._live].sum())
+
+    def _counts(self) -> np.ndarray:
+        return np.diff(np.append(self._starts, len(self._frame)))
+
+    def _rows(self, ids: np.ndarray, counts: np.ndarray, frame: np.ndarray) -> None:
+        """Set the row tables to these live items."""
+        self._ids, self._frame = ids, frame
+        self._starts = np.cumsum(counts) - counts
+        self._live = np.ones(len(ids), bool)
+        self._where = {int(m): p for p, m in enumerate(ids.tolist())}
 
     def _built(self) -> faiss.IndexBinary:
-        if self._index is not None:
+        """The index with every pending item in it.  Into an inverted file whose cells still
+        suit the library they go in ``_extra``, assigned to the same cells: one clip added to
+        a library of 25M descriptors costs its own ~5,000, not assigning all of them again."""
+        if self._index is not None and not self._pending:
             return self._index
-        ids = list(self._items)
-        items = [self._items[i] for i in ids]
-        codes = np.ascontiguousarray(
-            np.concatenate([np.zeros((0, DESCRIPTOR_BYTES), np.uint8)] + [d for _, d in items])
+        pending = sum(len(d) for _, d in self._pending.values())
+        live = self._live_count() + pending
+        if self._index is None or live <= FLAT_LIMIT or not self._fits(live):
+            return self._rebuilt()
+        if self._extra is None:
+            self._extra = _sharing_cells(self._index)
+        ids = np.fromiter(self._pending, np.int64, len(self._pending))
+        frames, codes = zip(*self._pending.values(), strict=True)
+        counts = np.array([len(d) for d in codes], np.int64)
+        rows = np.arange(len(self._frame), len(self._frame) + pending, dtype=np.int64)
+        self._extra.add_with_ids(np.ascontiguousarray(np.concatenate(codes)), rows)
+        first = len(self._ids)
+        self._ids = np.append(self._ids, ids)
+        self._starts = np.append(self._starts, len(self._frame) + np.cumsum(counts) - counts)
+        self._frame = np.concatenate([self._frame, *frames])
+        self._live = np.append(self._live, np.ones(len(ids), bool))
+        self._where.update({int(m): first + n for n, m in enumerate(ids.tolist())})
+        self._pending = {}
+        return self._index
+
+    def _fits(self, live: int) -> bool:
+        """Whether the trained cells suit a library of ``live`` descriptors: one of a quarter
+        or four times the size they were trained for is still split well enough (the probes
+        are what keep recall)."""
+        trained = self._ivf
+        return trained is not None and trained.ntotal_trained / 4 <= live <= (
+            4 * trained.ntotal_trained
         )
-        counts = np.array([len(d) for _, d in items], np.int64)
-        self._ids = np.asarray(ids, dtype=np.int64)
-        self._starts = np.cumsum(counts) - counts
-        self._frame = np.concatenate([np.zeros(0, np.uint16)] + [f for f, _ in items])
+
+    def _rebuilt(self) -> faiss.IndexBinary:
+        """Every live item indexed anew, in one index: flat up to FLAT_LIMIT descriptors,
+        else an inverted file (its cells trained again only when they no longer fit)."""
+        keep = np.repeat(self._live, self._counts())
+        stored = _row_order([self._index, self._extra], len(self._frame))[keep]
+        ids = np.concatenate([self._ids[self._live], list(self._pending)]).astype(np.int64)
+        items = list(self._pending.values())
+        codes = np.ascontiguousarray(np.concatenate([stored] + [d for _, d in items]))
+        counts = np.concatenate([self._counts()[self._live], [len(d) for _, d in items]])
+        frame = np.concatenate([self._frame[keep]] + [f for f, _ in items]).astype(np.uint16)
+        self._rows(ids, counts.astype(np.int64), frame)
+        self._pending, self._extra, self._saved = {}, None, None
         if len(codes) <= FLAT_LIMIT:
             index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
         else:
             index = self._inverted(codes)
-            index.reset()  # keeps the trained cells, drops the descriptors of the last build
-            index.nprobe = NPROBE
         index.add(codes)
         self._index = index
         return index
 
     def _inverted(self, codes: np.ndarray) -> faiss.IndexBinaryIVF:
-        """The inverted file, trained again only when the library has grown or shrunk 4x.
+        """An empty inverted file, its cells trained again only when they no longer fit.
 
         Training (k-means of the cells) is what costs: ~10 s at 1M descriptors, against ~1 s
-        to assign them all to trained cells.  Cells trained on a library of a quarter or
-        four times the size still split it well enough (the probes are what keep recall).
-        """
-        trained = self._ivf
-        if trained is not None and trained.ntotal_trained / 4 <= len(codes) <= 4 * (
-            trained.ntotal_trained
-        ):
-            return trained.index
+        to assign them all to trained cells."""
+        if self._fits(len(codes)):
+            self._ivf = _trained_like(self._ivf)
+            return _searching(self._ivf.index)
         bits = DESCRIPTOR_BYTES * 8
         cells = _cells(len(codes))
         quantizer = faiss.IndexBinaryFlat(bits)
@@ -281,7 +336,25 @@ class LocalIndex:
         )
         index.train(codes[np.sort(sample)])
         self._ivf = _Trained(index, quantizer, len(codes))
-        return index
+        return _searching(index)
+
+    def _compacted(self) -> faiss.IndexBinaryIVF:
+        """The inverted file and ``_extra`` merged, removed items dropped: each cell's entries
+        copied (the descriptors renumbered as rows of the live items), none assigned again."""
+        keep = np.repeat(self._live, self._counts())
+        renumbered = np.cumsum(keep) - 1
+        self._ivf = trained = _trained_like(self._ivf)
+        lists = trained.index.invlists
+        for part in (self._index, self._extra):
+            for number, ids, cell in _cells_of(part) if part is not None else ():
+                kept = keep[ids]
+                rows = np.ascontiguousarray(renumbered[ids[kept]])
+                codes = np.ascontiguousarray(cell[kept])
+                lists.add_entries(number, len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(codes))
+        trained.index.ntotal = int(keep.sum())
+        self._rows(self._ids[self._live], self._counts()[self._live], self._frame[keep])
+        self._index, self._extra = _searching(trained.index), None
+        return self._index
 
 
 @dataclass(frozen=True)
@@ -289,6 +362,31 @@ class _Trained:
     index: faiss.IndexBinaryIVF
     quantizer: faiss.IndexBinary  # the IVF holds it by pointer only: keep it alive
     ntotal_trained: int  # descriptors in the library it was trained for
+
+
+def _searching(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:
+    """``index`` set to search with NPROBE probes."""
+    index.nprobe = NPROBE
+    return index
+
+
+def _search(index: faiss.IndexBinary, codes: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """faiss's search of ``index``; an inverted file scans each probed cell once for all the
+    query descriptors that probe it (``per_invlist_search``): the same neighbours as one
+    descriptor at a time, but a cell read from memory once per query clip instead of once per
+    descriptor probing it.  Only with at least as many query descriptors as cells: faiss 1.15
+    sizes a buffer of one entry per cell by the query count (a heap overrun otherwise)."""
+    if isinstance(index, faiss.IndexBinaryIVF):
+        index.per_invlist_search = len(codes) >= index.nlist
+    return index.search(codes, k)
+
+
+def _sharing_cells(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:
+    """An empty inverted file with the cells of ``index`` (its very quantizer)."""
+    extra = faiss.IndexBinaryIVF(index.quantizer, index.d, index.nlist)
+    extra.is_trained = True
+    extra.cells_of = index  # it holds the quantizer by pointer only: keep its owner alive
+    return _searching(extra)
 
 
 def _read(blob: np.ndarray) -> faiss.IndexBinary:
@@ -309,14 +407,14 @@ def _read(blob: np.ndarray) -> faiss.IndexBinary:
 
 
 def _cells_of(index: faiss.IndexBinaryIVF):
-    """(rows, descriptors) of each non-empty cell of ``index``: views of its lists."""
+    """(number, rows, descriptors) of each non-empty cell of ``index``: views of its lists."""
     lists = index.invlists
     for number in range(index.nlist):
         size = lists.list_size(number)
         if size:
             ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
             cell = faiss.rev_swig_ptr(lists.get_codes(number), size * DESCRIPTOR_BYTES)
-            yield ids, cell.reshape(size, DESCRIPTOR_BYTES)
+            yield number, ids, cell.reshape(size, DESCRIPTOR_BYTES)
 
 
 def _rows_sound(index: faiss.IndexBinary, count: int) -> bool:
@@ -328,21 +426,22 @@ def _rows_sound(index: faiss.IndexBinary, count: int) -> bool:
     if not isinstance(index, faiss.IndexBinaryIVF):
         return True  # a flat index's ids are its rows
     held = 0
-    for ids, _ in _cells_of(index):
+    for _, ids, _ in _cells_of(index):
         if ids.min() < 0 or ids.max() >= count:
             return False
         held += len(ids)
     return held == count
 
 
-def _row_order(index: faiss.IndexBinary, count: int) -> np.ndarray:
-    """The descriptors of ``index`` (its ids are rows) back in row order."""
+def _row_order(indexes: list[faiss.IndexBinary | None], count: int) -> np.ndarray:
+    """The descriptors of ``indexes`` (their ids are rows, ``count`` in all) in row order."""
     codes = np.zeros((count, DESCRIPTOR_BYTES), np.uint8)
-    if isinstance(index, faiss.IndexBinaryIVF):
-        for ids, cell in _cells_of(index):
-            codes[ids] = cell
-    elif count:
-        codes[:] = index.reconstruct_n(0, count)
+    for index in indexes:
+        if isinstance(index, faiss.IndexBinaryIVF):
+            for _, ids, cell in _cells_of(index):
+                codes[ids] = cell
+        elif index is not None and index.ntotal:
+            codes[: index.ntotal] = index.reconstruct_n(0, index.ntotal)
     return codes
 
 
