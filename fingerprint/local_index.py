@@ -6,20 +6,28 @@ came from.  A repost shares many descriptors with a few pictures of its source, 
 neighbours scatter over the whole library, so an item ranks by the votes of its best picture
 for each query picture, summed over the query's pictures.
 
-The faiss index is rebuilt from the stored arrays when it is next searched after items were
-added or removed (libraries change in batches, between searches), and saved beside the
-library (``to_arrays``) as faiss's own serialised index (each descriptor once, in its cell,
-with its row: 42 bytes a descriptor with its picture index), which a command reads where it
-lies in the memory-mapped file (faiss's zero-copy reader): no training, no assigning, no copy.
-Format 2 copied every descriptor into the cells' lists on opening, ~1 GB at 1M frame hashes,
-whose library holds ~25M descriptors (a 20 s clip stores ~5,000).  A change to an opened index
-takes the descriptors back out of it, to build anew.  The upright and mirrored descriptors of a
-query are looked up in one search (on ``SEARCH_THREADS`` threads).  Up to
-``FLAT_LIMIT`` descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells,
-searched with ``NPROBE`` probes.  ``SEARCHED`` neighbours are looked up and the NEIGHBOURS
-nearest kept, ties going to the earliest row as in the exact scan: with only NEIGHBOURS looked
-up, the order the cells are visited in decided which of several equally near descriptors
-voted (Hamming distances tie often).
+Items added go in the index at its next search (libraries change in batches, between
+searches).  The index is saved beside the library (``to_arrays``) as faiss's own serialised
+index (each descriptor once, in its cell, with its row: 42 bytes a descriptor with its picture
+index), which a command reads where it lies in the memory-mapped file (faiss's zero-copy
+reader): no training, no assigning, no copy (format 2 copied every descriptor into the cells'
+lists on opening, ~1 GB at 1M frame hashes, whose library holds ~25M descriptors; a 20 s clip
+stores ~5,000).  A change to a built or opened inverted file leaves it as it is: an added
+item's descriptors go in a second inverted file sharing its cells (assigned to them: its own
+~5,000 descriptors), a removed item's rows are dropped from the neighbours found, and both are
+merged into one index when the library is saved, by copying each cell's entries (renumbered,
+not assigned again).  Until then, a change rebuilt the whole index at its next search: at 1M
+frame hashes, ~25M descriptors assigned to their cells again in every process holding it.
+The cells are trained again only when the library has grown or shrunk 4x since.
+
+The upright and mirrored descriptors of a query are looked up in one search (on
+``SEARCH_THREADS`` threads).  Up to ``FLAT_LIMIT`` descriptors it is an exact scan; above, an
+inverted file of about sqrt(n) cells, searched with ``NPROBE`` probes, each probed cell
+scanned once for all the query descriptors probing it (faiss's ``per_invlist_search``).
+``SEARCHED`` neighbours are looked up and the NEIGHBOURS nearest kept, ties going to the
+earliest row as in the exact scan: with only NEIGHBOURS looked up, the order the cells are
+visited in decided which of several equally near descriptors voted (Hamming distances tie
+often).
 
 Measured by ``bench/local_index.py`` at 1M descriptors of real frames (26 queries: shared
 clips and edits of them, ~20 s, looked up upright and mirrored; one search thread on a machine
