@@ -518,12 +518,6 @@ def main() -> None:
         "--add-one", action="store_true", help="cost of one clip added to a saved index"
     )
     parser.add_argument(
-        "--train-per-cell",
-        type=int,
-        default=local_index.TRAIN_PER_CELL,
-        help="with --add-one: fewer make the first build (k-means) shorter at 25M",
-    )
-    parser.add_argument(
         "--shipped",
         action="store_true",
         help="also build LocalIndex as shipped, save it, open the file and search it",
@@ -534,7 +528,6 @@ def main() -> None:
         saved(args.saved, args.probes, args)
         return
     if args.add_one:
-        local_index.TRAIN_PER_CELL = args.train_per_cell  # the cells' quality is not measured
         for size in args.sizes:
             add_one(size, args)
         return

@@ -70,8 +70,9 @@ VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor v
 NEIGHBOURS = 4  # stored descriptors that may vote per query descriptor
 SEARCHED = 16  # stored descriptors looked up per query descriptor, the NEIGHBOURS nearest kept
 FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
-NPROBE = 64  # inverted-file cells visited per query descriptor above FLAT_LIMIT
-TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
+NPROBE = 32  # inverted-file cells visited per query descriptor above FLAT_LIMIT
+CELL_SIZE = 1000  # stored descriptors a cell holds on average, whatever the library's size
+CENTRE_PROBES = 32  # cells of the centres probed to find a descriptor's nearest centres
 # faiss threads of one search (a query clip's ~10,000 descriptors, upright and mirrored).  One:
 # on the 2-core machine measured, shared with other work (load ~4), two threads took 55% more
 # CPU (5.8 against 3.7 s a clip at 1M descriptors, OpenMP's waiting threads spin) and more wall
@@ -83,7 +84,10 @@ class LocalIndex:
     """The candidate finder of the "orb" signal (see fingerprint.signal.SignalIndex)."""
 
     # A saved index of another format is rebuilt: every parameter that shapes it is in here.
-    format = f"orb-3 flat<={FLAT_LIMIT} ivf sqrt cells x{TRAIN_PER_CELL} nprobe={NPROBE}"
+    format = (
+        f"orb-4 flat<={FLAT_LIMIT} ivf cells of {CELL_SIZE} sampled, "
+        f"found by sqrt cells of them nprobe={CENTRE_PROBES}, nprobe={NPROBE}"
+    )
 
     def __init__(self) -> None:
         # The indexed rows: ``_index`` (built, or opened from a saved file) holds rows 0 up to
@@ -328,21 +332,29 @@ class LocalIndex:
         return index
 
     def _inverted(self, codes: np.ndarray) -> faiss.IndexBinaryIVF:
-        """An empty inverted file, its cells trained again only when they no longer fit.
+        """An empty inverted file, its cells made again only when they no longer fit.
 
-        Training (k-means of the cells) is what costs: ~10 s at 1M descriptors, against ~1 s
-        to assign them all to trained cells."""
+        A cell holds ~CELL_SIZE descriptors whatever the library's size, so a probe costs the
+        same at any size; their centres are descriptors sampled from the library (k-means of
+        50,000 cells would take hours), found by an inverted file of sqrt(cells) k-means cells
+        of the centres, CENTRE_PROBES of them probed: a descriptor is compared with ~2,000
+        centres instead of all of them."""
         if self._fits(len(codes)):
             self._ivf = _trained_like(self._ivf)
             return _searching(self._ivf.index)
         bits = DESCRIPTOR_BYTES * 8
         cells = _cells(len(codes))
-        quantizer = faiss.IndexBinaryFlat(bits)
+        rng = np.random.default_rng(0)
+        centres = codes[np.sort(rng.choice(len(codes), cells, replace=False))]
+        top = faiss.IndexBinaryFlat(bits)
+        quantizer = faiss.IndexBinaryIVF(top, bits, max(1, int(np.sqrt(cells))))
+        quantizer.cp.min_points_per_centroid = 1  # few centres in a small library: no warning
+        quantizer.train(centres)
+        quantizer.add(centres)
+        top.this.disown()  # the centres' inverted file owns its own quantizer from now on
+        quantizer.own_fields = True
         index = faiss.IndexBinaryIVF(quantizer, bits, cells)
-        sample = np.random.default_rng(0).choice(
-            len(codes), min(len(codes), cells * TRAIN_PER_CELL), replace=False
-        )
-        index.train(codes[np.sort(sample)])
+        index.is_trained = True
         self._ivf = _Trained(index, quantizer, len(codes))
         return _searching(index)
 
@@ -373,8 +385,11 @@ class _Trained:
 
 
 def _searching(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:
-    """``index`` set to search with NPROBE probes."""
+    """``index`` set to search with NPROBE probes, its centres found with CENTRE_PROBES."""
     index.nprobe = NPROBE
+    quantizer = faiss.downcast_IndexBinary(index.quantizer)
+    if isinstance(quantizer, faiss.IndexBinaryIVF):
+        quantizer.nprobe = CENTRE_PROBES
     return index
 
 
@@ -454,19 +469,15 @@ def _row_order(indexes: list[faiss.IndexBinary | None], count: int) -> np.ndarra
 
 
 def _trained_like(trained: _Trained) -> _Trained:
-    """An empty inverted file with the cells of ``trained`` (to add descriptors to)."""
+    """An empty inverted file with the cells of ``trained`` (to add descriptors to): its
+    centres' index copied (not a view of a saved file, which is replaced when saved)."""
     bits = DESCRIPTOR_BYTES * 8
-    quantizer = faiss.IndexBinaryFlat(bits)
-    quantizer.add(trained.quantizer.reconstruct_n(0, trained.index.nlist))
+    quantizer = faiss.deserialize_index_binary(faiss.serialize_index_binary(trained.quantizer))
     index = faiss.IndexBinaryIVF(quantizer, bits, trained.index.nlist)
     index.is_trained = True
     return _Trained(index, quantizer, trained.ntotal_trained)
 
 
 def _cells(count: int) -> int:
-    """Inverted-file cells for ``count`` descriptors: about sqrt(count).
-
-    faiss suggests 4-16 sqrt(n) for float vectors; binary k-means on 256 bits costs ~10x more
-    per cell, and sqrt(n) cells already give the measured recall at ``NPROBE``.
-    """
-    return max(1, int(np.sqrt(count)))
+    """Inverted-file cells for ``count`` descriptors: one per CELL_SIZE."""
+    return max(1, count // CELL_SIZE)
