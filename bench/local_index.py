@@ -4,7 +4,6 @@ candidates, at what latency and memory.
     python bench/local_index.py [--sizes 1000000 10000000] [--options ivf16 ivf64 hnsw ...]
                                 [--queries 30] [--cache /tmp/oldclip-bench]
     python bench/local_index.py --saved FOLDER [--probes 64 96 128] [--queries 4]
-    python bench/local_index.py --add-one --sizes 5000000 25000000
 
 The "orb" signal's candidates (``LocalIndex.candidates``: votes of the NEIGHBOURS nearest
 stored descriptors within VOTE_RADIUS, best picture per query picture, top
@@ -425,47 +424,6 @@ def saved(folder: Path, probes: list[int], args) -> None:
         _row(f"ivf{probe}", exact, found, walls, cpus, 0.0, None)
 
 
-def add_one(size: int, args) -> None:
-    """What one clip added to a saved library costs the next search (as a `check` after a
-    curator's `oldclip add` opens the saved index and catches up), then saving it again."""
-    from fingerprint.index_file import load_arrays, save_arrays  # noqa: PLC0415
-
-    codes = distractors(size, args.real_limit, args.cache)
-    rng = np.random.default_rng(5)
-    clip = codes[rng.integers(0, len(codes), 20 * MAX_POINTS)]  # a clip of 20 pictures
-    flips = np.packbits(rng.random((len(clip), BITS), np.float32) < 0.03, axis=1)
-    (added,) = as_items(clip, 1).values()
-    (query,) = as_items(clip ^ flips, 1).values()  # a copy, ~8 bits off a descriptor
-    index = LocalIndex()
-    for media_id, features in as_items(codes, 1000).items():
-        index.add(media_id, features)
-    path = args.cache / f"add-one-{size}.index"
-    started = time.process_time()
-    index.candidates(query, LIMIT)
-    took = time.process_time() - started
-    save_arrays(path, index.to_arrays(), {})
-    del index
-    gc.collect()
-    opened = LocalIndex()
-    opened.load_arrays(load_arrays(path)[0])
-    print(f"\n{size:,} descriptors: built and first search {took:.1f} CPU s", flush=True)
-    print(f"  search of the opened file: {_cpu(lambda: opened.candidates(query, LIMIT)):.2f} s")
-    opened.add(1, added)
-    found: list[int] = []
-    took = _cpu(lambda: found.extend(opened.candidates(query, LIMIT)))
-    print(f"  one clip added, next search: {took:.2f} CPU s, found it first: {found[:1] == [1]}")
-    opened.remove(1000)
-    print(f"  one removed, next search: {_cpu(lambda: opened.candidates(query, LIMIT)):.2f} s")
-    print(f"  saved again: {_cpu(lambda: save_arrays(path, opened.to_arrays(), {})):.1f} CPU s")
-    path.unlink()
-
-
-def _cpu(step) -> float:
-    started = time.process_time()
-    step()
-    return time.process_time() - started
-
-
 def _row(label, exact, found, walls, cpus, build, per) -> None:
     def recall(top: int) -> float:
         shares = [
@@ -515,9 +473,6 @@ def main() -> None:
         "keeping their own source, 'best' those finding it first",
     )
     parser.add_argument(
-        "--add-one", action="store_true", help="cost of one clip added to a saved index"
-    )
-    parser.add_argument(
         "--shipped",
         action="store_true",
         help="also build LocalIndex as shipped, save it, open the file and search it",
@@ -526,10 +481,6 @@ def main() -> None:
     faiss.omp_set_num_threads(1)
     if args.saved:
         saved(args.saved, args.probes, args)
-        return
-    if args.add_one:
-        for size in args.sizes:
-            add_one(size, args)
         return
     library, queries = real_media(args.cache)
     queries = queries[:: max(1, -(-len(queries) // args.queries))]

@@ -22,39 +22,46 @@ The cells are trained again only when the library has grown or shrunk 4x since.
 
 The upright and mirrored descriptors of a query are looked up in one search (on
 ``SEARCH_THREADS`` threads).  Up to ``FLAT_LIMIT`` descriptors it is an exact scan; above, an
-inverted file of about sqrt(n) cells, searched with ``NPROBE`` probes, each probed cell
-scanned once for all the query descriptors probing it (faiss's ``per_invlist_search``).
-``SEARCHED`` neighbours are looked up and the NEIGHBOURS nearest kept, ties going to the
-earliest row as in the exact scan: with only NEIGHBOURS looked up, the order the cells are
-visited in decided which of several equally near descriptors voted (Hamming distances tie
-often).
+inverted file of cells of ~CELL_SIZE descriptors whatever the library's size (a probe costs the
+same at any size), centred on descriptors sampled from the library (k-means of 25,000 cells
+would take hours) and found by a small inverted file of their own (sqrt(cells) k-means cells
+of the centres, CENTRE_PROBES of them probed), searched with ``NPROBE`` probes.  With at least
+as many query descriptors as cells, each probed cell is scanned once for all the descriptors
+probing it (faiss's ``per_invlist_search``).  ``SEARCHED`` neighbours are looked up and the
+NEIGHBOURS nearest kept, ties going to the earliest row as in the exact scan: with only
+NEIGHBOURS looked up, the order the cells are visited in decided which of several equally near
+descriptors voted (Hamming distances tie often).
 
-Measured by ``bench/local_index.py`` at 1M descriptors of real frames (26 queries: shared
-clips and edits of them, ~20 s, looked up upright and mirrored; one search thread on a machine
-shared with other work), share of the exact scan's top 25 kept, CPU s per query clip: exact
-scan 6.5 s; sqrt(n) cells with 16 probes 0.959, 0.35 s; 32 probes 0.977, 0.57 s; 48 probes
-0.986, 0.95 s; 64 probes 0.992, 1.11 s; 2 sqrt(n) cells with 32 probes 0.980, 0.42 s; 4 sqrt(n)
-cells with 64 probes 0.979, 0.58 s, with 128 probes 0.994, 1.16 s (training 3x, 7x longer);
-16 probes, then 64 for the query descriptors whose 4th neighbour is 48 bits or farther, 0.971,
-1.07 s.  Earlier, on 7 queries: binary HNSW (M 16, efSearch 128) 0.943, 1.2 s, 184 bytes a
-descriptor and 506 s to build.  The misses are chance neighbours' votes deciding the last places of
-the 25 (every query kept its exact best candidate with 16 probes already), so 64 probes it is.
-At 10M, with the cells growing as sqrt(n), the same 64 probes scan ~3x the rows (~3.5 s a clip)
-and keep less than at 1M; unmeasured here (the exact scan alone takes ~108 s a clip).
+Measured by ``bench/local_index.py`` at 1M descriptors of real frames (26 queries: shared clips
+and edits of them, ~20 s, looked up upright and mirrored; one search thread on a 2-core machine
+loaded ~7), share of the exact scan's top 25 kept, queries keeping their exact best, CPU s per
+query clip: exact scan 20.5 s; the former layout (sqrt(n) k-means cells, 64 probes) 0.989,
+26/26, 0.78 s, 0.58 s with ``per_invlist_search``, built in 5-10 s.  Cells of 1,000 with 8 of
+the centres' cells probed: 16/32/64 probes 0.915/0.928/0.935, 25/26, 0.20/0.32/0.58 s; with 32
+probed (all 31 at 1M), 16/32 probes 0.935/0.966, 26/26, 0.21/0.34 s (as shipped: saved, opened
+in 0.01 CPU s, 42 bytes a descriptor in the file, built in 9 s).  Cells of 500, 16 of their
+cells probed: 32/48/64 probes 0.946 (25/26)/0.949/0.955 (26/26), 0.21/0.29/0.37 s; cells of
+250, 64 probes: 0.949, 26/26, 0.30 s.  The centres must be found well: probing fewer of their
+cells lost more than fewer probes.  At 5M descriptors (25 queries with a stored source, counted
+as kept when their source is among the 25, an exact scan being too slow): 64 probes of sqrt(n)
+cells 23/25 kept, 23/25 first, 1.33 CPU s a clip, built in 25 s; cells of 500 (32 probes, 8 of
+the centres' cells) and of 250 (64 probes, 16) the same 23/25, 0.56 s and 0.77 s, built in
+15-27 s.  At 25M (bench descriptors, 10,000 query descriptors as a 20 s clip's upright and
+mirrored): 64 probes of 5,000 sampled-centre cells 9.4 CPU s, 7.6 s with ``per_invlist_search``
+(k-means cells: ~11 s in a `check`), assigned in 146 s (k-means of 5,000 cells takes ~10 min
+more); cells of 1,000 with 8 of the centres' cells probed 1.0 s with 16 probes, 1.7 s with 32
+(keeping 0.92 and 0.93 of the 4 nearest that 64 probes of sqrt(n) cells find), built in 74 s;
+as shipped SHIPPED25.  So the search at 25M costs ~4x less, not yet the ~10x a 2 s `check`
+needs: what is left is reading ~32,000 descriptors from memory per query descriptor, each probe
+in a cell of its own.
 
-Measured again at 1M (same bench and queries, a loaded machine): 64 probes 0.991, every query
-its exact best, 1.15 CPU s a clip, built in 5 s.  Towards 1M frame hashes (~25M descriptors,
-where a `check`'s 64 probes of ~5,000-descriptor cells took ~23 s), two ideas lost candidates
-already at 1M, so neither is shipped.  Cells of ~1,000 descriptors whatever n (so a probe costs
-the same at any size), centred on sampled descriptors instead of k-means (which 25,000 cells
-would make take hours) and found by a binary HNSW graph (16 links): 64 probes 0.982 at 1.73 s
-(uneven cells, and the graph costs more than scanning 1,000 centres), 32 probes 0.963 at 0.71
-s, 16 probes 0.943 at 0.57 s, every query its exact best; 45-63 s to build.  Looking up every
-2nd query descriptor (all kept for verification): 0.786 at 0.78 s; every 3rd 0.703, one query
-losing its best; every 4th 0.623, three losing it: a query picture's votes are few already.
-Neither was measured at 25M (an exact scan there did not finish on the machine at hand).  At
-5M descriptors (4 queries), as shipped (2,236 cells): 64 probes 0.990, 2.4 CPU s a clip, built
-in 41 s; 16 probes 0.960, 0.56 s; every query its exact best with either.
+Earlier (on 7 to 26 queries at 1M): binary HNSW (M 16, efSearch 128) 0.943, 184 bytes a
+descriptor and 506 s to build; cells of ~1,000 found by a binary HNSW graph, 16-64 probes
+0.943-0.982 at 0.57-1.73 s (the graph costs more than the cells); looking up every 2nd query
+descriptor 0.786, every 3rd 0.703 (one query losing its best): a query picture's votes are
+few already.  One clip (5,000 descriptors) added to a saved index of 5M descriptors, then a
+search: 17.4 CPU s when a change rebuilt the index, 0.94 s now (0.85 s without the change);
+saving the merged index 1.7 s.
 """
 
 from __future__ import annotations
