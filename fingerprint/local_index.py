@@ -39,29 +39,33 @@ query clip: exact scan 20.5 s; the former layout (sqrt(n) k-means cells, 64 prob
 26/26, 0.78 s, 0.58 s with ``per_invlist_search``, built in 5-10 s.  Cells of 1,000 with 8 of
 the centres' cells probed: 16/32/64 probes 0.915/0.928/0.935, 25/26, 0.20/0.32/0.58 s; with 32
 probed (all 31 at 1M), 16/32 probes 0.935/0.966, 26/26, 0.21/0.34 s (as shipped: saved, opened
-in 0.01 CPU s, 42 bytes a descriptor in the file, built in 9 s).  Cells of 500, 16 of their
-cells probed: 32/48/64 probes 0.946 (25/26)/0.949/0.955 (26/26), 0.21/0.29/0.37 s; cells of
-250, 64 probes: 0.949, 26/26, 0.30 s.  The centres must be found well: probing fewer of their
-cells lost more than fewer probes.  At 5M descriptors (25 queries with a stored source, counted
-as kept when their source is among the 25, an exact scan being too slow): 64 probes of sqrt(n)
-cells 23/25 kept, 23/25 first, 1.33 CPU s a clip, built in 25 s; cells of 500 (32 probes, 8 of
-the centres' cells) and of 250 (64 probes, 16) the same 23/25, 0.56 s and 0.77 s, built in
-15-27 s.  At 25M (bench descriptors, 10,000 query descriptors as a 20 s clip's upright and
-mirrored): 64 probes of 5,000 sampled-centre cells 9.4 CPU s, 7.6 s with ``per_invlist_search``
-(k-means cells: ~11 s in a `check`), assigned in 146 s (k-means of 5,000 cells takes ~10 min
-more); cells of 1,000 with 8 of the centres' cells probed 1.0 s with 16 probes, 1.7 s with 32
-(keeping 0.92 and 0.93 of the 4 nearest that 64 probes of sqrt(n) cells find), built in 74 s;
-as shipped SHIPPED25.  So the search at 25M costs ~4x less, not yet the ~10x a 2 s `check`
-needs: what is left is reading ~32,000 descriptors from memory per query descriptor, each probe
-in a cell of its own.
+in 0.01 CPU s, 42 bytes a descriptor in the file, built in 9 s).  Cells of 500, 16 of the
+centres' cells probed: 32/48/64 probes 0.946 (25/26)/0.949/0.955 (26/26), 0.21/0.29/0.37 s;
+cells of 250, 64 probes: 0.949, 26/26, 0.30 s.  The centres must be found well: probing fewer
+of their cells lost more than fewer probes.  At 5M descriptors (25 queries with a stored
+source, counted as kept when their source is among the 25, an exact scan being too slow): 64
+probes of sqrt(n) cells 23/25 kept, 23/25 first, 1.33 CPU s a clip, built in 25 s; cells of 500
+(32 probes, 8 of the centres' cells) and of 250 (64 probes, 16) the same 23/25, 0.56 s and 0.77
+s, built in 15-27 s.  At 25M (bench descriptors, 10,000 query descriptors as a 20 s clip's
+upright and mirrored): 64 probes of 5,000 sampled-centre cells 9.4 CPU s, 7.6 s with
+``per_invlist_search`` (k-means cells: ~11 s in a `check`), assigned in 146 s (k-means of 5,000
+cells takes ~10 min more); cells of 1,000 with 8 of the centres' cells probed 1.0 s with 16
+probes, 1.7 s with 32 (keeping 0.92 and 0.93 of the 4 nearest that 64 probes of sqrt(n) cells
+find), built in 74 s; as shipped (32 of the centres' cells probed) 1.9 s with 32 probes, 1.1 s
+with 16, built in 278 s.  bench/accuracy.py with 5M ORB distractors: verdicts unchanged (recall
+0.980, precision 1.000, 1 match lost, 0 wrong), its padded library built in 94 s instead of 208
+s.  So the search at 25M costs ~5x less (9.4 s to 1.9 s), not yet the ~10x a 2 s `check` needs:
+what is left is reading ~32,000 descriptors from memory per query descriptor, each probe in a
+cell of its own.
 
 Earlier (on 7 to 26 queries at 1M): binary HNSW (M 16, efSearch 128) 0.943, 184 bytes a
 descriptor and 506 s to build; cells of ~1,000 found by a binary HNSW graph, 16-64 probes
 0.943-0.982 at 0.57-1.73 s (the graph costs more than the cells); looking up every 2nd query
 descriptor 0.786, every 3rd 0.703 (one query losing its best): a query picture's votes are
 few already.  One clip (5,000 descriptors) added to a saved index of 5M descriptors, then a
-search: 17.4 CPU s when a change rebuilt the index, 0.94 s now (0.85 s without the change);
-saving the merged index 1.7 s.
+search (``bench/orb_add_one.py``, 5,000 query descriptors, sqrt(n) cells): 17.4 CPU s when a
+change rebuilt the index, 0.94 s now (0.85 s without the change); saving the merged index 1.7
+s.  At 1M as shipped: 0.26 s (0.23 s without the change), saved again in 0.5 s.
 """
 
 from __future__ import annotations
