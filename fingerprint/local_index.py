@@ -6,47 +6,67 @@ came from.  A repost shares many descriptors with a few pictures of its source, 
 neighbours scatter over the whole library, so an item ranks by the votes of its best picture
 for each query picture, summed over the query's pictures.
 
-The faiss index is rebuilt from the stored arrays when it is next searched after items were
-added or removed (libraries change in batches, between searches), and saved beside the
-library (``to_arrays``) as faiss's own serialised index (each descriptor once, in its cell,
-with its row: 42 bytes a descriptor with its picture index), which a command reads where it
-lies in the memory-mapped file (faiss's zero-copy reader): no training, no assigning, no copy.
-Format 2 copied every descriptor into the cells' lists on opening, ~1 GB at 1M frame hashes,
-whose library holds ~25M descriptors (a 20 s clip stores ~5,000).  A change to an opened index
-takes the descriptors back out of it, to build anew.  The upright and mirrored descriptors of a
-query are looked up in one search (on ``SEARCH_THREADS`` threads).  Up to
-``FLAT_LIMIT`` descriptors it is an exact scan; above, an inverted file of about sqrt(n) cells,
-searched with ``NPROBE`` probes.  ``SEARCHED`` neighbours are looked up and the NEIGHBOURS
-nearest kept, ties going to the earliest row as in the exact scan: with only NEIGHBOURS looked
-up, the order the cells are visited in decided which of several equally near descriptors
-voted (Hamming distances tie often).
+Items added go in the index at its next search (libraries change in batches, between
+searches).  The index is saved beside the library (``to_arrays``) as faiss's own serialised
+index (each descriptor once, in its cell, with its row: 42 bytes a descriptor with its picture
+index), which a command reads where it lies in the memory-mapped file (faiss's zero-copy
+reader): no training, no assigning, no copy (format 2 copied every descriptor into the cells'
+lists on opening, ~1 GB at 1M frame hashes, whose library holds ~25M descriptors; a 20 s clip
+stores ~5,000).  A change to a built or opened inverted file leaves it as it is: an added
+item's descriptors go in a second inverted file sharing its cells (assigned to them: its own
+~5,000 descriptors), a removed item's rows are dropped from the neighbours found, and both are
+merged into one index when the library is saved, by copying each cell's entries (renumbered,
+not assigned again).  Until then, a change rebuilt the whole index at its next search: at 1M
+frame hashes, ~25M descriptors assigned to their cells again in every process holding it.
+The cells are trained again only when the library has grown or shrunk 4x since.
 
-Measured by ``bench/local_index.py`` at 1M descriptors of real frames (26 queries: shared
-clips and edits of them, ~20 s, looked up upright and mirrored; one search thread on a machine
-shared with other work), share of the exact scan's top 25 kept, CPU s per query clip: exact
-scan 6.5 s; sqrt(n) cells with 16 probes 0.959, 0.35 s; 32 probes 0.977, 0.57 s; 48 probes
-0.986, 0.95 s; 64 probes 0.992, 1.11 s; 2 sqrt(n) cells with 32 probes 0.980, 0.42 s; 4 sqrt(n)
-cells with 64 probes 0.979, 0.58 s, with 128 probes 0.994, 1.16 s (training 3x, 7x longer);
-16 probes, then 64 for the query descriptors whose 4th neighbour is 48 bits or farther, 0.971,
-1.07 s.  Earlier, on 7 queries: binary HNSW (M 16, efSearch 128) 0.943, 1.2 s, 184 bytes a
-descriptor and 506 s to build.  The misses are chance neighbours' votes deciding the last places of
-the 25 (every query kept its exact best candidate with 16 probes already), so 64 probes it is.
-At 10M, with the cells growing as sqrt(n), the same 64 probes scan ~3x the rows (~3.5 s a clip)
-and keep less than at 1M; unmeasured here (the exact scan alone takes ~108 s a clip).
+The upright and mirrored descriptors of a query are looked up in one search (on
+``SEARCH_THREADS`` threads).  Up to ``FLAT_LIMIT`` descriptors it is an exact scan; above, an
+inverted file of cells of ~CELL_SIZE descriptors whatever the library's size (a probe costs the
+same at any size), centred on descriptors sampled from the library (k-means of 25,000 cells
+would take hours) and found by a small inverted file of their own (sqrt(cells) k-means cells
+of the centres, CENTRE_PROBES of them probed), searched with ``NPROBE`` probes.  With at least
+as many query descriptors as cells, each probed cell is scanned once for all the descriptors
+probing it (faiss's ``per_invlist_search``).  ``SEARCHED`` neighbours are looked up and the
+NEIGHBOURS nearest kept, ties going to the earliest row as in the exact scan: with only
+NEIGHBOURS looked up, the order the cells are visited in decided which of several equally near
+descriptors voted (Hamming distances tie often).
 
-Measured again at 1M (same bench and queries, a loaded machine): 64 probes 0.991, every query
-its exact best, 1.15 CPU s a clip, built in 5 s.  Towards 1M frame hashes (~25M descriptors,
-where a `check`'s 64 probes of ~5,000-descriptor cells took ~23 s), two ideas lost candidates
-already at 1M, so neither is shipped.  Cells of ~1,000 descriptors whatever n (so a probe costs
-the same at any size), centred on sampled descriptors instead of k-means (which 25,000 cells
-would make take hours) and found by a binary HNSW graph (16 links): 64 probes 0.982 at 1.73 s
-(uneven cells, and the graph costs more than scanning 1,000 centres), 32 probes 0.963 at 0.71
-s, 16 probes 0.943 at 0.57 s, every query its exact best; 45-63 s to build.  Looking up every
-2nd query descriptor (all kept for verification): 0.786 at 0.78 s; every 3rd 0.703, one query
-losing its best; every 4th 0.623, three losing it: a query picture's votes are few already.
-Neither was measured at 25M (an exact scan there did not finish on the machine at hand).  At
-5M descriptors (4 queries), as shipped (2,236 cells): 64 probes 0.990, 2.4 CPU s a clip, built
-in 41 s; 16 probes 0.960, 0.56 s; every query its exact best with either.
+Measured by ``bench/local_index.py`` at 1M descriptors of real frames (26 queries: shared clips
+and edits of them, ~20 s, looked up upright and mirrored; one search thread on a 2-core machine
+loaded ~7), share of the exact scan's top 25 kept, queries keeping their exact best, CPU s per
+query clip: exact scan 20.5 s; the former layout (sqrt(n) k-means cells, 64 probes) 0.989,
+26/26, 0.78 s, 0.58 s with ``per_invlist_search``, built in 5-10 s.  Cells of 1,000 with 8 of
+the centres' cells probed: 16/32/64 probes 0.915/0.928/0.935, 25/26, 0.20/0.32/0.58 s; with 32
+probed (all 31 at 1M), 16/32 probes 0.935/0.966, 26/26, 0.21/0.34 s (as shipped: saved, opened
+in 0.01 CPU s, 42 bytes a descriptor in the file, built in 9 s).  Cells of 500, 16 of the
+centres' cells probed: 32/48/64 probes 0.946 (25/26)/0.949/0.955 (26/26), 0.21/0.29/0.37 s;
+cells of 250, 64 probes: 0.949, 26/26, 0.30 s.  The centres must be found well: probing fewer
+of their cells lost more than fewer probes.  At 5M descriptors (25 queries with a stored
+source, counted as kept when their source is among the 25, an exact scan being too slow): 64
+probes of sqrt(n) cells 23/25 kept, 23/25 first, 1.33 CPU s a clip, built in 25 s; cells of 500
+(32 probes, 8 of the centres' cells) and of 250 (64 probes, 16) the same 23/25, 0.56 s and 0.77
+s, built in 15-27 s.  At 25M (bench descriptors, 10,000 query descriptors as a 20 s clip's
+upright and mirrored): 64 probes of 5,000 sampled-centre cells 9.4 CPU s, 7.6 s with
+``per_invlist_search`` (k-means cells: ~11 s in a `check`), assigned in 146 s (k-means of 5,000
+cells takes ~10 min more); cells of 1,000 with 8 of the centres' cells probed 1.0 s with 16
+probes, 1.7 s with 32 (keeping 0.92 and 0.93 of the 4 nearest that 64 probes of sqrt(n) cells
+find), built in 74 s; as shipped (32 of the centres' cells probed) 1.9 s with 32 probes, 1.1 s
+with 16, built in 278 s.  bench/accuracy.py with 5M ORB distractors: verdicts unchanged (recall
+0.980, precision 1.000, 1 match lost, 0 wrong), its padded library built in 94 s instead of 208
+s.  So the search at 25M costs ~5x less (9.4 s to 1.9 s), not yet the ~10x a 2 s `check` needs:
+what is left is reading ~32,000 descriptors from memory per query descriptor, each probe in a
+cell of its own.
+
+Earlier (on 7 to 26 queries at 1M): binary HNSW (M 16, efSearch 128) 0.943, 184 bytes a
+descriptor and 506 s to build; cells of ~1,000 found by a binary HNSW graph, 16-64 probes
+0.943-0.982 at 0.57-1.73 s (the graph costs more than the cells); looking up every 2nd query
+descriptor 0.786, every 3rd 0.703 (one query losing its best): a query picture's votes are
+few already.  One clip (5,000 descriptors) added to a saved index of 5M descriptors, then a
+search (``bench/orb_add_one.py``, 5,000 query descriptors, sqrt(n) cells): 17.4 CPU s when a
+change rebuilt the index, 0.94 s now (0.85 s without the change); saving the merged index 1.7
+s.  As shipped (cells of 1,000): 0.63 s (0.55 s without the change), saved again in 1.6 s;
+at 1M 0.26 s (0.23 s), saved again in 0.5 s.
 """
 
 from __future__ import annotations
@@ -62,8 +82,9 @@ VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor v
 NEIGHBOURS = 4  # stored descriptors that may vote per query descriptor
 SEARCHED = 16  # stored descriptors looked up per query descriptor, the NEIGHBOURS nearest kept
 FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
-NPROBE = 64  # inverted-file cells visited per query descriptor above FLAT_LIMIT
-TRAIN_PER_CELL = 39  # descriptors sampled per cell to train the inverted file
+NPROBE = 32  # inverted-file cells visited per query descriptor above FLAT_LIMIT
+CELL_SIZE = 1000  # stored descriptors a cell holds on average, whatever the library's size
+CENTRE_PROBES = 32  # cells of the centres probed to find a descriptor's nearest centres
 # faiss threads of one search (a query clip's ~10,000 descriptors, upright and mirrored).  One:
 # on the 2-core machine measured, shared with other work (load ~4), two threads took 55% more
 # CPU (5.8 against 3.7 s a clip at 1M descriptors, OpenMP's waiting threads spin) and more wall
@@ -75,50 +96,68 @@ class LocalIndex:
     """The candidate finder of the "orb" signal (see fingerprint.signal.SignalIndex)."""
 
     # A saved index of another format is rebuilt: every parameter that shapes it is in here.
-    format = f"orb-3 flat<={FLAT_LIMIT} ivf sqrt cells x{TRAIN_PER_CELL} nprobe={NPROBE}"
+    format = (
+        f"orb-4 flat<={FLAT_LIMIT} ivf cells of {CELL_SIZE} sampled, "
+        f"found by sqrt cells of them nprobe={CENTRE_PROBES}, nprobe={NPROBE}"
+    )
 
     def __init__(self) -> None:
-        # Per media item: the picture index and descriptor of each stored (upright) keypoint;
-        # None while an opened saved index is unchanged (its descriptors are in ``_index``).
-        self._items: dict[int, tuple[np.ndarray, np.ndarray]] | None = {}
+        # The indexed rows: ``_index`` (built, or opened from a saved file) holds rows 0 up to
+        # its size, ``_extra`` (items indexed since, in the same cells) the rest.  Item
+        # position ``p`` is media ``_ids[p]``, rows ``_starts[p]`` up to the next; a removed
+        # item stays in the cells until the next save, masked (``_live``).
         self._index: faiss.IndexBinary | None = None
-        # Rows of the faiss index: item ``_ids[i]`` holds rows ``_starts[i]`` up to the next.
+        self._extra: faiss.IndexBinaryIVF | None = None
         self._ids = np.empty(0, np.int64)
         self._starts = np.empty(0, np.int64)
         self._frame = np.empty(0, np.uint16)  # each row's picture index in its item
+        self._live = np.empty(0, bool)
+        self._where: dict[int, int] = {}  # media id -> position of its live item
+        # Added, not indexed yet (the picture index and descriptor of each stored keypoint):
+        # libraries change in batches, between searches.
+        self._pending: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._ivf: _Trained | None = None
-        self._saved: dict[str, np.ndarray] | None = None  # the opened file's arrays
+        self._saved: dict[str, np.ndarray] | None = None  # the opened file's, while unchanged
 
     def add(self, media_id: int, data: LocalFeatures) -> None:
-        self._editable()[media_id] = (data.frame, data.descriptors)  # upright only, as stored
-        self._index = None
+        self.remove(media_id)
+        self._pending[media_id] = (data.frame, data.descriptors)  # upright only, as stored
+        self._saved = None
 
     def remove(self, media_id: int) -> None:
-        if media_id in self and self._editable().pop(media_id, None) is not None:
-            self._index = None
+        if self._pending.pop(media_id, None) is not None:
+            return
+        position = self._where.pop(media_id, None)
+        if position is not None:
+            self._live[position] = False
+            self._saved = None
 
     def __len__(self) -> int:
-        return len(self._ids) if self._items is None else len(self._items)
+        return len(self._where) + len(self._pending)
 
     def __contains__(self, media_id: int) -> bool:
-        if self._items is None:
-            return bool(np.isin(media_id, self._ids))
-        return media_id in self._items
+        return media_id in self._where or media_id in self._pending
 
     def media_ids(self) -> list[int]:
-        return self._ids.tolist() if self._items is None else list(self._items)
+        return list(self._where) + list(self._pending)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Each item's picture index per descriptor, and faiss's serialised index, which holds
         each descriptor once (in its cell, for an inverted file): opening it is reading it in
-        place (``load_arrays``), with neither training, assigning nor copying."""
-        if self._saved is not None and self._items is None:
+        place (``load_arrays``), with neither training, assigning nor copying.  Items added or
+        removed since it was built or opened are merged in: cells copied, not assigned again."""
+        if self._saved is not None:
             return dict(self._saved)  # opened and unchanged: the file as it was
         index = self._built()
+        if self._extra is not None or not self._live.all():
+            ivf = isinstance(index, faiss.IndexBinaryIVF)
+            live = self._live_count()
+            fits = ivf and live > FLAT_LIMIT and self._fits(live)
+            index = self._compacted() if fits else self._rebuilt()
         ivf = index if isinstance(index, faiss.IndexBinaryIVF) else None
         return {
             "media": self._ids,
-            "counts": np.diff(np.append(self._starts, len(self._frame))),
+            "counts": self._counts(),
             "frame": self._frame.astype(np.uint16),
             "faiss": faiss.serialize_index_binary(index),
             "trained_for": np.array([0 if ivf is None else self._ivf.ntotal_trained], np.int64),
@@ -149,12 +188,11 @@ class LocalIndex:
             or not _rows_sound(index, len(frame))
         ):
             raise ValueError("the saved orb index does not hold the saved descriptors")
-        self._ids, self._frame = media.astype(np.int64), frame
-        self._starts = np.cumsum(counts) - counts
-        self._items, self._index, self._ivf = None, index, None
+        self._rows(media.astype(np.int64), counts, frame)
+        self._index, self._extra, self._ivf, self._pending = index, None, None, {}
         self._saved = dict(arrays)
         if isinstance(index, faiss.IndexBinaryIVF):
-            index.nprobe = NPROBE
+            _searching(index)
             self._ivf = _Trained(index, index.quantizer, int(trained[0]))
 
     def candidates(self, query: LocalFeatures, limit: int) -> list[int]:
@@ -164,12 +202,12 @@ class LocalIndex:
         a 20 s clip it is the largest part of a `check`."""
         if not len(self) or not len(query.descriptors) or limit <= 0:
             return []
-        index = self._built()
-        if not index.ntotal:
+        self._built()
+        if not len(self._where):
             return []
         sides = [s for s in (query, query.mirrored) if s is not None and len(s.descriptors)]
         codes = np.ascontiguousarray(np.concatenate([s.descriptors for s in sides]))
-        distances, rows = self._nearest(index, codes)
+        distances, rows = self._nearest(codes)
         scores: dict[int, float] = {}
         first = 0
         for side in sides:
@@ -187,7 +225,7 @@ class LocalIndex:
         rows = rows[hit]
         if not len(rows):
             return []
-        media = self._ids[np.searchsorted(self._starts, rows, side="right") - 1]
+        media = self._ids[self._positions(rows)]
         frame = self._frame[rows].astype(np.int64)
         # Votes per (query picture, stored picture), counting each query keypoint once.
         q_key = np.flatnonzero(hit) // k
@@ -202,86 +240,153 @@ class LocalIndex:
         score = np.bincount(inverse, weights=totals)
         return zip(unique.tolist(), score.tolist(), strict=True)
 
-    def _nearest(self, index: faiss.IndexBinary, codes: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(distances, rows) of the NEIGHBOURS nearest stored descriptors of each query one,
-        ties going to the earliest row, as in an exact scan: SEARCHED are looked up and the
-        nearest kept, so that the order an inverted file visits its cells in does not decide
-        which of several equally near descriptors vote (Hamming distances tie often)."""
+    def _nearest(self, codes: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(distances, rows) of the NEIGHBOURS nearest live stored descriptors of each query
+        one, ties going to the earliest row, as in an exact scan: SEARCHED are looked up (in
+        each part) and the nearest kept, so that the order an inverted file visits its cells in
+        does not decide which of several equally near descriptors vote (Hamming distances tie
+        often).  Removed items' rows are dropped before."""
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(SEARCH_THREADS)
         try:
-            distances, rows = index.search(codes, min(SEARCHED, index.ntotal))
+            found = [
+                _search(part, codes, min(SEARCHED, part.ntotal))
+                for part in (self._index, self._extra)
+                if part is not None and part.ntotal
+            ]
         finally:
             faiss.omp_set_num_threads(threads)
+        distances = np.concatenate([d for d, _ in found], axis=1)
+        rows = np.concatenate([r for _, r in found], axis=1)
+        if not self._live.all():
+            dead = rows >= 0
+            dead[dead] = ~self._live[self._positions(rows[dead])]
+            rows[dead] = -1
+        unfound = rows < 0
+        distances[unfound] = np.iinfo(distances.dtype).max
         if rows.shape[1] <= NEIGHBOURS:
             return distances, rows
-        order = np.lexsort((np.where(rows < 0, np.iinfo(np.int64).max, rows), distances))
+        order = np.lexsort((np.where(unfound, np.iinfo(np.int64).max, rows), distances))
         keep = order[:, :NEIGHBOURS]
         return np.take_along_axis(distances, keep, 1), np.take_along_axis(rows, keep, 1)
 
-    def _editable(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """The items, taken out of an opened saved index the first time it changes (its
-        descriptors back in row order; its trained cells kept for the next build)."""
-        if self._items is not None:
-            return self._items
-        codes = _row_order(self._index, len(self._frame))
-        # Each item ends where the next starts, the last at the end (an empty index: none).
-        ends = np.append(self._starts[1:], len(self._frame))[: len(self._starts)]
-        self._items = {
-            int(m): (self._frame[a:b], codes[a:b])
-            for m, a, b in zip(
-                self._ids.tolist(), self._starts.tolist(), ends.tolist(), strict=True
-            )
-        }
-        if self._ivf is not None:  # cells to fill again, not the read-only lists in the file
-            self._ivf = _trained_like(self._ivf)
-        self._saved = None
-        return self._items
+    def _positions(self, rows: np.ndarray) -> np.ndarray:
+        """The item position of each row."""
+        return np.searchsorted(self._starts, rows, side="right") - 1
+
+    def _live_count(self) -> int:
+        """Descriptors of the indexed live items."""
+        return int(self._counts()[self._live].sum())
+
+    def _counts(self) -> np.ndarray:
+        return np.diff(np.append(self._starts, len(self._frame)))
+
+    def _rows(self, ids: np.ndarray, counts: np.ndarray, frame: np.ndarray) -> None:
+        """Set the row tables to these live items."""
+        self._ids, self._frame = ids, frame
+        self._starts = np.cumsum(counts) - counts
+        self._live = np.ones(len(ids), bool)
+        self._where = {int(m): p for p, m in enumerate(ids.tolist())}
 
     def _built(self) -> faiss.IndexBinary:
-        if self._index is not None:
+        """The index with every pending item in it.  Into an inverted file whose cells still
+        suit the library they go in ``_extra``, assigned to the same cells: one clip added to
+        a library of 25M descriptors costs its own ~5,000, not assigning all of them again."""
+        if self._index is not None and not self._pending:
             return self._index
-        ids = list(self._items)
-        items = [self._items[i] for i in ids]
-        codes = np.ascontiguousarray(
-            np.concatenate([np.zeros((0, DESCRIPTOR_BYTES), np.uint8)] + [d for _, d in items])
+        pending = sum(len(d) for _, d in self._pending.values())
+        live = self._live_count() + pending
+        if self._index is None or live <= FLAT_LIMIT or not self._fits(live):
+            return self._rebuilt()
+        if self._extra is None:
+            self._extra = _sharing_cells(self._index)
+        ids = np.fromiter(self._pending, np.int64, len(self._pending))
+        frames, codes = zip(*self._pending.values(), strict=True)
+        counts = np.array([len(d) for d in codes], np.int64)
+        rows = np.arange(len(self._frame), len(self._frame) + pending, dtype=np.int64)
+        self._extra.add_with_ids(np.ascontiguousarray(np.concatenate(codes)), rows)
+        first = len(self._ids)
+        self._ids = np.append(self._ids, ids)
+        self._starts = np.append(self._starts, len(self._frame) + np.cumsum(counts) - counts)
+        self._frame = np.concatenate([self._frame, *frames])
+        self._live = np.append(self._live, np.ones(len(ids), bool))
+        self._where.update({int(m): first + n for n, m in enumerate(ids.tolist())})
+        self._pending = {}
+        return self._index
+
+    def _fits(self, live: int) -> bool:
+        """Whether the trained cells suit a library of ``live`` descriptors: one of a quarter
+        or four times the size they were trained for is still split well enough (the probes
+        are what keep recall)."""
+        trained = self._ivf
+        return trained is not None and trained.ntotal_trained / 4 <= live <= (
+            4 * trained.ntotal_trained
         )
-        counts = np.array([len(d) for _, d in items], np.int64)
-        self._ids = np.asarray(ids, dtype=np.int64)
-        self._starts = np.cumsum(counts) - counts
-        self._frame = np.concatenate([np.zeros(0, np.uint16)] + [f for f, _ in items])
+
+    def _rebuilt(self) -> faiss.IndexBinary:
+        """Every live item indexed anew, in one index: flat up to FLAT_LIMIT descriptors,
+        else an inverted file (its cells trained again only when they no longer fit)."""
+        keep = np.repeat(self._live, self._counts())
+        stored = _row_order([self._index, self._extra], len(self._frame))[keep]
+        ids = np.concatenate([self._ids[self._live], list(self._pending)]).astype(np.int64)
+        items = list(self._pending.values())
+        codes = np.ascontiguousarray(np.concatenate([stored] + [d for _, d in items]))
+        counts = np.concatenate([self._counts()[self._live], [len(d) for _, d in items]])
+        frame = np.concatenate([self._frame[keep]] + [f for f, _ in items]).astype(np.uint16)
+        self._rows(ids, counts.astype(np.int64), frame)
+        self._pending, self._extra, self._saved = {}, None, None
         if len(codes) <= FLAT_LIMIT:
             index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
         else:
             index = self._inverted(codes)
-            index.reset()  # keeps the trained cells, drops the descriptors of the last build
-            index.nprobe = NPROBE
         index.add(codes)
         self._index = index
         return index
 
     def _inverted(self, codes: np.ndarray) -> faiss.IndexBinaryIVF:
-        """The inverted file, trained again only when the library has grown or shrunk 4x.
+        """An empty inverted file, its cells made again only when they no longer fit.
 
-        Training (k-means of the cells) is what costs: ~10 s at 1M descriptors, against ~1 s
-        to assign them all to trained cells.  Cells trained on a library of a quarter or
-        four times the size still split it well enough (the probes are what keep recall).
-        """
-        trained = self._ivf
-        if trained is not None and trained.ntotal_trained / 4 <= len(codes) <= 4 * (
-            trained.ntotal_trained
-        ):
-            return trained.index
+        A cell holds ~CELL_SIZE descriptors whatever the library's size, so a probe costs the
+        same at any size; their centres are descriptors sampled from the library (k-means of
+        50,000 cells would take hours), found by an inverted file of sqrt(cells) k-means cells
+        of the centres, CENTRE_PROBES of them probed: a descriptor is compared with ~2,000
+        centres instead of all of them."""
+        if self._fits(len(codes)):
+            self._ivf = _trained_like(self._ivf)
+            return _searching(self._ivf.index)
         bits = DESCRIPTOR_BYTES * 8
         cells = _cells(len(codes))
-        quantizer = faiss.IndexBinaryFlat(bits)
+        rng = np.random.default_rng(0)
+        centres = codes[np.sort(rng.choice(len(codes), cells, replace=False))]
+        top = faiss.IndexBinaryFlat(bits)
+        quantizer = faiss.IndexBinaryIVF(top, bits, max(1, int(np.sqrt(cells))))
+        quantizer.cp.min_points_per_centroid = 1  # few centres in a small library: no warning
+        quantizer.train(centres)
+        quantizer.add(centres)
+        top.this.disown()  # the centres' inverted file owns its own quantizer from now on
+        quantizer.own_fields = True
         index = faiss.IndexBinaryIVF(quantizer, bits, cells)
-        sample = np.random.default_rng(0).choice(
-            len(codes), min(len(codes), cells * TRAIN_PER_CELL), replace=False
-        )
-        index.train(codes[np.sort(sample)])
+        index.is_trained = True
         self._ivf = _Trained(index, quantizer, len(codes))
-        return index
+        return _searching(index)
+
+    def _compacted(self) -> faiss.IndexBinaryIVF:
+        """The inverted file and ``_extra`` merged, removed items dropped: each cell's entries
+        copied (the descriptors renumbered as rows of the live items), none assigned again."""
+        keep = np.repeat(self._live, self._counts())
+        renumbered = np.cumsum(keep) - 1
+        self._ivf = trained = _trained_like(self._ivf)
+        lists = trained.index.invlists
+        for part in (self._index, self._extra):
+            for number, ids, cell in _cells_of(part) if part is not None else ():
+                kept = keep[ids]
+                rows = np.ascontiguousarray(renumbered[ids[kept]])
+                codes = np.ascontiguousarray(cell[kept])
+                lists.add_entries(number, len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(codes))
+        trained.index.ntotal = int(keep.sum())
+        self._rows(self._ids[self._live], self._counts()[self._live], self._frame[keep])
+        self._index, self._extra = _searching(trained.index), None
+        return self._index
 
 
 @dataclass(frozen=True)
@@ -289,6 +394,34 @@ class _Trained:
     index: faiss.IndexBinaryIVF
     quantizer: faiss.IndexBinary  # the IVF holds it by pointer only: keep it alive
     ntotal_trained: int  # descriptors in the library it was trained for
+
+
+def _searching(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:
+    """``index`` set to search with NPROBE probes, its centres found with CENTRE_PROBES."""
+    index.nprobe = NPROBE
+    quantizer = faiss.downcast_IndexBinary(index.quantizer)
+    if isinstance(quantizer, faiss.IndexBinaryIVF):
+        quantizer.nprobe = CENTRE_PROBES
+    return index
+
+
+def _search(index: faiss.IndexBinary, codes: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """faiss's search of ``index``; an inverted file scans each probed cell once for all the
+    query descriptors that probe it (``per_invlist_search``): the same neighbours as one
+    descriptor at a time, but a cell read from memory once per query clip instead of once per
+    descriptor probing it.  Only with at least as many query descriptors as cells: faiss 1.15
+    sizes a buffer of one entry per cell by the query count (a heap overrun otherwise)."""
+    if isinstance(index, faiss.IndexBinaryIVF):
+        index.per_invlist_search = len(codes) >= index.nlist
+    return index.search(codes, k)
+
+
+def _sharing_cells(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:
+    """An empty inverted file with the cells of ``index`` (its very quantizer)."""
+    extra = faiss.IndexBinaryIVF(index.quantizer, index.d, index.nlist)
+    extra.is_trained = True
+    extra.cells_of = index  # it holds the quantizer by pointer only: keep its owner alive
+    return _searching(extra)
 
 
 def _read(blob: np.ndarray) -> faiss.IndexBinary:
@@ -309,14 +442,14 @@ def _read(blob: np.ndarray) -> faiss.IndexBinary:
 
 
 def _cells_of(index: faiss.IndexBinaryIVF):
-    """(rows, descriptors) of each non-empty cell of ``index``: views of its lists."""
+    """(number, rows, descriptors) of each non-empty cell of ``index``: views of its lists."""
     lists = index.invlists
     for number in range(index.nlist):
         size = lists.list_size(number)
         if size:
             ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
             cell = faiss.rev_swig_ptr(lists.get_codes(number), size * DESCRIPTOR_BYTES)
-            yield ids, cell.reshape(size, DESCRIPTOR_BYTES)
+            yield number, ids, cell.reshape(size, DESCRIPTOR_BYTES)
 
 
 def _rows_sound(index: faiss.IndexBinary, count: int) -> bool:
@@ -328,38 +461,35 @@ def _rows_sound(index: faiss.IndexBinary, count: int) -> bool:
     if not isinstance(index, faiss.IndexBinaryIVF):
         return True  # a flat index's ids are its rows
     held = 0
-    for ids, _ in _cells_of(index):
+    for _, ids, _ in _cells_of(index):
         if ids.min() < 0 or ids.max() >= count:
             return False
         held += len(ids)
     return held == count
 
 
-def _row_order(index: faiss.IndexBinary, count: int) -> np.ndarray:
-    """The descriptors of ``index`` (its ids are rows) back in row order."""
+def _row_order(indexes: list[faiss.IndexBinary | None], count: int) -> np.ndarray:
+    """The descriptors of ``indexes`` (their ids are rows, ``count`` in all) in row order."""
     codes = np.zeros((count, DESCRIPTOR_BYTES), np.uint8)
-    if isinstance(index, faiss.IndexBinaryIVF):
-        for ids, cell in _cells_of(index):
-            codes[ids] = cell
-    elif count:
-        codes[:] = index.reconstruct_n(0, count)
+    for index in indexes:
+        if isinstance(index, faiss.IndexBinaryIVF):
+            for _, ids, cell in _cells_of(index):
+                codes[ids] = cell
+        elif index is not None and index.ntotal:
+            codes[: index.ntotal] = index.reconstruct_n(0, index.ntotal)
     return codes
 
 
 def _trained_like(trained: _Trained) -> _Trained:
-    """An empty inverted file with the cells of ``trained`` (to add descriptors to)."""
+    """An empty inverted file with the cells of ``trained`` (to add descriptors to): its
+    centres' index copied (not a view of a saved file, which is replaced when saved)."""
     bits = DESCRIPTOR_BYTES * 8
-    quantizer = faiss.IndexBinaryFlat(bits)
-    quantizer.add(trained.quantizer.reconstruct_n(0, trained.index.nlist))
+    quantizer = faiss.deserialize_index_binary(faiss.serialize_index_binary(trained.quantizer))
     index = faiss.IndexBinaryIVF(quantizer, bits, trained.index.nlist)
     index.is_trained = True
     return _Trained(index, quantizer, trained.ntotal_trained)
 
 
 def _cells(count: int) -> int:
-    """Inverted-file cells for ``count`` descriptors: about sqrt(count).
-
-    faiss suggests 4-16 sqrt(n) for float vectors; binary k-means on 256 bits costs ~10x more
-    per cell, and sqrt(n) cells already give the measured recall at ``NPROBE``.
-    """
-    return max(1, int(np.sqrt(count)))
+    """Inverted-file cells for ``count`` descriptors: one per CELL_SIZE."""
+    return max(1, count // CELL_SIZE)

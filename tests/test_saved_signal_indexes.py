@@ -90,7 +90,15 @@ def test_the_next_command_uses_the_saved_indexes(config, caplog) -> None:
     library.close()
 
 
-def test_a_clip_added_by_another_process_is_matched_by_every_signal(config, caplog) -> None:
+@pytest.mark.parametrize("orb_index", ["flat", "inverted file"])
+def test_a_clip_added_by_another_process_is_matched_by_every_signal(
+    tmp_path, monkeypatch, caplog, orb_index
+) -> None:
+    """Caught up, not rebuilt, a saved orb inverted file too: the clip's descriptors go in its
+    cells beside the saved ones, and are merged into the file when the library is saved."""
+    if orb_index == "inverted file":
+        monkeypatch.setattr(local_index, "FLAT_LIMIT", 100)  # the two clips' ~4,000 descriptors
+    config = saved_library(tmp_path)
     other = storage.open_db(config.database)  # another process: `oldclip add` never opens them
     media_id, _ = storage.add_media(other, shared_fingerprint(PATTERN))
     storage.add_clip(other, media_id, title="pattern", first_seen="2016-01-01", source="x")
