@@ -71,6 +71,7 @@ at 1M 0.26 s (0.23 s), saved again in 0.5 s.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import faiss
@@ -411,9 +412,16 @@ def _search(index: faiss.IndexBinary, codes: np.ndarray, k: int) -> tuple[np.nda
     descriptor at a time, but a cell read from memory once per query clip instead of once per
     descriptor probing it.  Only with at least as many query descriptors as cells: faiss 1.15
     sizes a buffer of one entry per cell by the query count (a heap overrun otherwise)."""
-    if isinstance(index, faiss.IndexBinaryIVF):
+    if not isinstance(index, faiss.IndexBinaryIVF):
+        return index.search(codes, k)
+    # The switch is the index's own state: two threads searching one index (a bot's check on
+    # the event loop beside a worker's in a storage thread) must not see each other's.
+    with _SWITCHING:
         index.per_invlist_search = len(codes) >= index.nlist
-    return index.search(codes, k)
+        return index.search(codes, k)
+
+
+_SWITCHING = threading.Lock()
 
 
 def _sharing_cells(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:
