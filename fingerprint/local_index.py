@@ -86,6 +86,7 @@ FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
 NPROBE = 32  # inverted-file cells visited per query descriptor above FLAT_LIMIT
 CELL_SIZE = 1000  # stored descriptors a cell holds on average, whatever the library's size
 CENTRE_PROBES = 32  # cells of the centres probed to find a descriptor's nearest centres
+ADD_BATCH = 65_536  # descriptors assigned to their cells at a time when an index is built
 # faiss threads of one search (a query clip's ~10,000 descriptors, upright and mirrored).  One:
 # on the 2-core machine measured, shared with other work (load ~4), two threads took 55% more
 # CPU (5.8 against 3.7 s a clip at 1M descriptors, OpenMP's waiting threads spin) and more wall
@@ -160,7 +161,7 @@ class LocalIndex:
             "media": self._ids,
             "counts": self._counts(),
             "frame": self._frame.astype(np.uint16),
-            "faiss": faiss.serialize_index_binary(index),
+            "faiss": _serialised(index),
             "trained_for": np.array([0 if ivf is None else self._ivf.ntotal_trained], np.int64),
         }
 
@@ -326,21 +327,33 @@ class LocalIndex:
 
     def _rebuilt(self) -> faiss.IndexBinary:
         """Every live item indexed anew, in one index: flat up to FLAT_LIMIT descriptors,
-        else an inverted file (its cells trained again only when they no longer fit)."""
+        else an inverted file (its cells trained again only when they no longer fit).
+
+        The descriptors are copied into one array as each pending item is let go, and the
+        indexed ones straight to their new rows: memory holds them about twice (array and
+        cells), not once more per step (at 25M descriptors of 800 MB, a rebuild from the
+        database peaked at 11.4 GB before, ``_filled``)."""
         keep = np.repeat(self._live, self._counts())
-        stored = _row_order([self._index, self._extra], len(self._frame))[keep]
+        kept = int(keep.sum())
         ids = np.concatenate([self._ids[self._live], list(self._pending)]).astype(np.int64)
-        items = list(self._pending.values())
-        codes = np.ascontiguousarray(np.concatenate([stored] + [d for _, d in items]))
-        counts = np.concatenate([self._counts()[self._live], [len(d) for _, d in items]])
-        frame = np.concatenate([self._frame[keep]] + [f for f, _ in items]).astype(np.uint16)
-        self._rows(ids, counts.astype(np.int64), frame)
-        self._pending, self._extra, self._saved = {}, None, None
+        sizes = [len(d) for _, d in self._pending.values()]
+        counts = np.concatenate([self._counts()[self._live], sizes]).astype(np.int64)
+        codes = np.empty((kept + sum(sizes), DESCRIPTOR_BYTES), np.uint8)
+        frame = np.empty(len(codes), np.uint16)
+        _live_rows([self._index, self._extra], keep, codes[:kept])
+        frame[:kept] = self._frame[keep]
+        for media_id in list(self._pending):  # in order; each item's arrays freed once copied
+            frames, descriptors = self._pending.pop(media_id)
+            codes[kept : kept + len(frames)], frame[kept : kept + len(frames)] = descriptors, frames
+            kept += len(frames)
+        self._rows(ids, counts, frame)
+        self._index, self._extra, self._saved = None, None, None  # the old cells freed first
         if len(codes) <= FLAT_LIMIT:
             index = faiss.IndexBinaryFlat(DESCRIPTOR_BYTES * 8)
+            index.add(codes)
         else:
             index = self._inverted(codes)
-        index.add(codes)
+            _filled(index, codes)
         self._index = index
         return index
 
@@ -432,6 +445,28 @@ def _sharing_cells(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:
     return _searching(extra)
 
 
+def _serialised(index: faiss.IndexBinary) -> np.ndarray:
+    """faiss's serialised ``index`` (``serialize_index_binary``) in an array of its size, written
+    twice (once to measure it): faiss's own grows a buffer by doubling, then copies it, up to
+    3x the index at once (~3 GB more at 25M descriptors) where this holds it once."""
+    size = 0
+
+    def measure(chunk: bytes) -> None:
+        nonlocal size
+        size += len(chunk)
+
+    faiss.write_index_binary(index, faiss.PyCallbackIOWriter(measure))
+    blob, at = np.empty(size, np.uint8), 0
+
+    def fill(chunk: bytes) -> None:
+        nonlocal at
+        blob[at : at + len(chunk)] = np.frombuffer(chunk, np.uint8)
+        at += len(chunk)
+
+    faiss.write_index_binary(index, faiss.PyCallbackIOWriter(fill))
+    return blob
+
+
 def _read(blob: np.ndarray) -> faiss.IndexBinary:
     """faiss's index serialised in ``blob`` (a memory map of the saved file), read in place:
     its descriptors and inverted lists stay views of the file, so opening costs no copy and
@@ -476,16 +511,39 @@ def _rows_sound(index: faiss.IndexBinary, count: int) -> bool:
     return held == count
 
 
-def _row_order(indexes: list[faiss.IndexBinary | None], count: int) -> np.ndarray:
-    """The descriptors of ``indexes`` (their ids are rows, ``count`` in all) in row order."""
-    codes = np.zeros((count, DESCRIPTOR_BYTES), np.uint8)
+def _live_rows(indexes: list[faiss.IndexBinary | None], keep: np.ndarray, out: np.ndarray):
+    """The descriptors of ``indexes`` (their ids are rows) whose row is kept (``keep``), into
+    ``out`` in row order, renumbered: no array of every row, removed ones included."""
+    renumbered = np.cumsum(keep) - 1
     for index in indexes:
         if isinstance(index, faiss.IndexBinaryIVF):
             for _, ids, cell in _cells_of(index):
-                codes[ids] = cell
+                kept = keep[ids]
+                out[renumbered[ids[kept]]] = cell[kept]
         elif index is not None and index.ntotal:
-            codes[: index.ntotal] = index.reconstruct_n(0, index.ntotal)
-    return codes
+            kept = keep[: index.ntotal]
+            out[renumbered[: index.ntotal][kept]] = index.reconstruct_n(0, index.ntotal)[kept]
+
+
+def _filled(index: faiss.IndexBinaryIVF, codes: np.ndarray) -> None:
+    """``codes`` (rows 0 up to their count) put in the cells of the empty ``index`` as its
+    ``add`` would (each cell's rows in order), but assigned ADD_BATCH at a time and each cell
+    filled at once.  faiss's ``add`` assigns them all in one search of the centres' inverted
+    file, which holds 12 bytes per probe per descriptor (384 bytes with CENTRE_PROBES 32:
+    9.6 GB at 25M descriptors), and grows each cell's list by doubling."""
+    cells = np.empty(len(codes), np.int64)
+    for start in range(0, len(codes), ADD_BATCH):
+        part = codes[start : start + ADD_BATCH]
+        cells[start : start + len(part)] = index.quantizer.assign(part, 1)[:, 0]
+    order = np.argsort(cells, kind="stable")  # rows by cell, in row order within one
+    bounds = np.searchsorted(cells[order], np.arange(index.nlist + 1))  # unassigned (-1) left out
+    del cells
+    lists = index.invlists
+    for number in np.flatnonzero(np.diff(bounds)).tolist():
+        rows = order[bounds[number] : bounds[number + 1]]
+        cell = np.ascontiguousarray(codes[rows])
+        lists.add_entries(number, len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(cell))
+    index.ntotal = len(codes)
 
 
 def _trained_like(trained: _Trained) -> _Trained:
