@@ -531,12 +531,12 @@ def _filled(index: faiss.IndexBinaryIVF, codes: np.ndarray) -> None:
     filled at once.  faiss's ``add`` assigns them all in one search of the centres' inverted
     file, which holds 12 bytes per probe per descriptor (384 bytes with CENTRE_PROBES 32:
     9.6 GB at 25M descriptors), and grows each cell's list by doubling."""
-    cells = np.empty(len(codes), np.int64)
+    cells = np.empty(len(codes), np.int32)  # -1 where none was found, as faiss leaves out
     for start in range(0, len(codes), ADD_BATCH):
         part = codes[start : start + ADD_BATCH]
         cells[start : start + len(part)] = index.quantizer.assign(part, 1)[:, 0]
     order = np.argsort(cells, kind="stable")  # rows by cell, in row order within one
-    bounds = np.searchsorted(cells[order], np.arange(index.nlist + 1))  # unassigned (-1) left out
+    bounds = np.cumsum(np.bincount(cells + 1, minlength=index.nlist + 1))  # cell n: n to n + 1
     del cells
     lists = index.invlists
     for number in np.flatnonzero(np.diff(bounds)).tolist():
