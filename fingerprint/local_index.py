@@ -77,6 +77,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from .local_build import cells_of, filled, live_rows, serialised
 from .local_features import DESCRIPTOR_BYTES, LocalFeatures
 
 VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor votes
@@ -86,7 +87,6 @@ FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
 NPROBE = 32  # inverted-file cells visited per query descriptor above FLAT_LIMIT
 CELL_SIZE = 1000  # stored descriptors a cell holds on average, whatever the library's size
 CENTRE_PROBES = 32  # cells of the centres probed to find a descriptor's nearest centres
-ADD_BATCH = 65_536  # descriptors assigned to their cells at a time when an index is built
 # faiss threads of one search (a query clip's ~10,000 descriptors, upright and mirrored).  One:
 # on the 2-core machine measured, shared with other work (load ~4), two threads took 55% more
 # CPU (5.8 against 3.7 s a clip at 1M descriptors, OpenMP's waiting threads spin) and more wall
@@ -161,7 +161,7 @@ class LocalIndex:
             "media": self._ids,
             "counts": self._counts(),
             "frame": self._frame.astype(np.uint16),
-            "faiss": _serialised(index),
+            "faiss": serialised(index),
             "trained_for": np.array([0 if ivf is None else self._ivf.ntotal_trained], np.int64),
         }
 
@@ -332,7 +332,7 @@ class LocalIndex:
         The descriptors are copied into one array as each pending item is let go, and the
         indexed ones straight to their new rows: memory holds them about twice (array and
         cells), not once more per step (at 25M descriptors of 800 MB, a rebuild from the
-        database peaked at 11.4 GB before, ``_filled``)."""
+        database peaked at 11.4 GB before, ``local_build``)."""
         keep = np.repeat(self._live, self._counts())
         kept = int(keep.sum())
         ids = np.concatenate([self._ids[self._live], list(self._pending)]).astype(np.int64)
@@ -340,7 +340,7 @@ class LocalIndex:
         counts = np.concatenate([self._counts()[self._live], sizes]).astype(np.int64)
         codes = np.empty((kept + sum(sizes), DESCRIPTOR_BYTES), np.uint8)
         frame = np.empty(len(codes), np.uint16)
-        _live_rows([self._index, self._extra], keep, codes[:kept])
+        live_rows([self._index, self._extra], keep, codes[:kept])
         frame[:kept] = self._frame[keep]
         for media_id in list(self._pending):  # in order; each item's arrays freed once copied
             frames, descriptors = self._pending.pop(media_id)
@@ -353,7 +353,7 @@ class LocalIndex:
             index.add(codes)
         else:
             index = self._inverted(codes)
-            _filled(index, codes)
+            filled(index, codes)
         self._index = index
         return index
 
@@ -392,7 +392,7 @@ class LocalIndex:
         self._ivf = trained = _trained_like(self._ivf)
         lists = trained.index.invlists
         for part in (self._index, self._extra):
-            for number, ids, cell in _cells_of(part) if part is not None else ():
+            for number, ids, cell in cells_of(part) if part is not None else ():
                 kept = keep[ids]
                 rows = np.ascontiguousarray(renumbered[ids[kept]])
                 codes = np.ascontiguousarray(cell[kept])
@@ -445,28 +445,6 @@ def _sharing_cells(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:
     return _searching(extra)
 
 
-def _serialised(index: faiss.IndexBinary) -> np.ndarray:
-    """faiss's serialised ``index`` (``serialize_index_binary``) in an array of its size, written
-    twice (once to measure it): faiss's own grows a buffer by doubling, then copies it, up to
-    3x the index at once (~3 GB more at 25M descriptors) where this holds it once."""
-    size = 0
-
-    def measure(chunk: bytes) -> None:
-        nonlocal size
-        size += len(chunk)
-
-    faiss.write_index_binary(index, faiss.PyCallbackIOWriter(measure))
-    blob, at = np.empty(size, np.uint8), 0
-
-    def fill(chunk: bytes) -> None:
-        nonlocal at
-        blob[at : at + len(chunk)] = np.frombuffer(chunk, np.uint8)
-        at += len(chunk)
-
-    faiss.write_index_binary(index, faiss.PyCallbackIOWriter(fill))
-    return blob
-
-
 def _read(blob: np.ndarray) -> faiss.IndexBinary:
     """faiss's index serialised in ``blob`` (a memory map of the saved file), read in place:
     its descriptors and inverted lists stay views of the file, so opening costs no copy and
@@ -484,17 +462,6 @@ def _read(blob: np.ndarray) -> faiss.IndexBinary:
     return index
 
 
-def _cells_of(index: faiss.IndexBinaryIVF):
-    """(number, rows, descriptors) of each non-empty cell of ``index``: views of its lists."""
-    lists = index.invlists
-    for number in range(index.nlist):
-        size = lists.list_size(number)
-        if size:
-            ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
-            cell = faiss.rev_swig_ptr(lists.get_codes(number), size * DESCRIPTOR_BYTES)
-            yield number, ids, cell.reshape(size, DESCRIPTOR_BYTES)
-
-
 def _rows_sound(index: faiss.IndexBinary, count: int) -> bool:
     """Whether an opened inverted file's cells hold ``count`` descriptors, each id a row
     (0 up to ``count``): a search returns ids as rows, which index the picture table, so a
@@ -504,46 +471,11 @@ def _rows_sound(index: faiss.IndexBinary, count: int) -> bool:
     if not isinstance(index, faiss.IndexBinaryIVF):
         return True  # a flat index's ids are its rows
     held = 0
-    for _, ids, _ in _cells_of(index):
+    for _, ids, _ in cells_of(index):
         if ids.min() < 0 or ids.max() >= count:
             return False
         held += len(ids)
     return held == count
-
-
-def _live_rows(indexes: list[faiss.IndexBinary | None], keep: np.ndarray, out: np.ndarray):
-    """The descriptors of ``indexes`` (their ids are rows) whose row is kept (``keep``), into
-    ``out`` in row order, renumbered: no array of every row, removed ones included."""
-    renumbered = np.cumsum(keep) - 1
-    for index in indexes:
-        if isinstance(index, faiss.IndexBinaryIVF):
-            for _, ids, cell in _cells_of(index):
-                kept = keep[ids]
-                out[renumbered[ids[kept]]] = cell[kept]
-        elif index is not None and index.ntotal:
-            kept = keep[: index.ntotal]
-            out[renumbered[: index.ntotal][kept]] = index.reconstruct_n(0, index.ntotal)[kept]
-
-
-def _filled(index: faiss.IndexBinaryIVF, codes: np.ndarray) -> None:
-    """``codes`` (rows 0 up to their count) put in the cells of the empty ``index`` as its
-    ``add`` would (each cell's rows in order), but assigned ADD_BATCH at a time and each cell
-    filled at once.  faiss's ``add`` assigns them all in one search of the centres' inverted
-    file, which holds 12 bytes per probe per descriptor (384 bytes with CENTRE_PROBES 32:
-    9.6 GB at 25M descriptors), and grows each cell's list by doubling."""
-    cells = np.empty(len(codes), np.int32)  # -1 where none was found, as faiss leaves out
-    for start in range(0, len(codes), ADD_BATCH):
-        part = codes[start : start + ADD_BATCH]
-        cells[start : start + len(part)] = index.quantizer.assign(part, 1)[:, 0]
-    order = np.argsort(cells, kind="stable")  # rows by cell, in row order within one
-    bounds = np.cumsum(np.bincount(cells + 1, minlength=index.nlist + 1))  # cell n: n to n + 1
-    del cells
-    lists = index.invlists
-    for number in np.flatnonzero(np.diff(bounds)).tolist():
-        rows = order[bounds[number] : bounds[number + 1]]
-        cell = np.ascontiguousarray(codes[rows])
-        lists.add_entries(number, len(rows), faiss.swig_ptr(rows), faiss.swig_ptr(cell))
-    index.ntotal = len(codes)
 
 
 def _trained_like(trained: _Trained) -> _Trained:

@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 from media import CHAIR, DOORKNOB, PATTERN, require_media
 
-from fingerprint import local_index
+from fingerprint import local_build, local_index
 from fingerprint.decode import decode
 from fingerprint.local import LOCAL
 from fingerprint.settings import Limits
@@ -26,7 +26,7 @@ def stored(path):
 
 def test_an_index_built_in_batches_holds_what_one_faiss_add_would(monkeypatch):
     monkeypatch.setattr(local_index, "FLAT_LIMIT", 1000)  # three short clips: an inverted file
-    monkeypatch.setattr(local_index, "ADD_BATCH", 777)  # many batches, the last one not full
+    monkeypatch.setattr(local_build, "ADD_BATCH", 777)  # many batches, the last one not full
     items = {media_id: stored(path) for media_id, path in enumerate([CHAIR, DOORKNOB, PATTERN])}
     index = LOCAL.new_index()
     for media_id, data in items.items():
