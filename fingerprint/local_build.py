@@ -2,15 +2,16 @@
 multiple of its descriptors, whatever the library's size.
 
 A `check` after an upgrade that changes the index's format builds it from the database.  At
-25M descriptors (800 MB: 5,000 clips of 5,000) that peaked at 11.4 GB resident in 337 s, and a
-worker or bot host of 4-8 GB would be killed on upgrade: faiss's ``add`` assigned every
-descriptor to its cell in one search of the centres' inverted file (12 bytes per probe per
-descriptor, 9.6 GB), its cells' lists grew by doubling, and ``serialize_index_binary`` grew a
-buffer by doubling then copied it.  Here they are assigned a batch at a time, each cell filled
-once with its rows in order, and the file's bytes written into one array of their size: the
-same file byte for byte.  That `check` (1M PDQ hashes too) now peaks at 2.4 GB resident
-(1.85 GB while building), 266 CPU s, 272 s wall; ``bench/orb_rebuild_memory.py`` at 5M
-descriptors: the build's peak 0.47 GB instead of 2.3 GB, 29 CPU s instead of 33.
+25M descriptors (800 MB: 5,000 clips of 5,000) that peaked at 11.5 GB resident (296 CPU s,
+297 s wall), and a worker or bot host of 4-8 GB would be killed on upgrade: faiss's ``add``
+assigned every descriptor to its cell in one search of the centres' inverted file (12 bytes
+per probe per descriptor, 9.6 GB), its cells' lists grew by doubling, and
+``serialize_index_binary`` grew a buffer by doubling then copied it.  Here they are assigned
+a batch at a time, each cell filled once with its rows in order, and the file's bytes written
+into one array of their size: the same file byte for byte.  That `check` (1M PDQ hashes too)
+now peaks at 2.4 GB resident (1.85 GB while building), 266 CPU s, 272 s wall;
+``bench/orb_rebuild_memory.py`` at 5M descriptors: the build's peak 0.47 GB instead of
+2.3 GB, 29 CPU s instead of 33.
 """
 
 from __future__ import annotations
