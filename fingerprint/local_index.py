@@ -38,8 +38,8 @@ loaded ~7), share of the exact scan's top 25 kept, queries keeping their exact b
 query clip: exact scan 20.5 s; the former layout (sqrt(n) k-means cells, 64 probes) 0.989,
 26/26, 0.78 s, 0.58 s with ``per_invlist_search``, built in 5-10 s.  Cells of 1,000 with 8 of
 the centres' cells probed: 16/32/64 probes 0.915/0.928/0.935, 25/26, 0.20/0.32/0.58 s; with 32
-probed (all 31 at 1M), 16/32 probes 0.935/0.966, 26/26, 0.21/0.34 s (as shipped: saved, opened
-in 0.01 CPU s, 42 bytes a descriptor in the file, built in 9 s).  Cells of 500, 16 of the
+probed (all 31 at 1M), 16/32 probes 0.935/0.966, 26/26, 0.21/0.34 s (saved, opened in 0.01
+CPU s, 42 bytes a descriptor in the file, built in 9 s).  Cells of 500, 16 of the
 centres' cells probed: 32/48/64 probes 0.946 (25/26)/0.949/0.955 (26/26), 0.21/0.29/0.37 s;
 cells of 250, 64 probes: 0.949, 26/26, 0.30 s.  The centres must be found well: probing fewer
 of their cells lost more than fewer probes.  At 5M descriptors (25 queries with a stored
@@ -51,12 +51,15 @@ upright and mirrored): 64 probes of 5,000 sampled-centre cells 9.4 CPU s, 7.6 s 
 ``per_invlist_search`` (k-means cells: ~11 s in a `check`), assigned in 146 s (k-means of 5,000
 cells takes ~10 min more); cells of 1,000 with 8 of the centres' cells probed 1.0 s with 16
 probes, 1.7 s with 32 (keeping 0.92 and 0.93 of the 4 nearest that 64 probes of sqrt(n) cells
-find), built in 74 s; as shipped (32 of the centres' cells probed) 1.9 s with 32 probes, 1.1 s
-with 16, built in 278 s.  bench/accuracy.py with 5M ORB distractors: verdicts unchanged (recall
-0.980, precision 1.000, 1 match lost, 0 wrong), its padded library built in 94 s instead of 208
-s.  So the search at 25M costs ~5x less (9.4 s to 1.9 s), not yet the ~10x a 2 s `check` needs:
-what is left is reading ~32,000 descriptors from memory per query descriptor, each probe in a
-cell of its own.
+find), built in 74 s; with 32 of the centres' cells probed 1.9 s with 32 probes, 1.1 s with
+16, built in 278 s.  bench/accuracy.py with 5M ORB distractors: verdicts unchanged (recall
+0.980, precision 1.000, 1 match lost, 0 wrong) with 32 probes and with 16 (every answer, plain
+and padded, the same for the 475 queries), its padded library built in 94 s instead of 208 s.
+16 probes it is: in `oldclip check` of an off-centre crop at 1M hashes and 25M descriptors
+(``bench/index.py --saved-only --query``), the search took 1.2 CPU s against 2.2 with 32
+(the whole check 3.0-3.4 against 4.1-4.4).  So the search at 25M costs ~8x less (9.4 s to
+1.2 s), not yet what a 2 s `check` needs: what is left is reading ~16,000 descriptors from
+memory per query descriptor, each probe in a cell of its own.
 
 Earlier (on 7 to 26 queries at 1M): binary HNSW (M 16, efSearch 128) 0.943, 184 bytes a
 descriptor and 506 s to build; cells of ~1,000 found by a binary HNSW graph, 16-64 probes
@@ -84,7 +87,7 @@ VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor v
 NEIGHBOURS = 4  # stored descriptors that may vote per query descriptor
 SEARCHED = 16  # stored descriptors looked up per query descriptor, the NEIGHBOURS nearest kept
 FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
-NPROBE = 32  # inverted-file cells visited per query descriptor above FLAT_LIMIT
+NPROBE = 16  # inverted-file cells visited per query descriptor above FLAT_LIMIT
 CELL_SIZE = 1000  # stored descriptors a cell holds on average, whatever the library's size
 CENTRE_PROBES = 32  # cells of the centres probed to find a descriptor's nearest centres
 # faiss threads of one search (a query clip's ~10,000 descriptors, upright and mirrored).  One:
@@ -97,11 +100,9 @@ SEARCH_THREADS = 1
 class LocalIndex:
     """The candidate finder of the "orb" signal (see fingerprint.signal.SignalIndex)."""
 
-    # A saved index of another format is rebuilt: every parameter that shapes it is in here.
-    format = (
-        f"orb-4 flat<={FLAT_LIMIT} ivf cells of {CELL_SIZE} sampled, "
-        f"found by sqrt cells of them nprobe={CENTRE_PROBES}, nprobe={NPROBE}"
-    )
+    # A saved index of another format is rebuilt: every parameter that shapes it is in here
+    # (the probes are set on the index once opened: changing them rebuilds nothing).
+    format = f"orb-4 flat<={FLAT_LIMIT} ivf cells of {CELL_SIZE} sampled, found by sqrt cells"
 
     def __init__(self) -> None:
         # The indexed rows: ``_index`` (built, or opened from a saved file) holds rows 0 up to
