@@ -95,7 +95,7 @@ def _open_sqlite(path: Path) -> Database:
         version = schema_version(db)
         if version > CURRENT_VERSION:
             raise StorageError(newer_schema_message(name, version))
-        db.enable_wal()
+        db.enable_wal(BUSY_TIMEOUT_MS / 1000)
         # In WAL mode NORMAL never corrupts the file; a power cut may lose the last commits,
         # which the pipeline redoes (its steps are idempotent).  FULL would fsync every post.
         db.execute("PRAGMA synchronous = NORMAL")

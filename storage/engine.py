@@ -21,6 +21,7 @@ import contextlib
 import re
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Literal
@@ -162,10 +163,21 @@ class SQLiteDatabase(Database):
         rows = self.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         return [name for (name,) in rows]
 
-    def enable_wal(self) -> None:
-        """Write-ahead logging: readers (other processes too) never wait for the writer."""
-        if self.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.execute("PRAGMA journal_mode = WAL")
+    def enable_wal(self, wait_s: float) -> None:
+        """Write-ahead logging: readers (other processes too) never wait for the writer.
+
+        The switch needs the file to itself, and SQLite answers "database is locked" at once,
+        without calling the busy handler, while another connection reads it: processes
+        starting together on a new database failed so (1 in 300 openings of 4 at once).  So
+        it is tried again for up to ``wait_s``, as a busy timeout would."""
+        deadline = time.monotonic() + wait_s
+        while self.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                self.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
 
 class PostgresDatabase(Database):
