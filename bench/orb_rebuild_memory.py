@@ -2,9 +2,13 @@
 saved index is missing or of another format, then saving it: per step, resident peak (VmHWM,
 reset between steps) and CPU s.
 
-    python bench/orb_rebuild_memory.py --db LIBRARY.db [--clips 1000] [--out /tmp/ob-memory]
+    python bench/orb_rebuild_memory.py --db LIBRARY.db|postgresql://... [--clips 1000]
+                                       [--fill 2000] [--out /tmp/ob-memory]
 
 ``--clips`` takes the first N stored items only (a smaller library from the same database).
+``--fill N`` first stores N distractor clips of 5,000 real ORB descriptors each (as
+``bench/index.py`` does) when the library holds no local features: on PostgreSQL, reading
+them is where a client-side result would hold every row at once.
 The saved file goes in ``--out`` (the library's own saved index is left alone).
 """
 
@@ -17,7 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
 import storage  # noqa: E402
 from fingerprint import signal  # noqa: E402
@@ -46,13 +52,31 @@ def _step(label: str, work):
     return result
 
 
+def _fill(db, clips: int, cache: Path) -> None:
+    import index as index_bench  # noqa: PLC0415 - bench/index.py, only to fill a library
+    import numpy as np  # noqa: PLC0415
+
+    per_clip, frames = 5000, 100
+    signals = index_bench.distractor_signals(per_clip, clips, cache)
+    started = time.perf_counter()
+    index_bench.add_distractors(
+        db, clips * frames, np.random.default_rng(3), frames=frames, signals=signals
+    )
+    print(
+        f"stored {clips} clips of {per_clip} descriptors in {time.perf_counter() - started:.0f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--db", required=True, help="a library file or a postgresql:// URL")
     parser.add_argument("--clips", type=int, default=None, help="first N stored items only")
+    parser.add_argument("--fill", type=int, default=0, help="N distractor clips if none")
     parser.add_argument("--out", type=Path, default=Path("/tmp/ob-memory"))
     args = parser.parse_args()
     db = open_db(args.db)
+    if args.fill and not storage.signal_media_ids(db, "orb"):
+        _fill(db, args.fill, args.out)
     index = signal.get("orb").new_index()
     descriptors = 0
 

@@ -22,7 +22,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -56,6 +56,14 @@ class Database:
         raise NotImplementedError
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def stream(
+        self, sql: str, params: Params = None, batch: int = 100
+    ) -> Generator[Sequence[Any], None, None]:
+        """The rows of a query that may be larger than memory (every stored fingerprint or
+        local feature), ``batch`` rows at a time from the server.  Other statements may run
+        on this connection while it is read.  Close it (or read it to the end) promptly."""
         raise NotImplementedError
 
     def query(self, sql: str, params: Params = None) -> Iterator[dict[str, Any]]:
@@ -102,6 +110,16 @@ class SQLiteDatabase(Database):
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
+
+    def stream(
+        self, sql: str, params: Params = None, batch: int = 100
+    ) -> Generator[Sequence[Any], None, None]:
+        # SQLite's cursor already steps through the result as it is read.
+        cursor = self.execute(sql, params)
+        try:
+            yield from cursor
+        finally:
+            cursor.close()
 
     def atomic(self) -> contextlib.AbstractContextManager[Database]:
         return self._scope("BEGIN")
@@ -219,6 +237,34 @@ class PostgresDatabase(Database):
             cursor = self._live().cursor()
             cursor.executemany(_pg_sql(sql), [list(row) for row in rows])
         self._count(cursor)
+
+    def stream(
+        self, sql: str, params: Params = None, batch: int = 100
+    ) -> Generator[Sequence[Any], None, None]:
+        """A server-side cursor: psycopg's plain one holds the whole result in this process
+        (every stored local feature of a large library: gigabytes).  Outside a transaction it
+        is declared WITH HOLD, so no transaction stays open on the connection while the
+        caller reads (a write made meanwhile commits at once, as everywhere else); the server
+        keeps the result of the one snapshot the query saw."""
+        with self._guard():
+            cursor = self._live().cursor(
+                f"oldclip_{secrets.token_hex(6)}", withhold=not self.in_transaction
+            )
+            cursor.itersize = batch
+            cursor.execute(_pg_sql(sql), list(params or ()))
+        try:
+            while True:
+                with self._guard():
+                    rows = cursor.fetchmany(batch)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            if not self.conn.closed:
+                import psycopg
+
+                with contextlib.suppress(psycopg.Error):  # an aborted transaction took it
+                    cursor.close()
 
     def _count(self, cursor: Any) -> None:
         verb = (cursor.statusmessage or "").split(" ", 1)[0]

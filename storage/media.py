@@ -139,20 +139,17 @@ def _index_rows(
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     from . import blobs
 
-    cursor = db.execute(
+    rows = db.stream(
         f"SELECT media_id, frame_count, hashes, variants FROM fingerprints {where}"
         "ORDER BY media_id",
         params,
     )
-    try:
-        for media_id, n, hashes, variants in cursor:
-            yield (
-                int(media_id),
-                blobs.decode_hashes(hashes, n, media_id),
-                blobs.decode_variants(variants, n, media_id),
-            )
-    finally:
-        cursor.close()
+    for media_id, n, hashes, variants in rows:
+        yield (
+            int(media_id),
+            blobs.decode_hashes(hashes, n, media_id),
+            blobs.decode_variants(variants, n, media_id),
+        )
 
 
 def evidence_media_ids(db: Database) -> set[int]:

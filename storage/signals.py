@@ -89,18 +89,16 @@ def iter_signal_rows(db: Database, name: str) -> Iterator[tuple[int, object]]:
     if name not in signal.PLUGINS:
         return
     version = signal.get(name).version
-    cursor = db.execute(
+    rows = db.stream(
         "SELECT media_id, data FROM media_signals WHERE signal = ? AND version = ? "
         "ORDER BY media_id",
         [name, version],
+        batch=20,  # a local-feature row is ~150 KB
     )
-    try:
-        for media_id, blob in cursor:
-            data = _decoded(media_id, name, version, blob)
-            if data is not None:
-                yield int(media_id), data
-    finally:
-        cursor.close()
+    for media_id, blob in rows:
+        data = _decoded(media_id, name, version, blob)
+        if data is not None:
+            yield int(media_id), data
 
 
 def signal_media_ids(db: Database, name: str) -> set[int]:

@@ -118,6 +118,32 @@ def test_opening_at_once_migrates_once(db_url: str) -> None:
         db.close()
 
 
+def test_a_large_read_comes_whole_while_writes_go_on(db: Database, db_url: str) -> None:
+    """Rebuilding an index reads every stored row (gigabytes of local features in a large
+    library) a batch at a time; writes made meanwhile on the same connection commit at once,
+    and a read left half-way holds nothing open."""
+    ids = [add_media(db, make_fp(seed))[0] for seed in range(1, 12)]
+    other = open_db(db_url)
+    try:
+        seen = []
+        for n, (media_id,) in enumerate(db.stream("SELECT id FROM media ORDER BY id", batch=3)):
+            seen.append(media_id)
+            if n == 4:
+                written, _ = add_media(db, make_fp(100))
+                assert other.execute("SELECT 1 FROM media WHERE id = ?", [written]).fetchone()
+        assert seen[: len(ids)] == ids
+        rows = db.stream("SELECT id FROM media ORDER BY id", batch=2)
+        assert next(rows) == (ids[0],)
+        rows.close()
+        assert not db.in_transaction
+        late, _ = add_media(db, make_fp(101))
+        assert other.execute("SELECT 1 FROM media WHERE id = ?", [late]).fetchone()
+        if db.dialect == "postgresql":
+            assert db.execute("SELECT count(*) FROM pg_cursors").fetchone() == (0,)
+    finally:
+        other.close()
+
+
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
 def test_a_newer_postgresql_schema_is_refused(db: Database, db_url: str) -> None:
     db.execute("UPDATE oldclip_schema SET version = ?", [CURRENT_VERSION + 1])

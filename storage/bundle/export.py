@@ -140,7 +140,7 @@ def _write_bundle(
     )
     sources = _SourcesByClip(db)
     written = signals_left_out = 0
-    rows = db.execute(
+    rows = db.stream(
         "SELECT c.id, c.title, c.description, c.first_seen, c.source, c.verdict_url, "
         "c.language, c.tags, c.claim, c.rating, c.benign, m.sha256, m.kind, m.duration, "
         "m.width, m.height, m.size, f.frame_count, f.hashes, f.times, f.variants, m.id "
@@ -182,7 +182,6 @@ def _write_bundle(
             line["signals"] = extra
         write(line)
         written += 1
-    rows.close()
     sources.close()
     if written != count:  # cannot happen inside one snapshot; never write a lying header
         raise BundleError(f"the library changed during the export ({written} != {count})")
@@ -196,24 +195,24 @@ class _SourcesByClip:
     order, merged with the clip cursor, instead of one query per clip."""
 
     def __init__(self, db: Database):
-        self._cursor = db.execute(
+        self._rows = db.stream(
             "SELECT clip_id, url, first_seen, kind, title FROM clip_sources "
             "ORDER BY clip_id, first_seen, id"
         )
-        self._pending = self._cursor.fetchone()
+        self._pending = next(self._rows, None)
 
     def of(self, clip_id: int) -> list[dict[str, Any]]:
         found = []
         while self._pending is not None and self._pending[0] < clip_id:
-            self._pending = self._cursor.fetchone()
+            self._pending = next(self._rows, None)
         while self._pending is not None and self._pending[0] == clip_id:
             _, url, first_seen, kind, title = self._pending
             found.append({"url": url, "first_seen": first_seen, "kind": kind, "title": title})
-            self._pending = self._cursor.fetchone()
+            self._pending = next(self._rows, None)
         return found
 
     def close(self) -> None:
-        self._cursor.close()
+        self._rows.close()
 
 
 def _fingerprint_json(
