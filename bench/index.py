@@ -286,14 +286,15 @@ def check_library(database: Path, orb_per_clip: int, cache: Path) -> None:
 
 def crop_query(path: Path) -> Path:
     """The edit only local features place: the check's query with a quarter of each side's
-    length cut away, off the centre (the window of ``bench/edits.py``'s off-centre crop at a
-    25% drop), written to ``path`` once."""
+    length cut away, keeping its top right corner (no frame within PDQ's index radius of the
+    stored clip: a crop kept nearer the centre is a PDQ candidate, judged on its local
+    features without their lookup), written to ``path`` once."""
     if not path.exists():
         import edits  # noqa: PLC0415 - bench/edits.py, only to make this query
 
         w, h, _, _ = edits.probe(CHECK_QUERY)
         cw, ch = round(w * 0.75), round(h * 0.75)
-        x, y = round(0.9 * (w - cw)), round(0.3 * (h - ch))
+        x, y = w - cw, 0
         path.parent.mkdir(parents=True, exist_ok=True)
         edits._render(CHECK_QUERY, path, lambda img: img[y : y + ch, x : x + cw])
     return path
