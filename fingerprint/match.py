@@ -102,14 +102,14 @@ def find_matches(
 
     A query's local features carry its pictures mirrored too (``data.mirrored``, for mirrored
     reposts), and looking both sides up doubled the search: an index that counts one side's
-    votes (``votes``) looks the upright side up first, its candidates judged until
-    ``MISSES_ONCE_PLACED`` in a row match nothing, and the mirrored side only for the
+    votes (``votes``) looks the upright side up first, its candidates judged until one
+    matches nothing while the query is not placed, and the mirrored side only for the
     pictures still unexplained, its candidates ranked with the upright ones as one lookup of
-    both would (``ranked``).  An off-centre crop at 1M hashes and 25M descriptors: the
-    search XX -> YY CPU s (``bench/index.py --saved-only --query``).  A mirrored repost costs up
-    to ``MISSES_ONCE_PLACED`` upright candidates verified more; a stored mirrored copy of
-    footage the upright pictures placed is not looked for (as PDQ's placed pictures are not
-    looked up by local features).
+    both would (``ranked``; those judged already are not judged again).  An off-centre crop
+    at 1M hashes and 25M descriptors (``bench/index.py --saved-only --query``): the search
+    1.19 -> 0.6 CPU s, the same candidates.  A mirrored repost costs one upright candidate
+    verified more (~0.08 s); a stored mirrored copy of footage the upright pictures placed is
+    not looked for (as local features do not look up the pictures PDQ placed).
     """
     if ignore is not None and not len(ignore):
         ignore = None  # nothing benign: skip the per-candidate filtering
@@ -123,8 +123,9 @@ def find_matches(
         first_pass: bool = False,
     ) -> list[Match]:
         """Matches among ``candidates``, judged best first; with ``settled``, the rest are
-        left after ``MISSES_ONCE_PLACED`` in a row match nothing once ``settled(found)`` (at
-        once in a ``first_pass``, which a second lookup follows)."""
+        left after ``MISSES_ONCE_PLACED`` in a row match nothing once ``settled(found)``, and
+        in a ``first_pass`` (a second lookup follows, ranking them again) at the first that
+        matches nothing while not settled."""
         found: list[Match] = []
         misses = 0
         for media_id in dict.fromkeys(int(m) for m in candidates if int(m) not in seen):
@@ -138,10 +139,8 @@ def find_matches(
             misses = 0 if match is not None else misses + 1
             if match is not None:
                 found.append(match)
-            elif (
-                settled is not None
-                and misses >= MISSES_ONCE_PLACED
-                and (first_pass or settled(found))
+            elif settled is not None and (
+                misses >= MISSES_ONCE_PLACED if settled(found) else first_pass
             ):
                 break
         return found
