@@ -91,6 +91,7 @@ FLAT_LIMIT = 50_000  # descriptors up to which the index scans them all
 NPROBE = 16  # inverted-file cells visited per query descriptor above FLAT_LIMIT
 CELL_SIZE = 1000  # stored descriptors a cell holds on average, whatever the library's size
 CENTRE_PROBES = 32  # cells of the centres probed to find a descriptor's nearest centres
+ROWS_CHECKED = 1 << 19  # ids of an opened index checked at a time (4 MB: in cache)
 # faiss threads of one search (a query clip's ~10,000 descriptors, upright and mirrored).  One:
 # on the 2-core machine measured, shared with other work (load ~4), two threads took 55% more
 # CPU (5.8 against 3.7 s a clip at 1M descriptors, OpenMP's waiting threads spin) and more wall
@@ -470,15 +471,31 @@ def _rows_sound(index: faiss.IndexBinary, count: int) -> bool:
     (0 up to ``count``): a search returns ids as rows, which index the picture table, so a
     file whose sums match but whose ids do not (written so, not damaged) would fail every
     `check` with an IndexError instead of being rebuilt.  One pass over the ids (8 bytes a
-    descriptor, a fifth of what the checksum already read)."""
+    descriptor, a fifth of what the checksum already read), the cells' ids copied together
+    ``ROWS_CHECKED`` at a time and checked in one call: checked cell by cell, the 25,000
+    cells of 25M descriptors took 0.18 CPU s of every `check`, now 0.09-0.12."""
     if not isinstance(index, faiss.IndexBinaryIVF):
         return True  # a flat index's ids are its rows
-    held = 0
-    for _, ids, _ in cells_of(index):
-        if ids.min() < 0 or ids.max() >= count:
-            return False
-        held += len(ids)
-    return held == count
+    lists, buffer = index.invlists, np.empty(ROWS_CHECKED, np.int64)
+
+    def sound(cells: list[np.ndarray], rows: int) -> bool:
+        ids = cells[0] if len(cells) == 1 else np.concatenate(cells, out=buffer[:rows])
+        return bool(ids.min() >= 0 and ids.max() < count)
+
+    cells: list[np.ndarray] = []
+    rows = held = 0
+    for number in range(index.nlist):
+        size = lists.list_size(number)
+        if not size:
+            continue
+        if cells and rows + size > len(buffer):
+            if not sound(cells, rows):
+                return False
+            cells, rows = [], 0
+        cells.append(faiss.rev_swig_ptr(lists.get_ids(number), size))
+        rows += size
+        held += size
+    return held == count and (not cells or sound(cells, rows))
 
 
 def _trained_like(trained: _Trained) -> _Trained:
