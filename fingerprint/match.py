@@ -107,7 +107,7 @@ def find_matches(
     pictures still unexplained, its candidates ranked with the upright ones as one lookup of
     both would (``ranked``; those judged already are not judged again).  An off-centre crop
     at 1M hashes and 25M descriptors (``bench/index.py --saved-only --query``): the search
-    1.19 -> 0.6 CPU s, the same candidates.  A mirrored repost costs one upright candidate
+    1.19 -> 0.58 CPU s, the same candidates.  A mirrored repost costs one upright candidate
     verified more (~0.08 s); a stored mirrored copy of footage the upright pictures placed is
     not looked for (as local features do not look up the pictures PDQ placed).
     """
