@@ -20,7 +20,7 @@ STAGES = {
     "fingerprint the query": ("oldclip.library:Library", "fingerprint"),
     "match: refresh and provenance (DB)": ("oldclip.library:Library", "match"),
     "PDQ search": ("fingerprint.index:HashIndex", "candidates"),
-    "ORB search": ("fingerprint.local_index:LocalIndex", "candidates"),
+    "ORB search": ("fingerprint.local_index:LocalIndex", "votes"),
     "sound search": ("fingerprint.audio_index:SoundIndex", "candidates"),
     "load candidates (DB)": ("oldclip.indexset:IndexSet", "load"),
     "verify PDQ": ("fingerprint.pdq:PdqSignal", "compare"),
