@@ -54,12 +54,14 @@ def sample_aspect(stream: av.VideoStream) -> Fraction | None:
 
 
 def luma(frame: av.VideoFrame) -> np.ndarray | None:
-    """The frame's luma plane as a (height, width) uint8 array, for planar YUV and grey.
+    """The frame's luma plane as a (height, width) view of the frame's memory, for planar YUV
+    and grey: uint8 for 8-bit planes, the 16-bit words of deeper ones (little-endian, 9..16
+    bits); None for other pixel formats.
 
     Asking FFmpeg to convert and scale a frame costs more than decoding it; the Y plane is
-    already the grey picture PDQ hashes.  8-bit planes are a view of the frame's memory; deeper
-    ones (little-endian 9..16 bits in 16-bit words) keep their 8 high bits.  None for other
-    pixel formats.
+    already the grey picture PDQ hashes.  Deeper planes are left as words: every decoded frame
+    gives a cut thumbnail (``luma_thumb``), but only sampled ones need 8 bits (``luma8``), and
+    converting every 10-bit plane cost more than the rest of the sampling.
     """
     fmt = frame.format
     if not fmt.name.startswith(("yuv", "yuvj", "nv12", "nv21", "gray")):
@@ -73,7 +75,14 @@ def luma(frame: av.VideoFrame) -> np.ndarray | None:
     if not 8 < bits <= 16 or fmt.name.endswith("be"):
         return None
     words = np.frombuffer(plane, "<u2").reshape(-1, plane.line_size // 2)
-    return (words[: frame.height, : frame.width] >> (bits - 8)).astype(np.uint8)
+    return words[: frame.height, : frame.width]
+
+
+def luma8(frame: av.VideoFrame, plane: np.ndarray) -> np.ndarray:
+    """``plane`` (``luma(frame)``) in 8 bits: itself, or a deeper plane's 8 high bits."""
+    if plane.dtype == np.uint8:
+        return plane
+    return (plane >> (frame.format.components[0].bits - 8)).astype(np.uint8)
 
 
 def luma_thumb(frame: av.VideoFrame, plane: np.ndarray | None) -> np.ndarray:
@@ -82,41 +91,58 @@ def luma_thumb(frame: av.VideoFrame, plane: np.ndarray | None) -> np.ndarray:
         return frame.to_ndarray(format="gray", width=CUT_SIDE, height=CUT_SIDE).astype(np.int16)
     step_y = max(1, plane.shape[0] // CUT_SIDE)
     step_x = max(1, plane.shape[1] // CUT_SIDE)
-    return plane[::step_y, ::step_x][:CUT_SIDE, :CUT_SIDE].astype(np.int16)
+    thumb = plane[::step_y, ::step_x][:CUT_SIDE, :CUT_SIDE]
+    return luma8(frame, thumb).astype(np.int16)
 
 
-def luma_image(frame: av.VideoFrame, plane: np.ndarray) -> Image.Image:
-    """The luma plane as a Pillow image; for 8-bit frames over the frame's own memory
-    (``Image.fromarray`` of the strided plane copied it, twice for an anchor)."""
+def small_grey(
+    frame: av.VideoFrame,
+    plane: np.ndarray | None,
+    side: int,
+    sar: Fraction | None = None,
+    sharp: bool = False,
+) -> np.ndarray:
+    """The frame in grey at square pixels, ``side`` on the long side at most.
+
+    ``plane`` is its 8-bit luma plane (``luma8``), None for other pixel formats.  Shrunk by a
+    whole factor with Pillow's ``reduce`` (a box filter: no detail aliases), then by the
+    remaining factor, under 2: by a box resize (area-averaged), or if ``sharp`` bilinearly
+    with OpenCV's bit-exact INTER_LINEAR_EXACT, at a quarter of its CPU (0.21 ms against
+    0.83 for 720 to 480 px; under 2x, every pixel still counts).  The work picture needs the
+    box: blurred-fill borders are told by how little detail their lines have, and bilinear
+    shrinking left a test's fill too sharp.  Local features find corners on a pyramid that
+    ORB itself shrinks bilinearly, so the detail picture is ``sharp``.  OpenCV's INTER_AREA
+    took 3.5x Pillow's CPU for 1080p to 256 px (a factor of 7.5 takes its slow general path).
+    """
+    w, h = work_size(*display_size(frame.width, frame.height, sar), side)
+    if plane is None:
+        return frame.reformat(width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
+    factor = min(plane.shape[1] // w, plane.shape[0] // h)
+    if sharp:
+        import cv2  # see _expand_limited_range
+
+        if factor >= 2:  # fast box filter by a whole factor, then the remainder
+            plane = np.asarray(_image(frame, plane).reduce(factor))
+        small = cv2.resize(plane, (w, h), interpolation=cv2.INTER_LINEAR_EXACT)
+    else:
+        image = _image(frame, plane)
+        if factor >= 2:
+            image = image.reduce(factor)
+        small = np.asarray(image.resize((w, h), Image.Resampling.BOX))
+    full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
+    if not full_range:  # video black is 16, white 235: make 0..255
+        return _expand_limited_range(small)
+    return small
+
+
+def _image(frame: av.VideoFrame, plane: np.ndarray) -> Image.Image:
+    """The 8-bit luma plane as a Pillow image; for 8-bit frames over the frame's own memory
+    (``Image.fromarray`` of the strided plane copied it)."""
     if frame.format.components[0].bits != 8:  # a deeper plane, already copied to 8 bits
         return Image.fromarray(plane)
     raw = frame.planes[0]
     size = (frame.width, frame.height)
     return Image.frombuffer("L", size, raw, "raw", "L", raw.line_size, 1)
-
-
-def small_grey(
-    frame: av.VideoFrame, image: Image.Image | None, side: int, sar: Fraction | None = None
-) -> np.ndarray:
-    """The frame in grey at square pixels, ``side`` on the long side at most, area-averaged so
-    that small details do not alias.
-
-    ``image`` is its luma plane (``luma_image``), None for other pixel formats.  Pillow's
-    whole-factor ``reduce`` then a box resize: OpenCV's INTER_AREA took 3.5x its CPU
-    for 1080p to 256 px (a factor of 7.5 takes its slow general path), and changed PDQ by a
-    median 4 bits (max 36) on the shared videos.
-    """
-    w, h = work_size(*display_size(frame.width, frame.height, sar), side)
-    if image is None:
-        return frame.reformat(width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
-    factor = min(image.width // w, image.height // h)
-    if factor >= 2:
-        image = image.reduce(factor)  # fast box filter by a whole factor, then the remainder
-    small = np.asarray(image.resize((w, h), Image.Resampling.BOX))
-    full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
-    if not full_range:  # video black is 16, white 235: make 0..255
-        return _expand_limited_range(small)
-    return small
 
 
 def _expand_limited_range(grey: np.ndarray) -> np.ndarray:
