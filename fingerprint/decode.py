@@ -426,7 +426,7 @@ def _sample_frames(
         picture = luma8(frame, plane) if plane is not None else None
         sar = sample_aspect(stream) if stream is not None else None
         grey = small_grey(frame, picture, WORK_SIDE, sar)
-        detail = small_grey(frame, picture, DETAIL_SIDE, sar, sharp=True) if is_anchor else None
+        detail = small_grey(frame, picture, DETAIL_SIDE, sar) if is_anchor else None
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360
         if rotation:
             grey = np.ascontiguousarray(np.rot90(grey, k=rotation // 90))

@@ -96,39 +96,26 @@ def luma_thumb(frame: av.VideoFrame, plane: np.ndarray | None) -> np.ndarray:
 
 
 def small_grey(
-    frame: av.VideoFrame,
-    plane: np.ndarray | None,
-    side: int,
-    sar: Fraction | None = None,
-    sharp: bool = False,
+    frame: av.VideoFrame, plane: np.ndarray | None, side: int, sar: Fraction | None = None
 ) -> np.ndarray:
-    """The frame in grey at square pixels, ``side`` on the long side at most.
+    """The frame in grey at square pixels, ``side`` on the long side at most, area-averaged so
+    that small details do not alias.
 
-    ``plane`` is its 8-bit luma plane (``luma8``), None for other pixel formats.  Shrunk by a
-    whole factor with Pillow's ``reduce`` (a box filter: no detail aliases), then by the
-    remaining factor, under 2: by a box resize (area-averaged), or if ``sharp`` bilinearly
-    with OpenCV's bit-exact INTER_LINEAR_EXACT, at a quarter of its CPU (0.21 ms against
-    0.83 for 720 to 480 px; under 2x, every pixel still counts).  The work picture needs the
-    box: blurred-fill borders are told by how little detail their lines have, and bilinear
-    shrinking left a test's fill too sharp.  Local features find corners on a pyramid that
-    ORB itself shrinks bilinearly, so the detail picture is ``sharp``.  OpenCV's INTER_AREA
-    took 3.5x Pillow's CPU for 1080p to 256 px (a factor of 7.5 takes its slow general path).
+    ``plane`` is its 8-bit luma plane (``luma8``), None for other pixel formats.  Pillow's
+    whole-factor ``reduce`` then a box resize: OpenCV's INTER_AREA took 3.5x its CPU
+    for 1080p to 256 px (a factor of 7.5 takes its slow general path), and changed PDQ by a
+    median 4 bits (max 36) on the shared videos.  A bilinear last step (OpenCV's, a quarter of
+    the box's CPU) left blurred fills too sharp to be told from footage, and made a combined
+    edit of bench/accuracy.py lose its local-feature match.
     """
     w, h = work_size(*display_size(frame.width, frame.height, sar), side)
     if plane is None:
         return frame.reformat(width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
-    factor = min(plane.shape[1] // w, plane.shape[0] // h)
-    if sharp:
-        import cv2  # see _expand_limited_range
-
-        if factor >= 2:  # fast box filter by a whole factor, then the remainder
-            plane = np.asarray(_image(frame, plane).reduce(factor))
-        small = cv2.resize(plane, (w, h), interpolation=cv2.INTER_LINEAR_EXACT)
-    else:
-        image = _image(frame, plane)
-        if factor >= 2:
-            image = image.reduce(factor)
-        small = np.asarray(image.resize((w, h), Image.Resampling.BOX))
+    image = _image(frame, plane)
+    factor = min(image.width // w, image.height // h)
+    if factor >= 2:
+        image = image.reduce(factor)  # fast box filter by a whole factor, then the remainder
+    small = np.asarray(image.resize((w, h), Image.Resampling.BOX))
     full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
     if not full_range:  # video black is 16, white 235: make 0..255
         return _expand_limited_range(small)
