@@ -60,8 +60,9 @@ def luma(frame: av.VideoFrame) -> np.ndarray | None:
 
     Asking FFmpeg to convert and scale a frame costs more than decoding it; the Y plane is
     already the grey picture PDQ hashes.  Deeper planes are left as words: every decoded frame
-    gives a cut thumbnail (``luma_thumb``), but only sampled ones need 8 bits (``luma8``), and
-    converting every 10-bit plane cost more than the rest of the sampling.
+    gives a cut thumbnail (``luma_thumb``), but only sampled ones need 8 bits (``luma8``);
+    converting each whole 10-bit plane cost 50 us for 480x720 (3 us now for the thumbnail's
+    pixels), for the 3 decoded frames in 4 that no sample takes.
     """
     fmt = frame.format
     if not fmt.name.startswith(("yuv", "yuvj", "nv12", "nv21", "gray")):
@@ -95,23 +96,30 @@ def luma_thumb(frame: av.VideoFrame, plane: np.ndarray | None) -> np.ndarray:
     return luma8(frame, thumb).astype(np.int16)
 
 
+def luma_image(frame: av.VideoFrame, plane: np.ndarray) -> Image.Image:
+    """The luma plane as a Pillow image; for 8-bit frames over the frame's own memory
+    (``Image.fromarray`` of the strided plane copied it, twice for an anchor)."""
+    if frame.format.components[0].bits != 8:  # a deeper plane, already copied to 8 bits
+        return Image.fromarray(plane)
+    raw = frame.planes[0]
+    size = (frame.width, frame.height)
+    return Image.frombuffer("L", size, raw, "raw", "L", raw.line_size, 1)
+
+
 def small_grey(
-    frame: av.VideoFrame, plane: np.ndarray | None, side: int, sar: Fraction | None = None
+    frame: av.VideoFrame, image: Image.Image | None, side: int, sar: Fraction | None = None
 ) -> np.ndarray:
     """The frame in grey at square pixels, ``side`` on the long side at most, area-averaged so
     that small details do not alias.
 
-    ``plane`` is its 8-bit luma plane (``luma8``), None for other pixel formats.  Pillow's
+    ``image`` is its luma plane (``luma_image``), None for other pixel formats.  Pillow's
     whole-factor ``reduce`` then a box resize: OpenCV's INTER_AREA took 3.5x its CPU
     for 1080p to 256 px (a factor of 7.5 takes its slow general path), and changed PDQ by a
-    median 4 bits (max 36) on the shared videos.  A bilinear last step (OpenCV's, a quarter of
-    the box's CPU) left blurred fills too sharp to be told from footage, and made a combined
-    edit of bench/accuracy.py lose its local-feature match.
+    median 4 bits (max 36) on the shared videos.
     """
     w, h = work_size(*display_size(frame.width, frame.height, sar), side)
-    if plane is None:
+    if image is None:
         return frame.reformat(width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
-    image = _image(frame, plane)
     factor = min(image.width // w, image.height // h)
     if factor >= 2:
         image = image.reduce(factor)  # fast box filter by a whole factor, then the remainder
@@ -120,16 +128,6 @@ def small_grey(
     if not full_range:  # video black is 16, white 235: make 0..255
         return _expand_limited_range(small)
     return small
-
-
-def _image(frame: av.VideoFrame, plane: np.ndarray) -> Image.Image:
-    """The 8-bit luma plane as a Pillow image; for 8-bit frames over the frame's own memory
-    (``Image.fromarray`` of the strided plane copied it)."""
-    if frame.format.components[0].bits != 8:  # a deeper plane, already copied to 8 bits
-        return Image.fromarray(plane)
-    raw = frame.planes[0]
-    size = (frame.width, frame.height)
-    return Image.frombuffer("L", size, raw, "raw", "L", raw.line_size, 1)
 
 
 def _expand_limited_range(grey: np.ndarray) -> np.ndarray:
