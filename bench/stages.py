@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from fingerprint import audio, decode, fingerprint_file, sha256_file, signal  # noqa: E402
+from fingerprint import local as _local  # noqa: E402, F401 - OpenCV on one thread, as shipped
 from fingerprint.chromaprint import SAMPLE_RATE  # noqa: E402
 from fingerprint.hashing import PdqExtractor  # noqa: E402
 from fingerprint.local_features import LocalExtractor  # noqa: E402

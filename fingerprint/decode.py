@@ -21,7 +21,7 @@ import av
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .pixels import luma, luma_image, luma_thumb, sample_aspect, small_grey
+from .pixels import luma, luma8, luma_image, luma_thumb, sample_aspect, small_grey
 from .settings import Limits
 from .types import MediaError
 
@@ -423,7 +423,7 @@ def _sample_frames(
         is_anchor = anchor.due(t) or cut
         if not (dense.due(t) or is_anchor):
             continue
-        image = luma_image(frame, plane) if plane is not None else None
+        image = luma_image(frame, luma8(frame, plane)) if plane is not None else None
         sar = sample_aspect(stream) if stream is not None else None
         grey = small_grey(frame, image, WORK_SIDE, sar)
         detail = small_grey(frame, image, DETAIL_SIDE, sar) if is_anchor else None

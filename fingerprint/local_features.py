@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import cv2
@@ -233,8 +234,10 @@ def _chosen(orb: cv2.ORB, picture: np.ndarray, budget: int) -> list[cv2.KeyPoint
         return list(found)
     count = len(found)
     points = cv2.KeyPoint_convert(found).reshape(-1, 2)  # float32, without a Python loop
-    strength = np.fromiter((k.response for k in found), np.float32, count)
-    level = np.fromiter((k.octave for k in found), np.int64, count)
+    # ``map`` of an attribute getter: a third less CPU than a generator over thousands of
+    # keypoints a picture (nothing in OpenCV returns these fields as arrays).
+    strength = np.fromiter(map(_RESPONSE, found), np.float32, count)
+    level = np.fromiter(map(_OCTAVE, found), np.int64, count)
     shares = _level_shares(orb, budget)
     present = np.bincount(level, minlength=len(shares))
     wanted = np.zeros(len(present), np.int64)  # levels past ORB's own (none) get nothing
@@ -248,6 +251,9 @@ def _chosen(orb: cv2.ORB, picture: np.ndarray, budget: int) -> list[cv2.KeyPoint
     first = np.searchsorted(-levels, -levels)  # where each level's run starts in ``order``
     kept = order[np.arange(count) - first < wanted[levels]]
     return [found[i] for i in kept[:budget].tolist()]
+
+
+_RESPONSE, _OCTAVE = attrgetter("response"), attrgetter("octave")
 
 
 def _mirror(point: cv2.KeyPoint, width: int, scale_factor: float) -> cv2.KeyPoint:
