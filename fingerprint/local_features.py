@@ -54,6 +54,14 @@ STILL_CHANGE = 1.0
 THUMB_SIDE = 16
 MIN_SIDE = 64  # px: narrower pictures have no room for ORB's 31 px patches at two scales
 MIN_POINTS = 12  # a picture with fewer keypoints (flat, dark, blurred) is not kept
+FAST_THRESHOLD = 12  # grey levels: ORB's corner detector, for every picture
+# A kept picture with fewer corners than its budget is low-texture footage (a knob on a blank
+# door, a vehicle on sand, tracers in a night sky): its weaker corners, down to this threshold,
+# fill the rest of the budget after every strong one.  On 40 generated low-texture clips
+# (sky, night, smoke, desert, wall; 251 queries against 19 references, each compared with
+# every one) recall rose from 72 to 86 of 171 with no wrong answer (8: 81); a picture with
+# fewer than MIN_POINTS strong corners stays out, so that blank pictures are not kept on noise.
+LOW_TEXTURE_FAST = 6
 MAX_FRAMES = 4 * 3600  # pictures kept per item at most: an hour at one a second
 
 _MAGIC = b"ORB1"
@@ -119,7 +127,7 @@ class LocalExtractor:
     def __init__(self, photo: bool) -> None:
         self.photo = photo
         self.budget = PHOTO_POINTS if photo else MAX_POINTS
-        self._orb = cv2.ORB_create(nfeatures=DETECTED * self.budget, fastThreshold=12)
+        self._orb = cv2.ORB_create(nfeatures=DETECTED * self.budget, fastThreshold=FAST_THRESHOLD)
         self._last_time = -1e9
         self._last_thumb: np.ndarray | None = None
         self._times: list[float] = []
@@ -229,6 +237,8 @@ def _chosen(orb: cv2.ORB, picture: np.ndarray, budget: int) -> list[cv2.KeyPoint
     sort for all levels, where a loop of sorts per level cost more than ORB's detection.
     """
     found = orb.detect(picture, None)
+    if MIN_POINTS <= len(found) < budget:
+        return _with_weak_corners(orb, picture, found, budget)
     if len(found) <= budget:
         return list(found)
     count = len(found)
@@ -248,6 +258,22 @@ def _chosen(orb: cv2.ORB, picture: np.ndarray, budget: int) -> list[cv2.KeyPoint
     first = np.searchsorted(-levels, -levels)  # where each level's run starts in ``order``
     kept = order[np.arange(count) - first < wanted[levels]]
     return [found[i] for i in kept[:budget].tolist()]
+
+
+def _with_weak_corners(
+    orb: cv2.ORB, picture: np.ndarray, strong: Sequence[cv2.KeyPoint], budget: int
+) -> list[cv2.KeyPoint]:
+    """Every strong corner, then the strongest of the weak ones (``LOW_TEXTURE_FAST``) up to
+    ``budget``: the strong ones come first, so a low-texture picture keeps all it had."""
+    orb.setFastThreshold(LOW_TEXTURE_FAST)
+    try:
+        weak = orb.detect(picture, None)
+    finally:
+        orb.setFastThreshold(FAST_THRESHOLD)
+    taken = {(round(k.pt[0]), round(k.pt[1]), k.octave) for k in strong}
+    added = [k for k in weak if (round(k.pt[0]), round(k.pt[1]), k.octave) not in taken]
+    added.sort(key=lambda k: -k.response)
+    return [*strong, *added[: budget - len(strong)]]
 
 
 def _mirror(point: cv2.KeyPoint, width: int, scale_factor: float) -> cv2.KeyPoint:
