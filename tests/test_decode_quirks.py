@@ -38,16 +38,21 @@ def encode(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     sar: Fraction | None = None,
+    rate: int = 30,
+    x264_params: str | None = None,
 ) -> Path:
-    """Encode RGB frames at 30 fps; ``sar`` goes in the bitstream and (MP4) the container."""
+    """Encode RGB frames at ``rate`` fps; ``sar`` goes in the bitstream and (MP4) the
+    container; the container is the one the file name's suffix says."""
     frames = list(frames)
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=30)
+        stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.options = {"preset": "ultrafast", "crf": "18"}
         if codec == "libx265":
             stream.options["x265-params"] = "log-level=error"
+        if x264_params:
+            stream.options["x264-params"] = x264_params
         if sar is not None:
             stream.codec_context.sample_aspect_ratio = sar
             stream.sample_aspect_ratio = sar
@@ -204,7 +209,8 @@ def test_an_animated_webp_or_png_is_read_as_an_animation(
 
 
 def write_576i(path: Path, frames: list[np.ndarray], fields: bool) -> Path:
-    """A DVB-style capture in MPEG-TS: 720x576 at a 16:9 display aspect, H.264 at 15 fps.
+    """A DVB-style capture (``path`` ends in .ts: MPEG-TS) of 720x576 ``frames`` at a 16:9
+    display aspect, H.264 at 15 fps.
 
     With ``fields`` each frame weaves two moments of the footage (its even lines one frame of
     the 30 fps original, its odd lines the next), coded interlaced, top field first, as a
@@ -216,18 +222,9 @@ def write_576i(path: Path, frames: list[np.ndarray], fields: bool) -> Path:
         if fields:
             frame[1::2] = second[1::2]
         woven.append(frame)
-    with av.open(str(path), "w", format="mpegts") as container:
-        stream = container.add_stream("libx264", rate=15)
-        stream.width, stream.height, stream.pix_fmt = 720, 576, "yuv420p"
-        stream.codec_context.sample_aspect_ratio = Fraction(64, 45)
-        stream.options = {"preset": "ultrafast", "crf": "18"}
-        if fields:
-            stream.options["x264-params"] = "tff=1"
-        for pixels in woven:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
+    return encode(
+        path, woven, sar=Fraction(64, 45), rate=15, x264_params="tff=1" if fields else None
+    )
 
 
 def test_an_interlaced_tv_capture_scores_as_the_progressive_one(
