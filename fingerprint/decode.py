@@ -21,6 +21,7 @@ import av
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .deinterlace import deinterlaced
 from .pixels import luma, luma8, luma_image, luma_thumb, sample_aspect, small_grey
 from .settings import Limits
 from .types import MediaError
@@ -387,7 +388,8 @@ def _sample(
 ) -> Iterator[Sample]:
     """The samples of a video stream (``_sample_frames``)."""
     steps = (1.0 / limits.sample_fps, 1.0 / limits.anchor_fps)
-    return _sample_frames(_frames(container, stream, steps), name, limits, stream)
+    frames = deinterlaced(_frames(container, stream, steps), stream)
+    return _sample_frames(frames, name, limits, stream)
 
 
 def _sample_frames(

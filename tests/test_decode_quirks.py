@@ -38,16 +38,21 @@ def encode(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     sar: Fraction | None = None,
+    rate: int = 30,
+    x264_params: str | None = None,
 ) -> Path:
-    """Encode RGB frames at 30 fps; ``sar`` goes in the bitstream and (MP4) the container."""
+    """Encode RGB frames at ``rate`` fps; ``sar`` goes in the bitstream and (MP4) the
+    container; the container is the one the file name's suffix says."""
     frames = list(frames)
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=30)
+        stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.options = {"preset": "ultrafast", "crf": "18"}
         if codec == "libx265":
             stream.options["x265-params"] = "log-level=error"
+        if x264_params:
+            stream.options["x264-params"] = x264_params
         if sar is not None:
             stream.codec_context.sample_aspect_ratio = sar
             stream.sample_aspect_ratio = sar
@@ -201,3 +206,42 @@ def test_an_animated_webp_or_png_is_read_as_an_animation(
     [match] = find_matches(fingerprint_file(path), lib.index, lib.load)
     assert match.score >= 0.8
     assert abs(match.query_start - 1.0 - match.ref_start) < 0.5  # after the 1 s title card
+
+
+def write_576i(path: Path, frames: list[np.ndarray], fields: bool) -> Path:
+    """A DVB-style capture (``path`` ends in .ts: MPEG-TS) of 720x576 ``frames`` at a 16:9
+    display aspect, H.264 at 15 fps.
+
+    With ``fields`` each frame weaves two moments of the footage (its even lines one frame of
+    the 30 fps original, its odd lines the next), coded interlaced, top field first, as a
+    576i broadcast is; else each frame is the first of the two, progressive.
+    """
+    woven = []
+    for first, second in zip(frames[::2], frames[1::2], strict=False):
+        frame = first.copy()
+        if fields:
+            frame[1::2] = second[1::2]
+        woven.append(frame)
+    return encode(
+        path, woven, sar=Fraction(64, 45), rate=15, x264_params="tff=1" if fields else None
+    )
+
+
+def test_an_interlaced_tv_capture_scores_as_the_progressive_one(
+    tmp_path: Path, footage: list[np.ndarray]
+) -> None:
+    # A TV capture's frames weave two fields a field-time apart: read as one picture, anything
+    # moving is combed, and the capture scored below a progressive copy of the same footage.
+    # The fields must be woven at full height, so the footage is stretched to 576 lines first.
+    # (Before: samples up to 2.4 grey levels off the progressive copy's, score 0.86 against
+    # 0.94; with the fields separated: 0.4, and 0.90.)
+    tall = squeezed(footage, (720, 576))
+    lib = single(DOORKNOB)
+    paths, scores = {}, {}
+    for fields in (False, True):
+        paths[fields] = write_576i(tmp_path / f"capture-{fields}.ts", tall, fields)
+        [match] = find_matches(fingerprint_file(paths[fields]), lib.index, lib.load)
+        assert abs(match.ref_start - match.query_start) < 0.5  # at the same time
+        scores[fields] = match.score
+    assert max(differences(greys(paths[False]), greys(paths[True]))) < 1.0
+    assert scores[True] >= scores[False] - 0.06, scores
