@@ -481,7 +481,9 @@ def test_a_vertical_cut_of_low_texture_footage_is_found_by_its_weaker_corners(tm
     with av.open(str(vertical), "w") as container:
         stream = container.add_stream("libx264", rate=30)
         stream.width, stream.height, stream.pix_fmt = side, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
+        # One encoder thread: x264's threads may decide differently from run to run, and
+        # this pair is close to the line (17 inliers, 12 needed).
+        stream.options = {"preset": "veryfast", "crf": "23", "threads": "1"}
         for pixels in frames:
             cut = np.ascontiguousarray(pixels[:, left : left + side])
             container.mux(stream.encode(av.VideoFrame.from_ndarray(cut, format="rgb24")))
