@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -96,6 +96,11 @@ class ThreadedPostgres(Database):
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.current.executemany(sql, rows)
+
+    def stream(
+        self, sql: str, params: Params = None, batch: int = 100
+    ) -> Generator[Sequence[Any], None, None]:
+        return self.current.stream(sql, params, batch)  # read on this thread's connection
 
     def atomic(self) -> contextlib.AbstractContextManager[Database]:
         return self.current.atomic()
