@@ -104,12 +104,19 @@ def inside(folder: Path, name: str) -> Path:
 
 def import_folder(library: Library, folder: Path) -> ImportReport:
     """Add every row's file; Ctrl-C raises ImportInterrupted with what was saved until then."""
+    import storage
+
     manifest, rows = read_manifest(folder)
     report = ImportReport()
+    before = storage.last_clip_id(library.db)
     try:
         for where, row in tqdm(rows, desc="importing", unit="file"):
             _import_row(library, folder, manifest.name, where, row, report)
     except KeyboardInterrupt:
+        # Ctrl-C may land after a row's clip is committed but before it is counted (while
+        # the search index catches up): what is in the library says what was added.
+        added = storage.count_clips_added(library.db, f"import:{manifest.name}", before)
+        report.added = max(report.added, added)
         raise ImportInterrupted(report) from None
     return report
 

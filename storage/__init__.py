@@ -86,6 +86,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "clip_for_media",
             "clip_sources",
             "count_clips",
+            "count_clips_added",
+            "last_clip_id",
             "get_clip",
             "library_version",
             "list_clips",

@@ -292,6 +292,19 @@ def count_clips(db: Database) -> int:
     return int(db.execute("SELECT count(*) FROM clips WHERE benign = 0").fetchone()[0])
 
 
+def last_clip_id(db: Database) -> int:
+    """The newest clip's id (0 if none): clips added later have higher ids."""
+    return int(db.execute("SELECT coalesce(max(id), 0) FROM clips").fetchone()[0])
+
+
+def count_clips_added(db: Database, added_by: str, after_id: int) -> int:
+    """Clips recorded by ``added_by`` (an import, say) since the clip ``after_id``."""
+    row = db.execute(
+        "SELECT count(*) FROM clips WHERE added_by = ? AND id > ?", [added_by, after_id]
+    )
+    return int(row.fetchone()[0])
+
+
 def remove_clip(db: Database, clip_id: int) -> bool:
     """Delete a clip; return False if there was none.
 
