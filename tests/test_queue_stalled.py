@@ -62,16 +62,18 @@ async def test_a_stalled_job_whose_item_was_queued_again_ends_and_the_item_is_do
             # The scheduler's rescan queues the item, still 'new', once more.
             assert await defer_media(app, [item]) == 1
 
-            await app.tasks[STALLED].defer_async(timestamp=0)
+            clean_up = await app.tasks[STALLED].defer_async(timestamp=0)
             await drain(library, config, app)
 
             assert storage.get_post_media(library.db, item).state == "notified"
             statuses = library.db.execute(
-                "SELECT task_name, status::text FROM procrastinate_jobs ORDER BY id"
+                "SELECT id, task_name, status::text FROM procrastinate_jobs ORDER BY id"
             ).fetchall()
-            media_jobs = [status for task, status in statuses if task == MEDIA_JOB]
+            media_jobs = [status for _, task, status in statuses if task == MEDIA_JOB]
             assert media_jobs == ["aborted", "succeeded"]  # the dead one's ended, not run
-            assert {status for task, status in statuses if task == STALLED} == {"succeeded"}
+            assert [status for id_, _, status in statuses if id_ == clean_up] == ["succeeded"]
+            # A 10 s tick during the drain may queue one more clean-up, left for later: none fails.
+            assert "failed" not in {status for _, task, status in statuses if task == STALLED}
             assert count(library, UNFINISHED_JOBS) == 0
     finally:
         library.close()
