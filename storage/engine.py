@@ -17,6 +17,7 @@ back into Python between statements) cannot replay; the lock makes them wait ins
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import re
 import secrets
@@ -37,8 +38,11 @@ MIGRATE_LOCK = 0x6F6C64636C_0002
 LOCK_WAIT_S = 30.0  # see PostgresDatabase.lock_wait_s
 
 
-class Database:
+class Database(abc.ABC):
     """What storage functions may do with a database, on either engine.
+
+    Abstract, so that a wrapper lacking one of these (a worker's threaded connection once
+    lacked ``stream``, and every media job failed) cannot even be made.
 
     ``execute`` returns a DB-API cursor (``fetchone``, ``fetchall``, iteration, ``rowcount``);
     ``query`` yields each row as a dict.  ``changes`` counts the rows written through this
@@ -52,19 +56,20 @@ class Database:
     # disk full, read-only, connection lost).
     operational_error: type[Exception]
 
-    def execute(self, sql: str, params: Params = None) -> Any:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Params = None) -> Any: ...
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
+    @abc.abstractmethod
     def stream(
         self, sql: str, params: Params = None, batch: int = 100
     ) -> Generator[Sequence[Any], None, None]:
         """The rows of a query that may be larger than memory (every stored fingerprint or
         local feature), ``batch`` rows at a time from the server.  Other statements may run
         on this connection while it is read.  Close it (or read it to the end) promptly."""
-        raise NotImplementedError
+        ...
 
     def query(self, sql: str, params: Params = None) -> Iterator[dict[str, Any]]:
         cursor = self.execute(sql, params)
@@ -72,24 +77,26 @@ class Database:
         for row in cursor:
             yield dict(zip(columns, row, strict=True))
 
+    @abc.abstractmethod
     def atomic(self) -> contextlib.AbstractContextManager[Database]:
         """One transaction; a savepoint inside an outer one."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def immediate(self) -> contextlib.AbstractContextManager[Database]:
         """A write transaction that excludes every other ``immediate`` from its first read."""
-        raise NotImplementedError
+        ...
 
     @property
-    def in_transaction(self) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def in_transaction(self) -> bool: ...
 
     @property
-    def changes(self) -> int:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def changes(self) -> int: ...
 
-    def table_names(self) -> list[str]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def table_names(self) -> list[str]: ...
 
     def close(self) -> None:
         self.conn.close()
