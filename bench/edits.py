@@ -39,6 +39,11 @@ GIF_FPS = 10
 GIF_WIDTH = 320
 PIECE_S = 3.0  # a short piece cut from further into the video than ``middle_5s``
 STILL_S = 5.0  # a still of the footage shown as a video
+# Where in the footage a still is taken, as a share of its length: "still_video" pauses at
+# 0.4, as the photo edits do; a repost may grab any moment, so stills near the start and the
+# end are queried too (the 0.4 frame alone missed every still of a clip whose 0.4 moment was
+# its blankest, and showed nothing of the rest of it).
+STILL_AT = {"still_video": 0.4, "still_video_early": 0.1, "still_video_late": 0.75}
 VERTICAL = (360, 640)  # the 9:16 canvas of vertical reposts (width, height)
 
 
@@ -370,8 +375,8 @@ def still_frame(src: Path, at: float = 0.4) -> Frame:
     return next(img for t, img in _decode(src) if t >= chosen)
 
 
-def _still_video(src: Path, dst: Path) -> Path:
-    img = _even(still_frame(src))
+def _still_video(src: Path, dst: Path, at: float = STILL_AT["still_video"]) -> Path:
+    img = _even(still_frame(src, at))
     fps = Fraction(25)
     _write_mp4(dst, (img for _ in range(round(STILL_S * fps))), fps, None)
     return dst
@@ -454,6 +459,8 @@ EDITS: dict[str, Callable[[Path, Path], Path]] = {
     "screen_filmed": lambda s, d: _render(s, d, _screen_filmed_tf, fps=15),
     "piece_3s": _piece_3s,
     "still_video": _still_video,
+    "still_video_early": lambda s, d: _still_video(s, d, STILL_AT["still_video_early"]),
+    "still_video_late": lambda s, d: _still_video(s, d, STILL_AT["still_video_late"]),
     "combo_crop": _combo_crop,
     "combo_vertical": _combo_vertical,
 }

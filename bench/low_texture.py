@@ -38,11 +38,13 @@ from sources import _camera_frames  # noqa: E402
 
 KINDS = ("sky", "night", "smoke", "desert", "wall")
 SIZE = (1600, 900)  # the scene filmed, larger than the camera's picture
+# Stills from three moments (``edits.STILL_AT``): a repost may grab any of them.
+STILLS = ["still_video", "still_video_early", "still_video_late"]
 REFERENCE_EDITS = [
-    "crop_9x16", "still_video", "crop_offcentre", "piece_3s", "reencode_low_bitrate",
+    "crop_9x16", *STILLS, "crop_offcentre", "piece_3s", "reencode_low_bitrate",
     "blurred_fill", "mirror", "frame", "photo_screenshot",
 ]  # fmt: skip
-NEGATIVE_EDITS = ["none", "crop_9x16", "still_video", "blurred_fill"]
+NEGATIVE_EDITS = ["none", "crop_9x16", *STILLS, "blurred_fill"]
 PHOTO = {"frame", "photo_screenshot"}
 
 
