@@ -84,7 +84,7 @@ import numpy as np
 
 from .local_build import cells_of, filled, live_rows, serialised
 from .local_features import DESCRIPTOR_BYTES, LocalFeatures
-from .match import ranked
+from .signal import ranked
 
 VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor votes
 NEIGHBOURS = 4  # stored descriptors that may vote per query descriptor
