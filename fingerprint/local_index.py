@@ -482,7 +482,8 @@ def _rows_sound(index: faiss.IndexBinary, count: int) -> bool:
 
     def sound(cells: list[np.ndarray], rows: int) -> bool:
         ids = cells[0] if len(cells) == 1 else np.concatenate(cells, out=buffer[:rows])
-        return bool(ids.min() >= 0 and ids.max() < count)
+        # Read as unsigned, a negative id is above every row: one pass instead of min and max.
+        return bool(ids.view(np.uint64).max() < count)
 
     cells: list[np.ndarray] = []
     rows = held = 0
