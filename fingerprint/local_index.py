@@ -28,8 +28,11 @@ it is an exact scan; above, an inverted file of cells of ~CELL_SIZE descriptors 
 library's size (a probe costs the same at any size), centred on descriptors sampled from the
 library (k-means of 25,000 cells would take hours) and found by a small inverted file of their
 own (sqrt(cells) k-means cells of the centres, CENTRE_PROBES of them probed), searched with
-``NPROBE`` probes.  With at least as many query descriptors as cells, each probed cell is
-scanned once for all the descriptors probing it (faiss's ``per_invlist_search``).  ``SEARCHED``
+``NPROBE`` probes.  Each probed cell is scanned once for all the descriptors probing it
+(faiss's ``per_invlist_search``; a query of fewer descriptors than cells padded:
+``fingerprint.local_search``):
+the probed cells are the large ones, and read once per descriptor an off-centre crop's search
+at 25M took 1.65 CPU s a side, 0.67 cell by cell, the same votes.  ``SEARCHED``
 neighbours are looked up and the NEIGHBOURS nearest kept, ties going to the earliest row as in
 the exact scan: with only NEIGHBOURS looked up, the order the cells are visited in decided which
 of several equally near descriptors voted (Hamming distances tie often).
@@ -76,7 +79,6 @@ at 1M 0.26 s (0.23 s), saved again in 0.5 s.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import faiss
@@ -84,6 +86,7 @@ import numpy as np
 
 from .local_build import cells_of, filled, live_rows, serialised
 from .local_features import DESCRIPTOR_BYTES, LocalFeatures
+from .local_search import search
 from .signal import ranked
 
 VOTE_RADIUS = 56  # bits: a stored descriptor this close to a query descriptor votes
@@ -258,7 +261,7 @@ class LocalIndex:
         faiss.omp_set_num_threads(SEARCH_THREADS)
         try:
             found = [
-                _search(part, codes, min(SEARCHED, part.ntotal))
+                search(part, codes, min(SEARCHED, part.ntotal), NEIGHBOURS)
                 for part in (self._index, self._extra)
                 if part is not None and part.ntotal
             ]
@@ -423,79 +426,6 @@ def _searching(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:
     if isinstance(quantizer, faiss.IndexBinaryIVF):
         quantizer.nprobe = CENTRE_PROBES
     return index
-
-
-def _search(index: faiss.IndexBinary, codes: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """faiss's search of ``index``; an inverted file scans each probed cell once for all the
-    query descriptors that probe it (``per_invlist_search``): the same distances as one
-    descriptor at a time, but a cell read from memory once per query clip instead of once per
-    descriptor probing it.  The cells a query probes are the largest (3,380 descriptors on
-    average at 25M, for cells of 1,000): descriptor by descriptor, an off-centre crop's side
-    (5,520 descriptors) read ~300M descriptors from memory, 1.5 CPU s; cell by cell 0.6 s.
-
-    faiss 1.15 sizes a buffer of one entry per cell by the query count (a heap overrun with
-    fewer query descriptors than cells), so a query of fewer is padded to one descriptor per
-    cell, the padding probing only the smallest cell (``_padded``).  Visiting the cells in
-    another order keeps the same distances but may keep other rows among equally near ones:
-    where the ``NEIGHBOURS``-th nearest ties with the last looked up, the descriptor is looked
-    up again one at a time, so that the neighbours kept (``LocalIndex._nearest``: the nearest,
-    ties to the earliest row) are those of a search descriptor by descriptor."""
-    if not isinstance(index, faiss.IndexBinaryIVF):
-        return index.search(codes, k)
-    if len(codes) >= index.nlist:
-        return _per_cell(index, codes, k)
-    distances, rows = _padded(index, codes, k)
-    if k > NEIGHBOURS:
-        tied = np.flatnonzero(
-            (distances[:, NEIGHBOURS - 1] == distances[:, -1]) & (rows[:, -1] >= 0)
-        )
-        if len(tied):
-            distances[tied], rows[tied] = index.search(np.ascontiguousarray(codes[tied]), k)
-    return distances, rows
-
-
-def _per_cell(index: faiss.IndexBinaryIVF, codes: np.ndarray, k: int, assigned=None):
-    """faiss's search cell by cell (at least one query descriptor a cell), with the cells
-    each probes given (``assigned``: centre distances and cells) or found."""
-    # The switch is the index's own state: two threads searching one index (a bot's check on
-    # the event loop beside a worker's in a storage thread) must not see each other's.
-    with _SWITCHING:
-        index.per_invlist_search = True
-        try:
-            if assigned is None:
-                return index.search(codes, k)
-            return index.search_preassigned(codes, k, assigned[1], assigned[0])
-        finally:
-            index.per_invlist_search = False
-
-
-def _padded(index: faiss.IndexBinaryIVF, codes: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-    """``_per_cell`` of fewer query descriptors than cells: padded to one a cell with
-    descriptors that probe only the smallest cell (a few distances each)."""
-    count, probes = len(codes), min(index.nprobe, index.nlist)
-    centre_distances, cells = index.quantizer.search(codes, probes)
-    padded = np.zeros((index.nlist, codes.shape[1]), np.uint8)
-    padded[:count] = codes
-    assigned = np.full((index.nlist, probes), _smallest_cell(index), np.int64)
-    assigned[:count] = cells
-    distances = np.zeros((index.nlist, probes), np.int32)
-    distances[:count] = centre_distances
-    found = _per_cell(index, padded, k, (distances, assigned))
-    return found[0][:count], found[1][:count]
-
-
-def _smallest_cell(index: faiss.IndexBinaryIVF) -> int:
-    """The cell holding the fewest descriptors (found once per opened index: ~10 ms at
-    25,000 cells)."""
-    smallest = getattr(index, "smallest_cell", None)
-    if smallest is None:
-        lists = index.invlists
-        smallest = min(range(index.nlist), key=lists.list_size)
-        index.smallest_cell = smallest
-    return smallest
-
-
-_SWITCHING = threading.Lock()
 
 
 def _sharing_cells(index: faiss.IndexBinaryIVF) -> faiss.IndexBinaryIVF:

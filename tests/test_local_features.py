@@ -33,7 +33,7 @@ from media import (
 )
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from fingerprint import fingerprint_file, local_index
+from fingerprint import fingerprint_file, local_index, local_search
 from fingerprint.decode import decode
 from fingerprint.index_file import load_arrays, save_arrays
 from fingerprint.local import LOCAL
@@ -352,7 +352,7 @@ def test_a_query_of_fewer_descriptors_than_cells_votes_as_searched_one_at_a_time
     built = index._built()
     assert isinstance(built, faiss.IndexBinaryIVF) and built.nlist > len(base)
     padded = index.votes(query)
-    monkeypatch.setattr(local_index, "_padded", lambda ivf, codes, k: ivf.search(codes, k))
+    monkeypatch.setattr(local_search, "padded", lambda ivf, codes, k: ivf.search(codes, k))
     assert padded == index.votes(query) and set(padded) <= set(range(20))
 
 
