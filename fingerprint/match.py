@@ -27,7 +27,7 @@ import numpy as np
 
 from . import signal
 from .settings import MatchSettings
-from .signal import Evidence
+from .signal import Evidence, VotingIndex, ranked
 from .types import (
     FLIPPED_VARIANTS,
     HASH_BYTES,
@@ -102,8 +102,8 @@ def find_matches(
 
     A query's local features carry its pictures mirrored too (``data.mirrored``, for mirrored
     reposts), and looking both sides up doubled the search: an index that counts one side's
-    votes (``votes``) looks the upright side up first, its candidates judged until one
-    matches nothing while the query is not placed, and the mirrored side only for the
+    votes (``signal.VotingIndex``) looks the upright side up first, its candidates judged
+    until one matches nothing while the query is not placed, and the mirrored side only for the
     pictures still unexplained, its candidates ranked with the upright ones as one lookup of
     both would (``ranked``; those judged already are not judged again).  An off-centre crop
     at 1M hashes and 25M descriptors (``bench/index.py --saved-only --query``): the search
@@ -159,29 +159,19 @@ def find_matches(
             continue
         timed = picture and query.kind == "video" and not _still(query)
         placed = partial(_all_placed, query, whole, matches, settings) if timed else None
-        votes = getattr(signal_index, "votes", None)
-        if not picture or votes is None or getattr(data, "mirrored", None) is None:
+        voting = picture and isinstance(signal_index, VotingIndex)
+        if not voting or getattr(data, "mirrored", None) is None:
             matches += judged(signal_index.candidates(data, settings.max_candidates), placed)
             continue
         # Upright first: the mirrored side is looked up only for what that leaves unexplained.
-        upright = votes(data)
+        upright = signal_index.votes(data)
         matches += judged(ranked([upright], settings.max_candidates), placed, first_pass=True)
         rest = unexplained(query, whole, matches, settings)
         if rest is not None and rest.mirrored is not None:
-            both = [upright, votes(rest.mirrored)]
+            both = [upright, signal_index.votes(rest.mirrored)]
             matches += judged(ranked(both, settings.max_candidates), placed)
     matches.sort(key=lambda m: (m.sound_only, -m.score, -m.frames_matched, m.media_id))
     return matches
-
-
-def ranked(votes: list[dict[int, float]], limit: int) -> list[int]:
-    """The ``limit`` media ids with the most votes in any of ``votes``, best first (ties to
-    the lowest id), as a picture signal's index ranks its candidates."""
-    best: dict[int, float] = {}
-    for side in votes:
-        for media_id, score in side.items():
-            best[media_id] = max(score, best.get(media_id, 0.0))
-    return sorted(best, key=lambda m: (-best[m], m))[: max(0, limit)]
 
 
 def _all_placed(

@@ -89,6 +89,30 @@ class SignalIndex(Protocol):
 
 
 @runtime_checkable
+class VotingIndex(SignalIndex, Protocol):
+    """A picture signal's index that can look up one side of a query at a time (the upright
+    pictures, or the mirrored ones) and rank both as one lookup would (``ranked``).
+
+    ``fingerprint.match.find_matches`` looks the mirrored side up only for the pictures the
+    upright side leaves unexplained: an index without ``votes`` looks up both in
+    ``candidates``.
+    """
+
+    def votes(self, query: object) -> dict[int, float]:
+        """Media id -> the score ``candidates`` ranks it by, for this side of the query."""
+
+
+def ranked(votes: list[dict[int, float]], limit: int) -> list[int]:
+    """The ``limit`` media ids with the most votes in any of ``votes``, best first (ties to
+    the lowest id), as a ``VotingIndex`` ranks its candidates."""
+    best: dict[int, float] = {}
+    for side in votes:
+        for media_id, score in side.items():
+            best[media_id] = max(score, best.get(media_id, 0.0))
+    return sorted(best, key=lambda m: (-best[m], m))[: max(0, limit)]
+
+
+@runtime_checkable
 class Signal(Protocol):
     name: str  # stored with the data: never reuse a name for other data
     version: int  # bumped when extraction changes meaning: data of another version is ignored

@@ -14,7 +14,6 @@ that.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
@@ -26,7 +25,6 @@ from typing import TYPE_CHECKING
 
 import storage
 from fingerprint.types import INDEXED_VARIANTS
-from storage.threads import run_step
 
 if TYPE_CHECKING:
     import numpy as np
@@ -227,6 +225,12 @@ async def keep_fresh(
     longer ago are pruned once an hour (every worker does it: idempotent and cheap).  With
     ``role`` ('worker', 'run', 'bot') the replica's state also goes into the database after
     every catch-up, for ``oldclip status`` (``oldclip.presence``)."""
+    # Only the services keep fresh: a command (`oldclip check`) does not import the event loop
+    # and its storage threads (asyncio, concurrent.futures: ~0.04 CPU s of every command).
+    import asyncio  # noqa: PLC0415
+
+    from storage.threads import run_step  # noqa: PLC0415
+
     from .presence import Presence
 
     presence = Presence(library, role, every_s) if role else None

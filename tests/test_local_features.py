@@ -33,7 +33,7 @@ from media import (
 )
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from fingerprint import fingerprint_file, local_index
+from fingerprint import fingerprint_file, local_index, local_search
 from fingerprint.decode import decode
 from fingerprint.index_file import load_arrays, save_arrays
 from fingerprint.local import LOCAL
@@ -330,6 +330,30 @@ def test_the_inverted_file_keeps_the_exact_scans_candidates_when_neighbours_tie(
         found[limit] = index.candidates(query, limit=25)
     assert isinstance(index._built(), faiss.IndexBinaryIVF)
     assert found[1000] == found[10**9] == [0, 1, 2, 3]  # the first four equal neighbours
+
+
+def test_a_query_of_fewer_descriptors_than_cells_votes_as_searched_one_at_a_time(monkeypatch):
+    """A query of fewer descriptors than cells is searched cell by cell too (padded: a faiss
+    buffer is sized by the query count); which of many equally near neighbours vote (20
+    items hold the query's descriptors 3 bits off: more ties than are looked up) is what a
+    search descriptor by descriptor keeps."""
+    monkeypatch.setattr(local_index, "FLAT_LIMIT", 1000)
+    monkeypatch.setattr(local_index, "CELL_SIZE", 10)  # 640 cells for 320 query descriptors
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 256, (320, 32), dtype=np.uint8)
+    index = LOCAL.new_index()
+    for media_id in range(20):
+        masks = np.zeros((len(base), 256), bool)
+        for row in masks:
+            row[rng.choice(256, 3, replace=False)] = True
+        index.add(media_id, one_picture(base ^ np.packbits(masks, axis=1)))
+    index.add(20, one_picture(rng.integers(0, 256, (320, 32), np.uint8)))
+    query = one_picture(base)
+    built = index._built()
+    assert isinstance(built, faiss.IndexBinaryIVF) and built.nlist > len(base)
+    padded = index.votes(query)
+    monkeypatch.setattr(local_search, "padded", lambda ivf, codes, k: ivf.search(codes, k))
+    assert padded == index.votes(query) and set(padded) <= set(range(20))
 
 
 def test_a_saved_inverted_file_is_opened_without_training_again(tmp_path, monkeypatch):

@@ -129,3 +129,11 @@ def test_lazy_exports_are_the_modules_own():
     assert set(storage.__all__) <= set(dir(storage))
     with pytest.raises(AttributeError):
         getattr(fingerprint, "no_such_thing")  # noqa: B009
+
+
+@pytest.mark.parametrize("args", [("list",), ("check", str(CHAIR))])
+def test_commands_load_no_event_loop(library, args):
+    """The event loop and the storage threads are the services' (``replica.keep_fresh``): a
+    command that opens the library loads neither (asyncio and its thread pool: ~0.02 CPU s of
+    every `check`, `list`, `show`; bench/startup.py)."""
+    assert not loaded_modules(*args, db=library) & {"asyncio", "concurrent.futures"}
