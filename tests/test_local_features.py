@@ -12,6 +12,7 @@ where a logo stays put, so pictures agreeing on one offset as it moves make a ma
 from __future__ import annotations
 
 import functools
+import gc
 from pathlib import Path
 
 import av
@@ -398,9 +399,12 @@ def test_a_saved_index_is_searched_where_it_lies_in_the_file(tmp_path, monkeypat
     save_arrays(tmp_path / "orb.index", index.to_arrays(), {})
     arrays, _ = load_arrays(tmp_path / "orb.index")
     del index
+    gc.collect()
     loaded, before = LOCAL.new_index(), _anonymous_memory()
     loaded.load_arrays(arrays)
-    assert _anonymous_memory() - before < codes.nbytes / 8  # 12.8 MB of descriptors
+    # A copy would take all 12.8 MB; a third leaves room for what other threads of the test
+    # process allocate meanwhile (1/8 failed once in a run of several test files).
+    assert _anonymous_memory() - before < codes.nbytes / 3
     assert isinstance(loaded._index, faiss.IndexBinaryIVF)
     query = one_picture(codes[37 * 4000 : 37 * 4000 + 200])
     assert loaded.candidates(query, limit=1) == [37]
