@@ -21,6 +21,7 @@ from fractions import Fraction
 import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
+from PIL import Image
 
 CUT_SIDE = 16  # size of the thumbnails compared to find scene cuts
 # A sample aspect ratio outside these bounds is not a real anamorphic format (those span 8:9
@@ -96,24 +97,79 @@ def luma_thumb(frame: av.VideoFrame, plane: np.ndarray | None) -> np.ndarray:
     return luma8(frame, thumb).astype(np.int16)
 
 
+def luma_image(frame: av.VideoFrame, plane: np.ndarray) -> Image.Image:
+    """The luma plane as a Pillow image; for 8-bit frames over the frame's own memory
+    (``Image.fromarray`` of the strided plane copied it, twice for an anchor)."""
+    if frame.format.components[0].bits != 8:  # a deeper plane, already copied to 8 bits
+        return Image.fromarray(plane)
+    raw = frame.planes[0]
+    size = (frame.width, frame.height)
+    return Image.frombuffer("L", size, raw, "raw", "L", raw.line_size, 1)
+
+
 def small_grey(
+    frame: av.VideoFrame, image: Image.Image | None, side: int, sar: Fraction | None = None
+) -> np.ndarray:
+    """The detail picture (local features): the frame in grey at square pixels, ``side`` on
+    the long side at most, area-averaged so that small details do not alias.
+
+    Not swscale as ``work_grey``, though 5x cheaper (109 against 608 us for 480x720 to
+    480 px): ORB's corners moved, and a 9:16 cut of the doorknob clip, near the line, lost
+    its match (tests/test_local_features.py, weaker corners).
+
+    ``image`` is its luma plane (``luma_image``), None for other pixel formats.  Pillow's
+    whole-factor ``reduce`` then a box resize: OpenCV's INTER_AREA took 3.5x its CPU
+    for 1080p to 256 px (a factor of 7.5 takes its slow general path), and changed PDQ by a
+    median 4 bits (max 36) on the shared videos.
+    """
+    w, h = work_size(*display_size(frame.width, frame.height, sar), side)
+    if image is None:
+        return frame.reformat(width=w, height=h, format="gray", interpolation="AREA").to_ndarray()
+    factor = min(image.width // w, image.height // h)
+    if factor >= 2:
+        image = image.reduce(factor)  # fast box filter by a whole factor, then the remainder
+    small = np.asarray(image.resize((w, h), Image.Resampling.BOX))
+    full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
+    if not full_range:  # video black is 16, white 235: make 0..255
+        return _expand_limited_range(small)
+    return small
+
+
+def _expand_limited_range(grey: np.ndarray) -> np.ndarray:
+    """Video-range grey (16..235) stretched to 0..255 by table look-up.
+
+    OpenCV's LUT: a third of ``np.take``'s CPU on the work and detail pictures, the same
+    bytes (Image.point re-rounds its table).  Imported here, not with the module: commands
+    that never decode import this module too, and the "orb" signal loads OpenCV anyway.
+    """
+    import cv2
+
+    return cv2.LUT(grey, _EXPAND_LIMITED_RANGE)
+
+
+_EXPAND_LIMITED_RANGE = np.array(
+    [min(255, max(0, round((v - 16) * 255 / 219))) for v in range(256)], np.uint8
+)
+
+
+def work_grey(
     frame: av.VideoFrame,
     side: int,
     sar: Fraction | None = None,
     scaler: VideoReformatter | None = None,
 ) -> np.ndarray:
-    """The frame in grey at square pixels, full range, ``side`` on the long side at most,
-    area-averaged so that small details do not alias.
+    """The work picture (PDQ, borders, cuts): the frame in grey at square pixels, full range,
+    ``side`` on the long side at most, area-averaged so that small details do not alias.
 
     One call of FFmpeg's swscale (``AREA``, one thread) takes the luma plane to the small
-    size and stretches video range (16..235) to 0..255.  It replaced Pillow's whole-factor
-    ``reduce``, a box resize and a look-up table: 68 against 289 us for a 480x720 frame to
-    256 px, 109 against 608 us to 480 px; 0.3-0.4 of the 14 shared videos' 7.3 CPU s.
-    Pixels differ by a mean 0.3-2.6 levels (edges of bars: up to 64), PDQ hashes by a
-    median 4 bits (95% within 10, 0.16% over 32), and no verdict of bench/accuracy.py
-    changed (padded library included).  ``scaler`` keeps swscale's context from one frame
-    to the next (``frame.reformat`` makes one per call); pass one per video.  Pixel formats
-    without a luma plane (RGB, palettes) are converted as before, with FFmpeg's defaults.
+    size and stretches video range (16..235) to 0..255, where ``small_grey`` (Pillow's
+    whole-factor ``reduce``, a box resize, a look-up table) took 289 us for a 480x720 frame
+    to 256 px, 68 now: 0.2-0.3 of the 14 shared videos' ~7.3 CPU s.  Pixels differ by a
+    mean 0.3-1.1 levels (at the edges of bars up to 52), PDQ hashes by a median 4 bits (95%
+    within 10, 0.16% over 32), and no verdict of bench/accuracy.py changed (padded library
+    included).  ``scaler`` keeps swscale's context from one frame to the next
+    (``frame.reformat`` makes one per call): one per video.  Pixel formats without a luma
+    plane (RGB, palettes) are converted as before, with FFmpeg's defaults.
     """
     w, h = work_size(*display_size(frame.width, frame.height, sar), side)
     if luma(frame) is None:
