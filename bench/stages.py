@@ -10,8 +10,9 @@ stage at a time; each stage's figure is the best of ``--runs``:
 
 * demux+decode: the video packets read and decoded, frames skipped as ``_frames`` skips them;
 * sampling: ``_sample`` (decoding included) minus the above: luma views, cut thumbnails, the
-  work and detail pictures (Pillow reduce/resize, range expansion);
-* pdq: ``PdqExtractor`` over the samples (content boxes, 64x64 squares, pdqhash);
+  work pictures (one swscale call each) and the anchors' detail pictures (Pillow
+  reduce/resize, range expansion);
+* pdq: ``PdqExtractor`` over the samples (content boxes, 64x64 squares, PDQ's C++ hashing);
 * orb: ``LocalExtractor`` over the samples (ORB detection, grid choice, description x2);
 * audio decode: demux, AAC decode and resampling to 11025 Hz mono;
 * audio codes: ``fingerprint.audio.extract`` minus the above (FFT, chroma, codes);

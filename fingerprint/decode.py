@@ -22,7 +22,16 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .deinterlace import deinterlaced
-from .pixels import luma, luma8, luma_image, luma_thumb, sample_aspect, small_grey
+from .pixels import (
+    VideoReformatter,
+    luma,
+    luma8,
+    luma_image,
+    luma_thumb,
+    sample_aspect,
+    small_grey,
+    work_grey,
+)
 from .settings import Limits
 from .types import MediaError
 
@@ -404,6 +413,7 @@ def _sample_frames(
     anchor = _Grid(1.0 / limits.anchor_fps)
     last_cut = -1e9
     previous_thumb: np.ndarray | None = None
+    scaler = VideoReformatter()  # swscale's context, kept from frame to frame (``work_grey``)
     deadline = time.monotonic() + limits.max_seconds
     for t, frame in frames:
         if time.monotonic() > deadline:
@@ -425,10 +435,12 @@ def _sample_frames(
         is_anchor = anchor.due(t) or cut
         if not (dense.due(t) or is_anchor):
             continue
-        image = luma_image(frame, luma8(frame, plane)) if plane is not None else None
         sar = sample_aspect(stream) if stream is not None else None
-        grey = small_grey(frame, image, WORK_SIDE, sar)
-        detail = small_grey(frame, image, DETAIL_SIDE, sar) if is_anchor else None
+        grey = work_grey(frame, WORK_SIDE, sar, scaler)
+        detail = None
+        if is_anchor:
+            image = luma_image(frame, luma8(frame, plane)) if plane is not None else None
+            detail = small_grey(frame, image, DETAIL_SIDE, sar)
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360
         if rotation:
             grey = np.ascontiguousarray(np.rot90(grey, k=rotation // 90))

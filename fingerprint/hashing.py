@@ -22,12 +22,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pdqhash
 from PIL import Image
 
 from . import signal
 from .borders import Box, content_box, is_cut
 from .decode import Header, Limits, Sample, decode
+from .pdq_call import PdqHasher
 from .types import (
     HASH_BYTES,
     PDQ,
@@ -166,6 +166,7 @@ class _Hashes:
     """The growing (hash, time, variant) columns of one fingerprint."""
 
     def __init__(self) -> None:
+        self.pdq = PdqHasher()
         self.hashes: list[np.ndarray] = []
         self.times: list[float] = []
         self.variants: list[int] = []
@@ -176,17 +177,17 @@ class _Hashes:
             if variant == VARIANT_MIRROR and upright is not None:
                 # Pillow's resampling is symmetric: the mirror of the shrunk picture is, to
                 # the bit, the shrunk mirror (checked on every shared video's samples).
-                square = np.ascontiguousarray(upright[:, ::-1])
+                square = upright[:, ::-1]  # PdqHasher copies it to floats as it is
             else:
                 square = _square(picture)
             if variant in (VARIANT_FULL, VARIANT_DENSE):
                 upright = square
-            bits, quality = pdqhash.compute(square)
+            packed, quality = self.pdq(square)
             if quality < MIN_QUALITY:
                 if variant in (VARIANT_FULL, VARIANT_DENSE):
                     return  # the whole frame is flat: none of its variants can identify it
                 continue
-            self.hashes.append(np.packbits(bits.astype(np.uint8)))
+            self.hashes.append(packed)
             self.times.append(sample.time)
             self.variants.append(variant)
 
@@ -295,7 +296,7 @@ def _variants(region: np.ndarray, anchor: bool, photo: bool):
 
 
 def _square(picture: np.ndarray) -> np.ndarray:
-    """The grey picture at PDQ's working size, as the three equal channels pdqhash expects."""
+    """The grey picture at PDQ's working size (``PdqHasher`` takes it without the three equal
+    channels ``pdqhash.compute`` wanted)."""
     image = Image.fromarray(np.ascontiguousarray(picture))
-    square = np.asarray(image.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BILINEAR))
-    return np.repeat(square[:, :, None], 3, axis=2)
+    return np.asarray(image.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BILINEAR))
