@@ -3,28 +3,41 @@
 One file holds named arrays and the caller's ``meta``.  Layout: an 8-byte magic, the length of
 a JSON header, the header (each array's name, dtype, shape and checksum, and ``meta``), then
 each array, 64-byte aligned, in the header's order.  Arrays are memory-mapped, not read:
-several processes share one copy in the page cache, and opening costs a checksum pass instead
-of a rebuild.  The checksum is the sum of the array's 64-bit words (modulo 2**64): it catches
-what a damaged file holds (a changed byte, a zeroed block) at memory speed, ~7 GB/s here,
-where CRC-32 (format 2) ran at ~1 GB/s, a second of every `check` at 1M frame hashes, whose
-local-feature index holds ~25M descriptors (~1 GB).  Files of format 2 are stale caches:
-rebuilt, quietly.  The PDQ search index (``HashIndex``: its codes, first rows and media ids) is
-one such file; every other signal's index is another (``SignalIndex.to_arrays``).
+several processes share one copy in the page cache, and opening costs a checksum pass (the
+first time only, see below) instead of a rebuild.  The checksum is the sum of the array's
+64-bit words (modulo 2**64): it catches what a damaged file holds (a changed byte, a zeroed
+block) at memory speed, ~7 GB/s here, where CRC-32 (format 2) ran at ~1 GB/s, a second of
+every `check` at 1M frame hashes, whose local-feature index holds ~25M descriptors (~1 GB).
+Files of format 2 are stale caches: rebuilt, quietly.  The PDQ search index (``HashIndex``:
+its codes, first rows and media ids) is one such file; every other signal's index is another
+(``SignalIndex.to_arrays``).
 
 A file is never trusted blindly: a short file, a wrong magic or format, inconsistent sizes or
-a checksum that does not match raise ``IndexFileError`` and the caller rebuilds.  Saving
+a checksum that does not match raise ``IndexFileError`` and the caller rebuilds.  The header,
+format and sizes are checked at every open; the sums (a pass over every byte: 0.15 CPU s of
+every `check` at 25M descriptors, and the page faults of mapping all of it) once per file: a
+file whose sums matched gets a stamp beside it (``.<name>.checked``: device, inode, size,
+mtime and ctime, from the open file), and a file whose stamp still matches is not summed
+again.  Any write to the file, or a new file renamed over it, moves its ctime (which no user
+can set back) or its inode; a file changed less than ``SETTLED_S`` before it was summed is not
+stamped (ctime ticks are coarse: a write within the same tick would keep it), so it is summed
+again next time.  What the stamp does not cover is damage no write makes (the disk returning
+other bytes later): ext4 and the page cache already check against that, not oldclip.  Saving
 writes a temporary file beside the target, syncs it and renames it over the target, so readers
 see the old file or the new one, never half of one; a process that has the old one mapped
 keeps reading it.  The folder is not synced: the file is a cache, so a crash that loses the
-rename costs one rebuild, and a file that did not reach the disk whole fails its checksum.
+rename costs one rebuild, and a file that did not reach the disk whole fails its checksum
+(its stamp, if any, is of the file before: another inode).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +50,7 @@ OLDER = (b"OCHIDX\x00\x02",)  # formats of earlier versions: caches to rebuild, 
 ALIGN = 64
 SUM_STEP = 1 << 24  # words summed at a time (128 MB): no copy of the whole array
 DTYPES = ("|u1", "<u2", "<u4", "<i4", "<i8", "<f4")  # what an array may hold (no objects)
+SETTLED_S = 2.0  # a file changed this recently when summed is not stamped (see the docstring)
 
 
 class IndexFileError(ValueError):
@@ -84,7 +98,8 @@ def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict] | None:
     with fh:
         # Header, size and arrays all from this one open file: another process may rename a
         # new file over ``path`` meanwhile, and arrays mapped by path could come from it.
-        size = os.fstat(fh.fileno()).st_size
+        status = os.fstat(fh.fileno())
+        size = status.st_size
         start = fh.read(len(MAGIC) + 4)
         if start[: len(MAGIC)] in OLDER:
             return None
@@ -92,13 +107,59 @@ def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict] | None:
             raise IndexFileError("not an oldclip index file of this version")
         (length,) = struct.unpack("<I", start[len(MAGIC) :])
         raw = fh.read(length)
-        arrays, meta = _checked(fh, size, raw, len(MAGIC) + 4 + length)
+        summed = _stamp(status) != _read_stamp(path)
+        arrays, meta = _checked(fh, size, raw, len(MAGIC) + 4 + length, summed)
+    if summed:
+        _write_stamp(path, status)
     return arrays, meta
 
 
-def _checked(fh, size: int, raw: bytes, offset: int) -> tuple[dict[str, np.ndarray], dict]:
+def _stamp(status: os.stat_result) -> list[int]:
+    """What changes whenever a file's bytes do (or another file takes its name)."""
+    return [
+        status.st_dev,
+        status.st_ino,
+        status.st_size,
+        status.st_mtime_ns,
+        status.st_ctime_ns,
+    ]
+
+
+def _stamp_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(f".{path.name}.checked")
+
+
+def _read_stamp(path: str | Path) -> list[int] | None:
+    """The stamp of the file at ``path`` when its sums last matched; None if there is none."""
+    try:
+        stamp = json.loads(_stamp_path(path).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return stamp if isinstance(stamp, list) else None
+
+
+def _write_stamp(path: str | Path, status: os.stat_result) -> None:
+    """Record that the file ``status`` describes (just opened from ``path``) matched its sums,
+    when it has not changed for ``SETTLED_S`` and still is the file at ``path``.  Atomically;
+    a folder that cannot be written to only costs the next open a pass over the sums."""
+    settled = time.time_ns() - max(status.st_mtime_ns, status.st_ctime_ns) > SETTLED_S * 1e9
+    target = _stamp_path(path)
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        if settled and _stamp(os.stat(path)) == _stamp(status):
+            temporary.write_text(json.dumps(_stamp(status)))
+            os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
+def _checked(
+    fh, size: int, raw: bytes, offset: int, summed: bool = True
+) -> tuple[dict[str, np.ndarray], dict]:
     """The arrays the header ``raw`` describes, mapped from the open file ``fh`` (``size``
-    bytes; the arrays start at ``offset``), each checked against its sum."""
+    bytes; the arrays start at ``offset``), each checked against its sum when ``summed``."""
     try:
         header = json.loads(raw)
         meta = dict(header["meta"])
@@ -124,7 +185,7 @@ def _checked(fh, size: int, raw: bytes, offset: int) -> tuple[dict[str, np.ndarr
             if math.prod(shape)
             else np.zeros(shape, dtype)
         )
-        if _sum(array) != checksum:
+        if summed and _sum(array) != checksum:
             raise IndexFileError(f"checksum mismatch in {name}")
         arrays[name] = array
     return arrays, meta
