@@ -21,9 +21,10 @@ mtime and ctime, from the open file), and a file whose stamp still matches is no
 again.  Any write to the file, or a new file renamed over it, moves its ctime (which no user
 can set back) or its inode; a file changed less than ``SETTLED_S`` before it was summed is not
 stamped (ctime ticks are coarse: a write within the same tick would keep it), so it is summed
-again next time.  What the stamp does not cover is damage no write makes (the disk returning
-other bytes later): ext4 and the page cache already check against that, not oldclip.  Saving
-writes a temporary file beside the target, syncs it and renames it over the target, so readers
+again next time.  What the stamp does not cover is damage no write makes (a disk returning
+other bytes after the check): left to the disk's own checks, as for the database beside it.
+
+Saving writes a temporary file beside the target, syncs it and renames it over the target, so readers
 see the old file or the new one, never half of one; a process that has the old one mapped
 keeps reading it.  The folder is not synced: the file is a cache, so a crash that loses the
 rename costs one rebuild, and a file that did not reach the disk whole fails its checksum
