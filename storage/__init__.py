@@ -111,7 +111,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "media_states",
             "prune_library_changes",
         ],
-        "migrations": ["CURRENT_VERSION"],
+        "versions": ["CURRENT_VERSION"],
         "replicas": [
             "ReplicaRow",
             "forget_replica",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from .engine import Database
 from .errors import StorageError
-from .migrations import CURRENT_VERSION
 from .schema import schema_version
+from .versions import CURRENT_VERSION
 
 BATCH = 1000
 # Rows every migrated database has from the start (one-row state, the schema version), and

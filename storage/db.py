@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .engine import Database, PostgresDatabase, SQLiteDatabase, first_line
 from .errors import StorageError
-from .migrations import CURRENT_VERSION
 from .schema import migrate, newer_schema_message, schema_version
+from .versions import CURRENT_VERSION
 
 BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 10

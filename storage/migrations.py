@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .engine import Database
+from .versions import CURRENT_VERSION, PG_BASELINE
+
+__all__ = ["CURRENT_VERSION", "MIGRATIONS", "PG_BASELINE", "Migration"]
 
 Migration = Callable[[Database], None]
 
@@ -700,6 +703,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _014_library_changes,
     _015_replicas,
 )
-CURRENT_VERSION = len(MIGRATIONS)
-# PostgreSQL starts at the schema the SQLite steps leave here; later steps run on both.
-PG_BASELINE = 11
+if len(MIGRATIONS) != CURRENT_VERSION:
+    raise ImportError(
+        f"{len(MIGRATIONS)} migrations but CURRENT_VERSION {CURRENT_VERSION}: "
+        "set it in storage/versions.py"
+    )

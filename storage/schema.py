@@ -9,9 +9,14 @@ PostgreSQL in the ``oldclip_schema`` table, and builds the schema at ``PG_BASELI
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .engine import MIGRATE_LOCK, Database
 from .errors import StorageError
-from .migrations import CURRENT_VERSION, MIGRATIONS, PG_BASELINE, Migration
+from .versions import CURRENT_VERSION, PG_BASELINE
+
+if TYPE_CHECKING:
+    from .migrations import Migration
 
 
 def schema_version(db: Database) -> int:
@@ -45,6 +50,8 @@ def _step(db: Database, version: int) -> tuple[str, Migration | None]:
     PostgreSQL baseline, built in one go)."""
     if db.dialect == "postgresql" and version < PG_BASELINE:
         return "baseline", None
+    from .migrations import MIGRATIONS  # only when a step is due (storage.versions)
+
     step = MIGRATIONS[version]
     return step.__name__, step
 
@@ -70,8 +77,6 @@ def migrate(db: Database, target: int | None = None, name: str = "") -> int:
     ``target`` exists so tests can build a database as an older oldclip would have left it
     (SQLite only below ``PG_BASELINE``).  ``name`` only labels error messages.
     """
-    from .pgschema import create_baseline
-
     target = CURRENT_VERSION if target is None else target
     if not 0 <= target <= CURRENT_VERSION:
         raise ValueError(f"target schema version must be 0..{CURRENT_VERSION}, got {target}")
@@ -94,6 +99,8 @@ def migrate(db: Database, target: int | None = None, name: str = "") -> int:
             step_name, step = _step(db, version)
             try:
                 if step is None:
+                    from .pgschema import create_baseline
+
                     create_baseline(db)
                 else:
                     step(db)
