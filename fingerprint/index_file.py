@@ -24,9 +24,9 @@ stamped (ctime ticks are coarse: a write within the same tick would keep it), so
 again next time.  What the stamp does not cover is damage no write makes (a disk returning
 other bytes after the check): left to the disk's own checks, as for the database beside it.
 
-Saving writes a temporary file beside the target, syncs it and renames it over the target, so readers
-see the old file or the new one, never half of one; a process that has the old one mapped
-keeps reading it.  The folder is not synced: the file is a cache, so a crash that loses the
+Saving writes a temporary file beside the target, syncs it and renames it over the target, so
+readers see the old file or the new one, never half of one; a process that has the old one
+mapped keeps reading it.  The folder is not synced: the file is a cache, so a crash that loses the
 rename costs one rebuild, and a file that did not reach the disk whole fails its checksum
 (its stamp, if any, is of the file before: another inode).
 """
@@ -222,7 +222,9 @@ def load_index(path: str | Path) -> tuple[HashIndex, dict] | None:
     ):
         raise IndexFileError("inconsistent media table")
     media, starts = np.asarray(media, np.int64), np.asarray(starts, np.int64)
-    return HashIndex.from_arrays(codes, starts, media), meta
+    # A plain view of the map (no copy): slicing a np.memmap costs ~6 us more a slice, 0.02
+    # CPU s of every `check` over the 5,000 media of a 1M-hash library (``IndexSet.build``).
+    return HashIndex.from_arrays(np.asarray(codes), starts, media), meta
 
 
 def _portable(array: np.ndarray) -> np.ndarray:

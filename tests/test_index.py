@@ -210,7 +210,8 @@ def test_a_saved_index_searches_like_the_one_saved(tmp_path, large) -> None:
     save_index(tmp_path / "x.index", index, {"library_version": 3})
     loaded, meta = load_index(tmp_path / "x.index")
     assert meta == {"library_version": 3}
-    assert isinstance(loaded._parts[0], np.memmap), "the codes are mapped, not read"
+    codes = loaded._parts[0]
+    assert isinstance(codes.base, np.memmap) and not codes.flags.owndata, "mapped, not read"
     assert loaded.media_count == 250 and 1042 not in loaded and 6000 in loaded
     assert len(loaded) == 12000 - 48 + 7  # the removed media's rows are not saved
     queries = np.concatenate([corpus.queries(200), corpus.items[1042][:3]])
