@@ -3,19 +3,21 @@
 An exact scan, done in cache-sized chunks with faiss's Hamming kernel (the engine
 python-threatexchange uses for PDQ).  Approximate indexes were measured and lost
 (``bench/index.py``): frame hashes are searched at radius 64 of 256 bits, a quarter of the
-bits, and at that distance neither inverted lists (IVF at 1M hashes, 1,025 cells probing 24
-or 4,000 probing 64: 0.58-0.79 of the exact scan's rows on clip-like codes, 0.72-0.76 on
-uniform ones) nor multi-index hashing (a quarter of the bits leaves no sub-string that must
-match) find nearly everything without visiting most of the data, and faiss's binary HNSW has
-no range search at all.  A scan has no training, no build and no recall to tune; every row
-is where it was added, so a saved index is used straight from the file
-(``fingerprint.index_file``, memory-mapped), and chunking keeps a block of codes in cache while
-all query hashes go past it: 246 query hashes (20 s, upright and mirrored) against 1M codes
-take 0.23-0.24 CPU s in blocks of 4,096 to 32,768 rows, 0.29 in blocks of 65,536 (2 MB, the
-whole L2 of a core here).  The scan is faiss's kernel at ~1 ns a pair; searching one query
-hash for a group of near-identical ones, at the radius plus their spread, was measured and
-rejected: consecutive frames of a clip are not that close (246 hashes make 217 groups at 32
-bits).
+bits, and at that distance neither inverted lists (IVF at 1M hashes, 1,025 cells probing 24 or
+4,000 probing 64: 0.58-0.79 of the exact scan's rows on clip-like codes, 0.72-0.76 on uniform
+ones) nor multi-index hashing (a quarter of the bits leaves no sub-string that must match) find
+nearly everything without visiting most of the data, and faiss's binary HNSW has no range
+search at all.  A scan has no training, no build and no recall to tune; every row is where it
+was added, so a saved index is used straight from the file (``fingerprint.index_file``,
+memory-mapped), and chunking keeps a block of codes in cache while all query hashes go past it:
+246 query hashes (20 s, upright and mirrored) against 1M codes take 0.23-0.24 CPU s in blocks
+of 4,096 to 32,768 rows, 0.29 in blocks of 65,536 (2 MB, the whole L2 of a core here).  Each
+block is first counted (faiss's counting kernel, ~0.6 ns a pair) and range-searched (~1 ns a
+pair) only when it holds a pair: 0.145 CPU s for a query whose 246 hashes find nothing or one
+clip; when most blocks hold pairs, counting stops after ``COUNTED_FIRST`` (``_any_within``).
+Searching one query hash for a group of near-identical ones, at the radius plus their spread,
+was measured and rejected: consecutive frames of a clip are not that close (246 hashes make 217
+groups at 32 bits).
 
 Rows of one media item are contiguous, so the row -> media mapping costs a few bytes per media,
 not per hash.  Memory: 32 bytes per hash.
@@ -33,6 +35,7 @@ from .types import HASH_BYTES, INDEXED_VARIANTS, QUERY_VARIANTS, Fingerprint
 
 BITS = HASH_BYTES * 8
 CHUNK_ROWS = 16_384  # codes scanned per call: 512 KB, a quarter of L2 (see the docstring)
+COUNTED_FIRST = 8  # blocks counted before searching: then only while most hold no pair
 TAIL_PARTS = 32  # media added one by one are merged into one array past this many
 
 # One search thread: queries are small, and OpenMP's spinning threads cost more than they give
@@ -166,15 +169,23 @@ class HashIndex:
         if not len(hashes) or not self._rows:
             return _no_hits()
         queries, rows, distances = [], [], []
-        first = 0
+        first = counted = paired = 0
         for part in self._parts:
             for start in range(0, len(part), self.chunk_rows):
-                block = part[start : start + self.chunk_rows]
+                block = np.asarray(part[start : start + self.chunk_rows])  # no copy
+                # Count first while most blocks hold no pair (counting costs ~0.6 of a search).
+                if counted < COUNTED_FIRST or 2 * paired <= counted:
+                    counted += 1
+                    if not _any_within(hashes, block, radius):
+                        continue
+                    paired += 1
                 q, r, d = _range_search(hashes, block, radius)
                 queries.append(q)
                 rows.append(r + (first + start))
                 distances.append(d)
             first += len(part)
+        if not queries:
+            return _no_hits()
         query, row, distance = map(np.concatenate, (queries, rows, distances))
         slot = np.searchsorted(np.asarray(self._starts, dtype=np.int64), row, side="right") - 1
         keep = np.asarray(self._alive, dtype=bool)[slot]
@@ -235,11 +246,29 @@ class HashIndex:
         return np.concatenate(pieces) if pieces else np.zeros((0, HASH_BYTES), np.uint8)
 
 
+def _any_within(queries: np.ndarray, block: np.ndarray, radius: int) -> bool:
+    """Whether any pair of a query hash and a row of ``block`` is within ``radius`` bits.
+
+    faiss's counting kernel runs at ~0.6 ns a pair where its range search takes ~1 ns (246
+    query hashes x 1M codes: 0.149 CPU s against 0.264), and most blocks hold no stored hash
+    near a query: they are counted, and only a block with pairs is range-searched."""
+    count = np.zeros(1, np.uint64)
+    faiss.hamming_count_thres(
+        faiss.swig_ptr(queries),
+        faiss.swig_ptr(block),
+        len(queries),
+        len(block),
+        radius,  # counts pairs at most this far apart (inclusive)
+        HASH_BYTES,
+        faiss.swig_ptr(count),
+    )
+    return bool(count[0])
+
+
 def _range_search(
     queries: np.ndarray, block: np.ndarray, radius: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(query, row in block, distance) of every pair within ``radius`` bits (inclusive)."""
-    block = np.asarray(block)  # a memory map's slice, as a plain array (no copy)
     result = faiss.RangeSearchResult(len(queries))
     faiss.hamming_range_search(
         faiss.swig_ptr(queries),

@@ -237,3 +237,22 @@ def test_a_damaged_index_file_is_refused(tmp_path, small: Corpus, damage: str) -
     path.write_bytes(bytes(data))
     with pytest.raises(IndexFileError):
         load_index(path)
+
+
+def test_a_hash_at_the_radius_is_found_and_one_bit_further_is_not_in_any_block() -> None:
+    """Blocks are counted before they are searched (``_any_within``): the count's radius is
+    inclusive where faiss's range search is exclusive, so the edge must hold in both."""
+    rng = np.random.default_rng(12)
+    query = rng.integers(0, 256, (2, HASH_BYTES), dtype=np.uint8)
+    bits = np.unpackbits(query[0])
+    at_radius, beyond = bits.copy(), bits.copy()
+    at_radius[:RADIUS] ^= 1
+    beyond[: RADIUS + 1] ^= 1
+    index = HashIndex(chunk_rows=100)
+    noise = rng.integers(0, 256, (1000, HASH_BYTES), dtype=np.uint8)  # ~128 bits from all
+    index.add_many([(m, noise[m * 10 : m * 10 + 10]) for m in range(100)])
+    index.add(500, np.packbits(at_radius)[None])  # row 1000: a block of its own
+    index.add(501, np.packbits(beyond)[None])
+    hits = index.search(query, RADIUS)
+    found = zip(hits.query.tolist(), hits.media.tolist(), hits.distance.tolist(), strict=True)
+    assert list(found) == [(0, 500, RADIUS)]
