@@ -49,16 +49,23 @@ class Box:
 
 
 def content_box(grey: np.ndarray) -> Box:
-    """The box common to a stack of grey frames (T, H, W, float32) of one shot."""
+    """The box common to a stack of grey frames (T, H, W, float32) of one shot.
+
+    The shot's mean picture is worked out once and cropped for each cue: the soft and still
+    cues used to sum the whole stack again each (the same figures: the sums of whole grey
+    levels are exact in float32, whatever the crop).  With ``_flat_edges`` counting in bytes,
+    0.53 -> 0.30 CPU s over the 147 shots of the shared media, photos and 12 accuracy edits.
+    """
     height, width = grey.shape[1:]
     dark = grey < DARK  # (T, H, W), shared by rows and columns
     top, bottom = _flat_edges(dark, axis=2)
     left, right = _flat_edges(dark, axis=1)
-    (t2, b2), (l2, r2) = _soft_edges(grey[:, top:bottom, left:right])
+    mean = grey.mean(axis=0)  # (H, W): every cue below reads its crop of it
+    (t2, b2), (l2, r2) = _soft_edges(mean[top:bottom, left:right])
     top, bottom, left, right = top + t2, top + b2, left + l2, left + r2
     if len(grey) >= 3:
         inner = grey[:, top:bottom, left:right]
-        (t2, b2), (l2, r2) = _still_edges(inner)
+        (t2, b2), (l2, r2) = _still_edges(inner, mean[top:bottom, left:right])
         top, bottom = top + t2, top + b2
         left, right = left + l2, left + r2
     if bottom - top < MIN_KEEP * height:
@@ -91,15 +98,19 @@ def _flat_edges(dark: np.ndarray, axis: int) -> tuple[int, int]:
     Only dark lines count: a plain wall or sky in the footage is as plain as a grey bar, and
     trimming it would make the box, and so the hashes, depend on how plain the wall looks.
     The share of dark pixels is counted, not averaged: the same fraction (exact counts over
-    the same length) without converting the mask to floats.
+    the same length) without converting the mask to floats.  The mask's bytes are summed in
+    32-bit integers: ``count_nonzero`` along an axis made an 8-byte copy of the whole mask
+    (0.136 -> 0.060 CPU s for both calls over the 147 shots that ``content_box`` quotes).
     """
-    bar = np.count_nonzero(dark, axis=axis) / dark.shape[axis] >= DARK_SHARE  # (T, lines)
+    counts = np.add.reduce(dark.view(np.uint8), axis=axis, dtype=np.int32)  # (T, lines)
+    bar = counts / dark.shape[axis] >= DARK_SHARE
     return _trim(bar.mean(axis=0) >= 0.8)
 
 
-def _still_edges(grey: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Rows and columns at the edge that barely change while the footage does."""
-    motion = grey.std(axis=0)  # (H, W): how much each pixel changes over the shot
+def _still_edges(grey: np.ndarray, mean: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Rows and columns at the edge that barely change while the footage does (``mean``:
+    the (H, W) mean of ``grey``, which ``std`` would otherwise sum again)."""
+    motion = grey.std(axis=0, mean=mean[None])  # (H, W): how much each pixel changes
     # A line is still when nearly all its pixels are: footage filmed by a hand or a moving
     # camera has some motion on every line, even across a plain wall.
     by_row = np.percentile(motion, 95, axis=1)
@@ -112,19 +123,30 @@ def _still_edges(grey: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
     return _trim(by_row < limit), _trim(by_col < limit)
 
 
-def _soft_edges(grey: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+def _soft_edges(mean: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
     """A blurred fill above and below (or beside) the footage, else the whole frame.
 
-    Detail is the median gradient along each line, averaged over the shot: the blurred copy
-    keeps a few grey levels of gradient where footage has tens.  The footage is the longest
-    run of detailed lines (a caption written on the fill is a shorter run of its own).
+    Detail is the median gradient along each line of the shot's ``mean`` picture: the
+    blurred copy keeps a few grey levels of gradient where footage has tens.  The footage is
+    the longest run of detailed lines (a caption written on the fill is a shorter run of its
+    own).
     """
-    mean = grey.mean(axis=0)
     if min(mean.shape) < 2:  # a line of pixels (a 1x1 or 1-pixel-wide video) has no detail
         return (0, mean.shape[0]), (0, mean.shape[1])
-    by_row = np.median(np.abs(np.diff(mean, axis=1)), axis=1)
-    by_col = np.median(np.abs(np.diff(mean, axis=0)), axis=0)
+    by_row = _median_rows(np.abs(np.diff(mean, axis=1)))
+    by_col = _median_rows(np.ascontiguousarray(np.abs(np.diff(mean, axis=0)).T))
     return _soft_pair(by_row), _soft_pair(by_col)
+
+
+def _median_rows(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=1)`` of finite values, the same figures at under half its
+    CPU (0.14 -> 0.06 s for the 147 shots ``content_box`` quotes): one partition, without
+    median's check for NaN (a mean of grey levels has none) nor its axis shuffling."""
+    half = values.shape[1] // 2
+    if values.shape[1] % 2:
+        return np.partition(values, half, axis=1)[:, half]
+    middle = np.partition(values, [half - 1, half], axis=1)[:, half - 1 : half + 1]
+    return middle.mean(axis=1)  # as median averages the two middle values
 
 
 def _soft_pair(detail: np.ndarray) -> tuple[int, int]:
