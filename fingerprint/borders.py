@@ -49,12 +49,20 @@ class Box:
 
 
 def content_box(grey: np.ndarray) -> Box:
-    """The box common to a stack of grey frames (T, H, W, float32) of one shot."""
+    """The box common to a stack of grey frames (T, H, W, float32) of one shot.
+
+    The soft cue reads its crop of the shot's mean picture (the same figures as the crop's
+    own mean: sums of whole grey levels are exact in float32).  With ``_flat_edges`` counting
+    in bytes and ``_median_rows``: 0.50 -> 0.34 CPU s (0.31-0.38 over six runs) for the 147
+    shots of the 14 shared videos, 20 photos and 12 accuracy edits.  Handing ``std`` the mean
+    as well needs numpy 2 (``pyproject.toml`` allows 1.26) and saved under 0.02 s.
+    """
     height, width = grey.shape[1:]
     dark = grey < DARK  # (T, H, W), shared by rows and columns
     top, bottom = _flat_edges(dark, axis=2)
     left, right = _flat_edges(dark, axis=1)
-    (t2, b2), (l2, r2) = _soft_edges(grey[:, top:bottom, left:right])
+    mean = grey.mean(axis=0)  # (H, W): every cue below reads its crop of it
+    (t2, b2), (l2, r2) = _soft_edges(mean[top:bottom, left:right])
     top, bottom, left, right = top + t2, top + b2, left + l2, left + r2
     if len(grey) >= 3:
         inner = grey[:, top:bottom, left:right]
@@ -91,9 +99,12 @@ def _flat_edges(dark: np.ndarray, axis: int) -> tuple[int, int]:
     Only dark lines count: a plain wall or sky in the footage is as plain as a grey bar, and
     trimming it would make the box, and so the hashes, depend on how plain the wall looks.
     The share of dark pixels is counted, not averaged: the same fraction (exact counts over
-    the same length) without converting the mask to floats.
+    the same length) without converting the mask to floats.  The mask's bytes are summed in
+    32-bit integers: ``count_nonzero`` along an axis made an 8-byte copy of the whole mask
+    (0.136 -> 0.060 CPU s for both calls over the 147 shots that ``content_box`` quotes).
     """
-    bar = np.count_nonzero(dark, axis=axis) / dark.shape[axis] >= DARK_SHARE  # (T, lines)
+    counts = np.add.reduce(dark.view(np.uint8), axis=axis, dtype=np.int32)  # (T, lines)
+    bar = counts / dark.shape[axis] >= DARK_SHARE
     return _trim(bar.mean(axis=0) >= 0.8)
 
 
@@ -112,19 +123,30 @@ def _still_edges(grey: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
     return _trim(by_row < limit), _trim(by_col < limit)
 
 
-def _soft_edges(grey: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+def _soft_edges(mean: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
     """A blurred fill above and below (or beside) the footage, else the whole frame.
 
-    Detail is the median gradient along each line, averaged over the shot: the blurred copy
-    keeps a few grey levels of gradient where footage has tens.  The footage is the longest
-    run of detailed lines (a caption written on the fill is a shorter run of its own).
+    Detail is the median gradient along each line of the shot's ``mean`` picture: the
+    blurred copy keeps a few grey levels of gradient where footage has tens.  The footage is
+    the longest run of detailed lines (a caption written on the fill is a shorter run of its
+    own).
     """
-    mean = grey.mean(axis=0)
     if min(mean.shape) < 2:  # a line of pixels (a 1x1 or 1-pixel-wide video) has no detail
         return (0, mean.shape[0]), (0, mean.shape[1])
-    by_row = np.median(np.abs(np.diff(mean, axis=1)), axis=1)
-    by_col = np.median(np.abs(np.diff(mean, axis=0)), axis=0)
+    by_row = _median_rows(np.abs(np.diff(mean, axis=1)))
+    by_col = _median_rows(np.ascontiguousarray(np.abs(np.diff(mean, axis=0)).T))
     return _soft_pair(by_row), _soft_pair(by_col)
+
+
+def _median_rows(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=1)`` of finite values, the same figures at under half its
+    CPU (0.14 -> 0.06 s for the 147 shots ``content_box`` quotes): one partition, without
+    median's check for NaN (a mean of grey levels has none) nor its axis shuffling."""
+    half = values.shape[1] // 2
+    if values.shape[1] % 2:
+        return np.partition(values, half, axis=1)[:, half]
+    middle = np.partition(values, [half - 1, half], axis=1)[:, half - 1 : half + 1]
+    return middle.mean(axis=1)  # as median averages the two middle values
 
 
 def _soft_pair(detail: np.ndarray) -> tuple[int, int]:
