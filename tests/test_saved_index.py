@@ -90,7 +90,8 @@ def test_the_first_check_saves_the_index_and_the_next_reuses_it(config) -> None:
     before = path.stat()
     library = Library.open(config)
     assert matched(library, 12) == [12]
-    assert isinstance(library.index._parts[0], np.memmap), "rebuilt instead of reusing the file"
+    codes = library.index._parts[0]
+    assert isinstance(codes.base, np.memmap), "rebuilt instead of reusing the file"
     library.close()
     after = path.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
