@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .deinterlace import deinterlaced
+from .pdq_call import PdqHasher
 from .pixels import (
     VideoReformatter,
     luma,
@@ -397,8 +398,9 @@ def _sample(
 ) -> Iterator[Sample]:
     """The samples of a video stream (``_sample_frames``)."""
     steps = (1.0 / limits.sample_fps, 1.0 / limits.anchor_fps)
-    frames = deinterlaced(_frames(container, stream, steps), stream)
-    return _sample_frames(frames, name, limits, stream)
+    motion = _Motion()
+    frames = deinterlaced(_frames(container, stream, steps, motion), stream)
+    return _sample_frames(frames, name, limits, stream, motion)
 
 
 def _sample_frames(
@@ -406,14 +408,20 @@ def _sample_frames(
     name: str,
     limits: Limits,
     stream: av.VideoStream | None,
+    motion: _Motion | None = None,
 ) -> Iterator[Sample]:
     """Yield samples on a fixed time grid and at scene cuts (anchors with a detail picture),
-    from frames with their times; ``stream`` says their sample aspect ratio, if any."""
+    from frames with their times; ``stream`` says their sample aspect ratio, if any.
+
+    Where the picture moves fast, frames decoded between two grid samples are sampled too
+    (``_Motion``), before the grid sample that showed the motion."""
     dense = _Grid(1.0 / limits.sample_fps)
     anchor = _Grid(1.0 / limits.anchor_fps)
+    motion = motion or _Motion()
     last_cut = -1e9
     previous_thumb: np.ndarray | None = None
     scaler = VideoReformatter()  # swscale's context, kept from frame to frame (``work_grey``)
+    sar = sample_aspect(stream) if stream is not None else None
     deadline = time.monotonic() + limits.max_seconds
     for t, frame in frames:
         if time.monotonic() > deadline:
@@ -434,19 +442,69 @@ def _sample_frames(
             last_cut = t
         is_anchor = anchor.due(t) or cut
         if not (dense.due(t) or is_anchor):
+            motion.hold(t, frame)
             continue
-        sar = sample_aspect(stream) if stream is not None else None
         grey = work_grey(frame, WORK_SIDE, sar, scaler)
+        for t_between, between in motion.between(grey, cut):
+            yield Sample(
+                t_between, _upright(work_grey(between, WORK_SIDE, sar, scaler), between), False
+            )
         detail = None
         if is_anchor:
             image = luma_image(frame, luma8(frame, plane)) if plane is not None else None
             detail = small_grey(frame, image, DETAIL_SIDE, sar)
-        rotation = int(getattr(frame, "rotation", 0) or 0) % 360
-        if rotation:
-            grey = np.ascontiguousarray(np.rot90(grey, k=rotation // 90))
-            if detail is not None:
-                detail = np.ascontiguousarray(np.rot90(detail, k=rotation // 90))
-        yield Sample(t, grey, is_anchor, detail)
+            detail = _upright(detail, frame)
+        yield Sample(t, _upright(grey, frame), is_anchor, detail)
+
+
+def _upright(picture: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
+    """``picture`` turned as the frame's rotation metadata says."""
+    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+    if not rotation:
+        return picture
+    return np.ascontiguousarray(np.rot90(picture, k=rotation // 90))
+
+
+class _Motion:
+    """Samples fast motion between grid samples, and tells ``_frames`` when to decode it all.
+
+    A still of fast footage (a screenshot of a handheld pan) taken between two grid samples,
+    1/6 s apart, can be 44-102 PDQ bits from both, past ``photo_radius``.  So each grid sample
+    is hashed here (130 us, on the whole frame) and compared with the previous one: when they
+    differ by more than ``BETWEEN_BITS``, up to ``BETWEEN_MAX`` of the frames decoded between
+    them are sampled too (as dense samples), evenly spread.  Fast motion lasts: after a fast
+    gap, ``_frames`` decodes every frame of the next one (``decode_all``), not only those that
+    later frames refer to, so that its in-between frames are all there to choose from.
+    """
+
+    def __init__(self) -> None:
+        self.held: list[tuple[float, av.VideoFrame]] = []
+        self.previous: np.ndarray | None = None
+        self.decode_all = False
+        self.hasher = PdqHasher()
+
+    def hold(self, t: float, frame: av.VideoFrame) -> None:
+        """Keep a frame decoded between grid samples, until the next grid sample."""
+        if len(self.held) < HELD_MAX:
+            self.held.append((t, frame))
+
+    def between(self, grey: np.ndarray, cut: bool) -> list[tuple[float, av.VideoFrame]]:
+        """The held frames to sample before the grid sample ``grey`` (none across a cut)."""
+        square = np.asarray(Image.fromarray(grey).resize((64, 64), Image.Resampling.BILINEAR))
+        packed, _quality = self.hasher(square)
+        held, self.held = self.held, []
+        previous, self.previous = self.previous, packed
+        fast = (
+            previous is not None
+            and int(np.unpackbits(np.bitwise_xor(previous, packed)).sum()) > BETWEEN_BITS
+        )
+        self.decode_all = fast
+        if not fast or cut or not held:
+            return []
+        if len(held) <= BETWEEN_MAX:
+            return held
+        n = len(held)
+        return [held[(k + 1) * n // (BETWEEN_MAX + 1)] for k in range(BETWEEN_MAX)]
 
 
 # Whether frames that no sample needs may be left undecoded (``_frames``); bench/speed.py
@@ -455,10 +513,18 @@ SKIP_UNSAMPLED = True
 # A frame is decoded in full when a sample time lies up to this many of its durations before
 # it: it may be the first frame at or past that time (1), with room for uneven frame times.
 NEEDED_SPAN = 1.5
+# Fast motion (``_Motion``): two grid samples this many PDQ bits apart have up to BETWEEN_MAX
+# of the frames decoded between them sampled too; HELD_MAX bounds the frames kept meanwhile.
+BETWEEN_BITS = 60
+BETWEEN_MAX = 4
+HELD_MAX = 16
 
 
 def _frames(
-    container: av.container.InputContainer, stream: av.VideoStream, steps: tuple[float, ...]
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    steps: tuple[float, ...],
+    motion: _Motion | None = None,
 ) -> Iterator[tuple[float, av.VideoFrame]]:
     """The decoded frames with their times from the first one, in presentation order.
 
@@ -482,7 +548,9 @@ def _frames(
     skipping = False
     for packet in container.demux(stream):
         needed = True
-        if SKIP_UNSAMPLED and start is not None and packet.pts is not None and num:
+        if motion is not None and motion.decode_all:
+            pass  # fast motion: its frames between samples may be sampled (``_Motion``)
+        elif SKIP_UNSAMPLED and start is not None and packet.pts is not None and num:
             t = packet.pts * num / den - start
             span = NEEDED_SPAN * (packet.duration * num / den if packet.duration else nominal)
             needed = span <= 0 or any(_point_within(step, t - span, t) for step in steps)
