@@ -83,6 +83,9 @@ class Sample:
     detail: np.ndarray | None = None  # anchors only: (H, W) uint8, long side <= DETAIL_SIDE
     # Photos only: (H, W) uint8 within PHOTO_SHORT_SIDE x PHOTO_LONG_SIDE, from the same read.
     large: np.ndarray | None = None
+    # Sampled between grid samples because the picture moves fast (``_Motion``): hashed whole
+    # only, not mirrored (a mirrored query is searched with its own mirror image).
+    between: bool = False
 
 
 @dataclass(frozen=True)
@@ -446,9 +449,8 @@ def _sample_frames(
             continue
         grey = work_grey(frame, WORK_SIDE, sar, scaler)
         for t_between, between in motion.between(grey, cut):
-            yield Sample(
-                t_between, _upright(work_grey(between, WORK_SIDE, sar, scaler), between), False
-            )
+            grey_between = _upright(work_grey(between, WORK_SIDE, sar, scaler), between)
+            yield Sample(t_between, grey_between, False, between=True)
         detail = None
         if is_anchor:
             image = luma_image(frame, luma8(frame, plane)) if plane is not None else None
