@@ -518,7 +518,7 @@ NEEDED_SPAN = 1.5
 # Fast motion (``_Motion``): two grid samples this many PDQ bits apart have up to BETWEEN_MAX
 # of the frames decoded between them sampled too; HELD_MAX bounds the frames kept meanwhile.
 BETWEEN_BITS = 60
-BETWEEN_MAX = 4
+BETWEEN_MAX = 1
 HELD_MAX = 16
 
 
