@@ -173,7 +173,9 @@ class _Hashes:
 
     def add_frame(self, sample: Sample, box: Box, photo: bool) -> None:
         upright = None
-        for variant, picture in _variants(box.apply(sample.grey), sample.anchor, photo):
+        region = box.apply(sample.grey)
+        pictures = ((VARIANT_DENSE, region),) if sample.between else None
+        for variant, picture in pictures or _variants(region, sample.anchor, photo):
             if variant == VARIANT_MIRROR and upright is not None:
                 # Pillow's resampling is symmetric: the mirror of the shrunk picture is, to
                 # the bit, the shrunk mirror (checked on every shared video's samples).
