@@ -55,12 +55,15 @@ FLAT = (
 )
 
 
-def fingerprint_file(path: str | Path, limits: Limits | None = None) -> Fingerprint:
-    """Fingerprint a photo or video file on disk."""
+def fingerprint_file(
+    path: str | Path, limits: Limits | None = None, *, fast_motion: bool = False
+) -> Fingerprint:
+    """Fingerprint a photo or video file on disk; ``fast_motion`` for media being stored in
+    the library, never for a query (``decode``)."""
     path = Path(path)
     digest = sha256_file(path) if path.is_file() else ""
     limits = limits or Limits()
-    header, samples = decode(path, path.name, limits)
+    header, samples = decode(path, path.name, limits, fast_motion=fast_motion)
     return _fingerprint(path, header, samples, path.name, digest, path.stat().st_size, limits)
 
 
