@@ -55,12 +55,15 @@ FLAT = (
 )
 
 
-def fingerprint_file(path: str | Path, limits: Limits | None = None) -> Fingerprint:
-    """Fingerprint a photo or video file on disk."""
+def fingerprint_file(
+    path: str | Path, limits: Limits | None = None, *, fast_motion: bool = False
+) -> Fingerprint:
+    """Fingerprint a photo or video file on disk; ``fast_motion`` for media being stored in
+    the library, never for a query (``decode``)."""
     path = Path(path)
     digest = sha256_file(path) if path.is_file() else ""
     limits = limits or Limits()
-    header, samples = decode(path, path.name, limits)
+    header, samples = decode(path, path.name, limits, fast_motion=fast_motion)
     return _fingerprint(path, header, samples, path.name, digest, path.stat().st_size, limits)
 
 
@@ -173,7 +176,9 @@ class _Hashes:
 
     def add_frame(self, sample: Sample, box: Box, photo: bool) -> None:
         upright = None
-        for variant, picture in _variants(box.apply(sample.grey), sample.anchor, photo):
+        region = box.apply(sample.grey)
+        pictures = ((VARIANT_DENSE, region),) if sample.between else None
+        for variant, picture in pictures or _variants(region, sample.anchor, photo):
             if variant == VARIANT_MIRROR and upright is not None:
                 # Pillow's resampling is symmetric: the mirror of the shrunk picture is, to
                 # the bit, the shrunk mirror (checked on every shared video's samples).

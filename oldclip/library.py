@@ -191,10 +191,14 @@ class Library:
         """
         return self.indexes.refresh(self.db)
 
-    def fingerprint(self, path: str | Path) -> Fingerprint:
+    def fingerprint(self, path: str | Path, *, store: bool = False) -> Fingerprint:
+        """``store`` for a file being stored as a clip (or benign): it is then also sampled
+        between grid frames where it moves fast, so a screenshot of a fast pan finds it.  A
+        file being checked keeps the plain grid (``fingerprint.decode``: extra query frames
+        move the temporal vote)."""
         from fingerprint import fingerprint_file
 
-        return fingerprint_file(path, self.config.limits)
+        return fingerprint_file(path, self.config.limits, fast_motion=store)
 
     def add_fingerprint(self, fp: Fingerprint, *, index: bool = True) -> int:
         """Store media (once per content hash); returns the media id.
@@ -221,7 +225,7 @@ class Library:
     ) -> tuple[int, bool]:
         """Fingerprint a file (unless ``fp`` is given) and record it as a clip: (clip id,
         created?).  See ``curation.add_clip``."""
-        fp = fp if fp is not None else self.fingerprint(path)
+        fp = fp if fp is not None else self.fingerprint(path, store=True)
         return curation.add_clip(
             self.db, self.indexes, self.config.media_dir, path, fp, **provenance
         )
@@ -237,7 +241,7 @@ class Library:
     ) -> tuple[int, bool]:
         """Put a file on the benign list: (clip id, whether a new clip was made).  See
         ``curation.add_benign``."""
-        fp = fp if fp is not None else self.fingerprint(path)
+        fp = fp if fp is not None else self.fingerprint(path, store=True)
         return curation.add_benign(
             self.db, self.indexes, self.config.media_dir, Path(path), fp, title, note, added_by
         )

@@ -142,7 +142,7 @@ async def import_page(
                         report.saved[media.url] = path
                     else:
                         path = await _download(session, config, media, Path(folder), number, links)
-                    fp = library.fingerprint(path)
+                    fp = library.fingerprint(path, store=True)
                 except (FetchError, MediaError, LinkError, UnsupportedLink) as exc:
                     report.skipped.append((media.url, str(exc)))
                     continue

@@ -111,7 +111,7 @@ class LibraryChecker:
         verdict_url: str | None,
         added_by: str,
     ) -> tuple[int, bool]:
-        fp = await self._fingerprint(path)
+        fp = await self.workers.fingerprint(path, store=True)
         return self.library.add_clip(  # also keeps a copy, for evidence pictures
             path,
             fp=fp,

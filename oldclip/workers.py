@@ -105,8 +105,9 @@ class MediaWorkers:
 
     # --- what the service asks of the workers ------------------------------------------------
 
-    async def fingerprint(self, path: Path) -> Fingerprint:
-        return await self.run(path.name, fingerprint_file, path, self.limits)
+    async def fingerprint(self, path: Path, *, store: bool = False) -> Fingerprint:
+        """``store``: the file becomes a clip (``Library.fingerprint``)."""
+        return await self.run(path.name, fingerprint_file, path, self.limits, fast_motion=store)
 
     async def run(self, name: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``function(*args, **kwargs)`` in a worker; ``name`` is the file it is about.

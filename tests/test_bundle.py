@@ -639,7 +639,7 @@ DAMAGES: list[tuple[str, Callable[[bytes], bytes], str]] = [
     (
         "hashes of the wrong length",
         lambda d: rebuild(d, _fingerprint_edit("hashes", _short_hashes)),
-        r"line 2: fingerprint.hashes is 7168 bytes, expected 7200 \(225 frames x 32\)",
+        r"line 2: fingerprint.hashes is 9760 bytes, expected 9792 \(306 frames x 32\)",
     ),
     (
         "not base64",

@@ -266,16 +266,39 @@ def test_a_soft_sky_at_the_top_of_a_photo_is_not_padding() -> None:
 def test_frames_left_undecoded_change_no_sample(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Skipping the non-reference frames no sample needs must hand over the very frames, at
-    the very times, that decoding every frame gives: hashes stay comparable with stored ones."""
+    """Skipping the non-reference frames no sample needs must hand over the very grid frames,
+    at the very times, that decoding every frame gives: a query's hashes stay comparable with
+    stored ones.  Frames sampled between grid samples of stored media (``fast_motion``) come
+    from the frames decoded anyway, so skipping may change which: only the grid is compared."""
     from fingerprint import decode as decoding
 
-    skipped = list(decoding.decode(path, path.name)[1])
+    def grid() -> list:
+        samples = decoding.decode(path, path.name, fast_motion=True)[1]
+        return [s for s in samples if not s.between]
+
+    skipped = grid()
     monkeypatch.setattr(decoding, "SKIP_UNSAMPLED", False)
-    every = list(decoding.decode(path, path.name)[1])
+    every = grid()
     _, frame_times, _ = read_frames(path)
     assert [s.time for s in skipped] == [s.time for s in every]
     assert {round(s.time, 6) for s in skipped} <= {round(t, 6) for t in frame_times}
     for a, b in zip(skipped, every, strict=True):
         np.testing.assert_array_equal(a.grey, b.grey)
         assert a.anchor == b.anchor
+
+
+def test_only_stored_media_gain_frames_between_grid_samples() -> None:
+    """A query is sampled on the plain grid (extra query frames move the temporal vote: a
+    blurred-fill vertical scored 0.52 -> 0.30); media being stored get, on top of the very
+    same grid samples, frames between them where the chair footage pans fast."""
+    from fingerprint import decode as decoding
+
+    query = list(decoding.decode(CHAIR, CHAIR.name)[1])
+    stored = list(decoding.decode(CHAIR, CHAIR.name, fast_motion=True)[1])
+    assert not any(s.between for s in query)
+    extra = [s for s in stored if s.between]
+    assert extra and not any(s.anchor for s in extra)
+    grid = [s for s in stored if not s.between]
+    assert [s.time for s in grid] == [s.time for s in query]
+    for a, b in zip(grid, query, strict=True):
+        np.testing.assert_array_equal(a.grey, b.grey)

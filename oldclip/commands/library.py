@@ -138,7 +138,7 @@ def cmd_remove(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_benign_add(library: Library, args: argparse.Namespace) -> int:
-    fp = library.fingerprint(args.file)
+    fp = library.fingerprint(args.file, store=True)
     overlapping = [
         m.clip for m in library.match(fp) if m.clip is not None and not m.match.sound_only
     ]
