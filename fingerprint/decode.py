@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .deinterlace import deinterlaced
-from .pdq_call import PdqHasher
+from .motion import Motion
 from .pixels import (
     VideoReformatter,
     luma,
@@ -83,7 +83,7 @@ class Sample:
     detail: np.ndarray | None = None  # anchors only: (H, W) uint8, long side <= DETAIL_SIDE
     # Photos only: (H, W) uint8 within PHOTO_SHORT_SIDE x PHOTO_LONG_SIDE, from the same read.
     large: np.ndarray | None = None
-    # Sampled between grid samples because the picture moves fast (``_Motion``): hashed whole
+    # Sampled between grid samples because the picture moves fast (``motion.Motion``): hashed whole
     # only, not mirrored (a mirrored query is searched with its own mirror image).
     between: bool = False
 
@@ -106,7 +106,7 @@ def decode(
     """Open a photo, video or animated GIF; its sampled frames come as they are decoded.
 
     ``fast_motion`` samples frames between grid samples where the picture moves fast
-    (``_Motion``): for media stored in the library only.  A query keeps the plain grid: extra
+    (``motion.Motion``): for media stored in the library only.  A query keeps the plain grid: extra
     query frames move the temporal vote (a blurred-fill vertical scored 0.52 -> 0.30 against
     its footage, an interlaced capture 0.94 -> 0.80), while extras on the stored side only
     left the first at 0.51.
@@ -431,10 +431,10 @@ def _sample_frames(
     from frames with their times; ``stream`` says their sample aspect ratio, if any.
 
     With ``fast_motion`` (stored media), where the picture moves fast, frames decoded between
-    two grid samples are sampled too (``_Motion``), before the grid sample that showed it."""
+    two grid samples are sampled too (``motion.Motion``), before the grid sample that showed it."""
     dense = _Grid(1.0 / limits.sample_fps)
     anchor = _Grid(1.0 / limits.anchor_fps)
-    motion = _Motion(dense.step) if fast_motion else None
+    motion = Motion(dense.step) if fast_motion else None
     last_cut = -1e9
     previous_thumb: np.ndarray | None = None
     scaler = VideoReformatter()  # swscale's context, kept from frame to frame (``work_grey``)
@@ -483,65 +483,12 @@ def _upright(picture: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(picture, k=rotation // 90))
 
 
-class _Motion:
-    """Samples fast motion between grid samples, from frames decoded anyway.
-
-    A still of fast footage (a screenshot of a handheld pan) taken between two grid samples,
-    1/6 s apart, can be 44-102 PDQ bits from both, past ``photo_radius``.  So each grid sample
-    is hashed here too (130 us, the whole frame) and compared with the previous one: when they
-    differ by more than ``BETWEEN_BITS``, the ``BETWEEN_MAX`` frames decoded between them
-    closest to evenly spread times are sampled too (dense samples, before the grid sample).
-    Only those frames are held meanwhile.  Frames that ``_frames`` skips (non-reference
-    frames no grid point needs) are not looked for: decoding all frames of a gap after a fast
-    one cost 8% more CPU on 4 fast shared videos for 1 hash more of 710.
-    """
-
-    def __init__(self, step: float) -> None:
-        self.step = step
-        self.last = 0.0  # time of the last grid sample
-        self.held: list[tuple[float, av.VideoFrame] | None] = [None] * BETWEEN_MAX
-        self.previous: np.ndarray | None = None
-        self.hasher = PdqHasher()
-
-    def hold(self, t: float, frame: av.VideoFrame) -> None:
-        """Keep a frame decoded between grid samples if it is the closest yet to its time."""
-        share = (t - self.last) / self.step * (BETWEEN_MAX + 1)
-        slot = min(BETWEEN_MAX - 1, max(0, round(share) - 1))
-        target = self.last + (slot + 1) * self.step / (BETWEEN_MAX + 1)
-        kept = self.held[slot]
-        if kept is None or abs(t - target) < abs(kept[0] - target):
-            self.held[slot] = (t, frame)
-
-    def between(self, t: float, grey: np.ndarray, cut: bool) -> list[tuple[float, av.VideoFrame]]:
-        """The held frames to sample before the grid sample ``grey`` at ``t`` (none across a
-        cut: two shots differ without moving)."""
-        square = np.asarray(Image.fromarray(grey).resize((64, 64), Image.Resampling.BILINEAR))
-        packed, _quality = self.hasher(square)
-        held = [h for h in self.held if h is not None]
-        self.held = [None] * BETWEEN_MAX
-        self.last = t
-        previous, self.previous = self.previous, packed
-        if previous is None or cut or not held:
-            return []
-        if int(np.unpackbits(np.bitwise_xor(previous, packed)).sum()) <= BETWEEN_BITS:
-            return []
-        return sorted(held, key=lambda h: h[0])
-
-
 # Whether frames that no sample needs may be left undecoded (``_frames``); bench/speed.py
 # turns it off to measure what it saves.
 SKIP_UNSAMPLED = True
 # A frame is decoded in full when a sample time lies up to this many of its durations before
 # it: it may be the first frame at or past that time (1), with room for uneven frame times.
 NEEDED_SPAN = 1.5
-# Fast motion (``_Motion``): two grid samples more than BETWEEN_BITS PDQ bits apart have
-# BETWEEN_MAX of the frames decoded between them sampled too.  On 40 generated pans (10
-# photos, 3 s each; /tmp measurement, stills JPEG'd 1-4 frames past a grid sample) stills
-# found: fast pans 41 -> 73 of 87, shaky 42 -> 58 of 88, slow and medium unchanged, 0 wrong;
-# indexed hashes per second of pan 10.68 -> 14.71.  Up to 4 frames: 73 and 80 found for
-# 26.09 per second; 2: 68 and 69 for 18.58; 80 bits instead of 60 changed little (68, 68).
-BETWEEN_BITS = 60
-BETWEEN_MAX = 1
 
 
 def _frames(

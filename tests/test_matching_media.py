@@ -162,7 +162,7 @@ def test_chair_19_is_matched_over_most_of_its_length() -> None:
 def test_a_screenshot_between_sampled_frames_finds_the_video(tmp_path: Path) -> None:
     # At 7.25 s the chair footage pans so fast that PDQ moves 60 bits per 1/30 s: a screenshot
     # there is ~90 bits from the stored frames 1/6 s apart, unless the frames between are
-    # sampled where the picture moves fast (``fingerprint.decode._Motion``), as they are for
+    # sampled where the picture moves fast (``fingerprint.motion.Motion``), as they are for
     # media stored in the library (the query keeps the plain grid).
     pixels, seconds = frame_at(CHAIR, 7.25)
     assert 7.2 <= seconds <= 7.3
