@@ -7,7 +7,7 @@ asked the bot about matching footage that it could not identify then is told, on
 
 The dialogue is a small state machine keyed by (chat, user), so other people's messages in the
 same chat, or the same person's in another chat, never count as answers.  It is kept in the
-database (storage.bot dialogues), not in this process: behind a webhook the next answer may
+database (storage.botshared dialogues), not in this process: behind a webhook the next answer may
 reach another bot process, which must carry on where this one stopped.  Each answer is taken
 with a compare-and-set on the step, so two processes given two messages at once never both
 take them for the same answer, nor both store the clip.  Its handler runs in group -1 (before
@@ -43,7 +43,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 import storage
-from storage import bot as bot_state
+from storage import botshared as bot_state
 
 from . import access
 from .deps import Deps

@@ -71,7 +71,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from storage import bot as bot_state
+from storage import botshared as bot_state
 from storage import outgoing as rows
 from storage import sendpause
 from storage.engine import Database

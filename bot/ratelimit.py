@@ -1,6 +1,6 @@
 """A per-person token bucket, so one person cannot keep the fingerprinting workers busy.
 
-The buckets live in the database (storage.bot.take_request), not in this process: behind a
+The buckets live in the database (storage.botshared.take_request), not in this process: behind a
 webhook each of a person's requests may reach another bot process, and a limit kept per
 process would multiply by their number.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from storage import bot as bot_state
+from storage import botshared as bot_state
 from storage.engine import Database
 
 

@@ -3,7 +3,8 @@
 Why: Telegram allows one getUpdates consumer per token, so a polling bot lives on one host.  A
 webhook URL behind a load balancer can be served by several processes on several hosts, each
 taking whichever update the balancer hands it; whatever a conversation depends on is kept in
-the database (storage.bot: dialogues, rate limits, languages), never in one process.
+the database (storage.botshared: dialogues, rate limits; storage.botusers: languages), never
+in one process.
 
 The HTTP server is aiohttp's, already a dependency (PTB's own webhook server needs tornado):
 
@@ -41,7 +42,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
-from storage import bot as bot_state
+from storage import botshared as bot_state
 from storage.errors import DatabaseUnavailable
 
 from .deps import Deps
@@ -50,7 +51,7 @@ from .settings import BotSettings
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-SECRET_NAME = "telegram_webhook"  # its name among storage.bot's shared secrets
+SECRET_NAME = "telegram_webhook"  # its name among storage.botshared's secrets
 MAX_BODY_BYTES = 1 << 20  # an update is a few kB: a message quoting another is still far below
 FORGET_UPDATES_AFTER_S = 86400.0  # Telegram keeps an undelivered update 24 hours at most
 PORTS = (443, 80, 88, 8443)  # the only ports Telegram sends webhooks to

@@ -12,9 +12,11 @@ Usage::
     add_clip(db, media_id, title="Demo", first_seen="2014-07-17", source="archive.org")
 
 Watched feeds (storage.feeds) and the durable post pipeline with its alert outbox
-(storage.pipeline) live here too, and so does the Telegram bot's durable state (storage.bot):
-users, subscriptions, per-chat deliveries, feedback and open questions, and every message it
-sends (storage.outgoing, used as ``storage.outgoing.queue(...)``).  See those modules for
+(storage.pipeline) live here too, and so does the Telegram bot's durable state: users and
+subscriptions (storage.botusers), per-chat deliveries (storage.deliveries), feedback
+(storage.feedback), open questions (storage.questions), what its processes share
+(storage.botshared) and every message it sends (storage.outgoing, used as
+``storage.outgoing.queue(...)``).  See those modules for
 the states and their guarantees.  Hash bundles (storage.bundle) share clips between newsrooms
 as fingerprints and provenance, without the media.
 
@@ -33,28 +35,13 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=["outgoing"],
     submod_attrs={
-        "bot": [
-            "DELIVERY_STATES",
-            "VERDICTS",
+        "botusers": [
             "BotUser",
-            "Delivery",
-            "Question",
             "Subscription",
             "all_subscriptions",
-            "deliveries_of",
-            "due_deliveries",
-            "feedback_counts",
             "get_user",
             "is_muted",
-            "is_not_a_match",
-            "library_stats",
-            "mark_question_answered",
             "mute_clip",
-            "open_questions",
-            "open_questions_for_media",
-            "plan_deliveries",
-            "record_feedback",
-            "record_question",
             "set_language",
             "set_trusted",
             "subscribe",
@@ -62,6 +49,21 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "touch_user",
             "trusted_users",
             "unsubscribe",
+        ],
+        "deliveries": ["Delivery", "deliveries_of", "due_deliveries", "plan_deliveries"],
+        "feedback": [
+            "VERDICTS",
+            "feedback_counts",
+            "is_not_a_match",
+            "library_stats",
+            "record_feedback",
+        ],
+        "questions": [
+            "Question",
+            "mark_question_answered",
+            "open_questions",
+            "open_questions_for_media",
+            "record_question",
         ],
         "bundle.export": ["ExportReport", "export_bundle"],
         "bundle.importer": ["ImportReport", "import_bundle"],

@@ -39,7 +39,7 @@ from oldclip.config import ConfigError, load_config
 from oldclip.library import Library
 from oldclip.run import LibraryChecker
 from oldclip.workers import MediaWorkers, media_workers
-from storage import bot as bot_state
+from storage import botshared as bot_state
 from storage import outgoing
 
 library_template = e2e.library_template

@@ -445,7 +445,7 @@ def test_library_stats_of_an_empty_library(db: Database) -> None:
 
 
 def test_a_dialogue_answer_is_taken_once_when_two_processes_race(db: Database) -> None:
-    from storage import bot as state
+    from storage import botshared as state
 
     state.start_dialogue(db, chat_id=-1001, user_id=7, kind="add", data={"title": None})
     dialogue = state.get_dialogue(db, -1001, 7)
@@ -465,7 +465,7 @@ def test_a_dialogue_answer_is_taken_once_when_two_processes_race(db: Database) -
 
 
 def test_a_persons_request_bucket_is_shared_and_refills(db: Database) -> None:
-    from storage import bot as state
+    from storage import botshared as state
 
     now = 1_800_000_000.0
     waits = [state.take_request(db, 42, per_minute=6, burst=2, now=now) for _ in range(3)]
@@ -475,7 +475,7 @@ def test_a_persons_request_bucket_is_shared_and_refills(db: Database) -> None:
 
 
 def test_an_update_is_claimed_once_and_the_secret_made_once(db: Database) -> None:
-    from storage import bot as state
+    from storage import botshared as state
 
     assert state.claim_update(db, 900_000_001)
     assert not state.claim_update(db, 900_000_001)  # Telegram sent it again
