@@ -5,7 +5,7 @@ the very steps `oldclip run` takes in process.  The pipeline's tables stay the t
 post's media went through, what was alerted); the queue only says who works on what next.  So
 a job may run twice (a killed worker's job retried by ``retry_stalled_jobs``, two schedulers
 queueing the same item) and the second run finds each step done: every step is
-compare-and-set, and a repost's alert is written once per media item (``storage.pipeline``).
+compare-and-set, and a repost's alert is written once per media item (``storage.reposts``).
 
 Failures of a medium keep the pipeline's own backoff (``[watch] retry_base_s``, recorded on
 the item): the job queues the item's next try for that time.  An error that escapes a job (the

@@ -11,14 +11,14 @@ Usage::
     media_id, _ = add_media(db, fp)
     add_clip(db, media_id, title="Demo", first_seen="2014-07-17", source="archive.org")
 
-Watched feeds (storage.feeds) and the durable post pipeline with its alert outbox
-(storage.pipeline) live here too, and so does the Telegram bot's durable state: users and
-subscriptions (storage.botusers), per-chat deliveries (storage.deliveries), feedback
-(storage.feedback), open questions (storage.questions), what its processes share
-(storage.botshared) and every message it sends (storage.outgoing, used as
-``storage.outgoing.queue(...)``).  See those modules for
-the states and their guarantees.  Hash bundles (storage.bundle) share clips between newsrooms
-as fingerprints and provenance, without the media.
+Watched feeds (storage.feeds), the durable post pipeline (storage.pipeline), the reposts it
+finds (storage.reposts) and their alerts (storage.outbox) live here too, and so does the
+Telegram bot's durable state: users and subscriptions (storage.botusers), per-chat deliveries
+(storage.deliveries), feedback (storage.feedback), open questions (storage.questions), what
+its processes share (storage.botshared) and every message it sends (storage.outgoing, used as
+``storage.outgoing.queue(...)``).  See those modules for the states and their guarantees.
+Hash bundles (storage.bundle) share clips between newsrooms as fingerprints and provenance,
+without the media.
 
 storage/ depends only on fingerprint.types and fingerprint.signal (the registry that reads and
 writes each signal's stored data, importing a plug-in only when its data is met), so every
@@ -134,26 +134,25 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "models": ["Clip", "ClipSource", "Media", "Sighting"],
         "pipeline": [
             "ACTIVE_STATES",
-            "ALERT_KINDS",
             "STATES",
-            "OutboxItem",
             "PostMedia",
-            "Repost",
-            "add_alert",
             "advance",
             "archive",
-            "count_reposts_of_clip",
             "due_media",
             "fail",
-            "get_alert",
             "get_post_media",
-            "list_reposts",
-            "mark_delivered",
             "media_of_post",
+            "record_post",
+        ],
+        "reposts": ["Repost", "count_reposts_of_clip", "list_reposts", "record_repost_and_alert"],
+        "outbox": [
+            "ALERT_KINDS",
+            "OutboxItem",
+            "add_alert",
+            "get_alert",
+            "mark_delivered",
             "pending_alerts",
             "postpone",
-            "record_post",
-            "record_repost_and_alert",
         ],
         "urls": [
             "UnsafeURLError",

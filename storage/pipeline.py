@@ -1,4 +1,4 @@
-"""The durable pipeline: posts, their media's processing state, reposts, and the alert outbox.
+"""The durable pipeline: posts and their media's processing state.
 
 Each media item of a post moves new → fetched → fingerprinted → matched → notified, or ends in
 failed.  Every step is written before the next starts, so a restart resumes from the stored
@@ -7,14 +7,8 @@ state.  What keeps a restart from doing things twice:
 - ``record_post`` is idempotent per (source, post_url): a post seen again adds nothing.
 - ``advance`` is compare-and-set: it moves a row only if it is still in the expected state, so
   of two workers (or a worker and its restarted self) only one wins a step.
-- ``record_repost_and_alert`` writes the repost, its alert and the state 'notified' in one
-  transaction, and does nothing for a media row that already has a repost: a crash before the
-  commit leaves nothing, a crash after it leaves everything, so no alert is ever queued twice.
-
-Alerts go into the outbox; the bot reads ``pending_alerts`` and plans their messages.  Reposts
-of the same matched media within a window are grouped into one alert whose payload lists every
-post and whose ``count`` grows, whether or not its messages went out already (the bot edits
-them to show the new count): one alert per clip per window.
+- the step to 'notified' is storage.reposts' ``record_repost_and_alert``, one transaction with
+  the repost and its alert (storage.outbox), so no alert is ever queued twice.
 
 storage/ does not import watchers/: callers pass plain values (media as dicts, or any object
 with the same attributes, such as watchers.post.MediaRef).
@@ -25,35 +19,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .engine import Database
-from .library import clip_for_media, get_clip
-from .sightings import earliest_sighting
-from .txn import When, immediate, to_datetime, utc_iso, utc_iso_after
+from .txn import When, immediate, utc_iso, utc_iso_after
 from .urls import is_web_url, shown, web_url
 
 STATES = ("new", "fetched", "fingerprinted", "matched", "notified", "failed")
 ACTIVE_STATES = ("new", "fetched", "fingerprinted", "matched")
-ALERT_KINDS = frozenset({"repost", "feed_down", "feed_up"})
 TOO_BIG_ERROR = "too big for the web preview"
 
 _ADVANCE_FIELDS = frozenset({"file_path", "media_id", "error"})
-_REPOST_FIELDS = (
-    "media_id",
-    "matched_media_id",
-    "clip_id",
-    "score",
-    "query_start",
-    "query_end",
-    "ref_start",
-    "ref_end",
-    "frames_matched",
-    "first_seen",
-    "first_source",
-    "agreement",
-)
 
 _POST_MEDIA_SELECT = (
     "SELECT pm.id, pm.post_id, pm.url, pm.kind, pm.mime, pm.too_big, pm.thumbnail_url, "
@@ -63,10 +40,6 @@ _POST_MEDIA_SELECT = (
     "f.language AS feed_language, p.provenance "
     "FROM post_media pm JOIN posts p ON p.id = pm.post_id "
     "LEFT JOIN feeds f ON f.id = p.feed_id"
-)
-_OUTBOX_COLUMNS = (
-    "id, kind, group_key, payload, count, created_at, updated_at, delivered_at, attempts, "
-    "next_attempt_at"
 )
 
 
@@ -104,54 +77,9 @@ class PostMedia:
     )
 
 
-@dataclass(frozen=True)
-class Repost:
-    """A post's media found to match known media: a clip or an earlier sighting."""
-
-    id: int
-    post_media_id: int
-    media_id: int | None  # the post's media
-    matched_media_id: int | None  # the known media it matched
-    clip_id: int | None
-    score: float | None
-    query_start: float | None
-    query_end: float | None
-    ref_start: float | None
-    ref_end: float | None
-    frames_matched: int | None
-    first_seen: str | None  # the clip's first_seen, or the earliest sighting's time
-    first_source: str | None
-    outbox_id: int | None  # the alert this repost went into
-    created_at: str
-    post_url: str
-    source: str
-    published: str | None
-    clip_title: str | None
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    """An alert waiting for (or given to) the bot."""
-
-    id: int
-    kind: str  # "repost", "feed_down", "feed_up"
-    group_key: str | None
-    payload: dict[str, Any]
-    count: int  # how many events were grouped into this alert
-    created_at: str
-    updated_at: str
-    delivered_at: str | None
-    attempts: int  # failed delivery attempts
-    next_attempt_at: str | None
-
-
 def _post_media(row: dict[str, Any]) -> PostMedia:
     provenance = json.loads(row["provenance"]) if row["provenance"] else None
     return PostMedia(**{**row, "too_big": bool(row["too_big"]), "provenance": provenance})
-
-
-def _outbox_item(row: dict[str, Any]) -> OutboxItem:
-    return OutboxItem(**{**row, "payload": json.loads(row["payload"])})
 
 
 def _field(item: Any, name: str, default: Any = None) -> Any:
@@ -162,9 +90,6 @@ def _field(item: Any, name: str, default: Any = None) -> Any:
 
 def _optional_iso(value: datetime | str | None) -> str | None:
     return None if value is None else utc_iso(value)
-
-
-# --- posts and their media --------------------------------------------------------------------
 
 
 def record_post(
@@ -367,218 +292,5 @@ def archive(db: Database, post_media_id: int) -> bool:
         "UPDATE post_media SET state = 'notified', updated_at = ?, next_attempt_at = NULL, "
         "attempts = 0, error = NULL WHERE id = ? AND state IN ('matched', 'fingerprinted')",
         [utc_iso(), post_media_id],
-    )
-    return cursor.rowcount == 1
-
-
-# --- reposts and their alerts -----------------------------------------------------------------
-
-
-def record_repost_and_alert(
-    db: Database,
-    post_media_id: int,
-    repost: Mapping[str, Any],
-    *,
-    window_s: int,
-) -> tuple[int, bool]:
-    """Record that a post's media is a repost, queue its alert and mark the row 'notified'.
-
-    ``repost`` holds matched_media_id (required) and optionally media_id (default: the row's),
-    clip_id, score, query_start/query_end, ref_start/ref_end, frames_matched, first_seen and
-    first_source (default: the clip's first_seen and source, else the earliest sighting of the
-    matched media).  The alert joins the 'repost' alert for the same matched media created
-    less than ``window_s`` seconds ago, even one already planned or sent (the bot then edits
-    its messages to show the new count), else a new one is created.
-
-    One transaction.  A row that already has a repost changes nothing: the call returns that
-    repost's alert id and False.  Returns (outbox id, whether a new alert item was created).
-    """
-    unknown = set(repost) - set(_REPOST_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown repost field(s): {', '.join(sorted(unknown))}")
-    if repost.get("matched_media_id") is None:
-        raise ValueError("repost needs matched_media_id")
-    now = utc_iso()
-    with immediate(db):
-        existing = db.execute(
-            "SELECT outbox_id FROM reposts WHERE post_media_id = ?", [post_media_id]
-        ).fetchone()
-        if existing is not None:
-            return existing[0], False
-        item = get_post_media(db, post_media_id)
-        if item is None:
-            raise ValueError(f"no post media with id {post_media_id}")
-        if item.state not in ("fingerprinted", "matched"):
-            raise ValueError(
-                f"post media {post_media_id} is {item.state!r}; "
-                "only a fingerprinted or matched item can be a repost"
-            )
-        values = {name: repost.get(name) for name in _REPOST_FIELDS}
-        if values["media_id"] is None:
-            values["media_id"] = item.media_id
-        clip = (
-            get_clip(db, values["clip_id"])
-            if values["clip_id"] is not None
-            else clip_for_media(db, values["matched_media_id"])
-        )
-        if clip is not None:
-            values["clip_id"] = clip.id
-        if values["first_seen"] is None:
-            if clip is not None:
-                values["first_seen"], values["first_source"] = clip.first_seen, clip.source
-            else:
-                sighting = earliest_sighting(db, values["matched_media_id"])
-                if sighting is not None:
-                    values["first_seen"] = sighting.seen_at
-                    values["first_source"] = sighting.post_url or sighting.url
-        group_key = f"media:{values['matched_media_id']}"
-        post = {
-            "post_url": item.post_url,
-            "source": item.source,
-            "author": item.author,
-            "published": item.published,
-            "score": values["score"],
-            "media_id": values["media_id"],
-            "query_start": values["query_start"],
-            "query_end": values["query_end"],
-            "ref_start": values["ref_start"],
-            "ref_end": values["ref_end"],
-            "agreement": values["agreement"],
-        }
-        cutoff = utc_iso(to_datetime(now) - timedelta(seconds=window_s))
-        open_item = db.execute(
-            "SELECT id, payload FROM outbox WHERE kind = 'repost' AND group_key = ? "
-            "AND created_at > ? ORDER BY id DESC LIMIT 1",
-            [group_key, cutoff],
-        ).fetchone()
-        if open_item is not None:
-            outbox_id, created = int(open_item[0]), False
-            payload = json.loads(open_item[1])
-            payload.setdefault("posts", []).append(post)
-            db.execute(
-                "UPDATE outbox SET payload = ?, count = count + 1, updated_at = ? WHERE id = ?",
-                [json.dumps(payload, ensure_ascii=False), now, outbox_id],
-            )
-        else:
-            payload = {
-                "matched_media_id": values["matched_media_id"],
-                "clip_id": values["clip_id"],
-                "clip_title": clip.title if clip else None,
-                "verdict_url": clip.verdict_url if clip else None,
-                "rating": clip.rating if clip else None,
-                "claim": clip.claim if clip else None,
-                "first_seen": values["first_seen"],
-                "first_source": values["first_source"],
-                "feed_id": item.feed_id,
-                "feed_label": item.feed_label,
-                "language": item.feed_language,
-                "posts": [post],
-            }
-            outbox_id, created = _insert_alert(db, "repost", payload, group_key, now), True
-        columns = [*_REPOST_FIELDS, "post_media_id", "outbox_id", "created_at"]
-        db.execute(
-            f"INSERT INTO reposts ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)})",
-            [*(values[name] for name in _REPOST_FIELDS), post_media_id, outbox_id, now],
-        )
-        db.execute(
-            "UPDATE post_media SET state = 'notified', updated_at = ?, next_attempt_at = NULL, "
-            "attempts = 0, error = NULL WHERE id = ?",
-            [now, post_media_id],
-        )
-    return outbox_id, created
-
-
-def list_reposts(db: Database, limit: int = 100) -> list[Repost]:
-    """The most recent reposts, newest first, with their post and clip title."""
-    rows = db.query(
-        "SELECT r.id, r.post_media_id, r.media_id, r.matched_media_id, r.clip_id, r.score, "
-        "r.query_start, r.query_end, r.ref_start, r.ref_end, r.frames_matched, r.first_seen, "
-        "r.first_source, r.outbox_id, r.created_at, p.post_url, p.source, p.published, "
-        "c.title AS clip_title "
-        "FROM reposts r JOIN post_media pm ON pm.id = r.post_media_id "
-        "JOIN posts p ON p.id = pm.post_id LEFT JOIN clips c ON c.id = r.clip_id "
-        "ORDER BY r.id DESC LIMIT ?",
-        [limit],
-    )
-    return [Repost(**row) for row in rows]
-
-
-def count_reposts_of_clip(db: Database, clip_id: int) -> int:
-    """How many reposts of this clip the watchers caught."""
-    row = db.execute("SELECT count(*) FROM reposts WHERE clip_id = ?", [clip_id]).fetchone()
-    return int(row[0])
-
-
-# --- the outbox -------------------------------------------------------------------------------
-
-
-def _insert_alert(
-    db: Database,
-    kind: str,
-    payload: Mapping[str, Any],
-    group_key: str | None,
-    now: str,
-) -> int:
-    if kind not in ALERT_KINDS:
-        raise ValueError(f"alert kind must be one of {', '.join(sorted(ALERT_KINDS))}")
-    cursor = db.execute(
-        "INSERT INTO outbox (kind, group_key, payload, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?) RETURNING id",
-        [kind, group_key, json.dumps(dict(payload), ensure_ascii=False), now, now],
-    )
-    return int(cursor.fetchone()[0])
-
-
-def add_alert(
-    db: Database,
-    kind: str,
-    payload: Mapping[str, Any],
-    group_key: str | None = None,
-) -> int:
-    """Queue an alert (e.g. 'feed_down' / 'feed_up' for admins); return its outbox id."""
-    return _insert_alert(db, kind, payload, group_key, utc_iso())
-
-
-def get_alert(db: Database, outbox_id: int) -> OutboxItem | None:
-    """One outbox item, delivered or not, or None."""
-    row = next(
-        iter(db.query(f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE id = ?", [outbox_id])), None
-    )
-    return _outbox_item(row) if row else None
-
-
-def pending_alerts(db: Database, *, now: When = None, limit: int = 50) -> list[OutboxItem]:
-    """Undelivered alerts that are due, oldest first."""
-    rows = db.query(
-        f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE delivered_at IS NULL "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
-        [utc_iso(now), limit],
-    )
-    return [_outbox_item(row) for row in rows]
-
-
-def mark_delivered(db: Database, outbox_id: int, *, count: int | None = None) -> bool:
-    """Mark an alert sent; return False if it was already delivered (or does not exist).
-
-    Pass the ``count`` of the item that was sent to guard against a repost appended while it
-    was being sent: if the count has grown, the item stays pending (False) so the grown alert
-    is sent too instead of the new post being lost.
-    """
-    cursor = db.execute(
-        "UPDATE outbox SET delivered_at = ?, next_attempt_at = NULL "
-        "WHERE id = ? AND delivered_at IS NULL AND (CAST(? AS BIGINT) IS NULL OR count = ?)",
-        [utc_iso(), outbox_id, count, count],
-    )
-    return cursor.rowcount == 1
-
-
-def postpone(db: Database, outbox_id: int, retry_in_s: float) -> bool:
-    """A delivery failed: count the attempt and retry after ``retry_in_s``; False if the item
-    is delivered or missing."""
-    cursor = db.execute(
-        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? "
-        "WHERE id = ? AND delivered_at IS NULL",
-        [utc_iso_after(retry_in_s), outbox_id],
     )
     return cursor.rowcount == 1

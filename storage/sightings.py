@@ -1,6 +1,6 @@
 """Sightings: where and when stored media were seen reposted.
 
-A repost is dated against the earliest of them (``storage.pipeline``), so they are kept apart
+A repost is dated against the earliest of them (``storage.reposts``), so they are kept apart
 from the clips, which record where footage was first *published*.
 """
 

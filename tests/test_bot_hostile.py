@@ -32,7 +32,7 @@ from oldclip.config import load_config
 from oldclip.library import Library
 from oldclip.run import LibraryChecker
 from oldclip.workers import media_workers
-from storage.pipeline import OutboxItem
+from storage.outbox import OutboxItem
 
 library_template = e2e.library_template
 
