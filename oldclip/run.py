@@ -32,7 +32,8 @@ from fingerprint import (
 )
 from watchers.errors import FeedError
 
-from .config import Config, ConfigError, parse_duration
+from .config import Config, ConfigError
+from .durations import parse_duration
 from .feeds import add_feed
 from .library import ClipMatch, Library
 from .links import LinkDownloader
