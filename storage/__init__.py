@@ -41,7 +41,6 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "all_subscriptions",
             "get_user",
             "is_muted",
-            "mute_clip",
             "set_language",
             "set_trusted",
             "subscribe",
@@ -150,9 +149,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "OutboxItem",
             "add_alert",
             "get_alert",
-            "mark_delivered",
             "pending_alerts",
-            "postpone",
         ],
         "urls": [
             "UnsafeURLError",

@@ -4,7 +4,8 @@
   trusted them with /trust), so first_seen_at / last_seen_at are None until they write.
   Fact-checkers listed in the config are not stored here; ``trusted`` only covers /trust.
 - A subscription is one (user, chat) with its filters; subscribing again updates the filters.
-- A muted clip is (user, known media): that user gets no alerts about its reposts.
+- A muted clip is (user, known media): that user gets no alerts about its reposts (muted by
+  the feedback "muted", storage.feedback).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .checks import id_list, require_media, telegram_id
+from .checks import id_list, telegram_id
 from .engine import Database
 from .rows import one
 from .txn import immediate, utc_iso
@@ -217,22 +218,6 @@ def all_subscriptions(db: Database) -> list[Subscription]:
         _subscription(row)
         for row in db.query(f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id")
     ]
-
-
-def mute_clip(db: Database, user_id: int, matched_media_id: int) -> bool:
-    """Stop alerting a user about reposts of this known media; return whether it was new.
-
-    The mute goes away with the media (e.g. when its clip is removed).
-    """
-    telegram_id("user_id", user_id)
-    with immediate(db):
-        require_media(db, matched_media_id)
-        cursor = db.execute(
-            "INSERT INTO muted_clips (user_id, matched_media_id, created_at) "
-            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            [user_id, matched_media_id, utc_iso()],
-        )
-    return cursor.rowcount == 1
 
 
 def is_muted(db: Database, user_id: int, matched_media_id: int) -> bool:

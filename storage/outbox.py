@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .engine import Database
-from .txn import When, utc_iso, utc_iso_after
+from .txn import When, utc_iso
 
 ALERT_KINDS = frozenset({"repost", "feed_down", "feed_up"})
 _OUTBOX_COLUMNS = (
@@ -85,29 +85,3 @@ def pending_alerts(db: Database, *, now: When = None, limit: int = 50) -> list[O
         [utc_iso(now), limit],
     )
     return [_outbox_item(row) for row in rows]
-
-
-def mark_delivered(db: Database, outbox_id: int, *, count: int | None = None) -> bool:
-    """Mark an alert sent; return False if it was already delivered (or does not exist).
-
-    Pass the ``count`` of the item that was sent to guard against a repost appended while it
-    was being sent: if the count has grown, the item stays pending (False) so the grown alert
-    is sent too instead of the new post being lost.
-    """
-    cursor = db.execute(
-        "UPDATE outbox SET delivered_at = ?, next_attempt_at = NULL "
-        "WHERE id = ? AND delivered_at IS NULL AND (CAST(? AS BIGINT) IS NULL OR count = ?)",
-        [utc_iso(), outbox_id, count, count],
-    )
-    return cursor.rowcount == 1
-
-
-def postpone(db: Database, outbox_id: int, retry_in_s: float) -> bool:
-    """A delivery failed: count the attempt and retry after ``retry_in_s``; False if the item
-    is delivered or missing."""
-    cursor = db.execute(
-        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? "
-        "WHERE id = ? AND delivered_at IS NULL",
-        [utc_iso_after(retry_in_s), outbox_id],
-    )
-    return cursor.rowcount == 1

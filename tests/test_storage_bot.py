@@ -30,7 +30,6 @@ from storage import (
     mark_question_answered,
     media_by_sha256,
     migrate,
-    mute_clip,
     open_db,
     open_questions_for_media,
     outgoing,
@@ -193,15 +192,6 @@ def test_subscribe_refuses_bad_filters(db: Database, kwargs: dict) -> None:
     with pytest.raises(TypeError):
         subscribe(db, 1, 100, labels="news")
     assert all_subscriptions(db) == []
-
-
-def test_mute_clip(db: Database, clip_media: int) -> None:
-    assert not is_muted(db, 1, clip_media)
-    assert mute_clip(db, 1, clip_media)
-    assert not mute_clip(db, 1, clip_media)
-    assert is_muted(db, 1, clip_media) and not is_muted(db, 2, clip_media)
-    with pytest.raises(ValueError, match="no media"):
-        mute_clip(db, 1, 999)
 
 
 # --- deliveries -------------------------------------------------------------------------------

@@ -28,12 +28,11 @@ from storage import (
     list_clips,
     list_feeds,
     list_reposts,
-    mark_delivered,
     media_of_post,
     migrate,
     open_db,
     pending_alerts,
-    postpone,
+    plan_deliveries,
     record_poll_failure,
     record_poll_success,
     record_post,
@@ -340,7 +339,7 @@ def test_a_repost_joins_its_alert_even_after_it_was_sent(
     first_id, _ = record_repost_and_alert(
         db, matched_item(db, feed_id, 1), repost_of(clip_media), window_s=3600
     )
-    assert mark_delivered(db, first_id) is True
+    assert plan_deliveries(db, first_id, [10]) == 1  # planned: no longer pending
     for n in range(2, 21):
         alert_id, created = record_repost_and_alert(
             db, matched_item(db, feed_id, n), repost_of(clip_media), window_s=3600
@@ -369,34 +368,14 @@ def test_first_seen_falls_back_to_the_earliest_sighting(db: Database, feed_id: i
     )
 
 
-def test_delivered_alerts_are_not_pending_and_postpone_delays(db: Database) -> None:
+def test_planned_alerts_are_no_longer_pending(db: Database) -> None:
     down = add_alert(db, "feed_down", {"feed": "News", "error": "HTTP 500"}, group_key="feed:1")
     up = add_alert(db, "feed_up", {"feed": "News"}, group_key="feed:1")
     assert [a.id for a in pending_alerts(db)] == [down, up]
-    assert mark_delivered(db, down) is True
-    assert mark_delivered(db, down) is False
+    assert plan_deliveries(db, down, [10]) == 1
     assert [a.id for a in pending_alerts(db)] == [up]
-    assert postpone(db, up, 120) is True
-    assert pending_alerts(db) == []
-    (retry,) = pending_alerts(db, now=later(121))
-    assert (retry.id, retry.attempts, retry.kind) == (up, 1, "feed_up")
     with pytest.raises(ValueError):
         add_alert(db, "spam", {})
-
-
-def test_mark_delivered_with_count_keeps_a_grown_alert_pending(
-    db: Database, feed_id: int, clip_media: int
-) -> None:
-    outbox_id, _ = record_repost_and_alert(
-        db, matched_item(db, feed_id, 1), repost_of(clip_media), window_s=3600
-    )
-    (sent,) = pending_alerts(db)
-    # While the bot was sending, another repost joined the alert.
-    record_repost_and_alert(db, matched_item(db, feed_id, 2), repost_of(clip_media), window_s=3600)
-    assert mark_delivered(db, outbox_id, count=sent.count) is False
-    (grown,) = pending_alerts(db)
-    assert grown.count == 2
-    assert mark_delivered(db, outbox_id, count=grown.count) is True
 
 
 def test_removing_a_clip_still_works_after_a_repost_of_it(
