@@ -34,6 +34,18 @@ async def _feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[De
     return allowed
 
 
+async def _say(deps: Deps, update: Update, text: str) -> None:
+    """Answer in HTML (feed names and reasons are escaped by the caller), no link previews:
+    a feed's address is not what the admin wants to see expanded."""
+    await reply(
+        deps.courier,
+        update.effective_message,
+        text,
+        parse_mode=ParseMode.HTML,
+        disable_web_page_preview=True,
+    )
+
+
 def _name(feed: storage.Feed) -> str:
     return f"{feed.kind}:{feed.target}"
 
@@ -64,13 +76,7 @@ async def list_feeds(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(deps.courier, update.effective_message, t(lang, "feeds_none"))
         return
     lines = fit_lines([html.escape(feed_line(feed)) for feed in feeds], MAX_LIST_CHARS)
-    await reply(
-        deps.courier,
-        update.effective_message,
-        t(lang, "feeds_list", lines=lines),
-        parse_mode=ParseMode.HTML,
-        disable_web_page_preview=True,
-    )
+    await _say(deps, update, t(lang, "feeds_list", lines=lines))
 
 
 async def add_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -102,13 +108,7 @@ async def add_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         return
     name = html.escape(f"{kind}:{target}")
-    await reply(
-        deps.courier,
-        update.effective_message,
-        t(lang, "feed_added" if created else "feed_exists", feed=name),
-        parse_mode=ParseMode.HTML,
-        disable_web_page_preview=True,
-    )
+    await _say(deps, update, t(lang, "feed_added" if created else "feed_exists", feed=name))
 
 
 async def remove_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -128,13 +128,7 @@ async def remove_feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             deps.courier, update.effective_message, t(lang, "feed_not_found", value=feed_id)
         )
         return
-    await reply(
-        deps.courier,
-        update.effective_message,
-        t(lang, "feed_removed", feed=html.escape(_name(feed))),
-        parse_mode=ParseMode.HTML,
-        disable_web_page_preview=True,
-    )
+    await _say(deps, update, t(lang, "feed_removed", feed=html.escape(_name(feed))))
 
 
 async def trust(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

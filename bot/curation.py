@@ -373,19 +373,31 @@ async def _not_found(deps: Deps, update: Update, lang: str, clip_id: int) -> Non
     )
 
 
-async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/clip ID: the clip's card."""
+async def _asked_clip(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[Deps, str, storage.Clip] | None:
+    """The clip a fact-checker's /clip or /remove names; None when the sender may not curate,
+    gave no clip number or one the library lacks (each told so)."""
     allowed = await access.fact_checker(update, context)
     if allowed is None:
-        return
+        return None
     deps, lang = allowed
     clip_id = await _clip_id(update, context, lang)
     if clip_id is None:
-        return
+        return None
     clip = storage.get_clip(deps.db, clip_id)
     if clip is None:
         await _not_found(deps, update, lang, clip_id)
+        return None
+    return deps, lang, clip
+
+
+async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/clip ID: the clip's card."""
+    asked = await _asked_clip(update, context)
+    if asked is None:
         return
+    deps, lang, clip = asked
     reposts = storage.count_reposts_of_clip(deps.db, clip.id)
 
     def card(v: Mapping[str, str | None]) -> str:
@@ -420,16 +432,12 @@ async def show_clip(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def remove(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/remove ID: take a clip out of the library (it stops matching)."""
-    allowed = await access.fact_checker(update, context)
-    if allowed is None:
+    asked = await _asked_clip(update, context)
+    if asked is None:
         return
-    deps, lang = allowed
-    clip_id = await _clip_id(update, context, lang)
-    if clip_id is None:
-        return
-    clip = storage.get_clip(deps.db, clip_id)
-    if clip is None or not deps.checker.remove_clip(clip.id):
-        await _not_found(deps, update, lang, clip_id)
+    deps, lang, clip = asked
+    if not deps.checker.remove_clip(clip.id):  # removed meanwhile by someone else
+        await _not_found(deps, update, lang, clip.id)
         return
     log.info("clip %s removed by user %s", clip.id, update.effective_user.id)
     await reply(

@@ -21,7 +21,6 @@ import html
 import logging
 import re
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from watchers.errors import FeedError
 from watchers.htmltree import Element, parse_html
@@ -237,11 +236,3 @@ def post_number(post: Post) -> int | None:
     """The numeric message id ("chan/123" -> 123), to stop at the last seen post."""
     tail = post.external_id.rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else None
-
-
-def channel_of(url: str) -> str | None:
-    """ "https://t.me/s/name?before=9" -> "name" (for logs and per-channel rate limits)."""
-    parts = [p for p in urlsplit(url).path.split("/") if p]
-    if parts and parts[0] == "s":
-        parts = parts[1:]
-    return parts[0] if parts else None
