@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 def command(name: str) -> Callable[[Library, argparse.Namespace], int]:
     """The function doing command ``name`` ("module.function" in ``oldclip.commands``),
     imported now: `check` need not load what `watch` or `import-page` use (the commands'
-    modules and theirs, ~20-30 ms of every call)."""
+    modules and theirs, ~10 ms of every call)."""
     module, function = name.rsplit(".", 1)
     return getattr(importlib.import_module(f"{__package__}.commands.{module}"), function)
 
