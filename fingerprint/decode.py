@@ -12,17 +12,17 @@ import io
 import queue
 import threading
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from .deinterlace import deinterlaced
 from .motion import Motion
+from .photo import PHOTO_FORMATS, animation_frames, read_photo  # noqa: F401 (bot.evidence)
 from .pixels import (
     VideoReformatter,
     luma,
@@ -40,15 +40,9 @@ WORK_SIDE = 256  # long side of the frames handed to border detection and hashin
 # Long side of the larger grey picture anchors also carry, for signals that look at details
 # (local features need a few hundred pixels to find corners that survive a crop).
 DETAIL_SIDE = 480
-# A photo is one picture, so signals can afford to look at it larger: its ``large`` picture has
-# its short side at most PHOTO_SHORT_SIDE and its long side at most PHOTO_LONG_SIDE (a phone
-# screenshot shows the footage in a strip of it, ~200 px wide at 480 px on the long side).
-PHOTO_SHORT_SIDE = 720
-PHOTO_LONG_SIDE = 1280
 
 # Demuxers allowed for video: self-contained files only (no playlists, no concat lists).
 CONTAINER_FORMATS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,gif,avi,flv,mpegts,mpeg,asf"
-PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "BMP", "TIFF"}
 # FFmpeg "decodes" text files (.txt, .nfo, .bin, ...) by rendering them as ANSI/text-mode art:
 # such a picture is not media, and fingerprinting it would put text files in the library.
 TEXT_CODECS = {"ansi", "bintext", "xbin", "idf"}
@@ -81,7 +75,7 @@ class Sample:
     grey: np.ndarray  # (H, W) uint8, long side <= WORK_SIDE
     anchor: bool  # indexed (see fingerprint.types)
     detail: np.ndarray | None = None  # anchors only: (H, W) uint8, long side <= DETAIL_SIDE
-    # Photos only: (H, W) uint8 within PHOTO_SHORT_SIDE x PHOTO_LONG_SIDE, from the same read.
+    # Photos only: (H, W) uint8 within photo.PHOTO_SHORT_SIDE x PHOTO_LONG_SIDE, the same read.
     large: np.ndarray | None = None
     # Sampled between grid samples because the picture moves fast (``motion.Motion``): hashed whole
     # only, not mirrored (a mirrored query is searched with its own mirror image).
@@ -125,79 +119,21 @@ def decode(
     elif not data:
         raise MediaError(name, "the file is empty (0 bytes)")
 
-    photo = _try_photo(source, name, limits)
+    photo = read_photo(source, name, limits.max_pixels)
     if photo is not None:
-        header, large = photo
-        if large is None:
+        width, height, large = photo
+        if large is None:  # an animation
+            header = Header("video", width, height, 0.0)
             return header, _in_background(_animation_samples(source, name, limits))
         detail = _shrunk(large, DETAIL_SIDE)
-        return header, iter([Sample(0.0, _shrunk(detail, WORK_SIDE), True, detail, large)])
+        sample = Sample(0.0, _shrunk(detail, WORK_SIDE), True, detail, large)
+        return Header("photo", width, height, 0.0), iter([sample])
     return _decode_video(source, name, limits, fast_motion)
 
 
-def _try_photo(
-    source: str | Path | bytes, name: str, limits: Limits
-) -> tuple[Header, np.ndarray | None] | None:
-    """Open still images with Pillow (which honours EXIF orientation); None for anything else.
-
-    The photo is read once, at its ``large`` size (``Sample.large``); the smaller pictures are
-    shrunk from it (reading it again at each size cost a second JPEG decode per photo).  An
-    animated WebP or PNG comes back as a video header without a picture: ``decode`` reads its
-    frames with ``_animation_samples``.
-    """
-    fp = io.BytesIO(source) if isinstance(source, bytes) else source
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(fp) as img:
-                if img.format not in PHOTO_FORMATS:
-                    return None  # GIF and friends go through the video path (animation)
-                width, height = img.size
-                if width * height > limits.max_pixels:
-                    raise MediaError(name, f"the photo is too large ({width}x{height} pixels)")
-                if getattr(img, "is_animated", False):
-                    return Header("video", width, height, 0.0), None
-                img.draft("L", (PHOTO_SHORT_SIDE, PHOTO_SHORT_SIDE))  # JPEG: decode smaller
-                img = ImageOps.exif_transpose(img).convert("L")
-                scale = min(PHOTO_SHORT_SIDE / min(img.size), PHOTO_LONG_SIDE / max(img.size), 1)
-                size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-                frame = np.asarray(img if scale == 1 else img.resize(size, Image.Resampling.BOX))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        return None  # not a photo Pillow knows (or damaged): let the video decoder judge
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise MediaError(name, f"the photo is a decompression bomb ({exc})") from None
-    oriented_h, oriented_w = frame.shape[:2]
-    if (oriented_w > oriented_h) != (width > height):
-        width, height = height, width
-    return Header("photo", width, height, 0.0), frame
-
-
 def _animation_samples(source: str | Path | bytes, name: str, limits: Limits) -> Iterator[Sample]:
-    """The sampled frames of an animated WebP or PNG, read by Pillow.
-
-    Sites serve "GIFs" as animated WebP, and FFmpeg's WebP decoder reads no animation: such a
-    file used to be fingerprinted as a photo of its first frame, which matched nothing when
-    that frame was a title card.  Pillow composites each frame (disposal, blending) into a
-    whole picture; its duration, in milliseconds, places the next one.  A damaged file
-    yields what was read before the damage.
-    """
-    fp = io.BytesIO(source) if isinstance(source, bytes) else source
-
-    def timed() -> Iterator[tuple[float, av.VideoFrame]]:
-        with Image.open(fp) as img:
-            t = 0.0
-            for index in range(img.n_frames):
-                try:
-                    img.seek(index)
-                    frame = av.VideoFrame.from_image(img.convert("RGB"))
-                except (OSError, ValueError, EOFError):
-                    if not index:
-                        raise MediaError(name, "the animation could not be decoded") from None
-                    return
-                yield t, frame
-                t += (img.info.get("duration") or 100) / 1000
-
-    return _sample_frames(timed(), name, limits, None)
+    """The sampled frames of an animated WebP or PNG (``photo.animation_frames``)."""
+    return _sample_frames(animation_frames(source, name), name, limits, None)
 
 
 def open_video(

@@ -83,9 +83,11 @@ class SignalIndex(Protocol):
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Everything the index holds, as arrays of numbers."""
 
-    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+    def load_arrays(self, arrays: dict[str, np.ndarray], checked: bool = False) -> None:
         """Become the index ``to_arrays`` gave (an empty index only; arrays may be memory
-        maps, used in place).  ValueError when they do not make a consistent index."""
+        maps, used in place).  ValueError when they do not make a consistent index.
+        ``checked``: their file passed these checks before (``index_file.Opened``): the ones
+        that read every entry may be skipped."""
 
 
 @runtime_checkable

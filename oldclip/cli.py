@@ -6,11 +6,13 @@ What each command does is in ``oldclip.commands``, one module per group of comma
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import storage
 from fingerprint import MediaError
@@ -19,28 +21,14 @@ from watchers.kinds import KIND_NAMES
 
 from . import __version__
 from .commands import UsageError, say
-from .commands.check import cmd_check
-from .commands.library import (
-    cmd_add,
-    cmd_benign_add,
-    cmd_benign_list,
-    cmd_benign_remove,
-    cmd_export,
-    cmd_import,
-    cmd_import_bundle,
-    cmd_import_page,
-    cmd_list,
-    cmd_remove,
-    cmd_show,
-)
-from .commands.maintenance import cmd_migrate_db, cmd_refingerprint
-from .commands.services import cmd_bot, cmd_run, cmd_scheduler, cmd_worker
-from .commands.status import cmd_status
-from .commands.watch import cmd_feeds_add, cmd_feeds_list, cmd_feeds_remove, cmd_reposts, cmd_watch
 from .config import DEFAULT_DATABASE, ConfigError, load_config
 from .render import log_to_terminal
 
-# The parser names every command; what each does is in oldclip.commands, one module per group.
+if TYPE_CHECKING:
+    from .library import Library
+
+# The parser names every command ("module.function" of oldclip.commands, one module per group);
+# only the one that runs is imported (``command``).
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,11 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--verdict-url", metavar="URL", help="a fact-check that debunks its reuse")
     add.add_argument("--language")
     add.add_argument("--tags", default="", help="comma-separated")
-    add.set_defaults(run=cmd_add)
+    add.set_defaults(run="library.cmd_add")
 
     imp = commands.add_parser("import", help="add a folder of media described by a manifest")
     imp.add_argument("path", type=Path, help="folder with manifest.csv or manifest.json")
-    imp.set_defaults(run=cmd_import)
+    imp.set_defaults(run="library.cmd_import")
 
     page = commands.add_parser(
         "import-page",
@@ -99,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also download embedded YouTube / X / Telegram players (with yt-dlp)",
     )
     page.add_argument("--json", action="store_true")
-    page.set_defaults(run=cmd_import_page)
+    page.set_defaults(run="library.cmd_import_page")
 
     check = commands.add_parser(
         "check",
@@ -110,20 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", metavar="FILE|URL", help="a file, or a link to a post")
     check.add_argument("--json", action="store_true", help="machine-readable output")
-    check.set_defaults(run=cmd_check)
+    check.set_defaults(run="check.cmd_check")
 
     lst = commands.add_parser("list", help="list the clips in the library")
     lst.add_argument("--json", action="store_true")
-    lst.set_defaults(run=cmd_list)
+    lst.set_defaults(run="library.cmd_list")
 
     show = commands.add_parser("show", help="show one clip")
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true")
-    show.set_defaults(run=cmd_show)
+    show.set_defaults(run="library.cmd_show")
 
     remove = commands.add_parser("remove", help="remove a clip from the library")
     remove.add_argument("id", type=int)
-    remove.set_defaults(run=cmd_remove)
+    remove.set_defaults(run="library.cmd_remove")
 
     benign = commands.add_parser(
         "benign", help="footage that never counts: channel intros, logos, test cards, stock"
@@ -135,13 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     benign_add.add_argument("file", type=Path)
     benign_add.add_argument("--title", help="default: the file name")
     benign_add.add_argument("--note", metavar="TEXT", help="what it is, e.g. the channel's intro")
-    benign_add.set_defaults(run=cmd_benign_add)
+    benign_add.set_defaults(run="library.cmd_benign_add")
     benign_list = benign_commands.add_parser("list", help="the benign clips")
     benign_list.add_argument("--json", action="store_true")
-    benign_list.set_defaults(run=cmd_benign_list)
+    benign_list.set_defaults(run="library.cmd_benign_list")
     benign_remove = benign_commands.add_parser("remove", help="make a benign clip count again")
     benign_remove.add_argument("id", type=int)
-    benign_remove.set_defaults(run=cmd_benign_remove)
+    benign_remove.set_defaults(run="library.cmd_benign_remove")
 
     feeds = commands.add_parser("feeds", help="the sources the watchers poll")
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
@@ -166,24 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WORD",
         help="skip posts containing any of these words (repeatable)",
     )
-    feed_add.set_defaults(run=cmd_feeds_add)
+    feed_add.set_defaults(run="watch.cmd_feeds_add")
     feed_list = feed_commands.add_parser("list", help="feeds with their health")
     feed_list.add_argument("--json", action="store_true")
-    feed_list.set_defaults(run=cmd_feeds_list)
+    feed_list.set_defaults(run="watch.cmd_feeds_list")
     feed_remove = feed_commands.add_parser("remove", help="stop watching a source")
     feed_remove.add_argument("id", type=int)
-    feed_remove.set_defaults(run=cmd_feeds_remove)
+    feed_remove.set_defaults(run="watch.cmd_feeds_remove")
 
     watch = commands.add_parser("watch", help="run the watchers")
     watch.add_argument(
         "--once", action="store_true", help="poll every feed once, process everything fetched, exit"
     )
-    watch.set_defaults(run=cmd_watch)
+    watch.set_defaults(run="watch.cmd_watch")
 
     run = commands.add_parser(
         "run", help="run the bot, the watchers and alert delivery until stopped"
     )
-    run.set_defaults(run=cmd_run)
+    run.set_defaults(run="services.cmd_run")
 
     bot = commands.add_parser(
         "bot",
@@ -199,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="the public https:// URL Telegram sends updates to (ports 443, 80, 88 or 8443)",
     )
-    bot.set_defaults(run=cmd_bot)
+    bot.set_defaults(run="services.cmd_bot")
 
     worker = commands.add_parser(
         "worker",
@@ -219,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="a worker silent this long is taken for dead and its jobs run again (default 60)",
     )
-    worker.set_defaults(run=cmd_worker)
+    worker.set_defaults(run="services.cmd_worker")
 
     scheduler = commands.add_parser(
         "scheduler",
@@ -230,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler.add_argument(
         "--every", type=float, default=5.0, metavar="SECONDS", help="how often to look (default 5)"
     )
-    scheduler.set_defaults(run=cmd_scheduler)
+    scheduler.set_defaults(run="services.cmd_scheduler")
 
     status = commands.add_parser(
         "status",
@@ -248,12 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="media, alerts or messages due this long are stuck: 90s, 15m, 2h (default 15m)",
     )
-    status.set_defaults(run=cmd_status)
+    status.set_defaults(run="status.cmd_status")
 
     reposts = commands.add_parser("reposts", help="reposts of old footage found, newest first")
     reposts.add_argument("--json", action="store_true")
     reposts.add_argument("--limit", type=int, default=100)
-    reposts.set_defaults(run=cmd_reposts)
+    reposts.set_defaults(run="watch.cmd_reposts")
 
     export = commands.add_parser(
         "export", help="write the library's fingerprints and provenance (no media) to a bundle"
@@ -261,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("file", type=Path, help="bundle to write (.jsonl, or .jsonl.gz)")
     export.add_argument("--publisher", metavar="NAME", help="who the bundle is from (config)")
     export.add_argument("--contact", metavar="EMAIL", help="how to reach the publisher")
-    export.set_defaults(run=cmd_export)
+    export.set_defaults(run="library.cmd_export")
 
     refp = commands.add_parser(
         "refingerprint",
@@ -271,11 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
         "matches with them too. Media whose file is not kept (bundle imports) are left as they "
         "are.",
     )
-    refp.set_defaults(run=cmd_refingerprint)
+    refp.set_defaults(run="maintenance.cmd_refingerprint")
 
     bundle = commands.add_parser("import-bundle", help="merge another newsroom's bundle")
     bundle.add_argument("file", type=Path, help="a bundle written by `oldclip export`")
-    bundle.set_defaults(run=cmd_import_bundle)
+    bundle.set_defaults(run="library.cmd_import_bundle")
 
     move = commands.add_parser(
         "migrate-db",
@@ -286,8 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
         "index stay where they are: copy the media folder along if you move hosts.",
     )
     move.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/dbname")
-    move.set_defaults(run=cmd_migrate_db)
+    move.set_defaults(run="maintenance.cmd_migrate_db")
     return parser
+
+
+def command(name: str) -> Callable[[Library, argparse.Namespace], int]:
+    """The function doing command ``name`` ("module.function" in ``oldclip.commands``),
+    imported now: `check` need not load what `watch` or `import-page` use (the commands'
+    modules and theirs, ~10 ms of every call)."""
+    module, function = name.rsplit(".", 1)
+    return getattr(importlib.import_module(f"{__package__}.commands.{module}"), function)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -305,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config, args.db)
         library = Library.open(config)
         try:
-            return args.run(library, args)
+            return command(args.run)(library, args)
         finally:
             library.close()
     except (

@@ -106,18 +106,19 @@ def open_signal(files: IndexFiles, name: str, saved_version: int) -> SignalIndex
     """Signal ``name``'s saved index, when it was saved with the search index opened at
     ``saved_version``; None when it must be built from the database."""
     from fingerprint import signal
-    from fingerprint.index_file import load_arrays
+    from fingerprint.index_file import open_arrays
 
     path = files.signal(name)
     index = signal.get(name).new_index()
     try:
-        loaded = load_arrays(path)
-        if loaded is None or loaded[1] != signal_meta(name, index, saved_version):
+        opened = open_arrays(path)
+        if opened is None or opened.meta != signal_meta(name, index, saved_version):
             return None
-        index.load_arrays(loaded[0])
+        index.load_arrays(opened.arrays, checked=opened.checked)
     except (ValueError, OSError) as exc:  # IndexFileError is a ValueError
         log.warning("%s index %s unusable (%s): rebuilding it", name, path, exc)
         return None
+    opened.mark_checked()  # its sums and the index's own checks: not read again next time
     return index
 
 

@@ -23,8 +23,9 @@ import pytest
 from media import CHAIR_RECUT, shared_fingerprint
 from test_saved_signal_indexes import saved_library
 
-from fingerprint import local_index
+from fingerprint import index_file, local_index
 from fingerprint.index_file import MAGIC, IndexFileError, load_arrays, save_arrays
+from oldclip.indexfiles import open_signal
 from oldclip.library import Library
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,9 +79,10 @@ def test_a_header_promising_a_huge_array_is_an_index_file_error(tmp_path, shape)
         load_arrays(path)
 
 
-def test_an_orb_index_whose_rows_are_out_of_range_is_rebuilt(tmp_path, monkeypatch, caplog):
-    """An inverted file whose sums match but whose ids are no rows (written so: the sums are
-    no signature) is rebuilt with one log line, not an IndexError in every `check`."""
+def misnumbered(tmp_path: Path, monkeypatch) -> tuple[Path, object, dict]:
+    """(the saved orb index, the library's config, the file's meta): an inverted file whose
+    sums match but the first id of one cell is no row (written so: the sums are no
+    signature)."""
     monkeypatch.setattr(local_index, "FLAT_LIMIT", 100)  # the two clips' ~4,000 descriptors
     config = saved_library(tmp_path)  # orb's saved index an inverted file
     path = Library(None, config).signal_index_path("orb")
@@ -95,6 +97,13 @@ def test_an_orb_index_whose_rows_are_out_of_range_is_rebuilt(tmp_path, monkeypat
     blob[at : at + 8] = np.array([10**12], "<i8").view(np.uint8)  # the cell's first id
     del index, ids, lists
     save_arrays(path, {**arrays, "faiss": blob}, meta)
+    return path, config, meta
+
+
+def test_an_orb_index_whose_rows_are_out_of_range_is_rebuilt(tmp_path, monkeypatch, caplog):
+    """An inverted file whose sums match but whose ids are no rows is rebuilt with one log
+    line, not an IndexError in every `check`."""
+    _, config, _ = misnumbered(tmp_path, monkeypatch)
     with caplog.at_level(logging.WARNING):
         library = Library.open(config)
         found = [m.match.media_id for m in library.match(shared_fingerprint(CHAIR_RECUT))]
@@ -102,3 +111,16 @@ def test_an_orb_index_whose_rows_are_out_of_range_is_rebuilt(tmp_path, monkeypat
     assert found == [1]
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "orb index" in warnings[0] and "rebuilding" in warnings[0]
+
+
+def test_an_orb_index_whose_rows_are_out_of_range_is_never_stamped_checked(tmp_path, monkeypatch):
+    """A file checked whole is stamped, and its row ids are not read again at the next open:
+    the stamp must vouch for the index's checks, not only the file's sums, which match here.
+    Opened twice (settled, and not saved again between), it is refused both times."""
+    path, config, meta = misnumbered(tmp_path, monkeypatch)
+    monkeypatch.setattr(index_file, "SETTLED_S", 0.0)
+    time.sleep(0.05)  # the file settled: a stamp may be written
+    files = Library(None, config).indexes.files
+    for _ in range(2):
+        assert open_signal(files, "orb", meta["library_version"]) is None
+    assert not index_file.open_arrays(path).checked

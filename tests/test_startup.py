@@ -145,3 +145,16 @@ def test_an_up_to_date_library_is_opened_without_the_migration_steps(library, ar
     (``storage.versions``): the steps and their PostgreSQL form are imported when a step is
     due, not by every `check` and `list` (~2.5 ms of imports)."""
     assert not loaded_modules(*args, db=library) & {"storage.migrations", "storage.pgschema"}
+
+
+def test_check_loads_neither_other_commands_nor_every_image_reader(library):
+    """`check` imports its own command's module, not those of `watch`, `feeds`, `add` or the
+    services (the feeds' and page import's modules come with them), and Pillow tries the photo
+    formats' readers on the video, not its ~45 readers (each imported): ~25 ms of a `check`."""
+    modules = loaded_modules("check", str(CHAIR), db=library)
+    assert "oldclip.commands.check" in modules
+    assert not {
+        m for m in modules if m.startswith("oldclip.commands.") and m != "oldclip.commands.check"
+    }
+    assert "oldclip.feeds" not in modules
+    assert not {"PIL.PdfImagePlugin", "PIL.DdsImagePlugin", "PIL.PsdImagePlugin"} & modules
