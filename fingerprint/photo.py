@@ -57,7 +57,10 @@ def read_photo(
                 width, height = img.size
                 if width * height > max_pixels:
                     raise MediaError(name, f"the photo is too large ({width}x{height} pixels)")
-                if getattr(img, "is_animated", False):
+                # An MPO's second picture is a phone's depth map, gain map or preview, not a
+                # frame of an animation: the photo is its first picture (read as a one-frame
+                # video, it lost the rotations a photo is hashed in).
+                if img.format != "MPO" and getattr(img, "is_animated", False):
                     return width, height, None
                 img.draft("L", (PHOTO_SHORT_SIDE, PHOTO_SHORT_SIDE))  # JPEG: decode smaller
                 img = ImageOps.exif_transpose(img).convert("L")

@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import DOORKNOB, read_frames, run_cli, single
+from media import BRIDGE, DOORKNOB, read_frames, run_cli, single
 from PIL import Image, ImageDraw
 
 from fingerprint import MediaError, find_matches, fingerprint_file
@@ -245,3 +245,19 @@ def test_an_interlaced_tv_capture_scores_as_the_progressive_one(
         scores[fields] = match.score
     assert max(differences(greys(paths[False]), greys(paths[True]))) < 1.0
     assert scores[True] >= scores[False] - 0.06, scores
+
+
+def test_a_phone_photo_carrying_a_gain_map_is_read_as_a_photo(tmp_path: Path) -> None:
+    # Phones save HDR photos as a JPEG with a second picture (MPO: a gain map or depth map).
+    # Pillow calls such a file animated; read as a one-frame video, a turned repost of a
+    # stored photo lost its PDQ match (photos are hashed in their eight rotations).
+    turned = Image.open(BRIDGE).convert("RGB").rotate(90, expand=True)
+    gain_map = turned.resize((turned.width // 4, turned.height // 4)).convert("L")
+    path = tmp_path / "PXL_20240101_ultra_hdr.jpg"
+    turned.save(path, format="MPO", save_all=True, append_images=[gain_map.convert("RGB")])
+    assert Image.open(path).format == "MPO"
+    fp = fingerprint_file(path)
+    assert fp.kind == "photo"
+    lib = single(BRIDGE)
+    [match] = find_matches(fp, lib.index, lib.load)
+    assert "pdq" in match.signals
