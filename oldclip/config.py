@@ -26,7 +26,6 @@ from fingerprint import Limits, MatchSettings
 
 from .configcheck import ConfigError, Problems, read_section, read_text_table
 from .durations import parse_duration
-from .durations import parse_seconds as parse_seconds  # for oldclip.commands.status
 
 
 @dataclass(frozen=True)

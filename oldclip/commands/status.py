@@ -20,7 +20,7 @@ UNHEALTHY = 2
 
 
 def cmd_status(library: Library, args: argparse.Namespace) -> int:
-    from ..config import parse_seconds
+    from ..durations import parse_seconds
     from ..status import gather, render
 
     try:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import storage
 
-from ..config import parse_duration
+from ..durations import parse_duration
 from ..feeds import add_feed, sync_config_feeds
 from ..render import feed_line, plural, repost_line
 from . import UsageError, say
