@@ -72,6 +72,7 @@ TIME_TOLERANCE = 1.0  # seconds off the fitted offset still counted as agreeing
 SPEEDS = (1.0, 0.8, 1.25, 2 / 3, 1.5, 0.5, 2.0)
 MIRROR_MARGIN = 1.25  # mirrored / upright descriptor votes above which a query is mirrored
 FULL_UNITS = 4  # agreeing pictures that make a video match certain
+NEIGHBOURS = 2.0  # seconds: reference pictures a still's moving content is looked for in
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def _compare(
     ]
     held = [p for p in pairs if p.held]
     if query.kind == "photo" or reference.kind == "photo" or min(len(query), len(reference)) == 1:
-        return _lone(held, 1.0)
+        return _lone(held, 1.0) or (_glimpsed(pairs) if len(query) == 1 else None)
     return (
         _temporal(pairs)
         or (_temporal(held) if len(held) < len(pairs) else None)
@@ -179,6 +180,29 @@ def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
     if not best.strong:
         return None
     return _evidence([best], best.ref_time - best.query_time, weight * best.quality)
+
+
+def _glimpsed(pairs: list[Pair]) -> Evidence | None:
+    """A still (one query picture) of footage textured in a small part of the picture, seen
+    in neighbouring reference pictures at places that differ (``_moving``), or None.
+
+    One picture pair bunched in one spot is what a logo or a caption shared with unrelated
+    blank footage gives, so alone it is never enough (``_lone``).  But a logo sits at the same
+    place in every picture of the reference, while footage filmed by a moving camera (a knob
+    on a blank door) is met by the same query picture at different places in pictures a
+    moment apart.  The best pair must have ``STRONG_INLIERS``, as a lone still's must.
+    """
+    if len(pairs) < 2:
+        return None
+    best = max(pairs, key=lambda p: (p.quality, p.inliers))
+    near = [p for p in pairs if abs(p.ref_time - best.ref_time) <= NEIGHBOURS]
+    if best.inliers < STRONG_INLIERS or len({p.ref_time for p in near}) < 2:
+        return None
+    if not _moving(near):
+        return None
+    return _evidence(
+        near, best.ref_time - best.query_time, float(np.mean([p.quality for p in near]))
+    )
 
 
 def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> tuple[list[tuple[int, int]], int]:
