@@ -32,7 +32,7 @@ were set on the shared videos only: re-tune them on the widened bench.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import faiss
@@ -86,6 +86,9 @@ class Pair:
     bare: float = 1.0  # the spread without ``TEXTURED_FLOOR`` (see ``_moving``)
     centre: tuple[float, float] = (0.0, 0.0)  # of the inliers, in reference pixels
     extent: float = 0.0  # side of a square of the inliers' hull area, reference pixels
+    # Query pixels -> reference pixels (3x3), and the inliers' centre in query pixels.
+    matrix: np.ndarray = field(default_factory=lambda: np.eye(3), compare=False, repr=False)
+    query_centre: tuple[float, float] = (0.0, 0.0)
 
     @property
     def held(self) -> bool:
@@ -183,25 +186,35 @@ def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
 
 
 def _glimpsed(pairs: list[Pair]) -> Evidence | None:
-    """A still (one query picture) of footage textured in a small part of the picture, seen
-    in neighbouring reference pictures at places that differ (``_moving``), or None.
+    """A still (one query picture) of footage textured in a small part of the picture, met
+    in neighbouring reference pictures under transforms that differ, or None.
 
     One picture pair bunched in one spot is what a logo or a caption shared with unrelated
-    blank footage gives, so alone it is never enough (``_lone``).  But a logo sits at the same
-    place in every picture of the reference, while footage filmed by a moving camera (a knob
-    on a blank door) is met by the same query picture at different places in pictures a
-    moment apart.  The best pair must have ``STRONG_INLIERS``, as a lone still's must.
+    blank footage gives, so alone it is never enough (``_lone``).  But overlays sit at the
+    same places in every picture of the reference: whichever of them a reference picture
+    matches, the query maps onto it by the same transform.  Footage filmed by a moving camera
+    (a knob on a blank door) is met by the query at different places in pictures a moment
+    apart: where the best pair's matched part lands must move by ``MIN_MOTION`` of its size
+    (``Pair.extent``).  Every pair counted has ``STRONG_INLIERS``, as a lone still's must.
     """
-    if len(pairs) < 2:
+    strong = [p for p in pairs if p.inliers >= STRONG_INLIERS]
+    if len({p.ref_time for p in strong}) < 2:
         return None
-    best = max(pairs, key=lambda p: (p.quality, p.inliers))
-    near = [p for p in pairs if abs(p.ref_time - best.ref_time) <= NEIGHBOURS]
-    if best.inliers < STRONG_INLIERS or len({p.ref_time for p in near}) < 2:
+    best = max(strong, key=lambda p: (p.quality, p.inliers))
+    near = [p for p in strong if abs(p.ref_time - best.ref_time) <= NEIGHBOURS]
+    point = np.array([best.query_centre])
+    landed = [_project(p.matrix, point) for p in near]
+    moved = [
+        p
+        for p, where in zip(near, landed, strict=True)
+        if where is not None
+        and np.linalg.norm(where[0] - best.centre) >= MIN_MOTION * min(p.extent, best.extent)
+    ]
+    if not moved:
         return None
-    if not _moving(near):
-        return None
+    kept = [best, *moved]
     return _evidence(
-        near, best.ref_time - best.query_time, float(np.mean([p.quality for p in near]))
+        kept, best.ref_time - best.query_time, float(np.mean([p.quality for p in kept]))
     )
 
 
@@ -278,6 +291,8 @@ def _verify(query: LocalFeatures, qi: int, reference: LocalFeatures, ri: int) ->
         bare,
         (float(matched[:, 0].mean()), float(matched[:, 1].mean())),
         float(np.sqrt(_hull_area(matched))),
+        transform,
+        (float(src[inliers][:, 0].mean()), float(src[inliers][:, 1].mean())),
     )
 
 
