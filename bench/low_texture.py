@@ -11,6 +11,10 @@ and the rest as negatives, and edits them as ``bench/accuracy.py`` does.  Every 
 compared with every reference (``fingerprint.match.combine``, the shipped settings), not
 only with the candidates an index would give: a stricter test of wrong answers.
 
+``--branded`` also stores every reference with a news channel's caption and logo, and
+queries the negatives with them too (as they are, as stills and as a frame): on blank
+footage such an overlay is most of the texture, and sharing it must make no match.
+
 ``--low-fast`` sets ``fingerprint.local_features.LOW_TEXTURE_FAST`` for the run; 12 (the
 detector's own threshold) adds no weaker corner, as before it existed.
 """
@@ -46,6 +50,9 @@ REFERENCE_EDITS = [
 ]  # fmt: skip
 NEGATIVE_EDITS = ["none", "crop_9x16", *STILLS, "blurred_fill"]
 PHOTO = {"frame", "photo_screenshot"}
+# --branded: a news channel's caption and logo, at fixed places (bench/edits.py's).
+BRANDING = ("caption", "logo")
+BRANDED_NEGATIVE_EDITS = ["none", *STILLS, "frame"]
 
 
 def _soft(rng: np.random.Generator, cell: int) -> np.ndarray:
@@ -131,11 +138,19 @@ def query_path(src: Path, edit: str, out: Path) -> Path:
     return path if path.exists() else make_edit(src, edit, out)
 
 
+def branded(src: Path, out: Path) -> Path:
+    """``src`` with the channel's caption and logo (``BRANDING``), made once in ``out``."""
+    for edit in BRANDING:
+        src = query_path(src, edit, out)
+    return src
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/oldclip-low-texture"))
     parser.add_argument("--per-kind", type=int, default=8)
     parser.add_argument("--low-fast", type=int, help="LOW_TEXTURE_FAST for this run")
+    parser.add_argument("--branded", action="store_true", help="with a shared caption and logo")
     args = parser.parse_args()
 
     from fingerprint import MediaError, fingerprint_file, local_features
@@ -146,6 +161,7 @@ def main() -> None:
         local_features.LOW_TEXTURE_FAST = args.low_fast
     started = time.process_time()
     references, queries = {}, []
+    edits = args.out / "edits"
     for name, path, reference in clips(args.out, args.per_kind):
         if reference:
             try:
@@ -153,8 +169,15 @@ def main() -> None:
             except MediaError as exc:  # a scene can come out flat throughout
                 print(f"reference left out: {exc}")
                 continue
+            if args.branded:
+                references[f"{name}+branded"] = fingerprint_file(branded(path, edits))
         for edit in REFERENCE_EDITS if reference else NEGATIVE_EDITS:
-            queries.append((name, edit, query_path(path, edit, args.out / "edits"), reference))
+            queries.append((name, edit, query_path(path, edit, edits), reference))
+        if args.branded and not reference:
+            queries += [
+                (name, f"branded {edit}", query_path(branded(path, edits), edit, edits), False)
+                for edit in BRANDED_NEGATIVE_EDITS
+            ]
     found, wrong, missed = 0, [], Counter()
     for name, edit, path, positive in queries:
         try:
@@ -163,9 +186,10 @@ def main() -> None:
             titles = []
         else:
             titles = [t for t, ref in references.items() if combine(query, ref, 0, MatchSettings())]
-        found += positive and name in titles
-        missed[edit] += positive and name not in titles
-        wrong += [f"{name} {edit}: {t}" for t in titles if t != name]
+        scenes = {t.split("+")[0] for t in titles}  # a reference branded shows its scene
+        found += positive and name in scenes
+        missed[edit] += positive and name not in scenes
+        wrong += [f"{name} {edit}: {t}" for t in titles if t.split("+")[0] != name]
     positives = sum(q[3] for q in queries)
     print(
         f"LOW_TEXTURE_FAST {local_features.LOW_TEXTURE_FAST}: found {found} of {positives} "

@@ -10,7 +10,8 @@ transform (RANSAC/MAGSAC) that is also plausible:
   pictures that are otherwise textured and do not agree.  Footage textured in a small part
   of the picture (a doorknob on a blank door) is held to its texture alone only where two
   or more pictures agree and the matched part moves between them (``_moving``), as a logo
-  on two blank clips does not;
+  on two blank clips does not, or where a still lands at different places in neighbouring
+  reference pictures (``_glimpsed``);
 * a plausible scale (``MAX_SCALE``) and, for a perspective view (a screen filmed or recorded at
   an angle), a convex, not too skewed outline of the query's picture in the reference;
 * for two videos, two or more kept pictures agreeing on one time offset (``_temporal``), or
@@ -32,13 +33,14 @@ were set on the shared videos only: re-tune them on the widened bench.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import faiss
 import numpy as np
 
 from .local_features import DESCRIPTOR_BYTES, LocalFeatures
+from .local_geometry import corners, hull_area, inside, project
 from .signal import Evidence
 
 NAME = "orb"
@@ -72,6 +74,7 @@ TIME_TOLERANCE = 1.0  # seconds off the fitted offset still counted as agreeing
 SPEEDS = (1.0, 0.8, 1.25, 2 / 3, 1.5, 0.5, 2.0)
 MIRROR_MARGIN = 1.25  # mirrored / upright descriptor votes above which a query is mirrored
 FULL_UNITS = 4  # agreeing pictures that make a video match certain
+NEIGHBOURS = 2.0  # seconds: reference pictures a still's moving content is looked for in
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class Pair:
     bare: float = 1.0  # the spread without ``TEXTURED_FLOOR`` (see ``_moving``)
     centre: tuple[float, float] = (0.0, 0.0)  # of the inliers, in reference pixels
     extent: float = 0.0  # side of a square of the inliers' hull area, reference pixels
+    # Query pixels -> reference pixels (3x3), and the inliers' centre in query pixels.
+    matrix: np.ndarray = field(default_factory=lambda: np.eye(3), compare=False, repr=False)
+    query_centre: tuple[float, float] = (0.0, 0.0)
 
     @property
     def held(self) -> bool:
@@ -147,15 +153,16 @@ def _compare(
     one transform, their hull covering at least ``STRONG_SPREAD`` of the textured part of the
     overlap (``_spread``).  That many matches agreeing on one geometry (out of the ~100 that
     pass the ratio test) do not happen by chance between different scenes, and the spread
-    rules out a shared logo, picture-in-picture or caption.  Two videos need two or more
-    pictures agreeing on one time offset (``_temporal``).
+    rules out a shared logo, picture-in-picture or caption.  A still of footage textured in
+    one spot may instead be met at places that differ in neighbouring pictures (``_glimpsed``).
+    Two videos need two or more pictures agreeing on one time offset (``_temporal``).
     """
     pairs = [
         pair for qi, ri in shortlist if (pair := _verify(query, qi, reference, ri)) is not None
     ]
     held = [p for p in pairs if p.held]
     if query.kind == "photo" or reference.kind == "photo" or min(len(query), len(reference)) == 1:
-        return _lone(held, 1.0)
+        return _lone(held, 1.0) or (_glimpsed(pairs) if len(query) == 1 else None)
     return (
         _temporal(pairs)
         or (_temporal(held) if len(held) < len(pairs) else None)
@@ -179,6 +186,39 @@ def _lone(pairs: list[Pair], weight: float) -> Evidence | None:
     if not best.strong:
         return None
     return _evidence([best], best.ref_time - best.query_time, weight * best.quality)
+
+
+def _glimpsed(pairs: list[Pair]) -> Evidence | None:
+    """A still (one query picture) of footage textured in a small part of the picture, met
+    in neighbouring reference pictures under transforms that differ, or None.
+
+    One picture pair bunched in one spot is what a logo or a caption shared with unrelated
+    blank footage gives, so alone it is never enough (``_lone``).  But overlays sit at the
+    same places in every picture of the reference: whichever of them a reference picture
+    matches, the query maps onto it by the same transform.  Footage filmed by a moving camera
+    (a knob on a blank door) is met by the query at different places in pictures a moment
+    apart: where the best pair's matched part lands must move by ``MIN_MOTION`` of its size
+    (``Pair.extent``).  Every pair counted has ``STRONG_INLIERS``, as a lone still's must.
+    """
+    strong = [p for p in pairs if p.inliers >= STRONG_INLIERS]
+    if len({p.ref_time for p in strong}) < 2:
+        return None
+    best = max(strong, key=lambda p: (p.quality, p.inliers))
+    near = [p for p in strong if abs(p.ref_time - best.ref_time) <= NEIGHBOURS]
+    point = np.array([best.query_centre])
+    landed = [project(p.matrix, point) for p in near]
+    moved = [
+        p
+        for p, where in zip(near, landed, strict=True)
+        if where is not None
+        and np.linalg.norm(where[0] - best.centre) >= MIN_MOTION * min(p.extent, best.extent)
+    ]
+    if not moved:
+        return None
+    kept = [best, *moved]
+    return _evidence(
+        kept, best.ref_time - best.query_time, float(np.mean([p.quality for p in kept]))
+    )
 
 
 def _shortlist(query: LocalFeatures, reference: LocalFeatures) -> tuple[list[tuple[int, int]], int]:
@@ -253,7 +293,9 @@ def _verify(query: LocalFeatures, qi: int, reference: LocalFeatures, ri: int) ->
         spread,
         bare,
         (float(matched[:, 0].mean()), float(matched[:, 1].mean())),
-        float(np.sqrt(_hull_area(matched))),
+        float(np.sqrt(hull_area(matched))),
+        transform,
+        (float(src[inliers][:, 0].mean()), float(src[inliers][:, 1].mean())),
     )
 
 
@@ -308,7 +350,7 @@ def _perspective(
     matrix, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, REPROJECTION)
     if matrix is None or len(np.unique(r_rows[mask.ravel().astype(bool)])) < MIN_INLIERS + 4:
         return None
-    outline = _project(matrix, _corners(q_size))
+    outline = project(matrix, corners(q_size))
     if outline is None or not cv2.isContourConvex(outline.astype(np.float32)):
         return None
     sides = np.linalg.norm(outline - np.roll(outline, -1, axis=0), axis=1)
@@ -320,19 +362,6 @@ def _perspective(
     if not 1 / MAX_SCALE <= scale <= MAX_SCALE:
         return None
     return matrix, mask.ravel().astype(bool)
-
-
-def _corners(size: np.ndarray) -> np.ndarray:
-    width, height = size
-    return np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=np.float64)
-
-
-def _project(matrix: np.ndarray, points: np.ndarray) -> np.ndarray | None:
-    """``points`` through a 3x3 transform; None if any lands behind the camera."""
-    homogeneous = np.hstack([points, np.ones((len(points), 1))]) @ matrix.T
-    if (homogeneous[:, 2] <= 1e-9).any():
-        return None
-    return homogeneous[:, :2] / homogeneous[:, 2:]
 
 
 def _spread(
@@ -355,15 +384,15 @@ def _spread(
     the floor keeps a small textured patch (a logo on a blank clip) from counting as all of
     it.  0 when the overlap is below ``MIN_OVERLAP`` of the reference picture.
     """
-    outline = _project(matrix, _corners(q_size))  # the query picture, in reference pixels
+    outline = project(matrix, corners(q_size))  # the query picture, in reference pixels
     if outline is None:
         return 0.0, 0.0
-    r_box = _corners(r_size).astype(np.float32)
+    r_box = corners(r_size).astype(np.float32)
     area, overlap = cv2.intersectConvexConvex(outline.astype(np.float32), r_box)
     if overlap is None or area < MIN_OVERLAP * float(np.prod(r_size)):
         return 0.0, 0.0
     overlap = overlap.reshape(-1, 2).astype(np.float64)
-    back = _project(np.linalg.inv(matrix), overlap)
+    back = project(np.linalg.inv(matrix), overlap)
     if back is None:
         return 0.0, 0.0
     q_area = cv2.contourArea(back.astype(np.float32))
@@ -372,8 +401,8 @@ def _spread(
     # so the other side's keypoints that close to the overlap's edge have no counterpart: the
     # corners where an embedded picture meets the player or the room around it are not
     # texture of the footage (a screen filmed: they spanned 0.7 of the overlap).
-    r_textured = r_points[_inside(overlap, r_points, ORB_BORDER * scale)]
-    q_textured = q_points[_inside(back, q_points, ORB_BORDER / scale)]
+    r_textured = r_points[inside(overlap, r_points, ORB_BORDER * scale)]
+    q_textured = q_points[inside(back, q_points, ORB_BORDER / scale)]
     shares = [
         _covered(dst[inliers], r_textured, area),
         _covered(src[inliers], q_textured, q_area),
@@ -383,30 +412,12 @@ def _spread(
 
 def _covered(inliers: np.ndarray, points: np.ndarray, overlap_area: float) -> tuple[float, float]:
     """The inliers' hull over the textured area, floored and bare (see ``_spread``)."""
-    hull, textured = _hull_area(inliers), _hull_area(points)
+    hull, textured = hull_area(inliers), hull_area(points)
     floored = max(textured, TEXTURED_FLOOR * overlap_area)
     return (
         min(1.0, hull / floored) if floored > 0 else 0.0,
         min(1.0, hull / textured) if textured > 0 else 0.0,
     )
-
-
-def _hull_area(points: np.ndarray) -> float:
-    if len(points) < 3:
-        return 0.0
-    return float(cv2.contourArea(cv2.convexHull(points.astype(np.float32))))
-
-
-def _inside(polygon: np.ndarray, points: np.ndarray, margin: float = 0.0) -> np.ndarray:
-    """Which ``points`` lie in a convex ``polygon`` (either winding), at least ``margin``
-    pixels from its edges: no edge has them outside, or closer."""
-    edges = np.roll(polygon, -1, axis=0) - polygon
-    length = np.maximum(np.linalg.norm(edges, axis=1), 1e-9)
-    to_points = points[:, None, :] - polygon[None, :, :]
-    cross = edges[None, :, 0] * to_points[:, :, 1] - edges[None, :, 1] * to_points[:, :, 0]
-    away = cross / length[None, :]  # signed distance to each edge's line
-    limit = margin - 1e-6
-    return (away >= limit).all(axis=1) | (away <= -limit).all(axis=1)
 
 
 def _temporal(pairs: list[Pair]) -> Evidence | None:
