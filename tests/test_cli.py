@@ -527,8 +527,10 @@ def saved_clips(db: Path) -> int:
     with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
         try:
             return conn.execute("SELECT count(*) FROM clips").fetchone()[0]
-        except sqlite3.OperationalError:  # the schema is not there yet
-            return 0
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # the schema is not there yet
+                return 0
+            raise  # anything else would hide the clips saved meanwhile
 
 
 # --- output and help ----------------------------------------------------------------------------
