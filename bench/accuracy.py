@@ -59,7 +59,7 @@ GROUPS = {"strong": list(STRONG_EDITS)}  # names --edits expands
 NEGATIVE_EDITS = [
     "caption", "logo", "screen_recording", "screen_filmed", "blurred_fill", "combo_vertical",
     "still_video", "gif", "embedded", "photo_screenshot", "photo_caption", "photo_padded",
-    "tiktok", "pip", "combo_four",
+    "tiktok", "pip", "pip_studio", "combo_four",
 ]  # fmt: skip
 FIRST_SEEN = "2015-03-01"
 CACHE = Path("/tmp/oldclip-bench")  # real ORB descriptors for --pad-orb (bench/index.py's)

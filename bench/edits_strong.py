@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import lru_cache
-from itertools import count
+from itertools import count, repeat
 from pathlib import Path
 
 import numpy as np
@@ -105,15 +105,27 @@ def _tiktok() -> Transform:
     return tf
 
 
-def _pip(src: Path, dst: Path) -> Path:
-    """Picture in picture: the footage at 40% of the width in the lower right corner of other
-    footage (a commentator's clip), with a white border."""
+def _studio(w: int, h: int) -> Iterator[Frame]:
+    """A still news-studio shot: a dark blue wall, a desk, a presenter's grey silhouette."""
+    image = Image.new("RGB", (w, h), (20, 34, 70))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle([0, round(0.78 * h), w, h], fill=(90, 70, 55))
+    draw.ellipse([round(0.2 * w), round(0.2 * h), round(0.3 * w), round(0.4 * h)], fill=(150,) * 3)
+    draw.rounded_rectangle(
+        [round(0.14 * w), round(0.42 * h), round(0.36 * w), round(0.8 * h)], 20, fill=(60,) * 3
+    )
+    return repeat(np.asarray(image))
+
+
+def _pip(src: Path, dst: Path, studio: bool = False) -> Path:
+    """Picture in picture: the footage at 40% of the width in the lower right corner, with a
+    white border, over other footage (a commentator's clip) or a still studio shot."""
     w, h, fps, dur = probe(src)
     w, h = w - w % 2, h - h % 2
-    background: Iterator[Frame] = filler(w, h, float(fps), dur + 2.0, seed=7)
+    back = _studio(w, h) if studio else filler(w, h, float(fps), dur + 2.0, seed=7)
 
     def tf(img: Frame) -> Frame:
-        out = next(background).copy()
+        out = next(back).copy()
         pw = round(PIP_SHARE * w)
         ph = round(img.shape[0] * pw / img.shape[1])
         x, y = w - pw - round(0.04 * w), h - ph - round(0.05 * h)
@@ -181,6 +193,7 @@ STRONG_EDITS: dict[str, Callable[[Path, Path], Path]] = {
     "crop_offcentre_40": lambda s, d: _render(s, d, _offcentre_deep(s)),
     "tiktok": lambda s, d: _render(s, d, _tiktok()),
     "pip": _pip,
+    "pip_studio": lambda s, d: _pip(s, d, studio=True),
     "rotate_zoom": lambda s, d: _render(s, d, _rotate_zoom),
     "noise_low_bitrate": _noisy,
     "144p": lambda s, d: _render(s, d, _144p),
