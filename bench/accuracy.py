@@ -1,6 +1,6 @@
 """Recall per edit and precision of oldclip's verdict, on reposts made the ways reposters make them.
 
-    python bench/accuracy.py [--only NAME ...] [--edits EDIT ...] [--kinds video photo]
+    python bench/accuracy.py [--only NAME ...] [--edits EDIT|strong ...] [--kinds video photo]
                              [--out bench/out] [--jobs 2] [--pad 1000000] [--sweep] [--misses]
                              [--results FILE] [--compare EARLIER_RESULTS]
 
@@ -12,7 +12,8 @@ Each query is checked as ``oldclip check`` does (``Library.check_file``); its ve
 "old" when a match has evidence (``ClipMatch.evidence``), as ``check --json`` reports.
 
 Queries: every reference video with every video edit (``bench/edits.py``) and every picture
-edit of its frame at 40% (``bench/photo_edits.py``); every reference photo with every picture
+edit of its frame at 40% (``bench/photo_edits.py``), and with ``--edits strong`` the stronger
+variants of ``bench/edits_strong.py`` (not run by default); every reference photo with every picture
 edit; the other shared files as they are; negatives (scenes in no reference: textures, text,
 other clips) as they are and with the edits that add the same caption, logo, app or player
 chrome, blurred fill, so that sharing those never makes a match.
@@ -47,14 +48,18 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from edits import EDITS, edit_path, make_edit  # noqa: E402
+from edits_strong import STRONG_EDITS  # noqa: E402
 from peer import PEER_MAX_DISTANCE, best_distance, phashes  # noqa: E402
 from photo_edits import PHOTO_EDITS, make_photo_edit, photo_edit_path  # noqa: E402
 from sources import Item, catalogue  # noqa: E402
 
+VIDEO_EDITS = {**EDITS, **STRONG_EDITS}
+GROUPS = {"strong": list(STRONG_EDITS)}  # names --edits expands
 # Edits applied to negatives: the ones that add the same thing to unrelated footage.
 NEGATIVE_EDITS = [
     "caption", "logo", "screen_recording", "screen_filmed", "blurred_fill", "combo_vertical",
     "still_video", "gif", "embedded", "photo_screenshot", "photo_caption", "photo_padded",
+    "tiktok", "pip", "pip_studio", "combo_four",
 ]  # fmt: skip
 FIRST_SEEN = "2015-03-01"
 CACHE = Path("/tmp/oldclip-bench")  # real ORB descriptors for --pad-orb (bench/index.py's)
@@ -83,7 +88,7 @@ def plan(items: list[Item], edits: set[str]) -> list[tuple[Item, str]]:
         if not item.queried:
             continue
         if item.reference:
-            wanted = [*EDITS, *PHOTO_EDITS] if item.kind == "video" else list(PHOTO_EDITS)
+            wanted = [*VIDEO_EDITS, *PHOTO_EDITS] if item.kind == "video" else list(PHOTO_EDITS)
         elif item.positive:
             wanted = ["none"]
         else:
@@ -105,7 +110,8 @@ def edited(job: tuple[Item, str, Path]) -> tuple[str, str]:
             path = photo_edit_path(item.path, edit, out)
             return str(path if path.exists() else make_photo_edit(item.path, edit, out)), ""
         path = edit_path(item.path, edit, out)
-        return str(path if path.exists() else make_edit(item.path, edit, out)), ""
+        made = path if path.exists() else make_edit(item.path, edit, out, VIDEO_EDITS)
+        return str(made), ""
     except Exception as exc:  # a failed edit is reported, not fatal
         return "", f"{type(exc).__name__}: {exc}"
 
@@ -332,7 +338,12 @@ def compare(queries: list[Query], earlier: list[Query], scenes: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", help="items whose name contains one of these")
-    parser.add_argument("--edits", nargs="+", default=["none", *EDITS, *PHOTO_EDITS])
+    parser.add_argument(
+        "--edits",
+        nargs="+",
+        default=["none", *EDITS, *PHOTO_EDITS],
+        help=f"edits to query, or a group of them: {', '.join(GROUPS)}",
+    )
     parser.add_argument("--kinds", nargs="+", default=["video", "photo"])
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
@@ -350,7 +361,8 @@ def main() -> None:
     parser.add_argument("--compare", type=Path, help="results.json of an earlier run")
     parser.add_argument("--results", type=Path, help="where to write them (--out/results.json)")
     args = parser.parse_args()
-    unknown = set(args.edits) - {"none", *EDITS, *PHOTO_EDITS}
+    args.edits = [e for name in args.edits for e in GROUPS.get(name, [name])]
+    unknown = set(args.edits) - {"none", *VIDEO_EDITS, *PHOTO_EDITS}
     if unknown:
         parser.error(f"unknown edits: {' '.join(sorted(unknown))}")
 

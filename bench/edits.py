@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from fractions import Fraction
 from functools import lru_cache
 from itertools import chain
@@ -471,18 +471,21 @@ def edit_path(src: Path, edit: str, out_dir: Path) -> Path:
     return Path(out_dir) / f"{Path(src).stem}__{edit}{'.gif' if edit == 'gif' else '.mp4'}"
 
 
-def make_edit(src: Path, edit: str, out_dir: Path) -> Path:
-    """Write ``src`` with ``edit`` applied into ``out_dir``; return the new file's path.
+def make_edit(
+    src: Path, edit: str, out_dir: Path, edits: Mapping[str, Callable[[Path, Path], Path]] = EDITS
+) -> Path:
+    """Write ``src`` with ``edit`` (one of ``edits``) applied into ``out_dir``; return the new
+    file's path.
 
     Written under a temporary name and renamed: an interrupted run leaves no half file that
     a later run would take for a cached edit."""
-    if edit not in EDITS:
-        raise KeyError(f"unknown edit {edit!r}; choose from {', '.join(EDITS)}")
+    if edit not in edits:
+        raise KeyError(f"unknown edit {edit!r}; choose from {', '.join(edits)}")
     src, out_dir = Path(src), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dst = edit_path(src, edit, out_dir)
     partial = dst.with_name(f"{dst.stem}.part{dst.suffix}")
-    EDITS[edit](src, partial)
+    edits[edit](src, partial)
     return partial.rename(dst)
 
 
