@@ -8,7 +8,9 @@ do the pictures the signals see look like the original's.
 
 from __future__ import annotations
 
+import io
 import json
+import struct
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -261,3 +263,100 @@ def test_a_phone_photo_carrying_a_gain_map_is_read_as_a_photo(tmp_path: Path) ->
     lib = single(BRIDGE)
     [match] = find_matches(fp, lib.index, lib.load)
     assert "pdq" in match.signals
+
+
+def _box(kind: bytes, *parts: bytes, version: int | None = None) -> bytes:
+    """An ISO BMFF box (a full box when ``version`` is given, its flags 0)."""
+    body = (b"" if version is None else struct.pack(">I", version << 24)) + b"".join(parts)
+    return struct.pack(">I", 8 + len(body)) + kind + body
+
+
+def write_heic(path: Path, rgb: np.ndarray, irot: int = 0) -> Path:
+    """A HEIC as phones write it: one HEVC picture stored as an image item (not a track),
+    turned on display by ``irot`` quarter turns anticlockwise.  PyAV's FFmpeg has no HEIF
+    muxer, so the picture is encoded into an MP4 and its bitstream and ``hvcC`` moved here."""
+    height, width = rgb.shape[:2]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        stream = out.add_stream("libx265", rate=1)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        # One thread, no B-frames: else x265's delay at times gave the muxer a DTS past the
+        # PTS ("pts/dts pair unsupported"), and the file would depend on thread timing.
+        stream.options = {
+            "x265-params": "log-level=error:qp=22:pools=none:frame-threads=1:bframes=0"
+        }
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    buffer.seek(0)
+    with av.open(buffer) as mp4:
+        hvcc = mp4.streams.video[0].codec_context.extradata
+        picture = b"".join(bytes(packet) for packet in mp4.demux() if packet.size)
+    props = [_box(b"hvcC", hvcc), _box(b"ispe", struct.pack(">II", width, height), version=0)]
+    props += [_box(b"irot", bytes([irot % 4]))] if irot else []
+    links = bytes(0x80 | i for i in range(1, len(props) + 1))
+    ftyp = _box(b"ftyp", b"heic", bytes(4), b"mif1heic")
+
+    def meta(offset: int) -> bytes:
+        return _box(
+            b"meta",
+            _box(b"hdlr", bytes(4), b"pict", bytes(13), version=0),
+            _box(b"pitm", struct.pack(">H", 1), version=0),
+            _box(b"iinf", b"\0\1", _box(b"infe", b"\0\1\0\0hvc1\0", version=2), version=0),
+            _box(
+                b"iloc",
+                b"\x44\0",
+                struct.pack(">HHHHII", 1, 1, 0, 1, offset, len(picture)),
+                version=0,
+            ),
+            _box(
+                b"iprp",
+                _box(b"ipco", *props),
+                _box(b"ipma", struct.pack(">IHB", 1, 1, len(props)), links, version=0),
+            ),
+            version=0,
+        )
+
+    head = len(ftyp) + len(meta(0)) + 8  # the picture's offset: past ftyp, meta, mdat's header
+    path.write_bytes(ftyp + meta(head) + _box(b"mdat", picture))
+    return path
+
+
+def turned_bridge() -> np.ndarray:
+    """The shared bridge photo turned a quarter, as a repost from a phone held sideways."""
+    return np.asarray(Image.open(BRIDGE).convert("RGB").rotate(90, expand=True))
+
+
+def test_a_turned_avif_repost_of_a_photo_matches_it_by_pdq(tmp_path: Path) -> None:
+    # Sites and phones save photos as AVIF; read as a one-frame video, a turned repost lost
+    # the PDQ match a photo gets by being hashed in its eight rotations and flips.
+    path = tmp_path / "bridge.avif"
+    Image.fromarray(turned_bridge()).save(path, quality=80, speed=8)
+    fp = fingerprint_file(path)
+    assert fp.kind == "photo"
+    lib = single(BRIDGE)
+    [match] = find_matches(fp, lib.index, lib.load)
+    assert "pdq" in match.signals
+
+
+def test_a_turned_heic_repost_of_a_photo_matches_it_by_pdq(tmp_path: Path) -> None:
+    # Pillow reads no HEIF: FFmpeg does, as a one-frame video, and a turned repost of a
+    # stored photo matched by local features only.
+    fp = fingerprint_file(write_heic(tmp_path / "IMG_0001.HEIC", turned_bridge()))
+    assert fp.kind == "photo"
+    lib = single(BRIDGE)
+    [match] = find_matches(fp, lib.index, lib.load)
+    assert "pdq" in match.signals
+
+
+def test_a_heic_is_shown_upright_as_its_rotation_says(tmp_path: Path) -> None:
+    # Phones store the sensor's pixels and an ``irot`` turn rather than turning the pixels.
+    upright = np.asarray(Image.open(BRIDGE).convert("L"), np.float64)
+    sideways = np.ascontiguousarray(np.rot90(turned_bridge(), k=2))  # needs a quarter turn back
+    header, samples = decode(write_heic(tmp_path / "IMG_0002.HEIC", sideways, irot=1), "h")
+    [sample] = list(samples)
+    assert header.kind == "photo" and sample.large is not None
+    assert (header.width, header.height) == (upright.shape[1], upright.shape[0])
+    shown = Image.fromarray(sample.large).resize(upright.shape[::-1], Image.Resampling.BOX)
+    assert np.abs(np.asarray(shown, np.float64) - upright).mean() < 4
