@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.stream import Disposition
 from PIL import Image
 
 from .background import in_background
@@ -164,6 +165,9 @@ def open_video(
         if not container.streams.video:
             raise MediaError(name, "the file has no video or picture in it")
         stream = main_video_stream(container.streams.video)
+        if stream.disposition & Disposition.dependent:
+            reason = "the picture is in tiles oldclip cannot put together (a HEIF grid)"
+            raise MediaError(name, reason)
         ctx = stream.codec_context
         if ctx is None:
             raise MediaError(name, "not a photo or video oldclip can read (unknown codec)")
@@ -191,15 +195,18 @@ def main_video_stream(streams: Sequence[av.VideoStream]) -> av.VideoStream:
     attached picture), a small inset or preview beside the main picture.  Taking the first one
     fingerprinted a 160x96 inset instead of the 1280x720 footage of the same MKV.  So: the most
     pixels, a stream marked default counting 5 million more, an attached picture only if there
-    is nothing else (``ffmpeg_mux_init.c``, ``map_auto_video``); the first of equals.
+    is nothing else (``ffmpeg_mux_init.c``, ``map_auto_video``); the first of equals.  A stream
+    marked dependent is a part of a picture, not one: a tile of a phone's HEIC, whose tiles
+    FFmpeg leaves to its caller to assemble (a 512x512 tile of a 4032x3024 photo outscored the
+    file's thumbnail of the whole picture).
     """
 
     def score(stream: av.VideoStream) -> int:
-        if stream.disposition & av.stream.Disposition.attached_pic:
+        if stream.disposition & (Disposition.attached_pic | Disposition.dependent):
             return -1
         ctx = stream.codec_context
         area = (ctx.width or 0) * (ctx.height or 0) if ctx is not None else 0
-        return area + 5_000_000 * bool(stream.disposition & av.stream.Disposition.default)
+        return area + 5_000_000 * bool(stream.disposition & Disposition.default)
 
     return max(streams, key=score)
 
