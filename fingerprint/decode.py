@@ -9,8 +9,6 @@ would only cost conversion time and memory.
 from __future__ import annotations
 
 import io
-import queue
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,11 +16,20 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.stream import Disposition
 from PIL import Image
 
+from .background import in_background
 from .deinterlace import deinterlaced
 from .motion import Motion
-from .photo import PHOTO_FORMATS, animation_frames, read_photo  # noqa: F401 (bot.evidence)
+from .photo import (
+    PHOTO_FORMATS,  # noqa: F401 (bot.evidence)
+    animation_frames,
+    is_still,
+    read_photo,
+    still_picture,
+    upright,
+)
 from .pixels import (
     VideoReformatter,
     luma,
@@ -61,9 +68,9 @@ NO_DECODER = "none-while-probing"
 # the next decoded one, or not at all: 1 sample of 43 in 3 of the 14 videos), 1.14x alone and
 # no verdict changed.  Decoding is single-threaded: FFmpeg's threads cost CPU seconds for
 # the same frames (every frame of the shared videos: one thread 4.80 s, SLICE 5.00, AUTO
-# 5.44), and decoding already runs beside the hashing (``_in_background``); with one thread,
-# ``skip_frame`` also applies to exactly the packets it is set for.  Figures: bench/speed.py,
-# decoder section, bench/stages.py, and bench/accuracy.py --compare.
+# 5.44), and decoding already runs beside the hashing (``background.in_background``); with
+# one thread, ``skip_frame`` also applies to exactly the packets it is set for.  Figures:
+# bench/speed.py, decoder section, bench/stages.py, and bench/accuracy.py --compare.
 # ``skip_idct=all``, ``flags2=+fast`` and ``flags=+gray`` are no use: H.264 decodes every frame
 # of a shared video to the same pixels with each, so they save none of its work.
 DECODER_OPTIONS: dict[str, str] = {"skip_loop_filter": "all"}
@@ -124,11 +131,16 @@ def decode(
         width, height, large = photo
         if large is None:  # an animation
             header = Header("video", width, height, 0.0)
-            return header, _in_background(_animation_samples(source, name, limits))
-        detail = _shrunk(large, DETAIL_SIDE)
-        sample = Sample(0.0, _shrunk(detail, WORK_SIDE), True, detail, large)
-        return Header("photo", width, height, 0.0), iter([sample])
+            return header, in_background(_animation_samples(source, name, limits))
+        return _photo(width, height, large)
     return _decode_video(source, name, limits, fast_motion)
+
+
+def _photo(width: int, height: int, large: np.ndarray) -> tuple[Header, Iterator[Sample]]:
+    """A photo's one sample, its smaller pictures shrunk from ``large`` (``read_photo``)."""
+    detail = _shrunk(large, DETAIL_SIDE)
+    sample = Sample(0.0, _shrunk(detail, WORK_SIDE), True, detail, large)
+    return Header("photo", width, height, 0.0), iter([sample])
 
 
 def _animation_samples(source: str | Path | bytes, name: str, limits: Limits) -> Iterator[Sample]:
@@ -153,6 +165,9 @@ def open_video(
         if not container.streams.video:
             raise MediaError(name, "the file has no video or picture in it")
         stream = main_video_stream(container.streams.video)
+        if stream.disposition & Disposition.dependent:
+            reason = "the picture is in tiles oldclip cannot put together (a HEIF grid)"
+            raise MediaError(name, reason)
         ctx = stream.codec_context
         if ctx is None:
             raise MediaError(name, "not a photo or video oldclip can read (unknown codec)")
@@ -180,15 +195,18 @@ def main_video_stream(streams: Sequence[av.VideoStream]) -> av.VideoStream:
     attached picture), a small inset or preview beside the main picture.  Taking the first one
     fingerprinted a 160x96 inset instead of the 1280x720 footage of the same MKV.  So: the most
     pixels, a stream marked default counting 5 million more, an attached picture only if there
-    is nothing else (``ffmpeg_mux_init.c``, ``map_auto_video``); the first of equals.
+    is nothing else (``ffmpeg_mux_init.c``, ``map_auto_video``); the first of equals.  A stream
+    marked dependent is a part of a picture, not one: a tile of a phone's HEIC, whose tiles
+    FFmpeg leaves to its caller to assemble (a 512x512 tile of a 4032x3024 photo outscored the
+    file's thumbnail of the whole picture).
     """
 
     def score(stream: av.VideoStream) -> int:
-        if stream.disposition & av.stream.Disposition.attached_pic:
+        if stream.disposition & (Disposition.attached_pic | Disposition.dependent):
             return -1
         ctx = stream.codec_context
         area = (ctx.width or 0) * (ctx.height or 0) if ctx is not None else 0
-        return area + 5_000_000 * bool(stream.disposition & av.stream.Disposition.default)
+        return area + 5_000_000 * bool(stream.disposition & Disposition.default)
 
     return max(streams, key=score)
 
@@ -234,9 +252,29 @@ def _decode_video(
     except BaseException:
         container.close()
         raise
+    if is_still(container, stream):
+        return _still(container, stream, name)
     ctx = stream.codec_context
     header = Header("video", ctx.width or 0, ctx.height or 0, declared)
-    return header, _in_background(_samples(container, stream, name, limits, fast_motion))
+    return header, in_background(_samples(container, stream, name, limits, fast_motion))
+
+
+def _still(
+    container: av.container.InputContainer, stream: av.VideoStream, name: str
+) -> tuple[Header, Iterator[Sample]]:
+    """A still picture FFmpeg reads (``photo.is_still``), fingerprinted as a photo."""
+    with container:
+        try:
+            frame = next((frame for _, frame in _frames(container, stream, ())), None)
+        except av.FFmpegError as exc:
+            reason = ffmpeg_reason(exc)
+            raise MediaError(name, f"the picture could not be decoded ({reason})") from None
+        if frame is None:
+            raise MediaError(name, "the picture could not be decoded; the file may be damaged")
+        large = still_picture(frame)
+    turned = (large.shape[0] > large.shape[1]) != (frame.height > frame.width)
+    width, height = (frame.height, frame.width) if turned else (frame.width, frame.height)
+    return _photo(width, height, large)
 
 
 def _samples(
@@ -261,52 +299,6 @@ def _samples(
                 ) from None
     if not count:
         raise MediaError(name, "no frame could be decoded; the file may be damaged or empty")
-
-
-_DONE = object()
-
-
-def _in_background(items: Iterator[Sample], depth: int = 32) -> Iterator[Sample]:
-    """Run ``items`` in a thread, handing its values over through a bounded queue.
-
-    If the consumer stops early, the producer notices at its next hand-over and stops too.
-    """
-    handover: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                handover.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # handed to the consumer, raised there
-            put(exc)
-        finally:
-            items.close()
-
-    worker = threading.Thread(target=produce, name="oldclip-decode", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = handover.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
 
 
 def _span(seconds: float) -> str:
@@ -401,22 +393,14 @@ def _sample_frames(
         sar = sample_aspect(stream) if stream is not None else None
         grey = work_grey(frame, WORK_SIDE, sar, scaler)
         for t_between, between in motion.between(t, grey, cut) if motion is not None else ():
-            grey_between = _upright(work_grey(between, WORK_SIDE, sar, scaler), between)
+            grey_between = upright(work_grey(between, WORK_SIDE, sar, scaler), between)
             yield Sample(t_between, grey_between, False, between=True)
         detail = None
         if is_anchor:
             image = luma_image(frame, luma8(frame, plane)) if plane is not None else None
             detail = small_grey(frame, image, DETAIL_SIDE, sar)
-            detail = _upright(detail, frame)
-        yield Sample(t, _upright(grey, frame), is_anchor, detail)
-
-
-def _upright(picture: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
-    """``picture`` turned as the frame's rotation metadata says."""
-    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
-    if not rotation:
-        return picture
-    return np.ascontiguousarray(np.rot90(picture, k=rotation // 90))
+            detail = upright(detail, frame)
+        yield Sample(t, upright(grey, frame), is_anchor, detail)
 
 
 # Whether frames that no sample needs may be left undecoded (``_frames``); bench/speed.py

@@ -1,4 +1,5 @@
-"""Photos and animated WebP or PNG, read by Pillow (``fingerprint.decode`` reads the rest).
+"""Photos and animated WebP or PNG, read by Pillow (``fingerprint.decode`` reads the rest),
+and the still pictures FFmpeg reads (a phone's HEIC), which are photos too.
 
 Pillow honours EXIF orientation, and reads the animations FFmpeg's WebP and PNG decoders take
 for one picture.  Every file is first offered to Pillow (a photo is one picture, read once),
@@ -16,6 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 from PIL import (  # noqa: F401 - a *ImagePlugin registers its format's reader (PHOTO_OPEN)
+    AvifImagePlugin,
     BmpImagePlugin,
     Image,
     ImageOps,
@@ -26,6 +28,7 @@ from PIL import (  # noqa: F401 - a *ImagePlugin registers its format's reader (
     WebPImagePlugin,
 )
 
+from .pixels import luma, luma8, luma_image, small_grey
 from .types import MediaError
 
 # A photo is one picture, so signals can afford to look at it larger: its ``large`` picture has
@@ -33,7 +36,7 @@ from .types import MediaError
 # screenshot shows the footage in a strip of it, ~200 px wide at 480 px on the long side).
 PHOTO_SHORT_SIDE = 720
 PHOTO_LONG_SIDE = 1280
-PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "BMP", "TIFF"}
+PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "BMP", "TIFF", "AVIF"}
 # The readers Pillow tries, in its own order (an MPO, a phone's JPEG with a second picture, is
 # read by JPEG's reader).
 PHOTO_OPEN = tuple(name for name in Image.ID if name in PHOTO_FORMATS)
@@ -64,9 +67,10 @@ def read_photo(
                     return width, height, None
                 img.draft("L", (PHOTO_SHORT_SIDE, PHOTO_SHORT_SIDE))  # JPEG: decode smaller
                 img = ImageOps.exif_transpose(img).convert("L")
-                scale = min(PHOTO_SHORT_SIDE / min(img.size), PHOTO_LONG_SIDE / max(img.size), 1)
-                size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-                frame = np.asarray(img if scale == 1 else img.resize(size, Image.Resampling.BOX))
+                size = photo_size(*img.size)
+                frame = np.asarray(
+                    img if size == img.size else img.resize(size, Image.Resampling.BOX)
+                )
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None  # not a photo Pillow knows (or damaged): let the video decoder judge
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
@@ -75,6 +79,42 @@ def read_photo(
     if (oriented_w > oriented_h) != (width > height):
         width, height = height, width
     return width, height, frame
+
+
+def photo_size(width: int, height: int) -> tuple[int, int]:
+    """The size of a photo's ``large`` picture: ``width`` x ``height`` shrunk (never grown) to
+    PHOTO_SHORT_SIDE on the short side and PHOTO_LONG_SIDE on the long one."""
+    scale = min(PHOTO_SHORT_SIDE / min(width, height), PHOTO_LONG_SIDE / max(width, height), 1)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def is_still(container: av.container.InputContainer, stream: av.VideoStream) -> bool:
+    """Whether FFmpeg reads the stream as one still picture: an image item of a HEIF or AVIF
+    file (FFmpeg's MOV reader makes it a stream of one frame and no duration).
+
+    Pillow has no HEIF reader, so a phone's HEIC came through FFmpeg as a one-frame video and
+    lost what a photo gets: a turned repost of a stored photo matched by local features only,
+    never by PDQ (a photo is hashed in its eight rotations and flips, a video is not).  The
+    file's name and brand are not asked (they can lie); a one-frame file that declares no
+    length is one picture whatever it claims to be.
+    """
+    return stream.frames == 1 and stream.duration is None and container.duration is None
+
+
+def still_picture(frame: av.VideoFrame) -> np.ndarray:
+    """The ``large`` picture of a still image FFmpeg decoded (``read_photo``'s), upright as
+    its rotation metadata says (HEIF's ``irot``, which phones write instead of turning pixels)."""
+    plane = luma(frame)
+    image = luma_image(frame, luma8(frame, plane)) if plane is not None else None
+    return upright(small_grey(frame, image, max(photo_size(frame.width, frame.height))), frame)
+
+
+def upright(picture: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
+    """``picture`` turned as the frame's rotation metadata says."""
+    rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+    if not rotation:
+        return picture
+    return np.ascontiguousarray(np.rot90(picture, k=rotation // 90))
 
 
 def animation_frames(

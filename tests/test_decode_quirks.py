@@ -8,8 +8,11 @@ do the pictures the signals see look like the original's.
 
 from __future__ import annotations
 
+import io
 import json
+import struct
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -261,3 +264,174 @@ def test_a_phone_photo_carrying_a_gain_map_is_read_as_a_photo(tmp_path: Path) ->
     lib = single(BRIDGE)
     [match] = find_matches(fp, lib.index, lib.load)
     assert "pdq" in match.signals
+
+
+def _box(kind: bytes, *parts: bytes, version: int | None = None, flags: int = 0) -> bytes:
+    """An ISO BMFF box (a full box when ``version`` is given)."""
+    full = b"" if version is None else struct.pack(">I", version << 24 | flags)
+    body = full + b"".join(parts)
+    return struct.pack(">I", 8 + len(body)) + kind + body
+
+
+@dataclass
+class HeifItem:
+    kind: bytes  # b"hvc1": an HEVC picture; b"grid": tiles (the items its ``dimg`` names)
+    data: bytes
+    props: list[bytes]  # boxes: hvcC, ispe, irot
+    hidden: bool = False  # a tile, not shown on its own
+
+
+def hevc_item(rgb: np.ndarray, irot: int = 0, hidden: bool = False) -> HeifItem:
+    """An HEVC picture item, turned on display by ``irot`` quarter turns anticlockwise.
+    PyAV's FFmpeg has no HEIF muxer: the picture is encoded into an MP4, and its bitstream
+    and ``hvcC`` are moved into the item."""
+    height, width = rgb.shape[:2]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as out:
+        stream = out.add_stream("libx265", rate=1)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        # One thread, no B-frames: else x265's delay at times gave the muxer a DTS past the
+        # PTS ("pts/dts pair unsupported"), and the file would depend on thread timing.
+        stream.options = {
+            "x265-params": "log-level=error:qp=22:pools=none:frame-threads=1:bframes=0"
+        }
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    buffer.seek(0)
+    with av.open(buffer) as mp4:
+        hvcc = mp4.streams.video[0].codec_context.extradata
+        picture = b"".join(bytes(packet) for packet in mp4.demux() if packet.size)
+    props = [_box(b"hvcC", hvcc), _box(b"ispe", struct.pack(">II", width, height), version=0)]
+    props += [_box(b"irot", bytes([irot % 4]))] if irot else []
+    return HeifItem(b"hvc1", picture, props, hidden)
+
+
+def write_heif(path: Path, items: list[HeifItem], primary: int = 1, refs: bytes = b"") -> Path:
+    """A HEIF file as phones write it: pictures stored as items (ids from 1), not a track;
+    ``refs``: the boxes of its ``iref`` (a grid's ``dimg``, a thumbnail's ``thmb``)."""
+    props = [prop for item in items for prop in item.props]
+    links, first = b"", 1
+    for number, item in enumerate(items, 1):
+        indices = bytes(0x80 | i for i in range(first, first + len(item.props)))
+        links += struct.pack(">HB", number, len(item.props)) + indices
+        first += len(item.props)
+    infos = [
+        _box(b"infe", struct.pack(">HH", n, 0), item.kind, b"\0", version=2, flags=item.hidden)
+        for n, item in enumerate(items, 1)
+    ]
+    ftyp = _box(b"ftyp", b"heic", bytes(4), b"mif1heic")
+
+    def meta(offset: int) -> bytes:
+        extents = b""
+        for number, item in enumerate(items, 1):
+            extents += struct.pack(">HHHII", number, 0, 1, offset, len(item.data))
+            offset += len(item.data)
+        return _box(
+            b"meta",
+            _box(b"hdlr", bytes(4), b"pict", bytes(13), version=0),
+            _box(b"pitm", struct.pack(">H", primary), version=0),
+            _box(b"iinf", struct.pack(">H", len(items)), *infos, version=0),
+            *([_box(b"iref", refs, version=0)] if refs else []),
+            _box(b"iloc", b"\x44\0", struct.pack(">H", len(items)), extents, version=0),
+            _box(
+                b"iprp",
+                _box(b"ipco", *props),
+                _box(b"ipma", struct.pack(">I", len(items)), links, version=0),
+            ),
+            version=0,
+        )
+
+    head = len(ftyp) + len(meta(0)) + 8  # the pictures' offset: past ftyp, meta, mdat's header
+    data = b"".join(item.data for item in items)
+    path.write_bytes(ftyp + meta(head) + _box(b"mdat", data))
+    return path
+
+
+def write_heic(path: Path, rgb: np.ndarray, irot: int = 0) -> Path:
+    """A HEIC of one picture (as pillow-heif writes them; phones write tiles)."""
+    return write_heif(path, [hevc_item(rgb, irot)])
+
+
+def turned_bridge() -> np.ndarray:
+    """The shared bridge photo turned a quarter, as a repost from a phone held sideways."""
+    return np.asarray(Image.open(BRIDGE).convert("RGB").rotate(90, expand=True))
+
+
+def test_a_turned_avif_repost_of_a_photo_matches_it_by_pdq(tmp_path: Path) -> None:
+    # Sites and phones save photos as AVIF; read as a one-frame video, a turned repost lost
+    # the PDQ match a photo gets by being hashed in its eight rotations and flips.
+    path = tmp_path / "bridge.avif"
+    Image.fromarray(turned_bridge()).save(path, quality=80, speed=8)
+    fp = fingerprint_file(path)
+    assert fp.kind == "photo"
+    lib = single(BRIDGE)
+    [match] = find_matches(fp, lib.index, lib.load)
+    assert "pdq" in match.signals
+
+
+def test_a_turned_heic_repost_of_a_photo_matches_it_by_pdq(tmp_path: Path) -> None:
+    # Pillow reads no HEIF: FFmpeg does, as a one-frame video, and a turned repost of a
+    # stored photo matched by local features only.
+    fp = fingerprint_file(write_heic(tmp_path / "IMG_0001.HEIC", turned_bridge()))
+    assert fp.kind == "photo"
+    lib = single(BRIDGE)
+    [match] = find_matches(fp, lib.index, lib.load)
+    assert "pdq" in match.signals
+
+
+def test_a_heic_is_shown_upright_as_its_rotation_says(tmp_path: Path) -> None:
+    # Phones store the sensor's pixels and an ``irot`` turn rather than turning the pixels.
+    upright = np.asarray(Image.open(BRIDGE).convert("L"), np.float64)
+    sideways = np.ascontiguousarray(np.rot90(turned_bridge(), k=2))  # needs a quarter turn back
+    header, samples = decode(write_heic(tmp_path / "IMG_0002.HEIC", sideways, irot=1), "h")
+    [sample] = list(samples)
+    assert header.kind == "photo" and sample.large is not None
+    assert (header.width, header.height) == (upright.shape[1], upright.shape[0])
+    shown = Image.fromarray(sample.large).resize(upright.shape[::-1], Image.Resampling.BOX)
+    assert np.abs(np.asarray(shown, np.float64) - upright).mean() < 4
+
+
+def write_tiled_heic(path: Path, rgb: np.ndarray, thumbnail: bool) -> Path:
+    """A HEIC as iPhones write it: the picture in 512x512 tiles put together by a grid item,
+    and (``thumbnail``) a small picture of the whole."""
+    height, width = rgb.shape[:2]
+    rows, cols = -(-height // 512), -(-width // 512)
+    padded = np.zeros((rows * 512, cols * 512, 3), np.uint8)
+    padded[:height, :width] = rgb
+    tiles = [
+        hevc_item(padded[r * 512 : (r + 1) * 512, c * 512 : (c + 1) * 512], hidden=True)
+        for r in range(rows)
+        for c in range(cols)
+    ]
+    grid = HeifItem(
+        b"grid",
+        struct.pack(">BBBBHH", 0, 0, rows - 1, cols - 1, width, height),
+        [_box(b"ispe", struct.pack(">II", width, height), version=0)],
+    )
+    ids = range(1, len(tiles) + 1)
+    number = len(tiles) + 1
+    refs = _box(
+        b"dimg", struct.pack(">HH", number, len(tiles)), *(struct.pack(">H", i) for i in ids)
+    )
+    items = [*tiles, grid]
+    if thumbnail:
+        small = np.asarray(Image.fromarray(rgb).resize((320, 200), Image.Resampling.BOX))
+        items.append(hevc_item(small))
+        refs += _box(b"thmb", struct.pack(">HHH", number + 1, 1, number))
+    return write_heif(path, items, primary=number, refs=refs)
+
+
+def test_a_tiled_heic_is_read_from_its_thumbnail_of_the_whole_picture(tmp_path: Path) -> None:
+    # FFmpeg reads each tile of an iPhone's HEIC as a picture and leaves putting them
+    # together to its caller (PyAV cannot see how): one 512x512 tile was fingerprinted.
+    bridge = np.asarray(Image.open(BRIDGE).convert("RGB"))
+    fp = fingerprint_file(write_tiled_heic(tmp_path / "IMG_0003.HEIC", bridge, thumbnail=True))
+    assert fp.kind == "photo"
+    lib = single(BRIDGE)
+    [match] = find_matches(fp, lib.index, lib.load)
+    assert "pdq" in match.signals
+    bare = write_tiled_heic(tmp_path / "IMG_0004.HEIC", bridge, thumbnail=False)
+    with pytest.raises(MediaError, match="tiles"):
+        fingerprint_file(bare)
