@@ -271,7 +271,10 @@ def main() -> None:
     )
     print("missed per edit:", dict(+missed))
     print("wrong per edit:", dict(Counter(w.split(":")[0].split(" ", 1)[1] for w in wrong)))
-    print("wrong per signal alone:", dict(Counter(w.rsplit("alone: ", 1)[1].rstrip(")") for w in wrong)))
+    print(
+        "wrong per signal alone:",
+        dict(Counter(w.rsplit("alone: ", 1)[1].rstrip(")") for w in wrong)),
+    )
     for line in wrong:
         print("  wrong:", line)
 
