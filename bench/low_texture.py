@@ -11,9 +11,13 @@ and the rest as negatives, and edits them as ``bench/accuracy.py`` does.  Every 
 compared with every reference (``fingerprint.match.combine``, the shipped settings), not
 only with the candidates an index would give: a stricter test of wrong answers.
 
-``--branded`` also stores every reference with a news channel's caption and logo, and
-queries the negatives with them too (as they are, as stills and as a frame): on blank
-footage such an overlay is most of the texture, and sharing it must make no match.
+``--branded [KIND]`` also stores every reference with a news channel's overlay, and queries
+the negatives with it too (as they are, as stills and as a frame): on blank footage such an
+overlay is most of the texture, and sharing it must make no match.  KIND is ``logo`` (a
+corner logo alone: the commonest real case), ``lower-third`` (a lower-third box of one style
+whose words differ per clip, as a channel words each story) or ``caption`` (the default: one
+caption, the same words on every clip, and the logo).  A wrong answer is listed with the
+signals that say "old" on their own (``alone``).
 
 ``--low-fast`` sets ``fingerprint.local_features.LOW_TEXTURE_FAST`` for the run; 12 (the
 detector's own threshold) adds no weaker corner, as before it existed.
@@ -35,9 +39,10 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import cv2  # noqa: E402
-from edits import _write_mp4, edit_path, make_edit  # noqa: E402
+from drawn import text_font  # noqa: E402
+from edits import _paste, _render, _write_mp4, edit_path, make_edit  # noqa: E402
 from photo_edits import make_photo_edit, photo_edit_path  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
 from sources import _camera_frames  # noqa: E402
 
 KINDS = ("sky", "night", "smoke", "desert", "wall")
@@ -50,8 +55,20 @@ REFERENCE_EDITS = [
 ]  # fmt: skip
 NEGATIVE_EDITS = ["none", "crop_9x16", *STILLS, "blurred_fill"]
 PHOTO = {"frame", "photo_screenshot"}
-# --branded: a news channel's caption and logo, at fixed places (bench/edits.py's).
-BRANDING = ("caption", "logo")
+# --branded: a news channel's overlays (bench/edits.py's), at fixed places.
+BRANDING = {
+    "logo": ("logo",),
+    "lower-third": ("logo", "lower_third"),
+    "caption": ("caption", "logo"),
+}
+# A lower third's words, one story per clip: the box and its style stay, the words change.
+HEADLINES = [
+    "STRIKES REPORTED NEAR THE BORDER", "CEASEFIRE TALKS RESUME IN GENEVA",
+    "EXPLOSION HEARD OVER THE CAPITAL", "CONVOY SEEN MOVING NORTH AT DAWN",
+    "AIR DEFENCE ACTIVE OVERNIGHT", "FIRE AT FUEL DEPOT, NO CASUALTIES",
+    "PORT CLOSED AFTER DRONE ATTACK", "EVACUATION ORDERED IN THREE TOWNS",
+    "MINISTER VISITS FRONT-LINE CITY", "POWER CUTS ACROSS THE REGION",
+]  # fmt: skip
 BRANDED_NEGATIVE_EDITS = ["none", *STILLS, "frame"]
 
 
@@ -138,11 +155,59 @@ def query_path(src: Path, edit: str, out: Path) -> Path:
     return path if path.exists() else make_edit(src, edit, out)
 
 
-def branded(src: Path, out: Path) -> Path:
-    """``src`` with the channel's caption and logo (``BRANDING``), made once in ``out``."""
-    for edit in BRANDING:
-        src = query_path(src, edit, out)
+def lower_third(src: Path, out: Path, words: str) -> Path:
+    """``src`` with a lower third: one box style (a dark band, a red LIVE tag) and ``words``."""
+    path = edit_path(src, "lower_third", out)
+    if path.exists():
+        return path
+
+    def overlay(w: int, h: int) -> np.ndarray:
+        bh = round(0.11 * h)
+        box = Image.new("RGBA", (round(0.9 * w), bh), (20, 30, 70, 230))
+        draw = ImageDraw.Draw(box)
+        tag = round(0.12 * w)
+        draw.rectangle([0, 0, tag, bh], fill=(200, 30, 40, 255))
+        font = text_font(round(0.45 * bh))
+        for x, text, room in ((tag // 2, "LIVE", tag), (tag + (box.width - tag) // 2, words, 0)):
+            size = font
+            while room and size.getlength(text) > 0.8 * room and size.size > 8:
+                size = text_font(size.size - 2)
+            draw.text((x, bh // 2), text, font=size, fill="white", anchor="mm")
+        return np.asarray(box)
+
+    made: dict[tuple[int, int], np.ndarray] = {}
+
+    def paste(img: np.ndarray) -> np.ndarray:
+        h, w = img.shape[:2]
+        if (w, h) not in made:
+            made[w, h] = overlay(w, h)
+        return _paste(img, made[w, h], round(0.05 * w), round(0.76 * h))
+
+    partial = path.with_name(f"{path.stem}.part{path.suffix}")
+    return _render(src, partial, paste).rename(path)
+
+
+def branded(src: Path, out: Path, kind: str, words: str) -> Path:
+    """``src`` with the channel's overlays of ``kind`` (``BRANDING``), made once in ``out``."""
+    for edit in BRANDING[kind]:
+        src = lower_third(src, out, words) if edit == "lower_third" else query_path(src, edit, out)
     return src
+
+
+def alone(query, reference) -> list[str]:
+    """The signals whose evidence alone gives ``query`` an 'old' verdict on ``reference``."""
+    from fingerprint import signal
+    from fingerprint.settings import MatchSettings
+
+    said = []
+    for name in signal.PLUGINS:
+        mine, theirs = query.signal_data(name), reference.signal_data(name)
+        if mine is None or theirs is None:
+            continue
+        found = signal.get(name).compare(mine, theirs, MatchSettings())
+        if found is not None and found.score >= MatchSettings().min_score:
+            said.append(name)
+    return said
 
 
 def main() -> None:
@@ -150,7 +215,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/oldclip-low-texture"))
     parser.add_argument("--per-kind", type=int, default=8)
     parser.add_argument("--low-fast", type=int, help="LOW_TEXTURE_FAST for this run")
-    parser.add_argument("--branded", action="store_true", help="with a shared caption and logo")
+    parser.add_argument(
+        "--branded", nargs="?", const="caption", choices=BRANDING, help="with a channel's overlay"
+    )
     args = parser.parse_args()
 
     from fingerprint import MediaError, fingerprint_file, local_features
@@ -162,7 +229,9 @@ def main() -> None:
     started = time.process_time()
     references, queries = {}, []
     edits = args.out / "edits"
-    for name, path, reference in clips(args.out, args.per_kind):
+    for n, (name, path, reference) in enumerate(clips(args.out, args.per_kind)):
+        if args.branded:
+            mark = branded(path, edits, args.branded, HEADLINES[n % len(HEADLINES)])
         if reference:
             try:
                 references[name] = fingerprint_file(path)
@@ -170,12 +239,12 @@ def main() -> None:
                 print(f"reference left out: {exc}")
                 continue
             if args.branded:
-                references[f"{name}+branded"] = fingerprint_file(branded(path, edits))
+                references[f"{name}+branded"] = fingerprint_file(mark)
         for edit in REFERENCE_EDITS if reference else NEGATIVE_EDITS:
             queries.append((name, edit, query_path(path, edit, edits), reference))
         if args.branded and not reference:
             queries += [
-                (name, f"branded {edit}", query_path(branded(path, edits), edit, edits), False)
+                (name, f"branded {edit}", query_path(mark, edit, edits), False)
                 for edit in BRANDED_NEGATIVE_EDITS
             ]
     found, wrong, missed = 0, [], Counter()
@@ -189,7 +258,11 @@ def main() -> None:
         scenes = {t.split("+")[0] for t in titles}  # a reference branded shows its scene
         found += positive and name in scenes
         missed[edit] += positive and name not in scenes
-        wrong += [f"{name} {edit}: {t}" for t in titles if t.split("+")[0] != name]
+        wrong += [
+            f"{name} {edit}: {t} (alone: {' '.join(alone(query, references[t])) or '-'})"
+            for t in titles
+            if t.split("+")[0] != name
+        ]
     positives = sum(q[3] for q in queries)
     print(
         f"LOW_TEXTURE_FAST {local_features.LOW_TEXTURE_FAST}: found {found} of {positives} "
@@ -197,6 +270,11 @@ def main() -> None:
         f"{len(references)} references ({time.process_time() - started:.0f} CPU s)"
     )
     print("missed per edit:", dict(+missed))
+    print("wrong per edit:", dict(Counter(w.split(":")[0].split(" ", 1)[1] for w in wrong)))
+    print(
+        "wrong per signal alone:",
+        dict(Counter(w.rsplit("alone: ", 1)[1].rstrip(")") for w in wrong)),
+    )
     for line in wrong:
         print("  wrong:", line)
 
