@@ -32,16 +32,20 @@ from oldclip.workers import media_workers
 PHOTO = "/media/images/aaa-orig.jpg"
 
 
-def slow_video(frames: int = 150_000) -> bytes:
-    """A valid QuickTime file of ``frames`` tiny PNG frames at 1000 fps: every frame must be
-    decoded, so fingerprinting it keeps a worker busy for many seconds (~10 s here)."""
+def slow_video(frames: int = 20_000, side: int = 512) -> bytes:
+    """A valid QuickTime file of ``frames`` PNG frames at 1000 fps: every frame must be
+    decoded, so fingerprinting it keeps a worker busy for seconds (~7 CPU s here).  Each frame
+    is a blocky 512x512 picture, a 2 KB packet whose inflating costs more than decoding a
+    16x16 one (150,000 of those took 1.7-1.9 CPU s once decoding got faster: not more than
+    the 2 s timeout on a quiet machine)."""
     picture = io.BytesIO()
-    pixels = np.random.default_rng(5).integers(0, 255, (16, 16), dtype=np.uint8)
+    blocks = np.random.default_rng(5).integers(0, 255, (16, 16), dtype=np.uint8)
+    pixels = blocks.repeat(side // 16, axis=0).repeat(side // 16, axis=1)
     Image.fromarray(pixels).save(picture, "PNG")
     out_file = io.BytesIO()
     with av.open(out_file, "w", format="mov") as out:
         stream = out.add_stream("png", rate=1000)
-        stream.width = stream.height = 16
+        stream.width = stream.height = side
         stream.pix_fmt = "gray"
         for i in range(frames):
             packet = av.Packet(picture.getvalue())
