@@ -165,7 +165,7 @@ def open_video(
         if not container.streams.video:
             raise MediaError(name, "the file has no video or picture in it")
         stream = main_video_stream(container.streams.video)
-        if stream.disposition & Disposition.dependent:
+        if _tiled_without_one_whole(container.streams.video):
             reason = "the picture is in tiles oldclip cannot put together (a HEIF grid)"
             raise MediaError(name, reason)
         ctx = stream.codec_context
@@ -202,13 +202,29 @@ def main_video_stream(streams: Sequence[av.VideoStream]) -> av.VideoStream:
     """
 
     def score(stream: av.VideoStream) -> int:
-        if stream.disposition & (Disposition.attached_pic | Disposition.dependent):
+        if stream.disposition & Disposition.dependent:
+            return -2  # never before an attached picture
+        if stream.disposition & Disposition.attached_pic:
             return -1
         ctx = stream.codec_context
         area = (ctx.width or 0) * (ctx.height or 0) if ctx is not None else 0
         return area + 5_000_000 * bool(stream.disposition & Disposition.default)
 
     return max(streams, key=score)
+
+
+def _tiled_without_one_whole(streams: Sequence[av.VideoStream]) -> bool:
+    """Whether a file in tiles (a phone's HEIC grid) has no single whole picture to read.
+
+    Beside its tiles such a file holds its thumbnail, and may hold auxiliary pictures (a
+    portrait's depth map, an HDR gain map) that FFmpeg marks no differently: with more than
+    one, which is the thumbnail is unknown here (PyAV does not show the item references), and
+    reading a depth map as the photo fingerprints a blur of the subject's outline.
+    """
+    if not any(s.disposition & Disposition.dependent for s in streams):
+        return False
+    whole = [s for s in streams if not s.disposition & Disposition.dependent]
+    return len(whole) != 1
 
 
 def _open_container(source: str | Path | bytes, name: str) -> av.container.InputContainer:

@@ -393,9 +393,10 @@ def test_a_heic_is_shown_upright_as_its_rotation_says(tmp_path: Path) -> None:
     assert np.abs(np.asarray(shown, np.float64) - upright).mean() < 4
 
 
-def write_tiled_heic(path: Path, rgb: np.ndarray, thumbnail: bool) -> Path:
+def write_tiled_heic(path: Path, rgb: np.ndarray, thumbnail: bool, depth: bool = False) -> Path:
     """A HEIC as iPhones write it: the picture in 512x512 tiles put together by a grid item,
-    and (``thumbnail``) a small picture of the whole."""
+    (``thumbnail``) a small picture of the whole and (``depth``) a portrait's depth map, an
+    auxiliary picture larger than the thumbnail."""
     height, width = rgb.shape[:2]
     rows, cols = -(-height // 512), -(-width // 512)
     padded = np.zeros((rows * 512, cols * 512, 3), np.uint8)
@@ -420,6 +421,11 @@ def write_tiled_heic(path: Path, rgb: np.ndarray, thumbnail: bool) -> Path:
         small = np.asarray(Image.fromarray(rgb).resize((320, 200), Image.Resampling.BOX))
         items.append(hevc_item(small))
         refs += _box(b"thmb", struct.pack(">HHH", number + 1, 1, number))
+    if depth:
+        outline = np.zeros((480, 640, 3), np.uint8)
+        outline[120:400, 200:440] = 200  # the subject, near; the rest far
+        items.append(hevc_item(outline))
+        refs += _box(b"auxl", struct.pack(">HHH", len(items), 1, number))
     return write_heif(path, items, primary=number, refs=refs)
 
 
@@ -435,3 +441,8 @@ def test_a_tiled_heic_is_read_from_its_thumbnail_of_the_whole_picture(tmp_path: 
     bare = write_tiled_heic(tmp_path / "IMG_0004.HEIC", bridge, thumbnail=False)
     with pytest.raises(MediaError, match="tiles"):
         fingerprint_file(bare)
+    # A portrait's depth map beside the thumbnail is marked no differently by FFmpeg, and is
+    # larger: it must not be fingerprinted as the photo.
+    portrait = write_tiled_heic(tmp_path / "IMG_0005.HEIC", bridge, thumbnail=True, depth=True)
+    with pytest.raises(MediaError, match="tiles"):
+        fingerprint_file(portrait)
