@@ -95,7 +95,7 @@ def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict] | None:
 
     Raises ``IndexFileError`` saying what is wrong when the file cannot be trusted.
     """
-    opened = open_arrays(path)
+    opened = open_arrays(path, vouches="sums")
     if opened is None:
         return None
     opened.mark_checked()
@@ -115,16 +115,21 @@ class Opened:
     meta: dict
     checked: bool
     status: os.stat_result
+    vouches: str  # what the stamp says was checked (``open_arrays``)
 
     def mark_checked(self) -> None:
         """Stamp the file as checked whole (when it was not already, and has settled)."""
         if not self.checked:
-            _write_stamp(self.path, self.status)
+            _write_stamp(self.path, self.status, self.vouches)
 
 
-def open_arrays(path: str | Path) -> Opened | None:
+def open_arrays(path: str | Path, vouches: str) -> Opened | None:
     """The arrays and meta of ``path``, summed unless its stamp says they were (``Opened``);
     None if there is no such file or one an earlier version of oldclip saved.
+
+    ``vouches`` names what a stamp of the caller's covers ("sums"; a signal's index: "rows",
+    its sums and its own checks of what the arrays say): a stamp written for less (by another
+    caller, or by a release whose stamps covered the sums alone) does not spare the checks.
 
     Raises ``IndexFileError`` saying what is wrong when the file cannot be trusted.
     """
@@ -144,14 +149,16 @@ def open_arrays(path: str | Path) -> Opened | None:
             raise IndexFileError("not an oldclip index file of this version")
         (length,) = struct.unpack("<I", start[len(MAGIC) :])
         raw = fh.read(length)
-        checked = _stamp(status) == _read_stamp(path)
+        checked = _stamp(status, vouches) == _read_stamp(path)
         arrays, meta = _checked(fh, size, raw, len(MAGIC) + 4 + length, not checked)
-    return Opened(Path(path), arrays, meta, checked, status)
+    return Opened(Path(path), arrays, meta, checked, status, vouches)
 
 
-def _stamp(status: os.stat_result) -> list[int]:
-    """What changes whenever a file's bytes do (or another file takes its name)."""
+def _stamp(status: os.stat_result, vouches: str) -> list[int | str]:
+    """What changes whenever a file's bytes do (or another file takes its name), after what
+    the stamp vouches for."""
     return [
+        vouches,
         status.st_dev,
         status.st_ino,
         status.st_size,
@@ -165,7 +172,7 @@ def _stamp_path(path: str | Path) -> Path:
     return path.with_name(f".{path.name}.checked")
 
 
-def _read_stamp(path: str | Path) -> list[int] | None:
+def _read_stamp(path: str | Path) -> list[int | str] | None:
     """The stamp of the file at ``path`` when its sums last matched; None if there is none."""
     try:
         stamp = json.loads(_stamp_path(path).read_bytes())
@@ -174,7 +181,7 @@ def _read_stamp(path: str | Path) -> list[int] | None:
     return stamp if isinstance(stamp, list) else None
 
 
-def _write_stamp(path: str | Path, status: os.stat_result) -> None:
+def _write_stamp(path: str | Path, status: os.stat_result, vouches: str) -> None:
     """Record that the file ``status`` describes (just opened from ``path``) matched its sums,
     when it has not changed for ``SETTLED_S`` and still is the file at ``path``.  Atomically;
     a folder that cannot be written to only costs the next open a pass over the sums."""
@@ -182,8 +189,8 @@ def _write_stamp(path: str | Path, status: os.stat_result) -> None:
     target = _stamp_path(path)
     temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     try:
-        if settled and _stamp(os.stat(path)) == _stamp(status):
-            temporary.write_text(json.dumps(_stamp(status)))
+        if settled and _stamp(os.stat(path), vouches) == _stamp(status, vouches):
+            temporary.write_text(json.dumps(_stamp(status, vouches)))
             os.replace(temporary, target)
     except OSError:
         with contextlib.suppress(OSError):

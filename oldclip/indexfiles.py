@@ -111,7 +111,7 @@ def open_signal(files: IndexFiles, name: str, saved_version: int) -> SignalIndex
     path = files.signal(name)
     index = signal.get(name).new_index()
     try:
-        opened = open_arrays(path)
+        opened = open_arrays(path, vouches="rows")
         if opened is None or opened.meta != signal_meta(name, index, saved_version):
             return None
         index.load_arrays(opened.arrays, checked=opened.checked)

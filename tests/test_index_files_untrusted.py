@@ -123,4 +123,18 @@ def test_an_orb_index_whose_rows_are_out_of_range_is_never_stamped_checked(tmp_p
     files = Library(None, config).indexes.files
     for _ in range(2):
         assert open_signal(files, "orb", meta["library_version"]) is None
-    assert not index_file.open_arrays(path).checked
+    assert not index_file.open_arrays(path, vouches="rows").checked
+
+
+def test_a_stamp_for_the_sums_alone_does_not_spare_an_orb_index_its_row_checks(
+    tmp_path, monkeypatch
+):
+    """A stamp written after the sums alone (``load_arrays``, as benches and releases before
+    row checks were stamped do) must not let a misnumbered index through."""
+    path, config, meta = misnumbered(tmp_path, monkeypatch)
+    monkeypatch.setattr(index_file, "SETTLED_S", 0.0)
+    time.sleep(0.05)
+    index_file.load_arrays(path)  # sums match: stamped as summed
+    assert index_file.open_arrays(path, vouches="sums").checked
+    files = Library(None, config).indexes.files
+    assert open_signal(files, "orb", meta["library_version"]) is None
