@@ -40,6 +40,9 @@ PHOTO_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "BMP", "TIFF", "AVIF"}
 # The readers Pillow tries, in its own order (an MPO, a phone's JPEG with a second picture, is
 # read by JPEG's reader).
 PHOTO_OPEN = tuple(name for name in Image.ID if name in PHOTO_FORMATS)
+# libavif would decode on every core (Pillow's default 0); one thread as for video
+# (``decode.DECODER_OPTIONS``): workers run side by side, and a file is charged its own CPU.
+AvifImagePlugin.DEFAULT_MAX_THREADS = 1
 
 
 def read_photo(
@@ -63,8 +66,10 @@ def read_photo(
                 # An MPO's second picture is a phone's depth map, gain map or preview, not a
                 # frame of an animation: the photo is its first picture (read as a one-frame
                 # video, it lost the rotations a photo is hashed in).
-                if img.format != "MPO" and getattr(img, "is_animated", False):
-                    return width, height, None
+                if getattr(img, "is_animated", False) and img.format != "MPO":
+                    # An AVIF sequence is a video: FFmpeg decodes it under the video
+                    # path's limits (declared length, one thread, frames skipped).
+                    return None if img.format == "AVIF" else (width, height, None)
                 img.draft("L", (PHOTO_SHORT_SIDE, PHOTO_SHORT_SIDE))  # JPEG: decode smaller
                 img = ImageOps.exif_transpose(img).convert("L")
                 size = photo_size(*img.size)

@@ -446,3 +446,17 @@ def test_a_tiled_heic_is_read_from_its_thumbnail_of_the_whole_picture(tmp_path: 
     portrait = write_tiled_heic(tmp_path / "IMG_0005.HEIC", bridge, thumbnail=True, depth=True)
     with pytest.raises(MediaError, match="tiles"):
         fingerprint_file(portrait)
+
+
+def test_an_animated_avif_is_read_as_a_video(tmp_path: Path, footage: list[np.ndarray]) -> None:
+    # Pillow reads AVIF sequences too, but as a photo reader: no declared length to refuse a
+    # too-long file by, every frame decoded on every core.  FFmpeg reads them as the video
+    # they are.
+    pictures = [Image.fromarray(f) for f in footage[::3]]  # 10 fps, 4 s
+    path = tmp_path / "repost.avif"
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=100, quality=60)
+    header, _ = decode(path, path.name)
+    assert header.kind == "video" and abs(header.duration - SECONDS) < 0.5
+    lib = single(DOORKNOB)
+    [match] = find_matches(fingerprint_file(path), lib.index, lib.load)
+    assert match.score >= 0.8
