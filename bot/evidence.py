@@ -29,7 +29,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from fingerprint import Limits, MediaError
-from fingerprint.decode import PHOTO_FORMATS, decode, ffmpeg_reason, open_video
+from fingerprint.decode import decode, ffmpeg_reason, open_video
+from fingerprint.photo import PHOTO_OPEN
 from fingerprint.pixels import display_size, sample_aspect, work_size
 
 from .i18n import RTL, t
@@ -346,9 +347,7 @@ def _read_photo(path: Path, name: str, side: int, limits: Limits) -> np.ndarray 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if img.format not in PHOTO_FORMATS:
-                    return None  # GIFs and the like are read as video
+            with Image.open(path, formats=PHOTO_OPEN) as img:  # GIFs etc.: read as video
                 width, height = img.size
                 if width * height > limits.max_pixels:
                     raise MediaError(name, f"the photo is too large ({width}x{height} pixels)")

@@ -23,7 +23,6 @@ from .background import in_background
 from .deinterlace import deinterlaced
 from .motion import Motion
 from .photo import (
-    PHOTO_FORMATS,  # noqa: F401 (bot.evidence)
     animation_frames,
     is_still,
     read_photo,

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .checks import telegram_id
 from .engine import Database
 from .txn import When, immediate, utc_iso, utc_iso_ms
 
@@ -74,12 +75,6 @@ def _row(row: dict[str, Any]) -> OutgoingMessage:
     return OutgoingMessage(**{**row, "params": json.loads(row["params"] or "{}")})
 
 
-def _chat_id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"chat_id must be an integer Telegram id, got {value!r}")
-    return value
-
-
 def queue(
     db: Database,
     chat_id: int,
@@ -108,7 +103,7 @@ def queue(
             "INSERT INTO outgoing (chat_id, method, params, outbox_id, target, reply_to, "
             "shown_count, give_up_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [
-                _chat_id(chat_id),
+                telegram_id("chat_id", chat_id),
                 method,
                 json.dumps(dict(params or {}), ensure_ascii=False),
                 outbox_id,
